@@ -1,0 +1,31 @@
+# spikesparse: data -> training across regularizers -> evaluation -> tables -> figures -> notebook.
+# The report (`snakemake --report results/report.html`) is built after the run; see README.md.
+from snakemake.utils import min_version
+
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/notebook.smk"
+
+
+rule all:
+    input:
+        paths.RUNS_TABLE,
+        paths.HISTORY_TABLE,
+        paths.NEURON_TABLE,
+        all_figures(),
+        paths.NOTEBOOK_HTML,
+    default_target: True

@@ -1,0 +1,220 @@
+"""Command-line interface: every Snakemake rule calls one of these subcommands, so each step of
+the study also runs by hand (``python -m spikesparse <command> --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _spec_arg(text: str) -> dict:
+    if text.startswith("@"):
+        return json.loads(Path(text[1:]).read_text())
+    return json.loads(text)
+
+
+def cmd_check_config(args) -> None:
+    from .config import expand_runs, load_config
+
+    config = load_config(args.config)
+    print(f"{args.config}: valid, {len(expand_runs(config))} runs")
+
+
+def cmd_spec(args) -> None:
+    from .config import RunKey, load_config, run_spec
+
+    config = load_config(args.config)
+    key = RunKey(args.experiment, args.method, args.lam, args.seed)
+    print(json.dumps(run_spec(config, key), sort_keys=True))
+
+
+def cmd_generate_data(args) -> None:
+    from .data import generate, save_dataset
+    from .io import write_json
+
+    arrays, meta = generate(args.dataset, json.loads(args.params))
+    save_dataset(args.out, arrays)
+    write_json(args.meta, meta)
+    print(f"{args.dataset}: {meta['shapes']} checksum {meta['checksum_sha256'][:16]}")
+
+
+def cmd_train(args) -> None:
+    import pandas as pd
+    import torch
+
+    from .data import load_dataset
+    from .io import atomic_write, config_hash, provenance, write_csv, write_json
+    from .runtime import tune_allocator
+    from .training import train_run
+
+    tune_allocator()
+    spec = _spec_arg(args.spec)
+    data = load_dataset(args.data)
+    result = train_run(spec, data, threads=args.threads,
+                       log=lambda line: print(line, flush=True))
+    checkpoint = {"spec": spec, "state_dict": result.model.state_dict(),
+                  "n_in": result.model.n_in, "n_out": result.model.readout.out_features,
+                  "status": result.status, "reason": result.reason}
+    atomic_write(args.model, lambda tmp: torch.save(checkpoint, tmp))
+    write_csv(args.history, pd.DataFrame(result.history))
+    write_json(args.info, {
+        "spec": spec, "config_hash": config_hash(spec), "status": result.status,
+        "reason": result.reason, "history": result.history,
+        "provenance": provenance(result.device, result.wall_time_s),
+    })
+    print(f"status {result.status} {result.reason} in {result.wall_time_s:.1f}s")
+
+
+def cmd_evaluate(args) -> None:
+    import numpy as np
+    import torch
+
+    from .data import load_dataset
+    from .evaluation import evaluate_model
+    from .io import config_hash, provenance, read_json, write_json
+    from .models import build_model
+    from .runtime import pick_device, seed_everything
+
+    info = read_json(args.info)
+    spec = info["spec"]
+    metric_cfg = json.loads(args.metrics_config)
+    seed_everything(spec["seed"], args.threads)
+    checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
+    status, reason = info["status"], info["reason"]
+    metrics: dict = {}
+    device = pick_device(spec.get("device", "auto"))
+    if status != "diverged":
+        model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"])
+        model.load_state_dict(checkpoint["state_dict"])
+        data = load_dataset(args.data)
+        metrics = evaluate_model(model.to(device), data["x_test"], data["y_test"],
+                                 spec["encoding"], metric_cfg, device=device)
+        if metrics["hidden_rate"] == 0.0 and status == "ok":
+            status, reason = "silent", "no hidden spike on the whole test set"
+        elif metrics["saturated_fraction"] == 1.0 and status == "ok":
+            status, reason = "saturated", "every hidden neuron saturated on the test set"
+    else:
+        metrics = {"accuracy": float("nan"), "hidden_rate": float("nan")}
+    write_json(args.out, {
+        "spec": spec, "config_hash": config_hash(spec), "metrics_config": metric_cfg,
+        "status": status, "reason": reason, "metrics": metrics, "history": info["history"],
+        "train_wall_time_s": info["provenance"].get("wall_time_s"),
+        "provenance": provenance(str(device)),
+    })
+    acc = metrics.get("accuracy", np.nan)
+    print(f"status {status}: accuracy {acc:.4f} hidden rate {metrics.get('hidden_rate', np.nan):.4f}")
+
+
+def cmd_aggregate(args) -> None:
+    from .aggregation import history_table, load_records, neuron_table, runs_table
+    from .io import write_csv
+
+    records = load_records(args.metrics)
+    write_csv(args.runs, runs_table(records))
+    write_csv(args.history, history_table(records))
+    write_csv(args.neurons, neuron_table(records))
+    print(f"aggregated {len(records)} runs")
+
+
+def cmd_figures(args) -> None:
+    import pandas as pd
+
+    from . import plots
+
+    runs = pd.read_csv(args.runs)
+    history = pd.read_csv(args.history)
+    for path in args.out:
+        name = Path(path).stem
+        if name not in plots.FIGURES:
+            raise SystemExit(f"unknown figure {name!r}; known: {sorted(plots.FIGURES)}")
+        plots.save(plots.FIGURES[name](runs, history), path)
+        print(f"wrote {path}")
+
+
+def cmd_notebook(args) -> None:
+    from .notebook import execute_notebook
+
+    execute_notebook(args.notebook, args.executed, args.html,
+                     {"results_dir": str(Path(args.results).resolve())})
+    print(f"wrote {args.html}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spikesparse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check-config", help="validate a config file and count its runs")
+    p.add_argument("--config", required=True)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("spec", help="print the resolved spec of one run (JSON)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--lam", required=True, help="lambda as it appears in paths, e.g. 0.1")
+    p.add_argument("--seed", type=int, required=True)
+    p.set_defaults(func=cmd_spec)
+
+    p = sub.add_parser("generate-data", help="generate a dataset with its checksum")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--params", required=True, help="JSON of the dataset's config block")
+    p.add_argument("--out", required=True)
+    p.add_argument("--meta", required=True)
+    p.set_defaults(func=cmd_generate_data)
+
+    p = sub.add_parser("train", help="train one run")
+    p.add_argument("--spec", required=True, help="run spec as JSON, or @file")
+    p.add_argument("--data", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--model", required=True)
+    p.add_argument("--history", required=True)
+    p.add_argument("--info", required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate one trained run on the test set")
+    p.add_argument("--model", required=True)
+    p.add_argument("--info", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("aggregate", help="build the tidy tables from metrics files")
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--runs", required=True)
+    p.add_argument("--history", required=True)
+    p.add_argument("--neurons", required=True)
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("figures", help="draw figures from the tables")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--history", required=True)
+    p.add_argument("--out", nargs="+", required=True, help="figure paths; the stem names the figure")
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("notebook", help="execute the analysis notebook and render HTML")
+    p.add_argument("--notebook", required=True)
+    p.add_argument("--executed", required=True)
+    p.add_argument("--html", required=True)
+    p.add_argument("--results", required=True, help="results folder injected into the notebook")
+    p.set_defaults(func=cmd_notebook)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+
+    try:
+        args.func(args)
+    except ConfigError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Datasets the study generates itself (never downloaded).
+
+``anomaly``: multichannel oscillatory signals in [0, 1] (noisy sinusoids with random frequency,
+phase and amplitude per channel) with anomalies of several kinds injected into a random window
+of a random subset of channels in about ``anomaly_fraction`` of the samples. Label 1 = anomalous.
+Values are firing probabilities ready for rate coding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .io import arrays_checksum
+
+ANOMALY_KINDS = ("spike", "level_shift", "frequency", "amplitude", "dropout")
+SPLITS = ("train", "val", "test")
+
+
+def _inject(x: np.ndarray, kind: str, rng: np.random.Generator, base: dict) -> None:
+    """Inject one anomaly of ``kind`` into ``x`` ([steps, channels]) in place."""
+    steps, channels = x.shape
+    start = int(rng.integers(int(0.15 * steps), int(0.65 * steps)))
+    length = int(rng.integers(max(2, int(0.15 * steps)), max(3, int(0.3 * steps))))
+    stop = min(steps, start + length)
+    n_affected = int(rng.integers(max(1, channels // 4), max(2, channels // 2 + 1)))
+    chans = rng.choice(channels, size=n_affected, replace=False)
+    t = np.arange(start, stop)[:, None]
+    freq, phase, amp = base["freq"][chans], base["phase"][chans], base["amp"][chans]
+    if kind == "spike":
+        n_pulses = int(rng.integers(3, 6))
+        for _ in range(n_pulses):
+            at = int(rng.integers(start, stop))
+            x[at : at + 3, chans] = 1.0
+    elif kind == "level_shift":
+        sign = rng.choice([-1.0, 1.0])
+        x[start:stop, chans] += sign * 0.35
+    elif kind == "frequency":
+        wave = np.sin(2 * np.pi * 3.0 * freq * t + phase)
+        x[start:stop, chans] = 0.5 + 0.3 * amp * wave
+    elif kind == "amplitude":
+        x[start:stop, chans] = 0.5 + 2.5 * (x[start:stop, chans] - 0.5)
+    elif kind == "dropout":
+        x[start:stop, chans] = 0.0
+    else:
+        raise ValueError(f"unknown anomaly kind {kind!r}; known: {ANOMALY_KINDS}")
+
+
+def make_anomaly_dataset(
+    n_train: int = 1600,
+    n_val: int = 200,
+    n_test: int = 400,
+    n_channels: int = 16,
+    n_steps: int = 100,
+    anomaly_fraction: float = 0.5,
+    kinds: tuple[str, ...] | list[str] = ANOMALY_KINDS,
+    noise: float = 0.08,
+    seed: int = 2026,
+) -> dict[str, np.ndarray]:
+    """Generate train/val/test splits: ``x_<split>`` float32 [n, steps, channels] in [0, 1],
+    ``y_<split>`` int64 labels, ``kind_<split>`` int64 (-1 normal, else index into ``kinds``)."""
+    for k in kinds:
+        if k not in ANOMALY_KINDS:
+            raise ValueError(f"unknown anomaly kind {k!r}; known: {ANOMALY_KINDS}")
+    if not 0 < anomaly_fraction < 1:
+        raise ValueError(f"anomaly_fraction must lie in (0, 1), got {anomaly_fraction}")
+    rng = np.random.default_rng(seed)
+    n = n_train + n_val + n_test
+    t = np.arange(n_steps)[:, None]
+    x = np.empty((n, n_steps, n_channels), dtype=np.float64)
+    n_anom = int(round(anomaly_fraction * n))
+    labels = np.zeros(n, dtype=np.int64)
+    labels[:n_anom] = 1
+    rng.shuffle(labels)
+    kind_idx = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        base = {
+            "freq": rng.uniform(0.02, 0.08, n_channels),
+            "phase": rng.uniform(0, 2 * np.pi, n_channels),
+            "amp": rng.uniform(0.6, 1.0, n_channels),
+        }
+        x[i] = 0.5 + 0.3 * base["amp"] * np.sin(2 * np.pi * base["freq"] * t + base["phase"])
+        x[i] += noise * rng.standard_normal((n_steps, n_channels))
+        if labels[i]:
+            k = int(rng.integers(len(kinds)))
+            kind_idx[i] = k
+            _inject(x[i], kinds[k], rng, base)
+    np.clip(x, 0.0, 1.0, out=x)
+    bounds = np.cumsum([0, n_train, n_val, n_test])
+    out = {}
+    for split, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True):
+        out[f"x_{split}"] = x[lo:hi].astype(np.float32)
+        out[f"y_{split}"] = labels[lo:hi]
+        out[f"kind_{split}"] = kind_idx[lo:hi]
+    return out
+
+
+GENERATORS = {"anomaly": make_anomaly_dataset}
+
+
+def generate(name: str, params: dict) -> tuple[dict[str, np.ndarray], dict]:
+    """Build dataset ``name`` from its config block -> (arrays, metadata with checksum)."""
+    if name not in GENERATORS:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(GENERATORS)}")
+    arrays = GENERATORS[name](**params)
+    meta = {
+        "name": name,
+        "params": params,
+        "checksum_sha256": arrays_checksum(arrays),
+        "shapes": {k: list(v.shape) for k, v in arrays.items()},
+        "n_classes": int(max(arrays["y_train"].max(), arrays["y_test"].max()) + 1),
+    }
+    return arrays, meta
+
+
+def save_dataset(path: str, arrays: dict[str, np.ndarray]) -> None:
+    from .io import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    atomic_write(path, write)
+
+
+def load_dataset(path: str) -> dict[str, np.ndarray]:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}

@@ -1,0 +1,131 @@
+"""Sparsity, cost and task metrics. One definition each; units and what is counted in the docstring.
+
+Spike tensors are time-major ``[T, B, N]`` with values in {0, 1}. Functions that count
+operations return totals over the batch; divide by the number of samples for per-sample figures
+(totals add up across batches, per-sample means do not).
+
+Counting conventions (NeuroBench 2.3, for the metrics that carry its names): every synaptic
+layer is counted, recurrent included (it is fed the previous step's spikes, so the last step's
+spikes are never fed back); the input spikes feeding the first layer are counted; biases are not;
+zero weights are skipped by effective ACs; the readout of this project is a non-spiking leaky
+integrator, so it emits no spikes and is not part of activation sparsity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# Energy per operation in picojoules (45 nm, 32-bit float; Horowitz, ISSCC 2014):
+# accumulate = add (0.9 pJ); multiply-accumulate = multiply (3.7 pJ) + add (0.9 pJ).
+E_AC_PJ = 0.9
+E_MAC_PJ = 4.6
+
+
+def _check_spikes(spikes: torch.Tensor, name: str = "spikes") -> None:
+    if spikes.dim() != 3:
+        raise ValueError(f"{name} must have shape [T, B, N], got {tuple(spikes.shape)}")
+
+
+def firing_rate(spikes: torch.Tensor) -> float:
+    """Mean spikes per neuron per time step (probability in [0, 1]): sum s / (T * B * N)."""
+    _check_spikes(spikes)
+    return float(spikes.float().mean())
+
+
+def neuron_spike_counts(spikes: torch.Tensor) -> torch.Tensor:
+    """Spikes of each neuron summed over time and batch: ``[N]``."""
+    _check_spikes(spikes)
+    return spikes.sum(dim=(0, 1))
+
+
+def silent_fraction(counts: torch.Tensor) -> float:
+    """Fraction of neurons with zero spikes over everything the counts cover."""
+    return float((counts == 0).float().mean())
+
+
+def saturated_fraction(rates: torch.Tensor, threshold: float = 0.9) -> float:
+    """Fraction of neurons whose per-step firing rate is >= ``threshold``."""
+    return float((rates >= threshold).float().mean())
+
+
+def synops(presynaptic_counts: torch.Tensor, fan_out: int) -> float:
+    """Synaptic operations: each presynaptic spike triggers ``fan_out`` accumulates (total)."""
+    return float(presynaptic_counts.sum()) * fan_out
+
+
+def effective_acs(presynaptic_counts: torch.Tensor, weight: torch.Tensor) -> float:
+    """NeuroBench *Effective ACs*: nonzero spike x nonzero weight pairs (total).
+
+    ``presynaptic_counts`` ``[in]`` are spike counts per presynaptic neuron, ``weight`` is
+    ``[out, in]`` as in ``nn.Linear``: column j has ``nnz(W[:, j])`` live synapses.
+    """
+    nnz_per_input = (weight != 0).sum(dim=0).to(presynaptic_counts.dtype)
+    return float(presynaptic_counts @ nnz_per_input)
+
+
+def dense_ops(n_steps: int, weight: torch.Tensor) -> int:
+    """NeuroBench *Dense* ops of one layer per sample: T x fan_in x fan_out (every pair, every step)."""
+    return int(n_steps * weight.shape[0] * weight.shape[1])
+
+
+def activation_sparsity(spike_tensors: list[torch.Tensor]) -> float:
+    """NeuroBench activation sparsity: zero activations / all activations of the spiking layers."""
+    zeros = sum(float((s == 0).sum()) for s in spike_tensors)
+    total = sum(s.numel() for s in spike_tensors)
+    return zeros / total
+
+
+def energy_pj(synops_per_sample: float, analog_macs_per_sample: float = 0.0,
+              e_ac: float = E_AC_PJ, e_mac: float = E_MAC_PJ) -> float:
+    """Energy estimate per sample (pJ): SynOps x E_AC + analog first-layer MACs x E_MAC.
+
+    Memory access and membrane updates are not counted.
+    """
+    return synops_per_sample * e_ac + analog_macs_per_sample * e_mac
+
+
+def synaptic_efficiency(accuracy: float, chance: float, synops_per_sample: float) -> float:
+    """Normalized skill per million SynOps: ((acc - chance) / (1 - chance)) / (SynOps / 1e6).
+
+    Our formula for the metric seed 000 names without defining: how much of the task above chance
+    the network solves per unit of synaptic activity. Infinite skill per op is reported as inf
+    when a network solves the task with zero SynOps.
+    """
+    skill = (accuracy - chance) / (1.0 - chance)
+    if synops_per_sample == 0:
+        return float("inf") if skill > 0 else 0.0
+    return skill / (synops_per_sample / 1e6)
+
+
+def accuracy(pred: np.ndarray, target: np.ndarray) -> float:
+    return float(np.mean(np.asarray(pred) == np.asarray(target)))
+
+
+def f1_score(pred: np.ndarray, target: np.ndarray, positive: int = 1) -> float:
+    """F1 of the positive class (anomaly); 0 when there are no true positives."""
+    pred, target = np.asarray(pred), np.asarray(target)
+    tp = np.sum((pred == positive) & (target == positive))
+    fp = np.sum((pred == positive) & (target != positive))
+    fn = np.sum((pred != positive) & (target == positive))
+    return float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0
+
+
+def auroc(scores: np.ndarray, target: np.ndarray) -> float:
+    """Area under the ROC curve via the rank statistic (ties get the average rank)."""
+    scores, target = np.asarray(scores, dtype=np.float64), np.asarray(target)
+    pos, neg = target == 1, target == 0
+    n_pos, n_neg = int(pos.sum()), int(neg.sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

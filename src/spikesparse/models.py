@@ -1,0 +1,86 @@
+"""Spiking networks of the study, composed from the multi-step kernels in ``neurons``."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .neurons import LIFParams, check_sequence, leaky_readout, lif_multistep, rlif_multistep
+
+
+class SNNOutput(NamedTuple):
+    logits: torch.Tensor  # [B, classes]: time-mean membrane of the leaky readout
+    hidden_spikes: list[torch.Tensor]  # one [T, B, N_l] per hidden layer
+
+
+class SpikingNet(nn.Module):
+    """Input spikes -> hidden LIF layers (recurrent or feed-forward) -> leaky non-spiking readout.
+
+    Each layer runs over the whole sequence at once: one matmul for the input projection of all
+    T steps, then the membrane kernel. The readout is collapsed into a weighted time sum before
+    its weights (see ``neurons.leaky_readout``).
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        hidden: list[int],
+        n_out: int,
+        neuron: LIFParams,
+        recurrent: bool = True,
+        readout_beta: float = 0.9,
+    ) -> None:
+        super().__init__()
+        self.neuron = neuron
+        self.recurrent = recurrent
+        self.readout_beta = readout_beta
+        sizes = [n_in, *hidden]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.w_rec = nn.ParameterList()
+        if recurrent:
+            for n in hidden:
+                bound = 1.0 / math.sqrt(n)
+                self.w_rec.append(nn.Parameter(torch.empty(n, n).uniform_(-bound, bound)))
+        self.readout = nn.Linear(hidden[-1], n_out)
+
+    @property
+    def n_in(self) -> int:
+        return self.layers[0].in_features
+
+    def forward(self, x: torch.Tensor) -> SNNOutput:
+        check_sequence(x, "x", self.n_in)
+        spikes = []
+        h = x
+        for i, layer in enumerate(self.layers):
+            current = layer(h)
+            if self.recurrent:
+                h, _ = rlif_multistep(current, self.w_rec[i], self.neuron)
+            else:
+                h, _ = lif_multistep(current, self.neuron)
+            spikes.append(h)
+        return SNNOutput(leaky_readout(h, self.readout, self.readout_beta), spikes)
+
+    def synapse_layers(self) -> list[tuple[str, torch.Tensor]]:
+        """(name, weight [out, in]) of every synaptic layer in the order spikes traverse them."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            out.append((f"fc{i}", layer.weight))
+            if self.recurrent:
+                out.append((f"rec{i}", self.w_rec[i]))
+        out.append(("readout", self.readout.weight))
+        return out
+
+
+def build_model(model_spec: dict, n_in: int, n_out: int) -> SpikingNet:
+    """Model from a run spec's ``model`` block."""
+    return SpikingNet(
+        n_in=n_in,
+        hidden=list(model_spec["hidden"]),
+        n_out=n_out,
+        neuron=LIFParams(**model_spec["neuron"]),
+        recurrent=model_spec["kind"] == "recurrent",
+        readout_beta=model_spec["readout_beta"],
+    )

@@ -1,0 +1,266 @@
+"""Multi-step leaky integrate-and-fire (LIF) kernels with a hand-written backward.
+
+Why: the per-time-step Python loop with autograd builds a graph node per step and op, which is
+the training bottleneck of surrogate-gradient SNNs. Here the whole membrane recurrence over T
+steps is one autograd Function. Its forward runs without a graph; its backward is a linear
+recurrence (the reset and every constraint are treated as state, not differentiated), so it
+only needs the surrogate derivative and the spikes.
+
+Dynamics (snnTorch ``Leaky``/``RLeaky`` conventions, reset applied one step later)::
+
+    subtract reset:  mem[t] = beta * mem[t-1] + I[t] - theta[t-1] * s[t-1]
+    zero reset:      mem[t] = beta * (1 - s[t-1]) * mem[t-1] + I[t]
+    spike:           s[t]   = H(mem[t] - theta[t]) * gate[t]          (strictly above)
+    recurrent:       I[t]   = I_in[t] + s[t-1] @ W_rec.T
+
+Hard constraints live inside the neuron and act through ``gate`` (and ``theta``):
+
+- refractory ``k``: after a spike at t the neuron cannot fire at t+1 .. t+k (it keeps
+  integrating; only the spike is blocked);
+- spike budget ``K``: a neuron cannot fire after its K-th spike of a sample;
+- adaptive threshold (ALIF): ``theta[t] = threshold + a[t]``, ``a[t] = rho * a[t-1] +
+  kappa * s[t-1]``.
+
+The surrogate derivative is the fast sigmoid ``1 / (slope * |mem - theta| + 1)^2``, multiplied
+by ``gate`` (a blocked neuron passes no gradient). ``gate``, ``theta`` and (by default) the reset
+are stop-gradient. ``detach_reset=False`` lets the gradient flow through the reset term too.
+Thresholds are fixed hyper-parameters, not learnable.
+
+Every function here takes and returns time-major tensors ``[T, B, N]`` so they can be used with
+any framework's spike tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+RESETS = ("subtract", "zero")
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """Parameters of a LIF population, constraints included (all fixed, none learnable)."""
+
+    beta: float = 0.9
+    threshold: float = 1.0
+    reset: str = "subtract"
+    detach_reset: bool = True
+    slope: float = 25.0
+    refractory: int = 0
+    spike_budget: int | None = None
+    adapt_kappa: float = 0.0
+    adapt_rho: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.reset not in RESETS:
+            raise ValueError(f"reset must be one of {RESETS}, got {self.reset!r}")
+        if not 0.0 <= self.beta <= 1.0 or math.isnan(self.beta):
+            raise ValueError(f"beta must lie in [0, 1], got {self.beta}")
+        if not self.threshold > 0:
+            raise ValueError(f"threshold must be > 0, got {self.threshold}")
+        if not self.slope > 0:
+            raise ValueError(f"slope must be > 0, got {self.slope}")
+        if self.refractory < 0:
+            raise ValueError(f"refractory must be >= 0 steps, got {self.refractory}")
+        if self.spike_budget is not None and self.spike_budget < 1:
+            raise ValueError(f"spike_budget must be >= 1 or None, got {self.spike_budget}")
+        if self.adapt_kappa < 0:
+            raise ValueError(f"adapt_kappa must be >= 0, got {self.adapt_kappa}")
+        if not 0.0 <= self.adapt_rho <= 1.0:
+            raise ValueError(f"adapt_rho must lie in [0, 1], got {self.adapt_rho}")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.adapt_kappa > 0
+
+    @property
+    def gated(self) -> bool:
+        return self.refractory > 0 or self.spike_budget is not None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_sequence(x: torch.Tensor, name: str, features: int | None = None) -> None:
+    """Reject what would otherwise fail deep inside a kernel, naming the argument."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 3:
+        raise ValueError(f"{name} must have shape [T, B, N], got {tuple(x.shape)}")
+    if x.shape[0] < 1:
+        raise ValueError(f"{name} must have at least one time step, got T={x.shape[0]}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    if features is not None and x.shape[-1] != features:
+        raise ValueError(f"{name} must have {features} features, got {x.shape[-1]}")
+    if torch.isnan(x).any():
+        raise ValueError(f"{name} contains NaN")
+
+
+def fast_sigmoid_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """Surrogate derivative of H(x): 1 / (slope * |x| + 1)^2."""
+    return (x.abs().mul_(slope).add_(1.0)).pow_(-2)
+
+
+class _LIFFunction(torch.autograd.Function):
+    """Membrane recurrence over all T steps; ``w_rec`` is an empty tensor for feed-forward."""
+
+    @staticmethod
+    def forward(ctx, current, w_rec, p: LIFParams):  # noqa: D401
+        T, B, N = current.shape
+        recurrent = w_rec.numel() > 0
+        spikes = current.new_zeros(T, B, N)
+        mems = current.new_empty(T, B, N)
+        thetas = current.new_empty(T, B, N) if p.adaptive else None
+        gates = torch.ones(T, B, N, dtype=torch.bool, device=current.device) if p.gated else None
+        mem = current.new_zeros(B, N)
+        s_prev = current.new_zeros(B, N)
+        theta_prev = current.new_full((B, N), p.threshold) if p.adaptive else p.threshold
+        adapt = current.new_zeros(B, N) if p.adaptive else None
+        refr = torch.zeros(B, N, dtype=torch.int32, device=current.device) if p.refractory else None
+        count = torch.zeros(B, N, dtype=torch.int32, device=current.device) if p.spike_budget else None
+        # With a constant threshold the subtractive reset folds into the recurrent weight:
+        # one addmm gives input + recurrence - reset.
+        fold = recurrent and p.reset == "subtract" and not p.adaptive
+        if recurrent:
+            w_t = w_rec.t()
+            if fold:
+                w_t = w_t - p.threshold * torch.eye(N, dtype=w_rec.dtype, device=w_rec.device)
+        for t in range(T):
+            drive = torch.addmm(current[t], s_prev, w_t) if recurrent else current[t]
+            if p.reset == "subtract":
+                mem = torch.add(drive, mem, alpha=p.beta, out=mems[t])
+                if not fold:
+                    mem.sub_(s_prev * theta_prev)
+            else:
+                mem = torch.addcmul(drive, mem, (1.0 - s_prev).mul_(p.beta), out=mems[t])
+            theta = theta_prev
+            if p.adaptive:
+                theta = p.threshold + adapt
+                thetas[t] = theta
+            fire = mem > theta
+            if p.gated:
+                open_ = gates[t]
+                if p.refractory:
+                    open_ &= refr == 0
+                if p.spike_budget:
+                    open_ &= count < p.spike_budget
+                fire &= open_
+            s = spikes[t]
+            s.copy_(fire)
+            if p.refractory:
+                refr = torch.where(fire, p.refractory, (refr - 1).clamp_(min=0))
+            if p.spike_budget:
+                count += fire
+            if p.adaptive:
+                adapt = adapt.mul_(p.adapt_rho).add_(s, alpha=p.adapt_kappa)
+                theta_prev = theta
+            s_prev = s
+        surrogate = fast_sigmoid_grad(mems - (thetas if p.adaptive else p.threshold), p.slope)
+        if p.gated:
+            surrogate.mul_(gates)
+        keep_mem = p.reset == "zero" and not p.detach_reset
+        ctx.save_for_backward(
+            surrogate, spikes, w_rec, mems if keep_mem else None, thetas
+        )
+        ctx.p = p
+        ctx.recurrent = recurrent
+        ctx.set_materialize_grads(False)
+        return spikes, mems
+
+    @staticmethod
+    def backward(ctx, grad_spikes, grad_mems):
+        surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
+        p: LIFParams = ctx.p
+        T, B, N = surrogate.shape
+        if grad_spikes is None:
+            grad_spikes = torch.zeros_like(surrogate)
+        grad_current = torch.empty_like(surrogate)
+        d_next = surrogate.new_zeros(B, N)  # dL/dmem[t+1]
+        zero_reset = p.reset == "zero"
+        if zero_reset:
+            carry = (1.0 - spikes).mul_(p.beta)  # dmem[t+1]/dmem[t]
+        attached = not p.detach_reset
+        for t in range(T - 1, -1, -1):
+            gs = grad_spikes[t]
+            if ctx.recurrent and t < T - 1:
+                gs = torch.addmm(gs, d_next, w_rec)
+            if attached and t < T - 1:
+                if zero_reset:
+                    gs = gs - p.beta * mems[t] * d_next
+                else:
+                    theta_t = thetas[t] if p.adaptive else p.threshold
+                    gs = gs - theta_t * d_next
+            d = gs * surrogate[t]
+            if zero_reset:
+                d.addcmul_(carry[t], d_next)
+            else:
+                d.add_(d_next, alpha=p.beta)
+            if grad_mems is not None:
+                d.add_(grad_mems[t])
+            grad_current[t] = d
+            d_next = d
+        grad_w = None
+        if ctx.recurrent and ctx.needs_input_grad[1]:
+            # dL/dW_rec[i, j] = sum_t dI[t+1, :, i] * s[t, :, j]: one matmul over all T.
+            grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
+        return grad_current, grad_w, None
+
+
+_NO_WEIGHT: dict[tuple, torch.Tensor] = {}
+
+
+def _empty_like(x: torch.Tensor) -> torch.Tensor:
+    key = (x.dtype, x.device)
+    if key not in _NO_WEIGHT:
+        _NO_WEIGHT[key] = torch.empty(0, dtype=x.dtype, device=x.device)
+    return _NO_WEIGHT[key]
+
+
+def lif_multistep(
+    current: torch.Tensor, params: LIFParams = LIFParams()
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feed-forward LIF over a whole sequence: input current ``[T, B, N]`` -> (spikes, mem)."""
+    check_sequence(current, "current")
+    return _LIFFunction.apply(current, _empty_like(current), params)
+
+
+def rlif_multistep(
+    current: torch.Tensor, w_rec: torch.Tensor, params: LIFParams = LIFParams()
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recurrent LIF: ``current`` ``[T, B, N]`` from the input layer, ``w_rec`` ``[N, N]``
+    (row = target neuron, as in ``nn.Linear``), fed the previous step's spikes."""
+    check_sequence(current, "current")
+    n = current.shape[-1]
+    if w_rec.shape != (n, n):
+        raise ValueError(f"w_rec must have shape ({n}, {n}), got {tuple(w_rec.shape)}")
+    return _LIFFunction.apply(current, w_rec, params)
+
+
+def readout_weights(n_steps: int, beta: float, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Time weights c_t with mean_t(leaky integrator of x) = sum_t c_t x[t].
+
+    A non-spiking leaky readout ``u[t] = beta * u[t-1] + W s[t]`` averaged over time equals
+    ``W @ sum_t c_t s[t]`` with ``c_t = (1/T) * sum_{tau >= t} beta^(tau - t)``, so the readout
+    needs one matmul instead of T.
+    """
+    k = torch.arange(n_steps, device=device, dtype=torch.float64)
+    remaining = n_steps - k  # number of terms tau = t .. T-1
+    c = (1.0 - beta**remaining) / (1.0 - beta) if beta < 1.0 else remaining
+    return (c / n_steps).to(dtype)
+
+
+def leaky_readout(spikes: torch.Tensor, linear: torch.nn.Linear, beta: float) -> torch.Tensor:
+    """Time-mean membrane of a leaky, non-spiking readout layer: ``[T, B, N]`` -> ``[B, out]``.
+
+    The bias enters every step, so it is weighted by sum_t c_t as well.
+    """
+    c = readout_weights(spikes.shape[0], beta, spikes.device, spikes.dtype)
+    pooled = torch.tensordot(c, spikes, dims=([0], [0]))
+    out = pooled @ linear.weight.t()
+    if linear.bias is not None:
+        out = out + c.sum() * linear.bias
+    return out

@@ -1,0 +1,146 @@
+"""Surrogate-gradient BPTT training of one run, with per-epoch sparsity history.
+
+A run whose loss or weights become non-finite stops and is marked ``diverged``; a run whose
+hidden layers end fully silent or fully saturated is marked ``silent`` / ``saturated``. The
+status travels with the model into the metrics, so aggregation keeps such runs as rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .encoding import encode, encoded_size
+from .metrics import saturated_fraction, silent_fraction
+from .models import SpikingNet, build_model
+from .regularizers import build_regularizer
+from .runtime import pick_device, seed_everything
+
+
+@dataclass
+class TrainResult:
+    model: SpikingNet
+    history: list[dict] = field(default_factory=list)
+    status: str = "ok"
+    reason: str = ""
+    device: str = "cpu"
+    wall_time_s: float = 0.0
+
+
+def _status_from_rates(rates: torch.Tensor, saturation_rate: float) -> tuple[str, str]:
+    if float(rates.max()) == 0.0:
+        return "silent", "every hidden neuron was silent in the last epoch"
+    if saturated_fraction(rates, saturation_rate) == 1.0:
+        return "saturated", f"every hidden neuron fired on >= {saturation_rate:.0%} of steps"
+    return "ok", ""
+
+
+@torch.no_grad()
+def predict_accuracy(model: SpikingNet, x: torch.Tensor, y: torch.Tensor, encoding: dict,
+                     generator: torch.Generator, batch_size: int, device: torch.device) -> float:
+    correct = 0
+    for lo in range(0, len(x), batch_size):
+        xb = encode(x[lo : lo + batch_size], encoding, generator).to(device)
+        pred = model(xb).logits.argmax(1).cpu()
+        correct += int((pred == y[lo : lo + batch_size]).sum())
+    return correct / max(1, len(x))
+
+
+def train_run(
+    spec: dict,
+    data: dict[str, np.ndarray],
+    threads: int = 1,
+    saturation_rate: float = 0.9,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train the model a run spec describes on ``data`` (arrays from ``data.generate``)."""
+    start = time.perf_counter()
+    seed_everything(spec["seed"], threads)
+    device = pick_device(spec.get("device", "auto"))
+    x_train = torch.from_numpy(data["x_train"])
+    y_train = torch.from_numpy(data["y_train"])
+    x_val = torch.from_numpy(data["x_val"])
+    y_val = torch.from_numpy(data["y_val"])
+    n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
+    model = build_model(spec["model"], n_in=encoded_size(x_train.shape[-1], spec["encoding"]),
+                        n_out=n_classes).to(device)
+    regularizer = build_regularizer(spec["regularizer"])
+    tr = spec["training"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=tr["lr"])
+    generator = torch.Generator().manual_seed(spec["seed"])
+    val_generator = torch.Generator()
+    result = TrainResult(model=model, device=str(device))
+    n_hidden = sum(spec["model"]["hidden"])
+
+    for epoch in range(tr["epochs"]):
+        model.train()
+        perm = torch.randperm(len(x_train), generator=generator)
+        sums = {"loss": 0.0, "task_loss": 0.0, "penalty": 0.0, "correct": 0, "n": 0}
+        spike_sum = torch.zeros(n_hidden, dtype=torch.float64)
+        steps_seen = 0
+        for lo in range(0, len(perm), tr["batch_size"]):
+            idx = perm[lo : lo + tr["batch_size"]]
+            xb = encode(x_train[idx], spec["encoding"], generator).to(device)
+            yb = y_train[idx].to(device)
+            out = model(xb)
+            task_loss = F.cross_entropy(out.logits, yb)
+            penalty, _ = regularizer(out.hidden_spikes, epoch)
+            loss = task_loss + penalty
+            if not torch.isfinite(loss):
+                result.status, result.reason = "diverged", (
+                    f"non-finite loss ({float(loss)}) at epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"
+                )
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                result.status, result.reason = "diverged", (
+                    f"non-finite weights after epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"
+                )
+                break
+            b = len(idx)
+            sums["loss"] += float(loss.detach()) * b
+            sums["task_loss"] += float(task_loss.detach()) * b
+            sums["penalty"] += float(penalty.detach()) * b
+            sums["correct"] += int((out.logits.argmax(1) == yb).sum())
+            sums["n"] += b
+            spike_sum += torch.cat([s.detach().sum(dim=(0, 1)) for s in out.hidden_spikes]).double().cpu()
+            steps_seen += xb.shape[0] * b
+        if result.status == "diverged":
+            log(f"epoch {epoch + 1}/{tr['epochs']}: DIVERGED ({result.reason})")
+            break
+        rates = spike_sum / max(1, steps_seen)
+        model.eval()
+        val_acc = (
+            predict_accuracy(model, x_val, y_val, spec["encoding"], val_generator.manual_seed(0),
+                             tr["batch_size"], device)
+            if len(x_val) else float("nan")
+        )
+        row = {
+            "epoch": epoch + 1,
+            "loss": sums["loss"] / sums["n"],
+            "task_loss": sums["task_loss"] / sums["n"],
+            "penalty": sums["penalty"] / sums["n"],
+            "rate": float(rates.mean()),
+            "silent_fraction": silent_fraction(rates),
+            "saturated_fraction": saturated_fraction(rates, saturation_rate),
+            "train_accuracy": sums["correct"] / sums["n"],
+            "val_accuracy": val_acc,
+        }
+        result.history.append(row)
+        log(
+            f"epoch {epoch + 1}/{tr['epochs']}  loss {row['loss']:.4f}  task {row['task_loss']:.4f}  "
+            f"penalty {row['penalty']:.4f}  rate {row['rate']:.3f}  silent {row['silent_fraction']:.2f}  "
+            f"saturated {row['saturated_fraction']:.2f}  train_acc {row['train_accuracy']:.3f}  "
+            f"val_acc {val_acc:.3f}"
+        )
+        if epoch == tr["epochs"] - 1:
+            result.status, result.reason = _status_from_rates(rates, saturation_rate)
+    result.wall_time_s = time.perf_counter() - start
+    return result
