@@ -2,14 +2,21 @@
 # The report (`snakemake --report results/report.html`) is built after the run; see README.md.
 from snakemake.utils import min_version
 
-
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The full study by default; `--configfile other.yaml` replaces it (no merge with the default).
+if not config:
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"
+
+
+# Jobs find the environment's `python` through PATH (set in workflow/rules/common.smk).
+envvars:
+    "PATH",
 
 
 include: "workflow/rules/common.smk"
@@ -22,10 +29,10 @@ include: "workflow/rules/notebook.smk"
 
 
 rule all:
+    default_target: True
     input:
         paths.RUNS_TABLE,
         paths.HISTORY_TABLE,
         paths.NEURON_TABLE,
         all_figures(),
         paths.NOTEBOOK_HTML,
-    default_target: True

@@ -35,8 +35,16 @@ def _ids(case):
 def test_kernel_matches_autograd_reference(case, dtype):
     """Spikes, membranes and every gradient equal the plain step loop within 1e-5."""
     reset, det, refr, budget, kappa, rec = case
-    p = LIFParams(beta=0.8, threshold=0.7, reset=reset, detach_reset=det, refractory=refr,
-                  spike_budget=budget, adapt_kappa=kappa, slope=5.0)
+    p = LIFParams(
+        beta=0.8,
+        threshold=0.7,
+        reset=reset,
+        detach_reset=det,
+        refractory=refr,
+        spike_budget=budget,
+        adapt_kappa=kappa,
+        slope=5.0,
+    )
     gen = torch.Generator().manual_seed(zlib.crc32(_ids(case).encode()))
     T, B, N = 16, 4, 6
     cur = (torch.randn(T, B, N, generator=gen, dtype=dtype) * 0.8 + 0.4).requires_grad_()
@@ -113,8 +121,9 @@ def test_forward_equals_snntorch_leaky():
     torch.manual_seed(0)
     cur = torch.randn(20, 4, 7) * 0.7 + 0.3
     for reset in ("subtract", "zero"):
-        lif = snn.Leaky(beta=0.85, threshold=0.9, reset_mechanism=reset,
-                        spike_grad=surrogate.fast_sigmoid(25))
+        lif = snn.Leaky(
+            beta=0.85, threshold=0.9, reset_mechanism=reset, spike_grad=surrogate.fast_sigmoid(25)
+        )
         mem = lif.reset_mem()
         spk_ref, mem_ref = [], []
         for t in range(20):
@@ -136,8 +145,13 @@ def test_forward_equals_snntorch_rleaky():
     # Subtractive reset only: snnTorch's RLeaky zero reset also discards the input of the step
     # after a spike, unlike its Leaky; our zero reset follows Leaky (tested above).
     for reset in ("subtract",):
-        rlif = snn.RLeaky(beta=0.9, linear_features=n, threshold=1.0, reset_mechanism=reset,
-                          spike_grad=surrogate.fast_sigmoid(25))
+        rlif = snn.RLeaky(
+            beta=0.9,
+            linear_features=n,
+            threshold=1.0,
+            reset_mechanism=reset,
+            spike_grad=surrogate.fast_sigmoid(25),
+        )
         with torch.no_grad():
             rlif.recurrent.weight.copy_(torch.randn(n, n) * 0.5)
             rlif.recurrent.bias.zero_()

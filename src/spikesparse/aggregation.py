@@ -53,8 +53,11 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
                     row[f"rate_layer{i}"] = r
             elif not isinstance(v, list):
                 row[k] = v
-        _flatten("cfg", {k: v for k, v in rec["spec"].items()
-                         if k not in ("experiment", "method", "seed")}, row)
+        _flatten(
+            "cfg",
+            {k: v for k, v in rec["spec"].items() if k not in ("experiment", "method", "seed")},
+            row,
+        )
         rows.append(row)
     return pd.DataFrame(rows).sort_values(RUN_KEYS, kind="mergesort").reset_index(drop=True)
 

@@ -52,18 +52,28 @@ def cmd_train(args) -> None:
     tune_allocator()
     spec = _spec_arg(args.spec)
     data = load_dataset(args.data)
-    result = train_run(spec, data, threads=args.threads,
-                       log=lambda line: print(line, flush=True))
-    checkpoint = {"spec": spec, "state_dict": result.model.state_dict(),
-                  "n_in": result.model.n_in, "n_out": result.model.readout.out_features,
-                  "status": result.status, "reason": result.reason}
+    result = train_run(spec, data, threads=args.threads, log=lambda line: print(line, flush=True))
+    checkpoint = {
+        "spec": spec,
+        "state_dict": result.model.state_dict(),
+        "n_in": result.model.n_in,
+        "n_out": result.model.readout.out_features,
+        "status": result.status,
+        "reason": result.reason,
+    }
     atomic_write(args.model, lambda tmp: torch.save(checkpoint, tmp))
     write_csv(args.history, pd.DataFrame(result.history))
-    write_json(args.info, {
-        "spec": spec, "config_hash": config_hash(spec), "status": result.status,
-        "reason": result.reason, "history": result.history,
-        "provenance": provenance(result.device, result.wall_time_s),
-    })
+    write_json(
+        args.info,
+        {
+            "spec": spec,
+            "config_hash": config_hash(spec),
+            "status": result.status,
+            "reason": result.reason,
+            "history": result.history,
+            "provenance": provenance(result.device, result.wall_time_s),
+        },
+    )
     print(f"status {result.status} {result.reason} in {result.wall_time_s:.1f}s")
 
 
@@ -89,20 +99,34 @@ def cmd_evaluate(args) -> None:
         model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"])
         model.load_state_dict(checkpoint["state_dict"])
         data = load_dataset(args.data)
-        metrics = evaluate_model(model.to(device), data["x_test"], data["y_test"],
-                                 spec["encoding"], metric_cfg, device=device)
+        metrics = evaluate_model(
+            model.to(device),
+            data["x_test"],
+            data["y_test"],
+            spec["encoding"],
+            metric_cfg,
+            device=device,
+        )
         if metrics["hidden_rate"] == 0.0 and status == "ok":
             status, reason = "silent", "no hidden spike on the whole test set"
         elif metrics["saturated_fraction"] == 1.0 and status == "ok":
             status, reason = "saturated", "every hidden neuron saturated on the test set"
     else:
         metrics = {"accuracy": float("nan"), "hidden_rate": float("nan")}
-    write_json(args.out, {
-        "spec": spec, "config_hash": config_hash(spec), "metrics_config": metric_cfg,
-        "status": status, "reason": reason, "metrics": metrics, "history": info["history"],
-        "train_wall_time_s": info["provenance"].get("wall_time_s"),
-        "provenance": provenance(str(device)),
-    })
+    write_json(
+        args.out,
+        {
+            "spec": spec,
+            "config_hash": config_hash(spec),
+            "metrics_config": metric_cfg,
+            "status": status,
+            "reason": reason,
+            "metrics": metrics,
+            "history": info["history"],
+            "train_wall_time_s": info["provenance"].get("wall_time_s"),
+            "provenance": provenance(str(device)),
+        },
+    )
     acc = metrics.get("accuracy", np.nan)
     print(f"status {status}: accuracy {acc:.4f} hidden rate {metrics.get('hidden_rate', np.nan):.4f}")
 
@@ -136,8 +160,9 @@ def cmd_figures(args) -> None:
 def cmd_notebook(args) -> None:
     from .notebook import execute_notebook
 
-    execute_notebook(args.notebook, args.executed, args.html,
-                     {"results_dir": str(Path(args.results).resolve())})
+    execute_notebook(
+        args.notebook, args.executed, args.html, {"results_dir": str(Path(args.results).resolve())}
+    )
     print(f"wrote {args.html}")
 
 

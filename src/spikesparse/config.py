@@ -36,8 +36,12 @@ class RunKey:
 
     @property
     def wildcards(self) -> dict:
-        return {"experiment": self.experiment, "method": self.method, "lam": self.lam,
-                "seed": self.seed}
+        return {
+            "experiment": self.experiment,
+            "method": self.method,
+            "lam": self.lam,
+            "seed": self.seed,
+        }
 
 
 def format_lambda(value: float) -> str:
@@ -96,7 +100,7 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
             f"config error at <root>: must be a mapping of keys to values, got {type(config).__name__}"
         )
     _reject_nonfinite(config, [])
-    validator = _with_defaults(jsonschema.Draft7Validator)(load_schema(schema_path))
+    validator = _with_defaults(jsonschema.Draft202012Validator)(load_schema(schema_path))
     errors = list(validator.iter_errors(config))
     if errors:
         # Report the deepest error: it names the most specific key path.
@@ -131,11 +135,14 @@ def _check_semantics(config: dict) -> None:
                         f"{method['regularizer']!r} (allowed: {sorted(allowed)})"
                     )
             if reg.uses_lambda and "lambdas" not in method:
-                raise ConfigError(f"config error at {m_where}.lambdas: required for "
-                                  f"regularizer {method['regularizer']!r}")
+                raise ConfigError(
+                    f"config error at {m_where}.lambdas: required for regularizer {method['regularizer']!r}"
+                )
             if not reg.uses_lambda and "lambdas" in method:
-                raise ConfigError(f"config error at {m_where}.lambdas: regularizer "
-                                  f"{method['regularizer']!r} takes no lambda")
+                raise ConfigError(
+                    f"config error at {m_where}.lambdas: regularizer "
+                    f"{method['regularizer']!r} takes no lambda"
+                )
             lams = [format_lambda(x) for x in method.get("lambdas", [])]
             if len(set(lams)) != len(lams):
                 raise ConfigError(f"config error at {m_where}.lambdas: duplicate values {lams}")

@@ -119,8 +119,9 @@ def evaluate_model(
             "dense_ops_per_sample": dense_total,
             "activity_ratio": synops_ps / dense_total,
             "activation_sparsity": zero_acts / all_acts,
-            "energy_pj_per_sample": M.energy_pj(synops_ps, analog_ps, metric_cfg["e_ac_pj"],
-                                                metric_cfg["e_mac_pj"]),
+            "energy_pj_per_sample": M.energy_pj(
+                synops_ps, analog_ps, metric_cfg["e_ac_pj"], metric_cfg["e_mac_pj"]
+            ),
             "ann_energy_pj_per_sample": dense_total * metric_cfg["e_mac_pj"],
             "chance_accuracy": chance,
             "synaptic_efficiency": M.synaptic_efficiency(result["accuracy"], chance, synops_ps),

@@ -76,8 +76,12 @@ def activation_sparsity(spike_tensors: list[torch.Tensor]) -> float:
     return zeros / total
 
 
-def energy_pj(synops_per_sample: float, analog_macs_per_sample: float = 0.0,
-              e_ac: float = E_AC_PJ, e_mac: float = E_MAC_PJ) -> float:
+def energy_pj(
+    synops_per_sample: float,
+    analog_macs_per_sample: float = 0.0,
+    e_ac: float = E_AC_PJ,
+    e_mac: float = E_MAC_PJ,
+) -> float:
     """Energy estimate per sample (pJ): SynOps x E_AC + analog first-layer MACs x E_MAC.
 
     Memory access and membrane updates are not counted.

@@ -163,9 +163,7 @@ class _LIFFunction(torch.autograd.Function):
         if p.gated:
             surrogate.mul_(gates)
         keep_mem = p.reset == "zero" and not p.detach_reset
-        ctx.save_for_backward(
-            surrogate, spikes, w_rec, mems if keep_mem else None, thetas
-        )
+        ctx.save_for_backward(surrogate, spikes, w_rec, mems if keep_mem else None, thetas)
         ctx.p = p
         ctx.recurrent = recurrent
         ctx.set_materialize_grads(False)

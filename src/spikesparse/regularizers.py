@@ -78,12 +78,13 @@ class HomeostaticL2(Regularizer):
         else:
             raw = sum((r.mean() - self.target_rate) ** 2 for r in rates)
         penalty = self.lam * raw
-        return penalty, {"penalty": float(penalty.detach()), "rate_deviation_sq": float(raw.detach())}
+        return penalty, {
+            "penalty": float(penalty.detach()),
+            "rate_deviation_sq": float(raw.detach()),
+        }
 
 
-REGULARIZERS: dict[str, type[Regularizer]] = {
-    cls.name: cls for cls in (NoRegularizer, HomeostaticL2)
-}
+REGULARIZERS: dict[str, type[Regularizer]] = {cls.name: cls for cls in (NoRegularizer, HomeostaticL2)}
 
 
 def build_regularizer(spec: dict) -> Regularizer:

@@ -41,8 +41,15 @@ def _status_from_rates(rates: torch.Tensor, saturation_rate: float) -> tuple[str
 
 
 @torch.no_grad()
-def predict_accuracy(model: SpikingNet, x: torch.Tensor, y: torch.Tensor, encoding: dict,
-                     generator: torch.Generator, batch_size: int, device: torch.device) -> float:
+def predict_accuracy(
+    model: SpikingNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    encoding: dict,
+    generator: torch.Generator,
+    batch_size: int,
+    device: torch.device,
+) -> float:
     correct = 0
     for lo in range(0, len(x), batch_size):
         xb = encode(x[lo : lo + batch_size], encoding, generator).to(device)
@@ -67,8 +74,9 @@ def train_run(
     x_val = torch.from_numpy(data["x_val"])
     y_val = torch.from_numpy(data["y_val"])
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    model = build_model(spec["model"], n_in=encoded_size(x_train.shape[-1], spec["encoding"]),
-                        n_out=n_classes).to(device)
+    model = build_model(
+        spec["model"], n_in=encoded_size(x_train.shape[-1], spec["encoding"]), n_out=n_classes
+    ).to(device)
     regularizer = build_regularizer(spec["regularizer"])
     tr = spec["training"]
     optimizer = torch.optim.Adam(model.parameters(), lr=tr["lr"])
@@ -92,16 +100,21 @@ def train_run(
             penalty, _ = regularizer(out.hidden_spikes, epoch)
             loss = task_loss + penalty
             if not torch.isfinite(loss):
-                result.status, result.reason = "diverged", (
-                    f"non-finite loss ({float(loss)}) at epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"
+                result.status, result.reason = (
+                    "diverged",
+                    (
+                        f"non-finite loss ({float(loss)}) at epoch {epoch + 1}, "
+                        f"batch {lo // tr['batch_size'] + 1}"
+                    ),
                 )
                 break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             if not all(torch.isfinite(p).all() for p in model.parameters()):
-                result.status, result.reason = "diverged", (
-                    f"non-finite weights after epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"
+                result.status, result.reason = (
+                    "diverged",
+                    (f"non-finite weights after epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"),
                 )
                 break
             b = len(idx)
@@ -118,9 +131,17 @@ def train_run(
         rates = spike_sum / max(1, steps_seen)
         model.eval()
         val_acc = (
-            predict_accuracy(model, x_val, y_val, spec["encoding"], val_generator.manual_seed(0),
-                             tr["batch_size"], device)
-            if len(x_val) else float("nan")
+            predict_accuracy(
+                model,
+                x_val,
+                y_val,
+                spec["encoding"],
+                val_generator.manual_seed(0),
+                tr["batch_size"],
+                device,
+            )
+            if len(x_val)
+            else float("nan")
         )
         row = {
             "epoch": epoch + 1,

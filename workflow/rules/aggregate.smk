@@ -17,9 +17,11 @@ rule aggregate:
         neurons=paths.NEURON_TABLE,
     log:
         f"{paths.LOGS}/aggregate/aggregate.log",
+    conda:
+        "../envs/spikesparse.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
     shell:
-        "{CLI} aggregate --metrics {input.metrics} --runs {output.runs}"
+        "python -m spikesparse aggregate --metrics {input.metrics} --runs {output.runs}"
         " --history {output.history} --neurons {output.neurons} > {log} 2>&1"

@@ -1,5 +1,6 @@
 # Config validation, the run list and helpers. Rules know paths and parameters, never tensors.
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -8,7 +9,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from spikesparse import paths
-from spikesparse.config import ConfigError, RunKey, expand_runs, run_spec, validate_config
+from spikesparse.config import (
+    ConfigError,
+    RunKey,
+    expand_runs,
+    run_spec,
+    validate_config,
+)
 
 REPO = Path(workflow.basedir)
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -21,7 +28,11 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, str(SCHEMA))
 
-CLI = f"{shlex.quote(sys.executable)} -m spikesparse"
+# Jobs call the package as `python -m spikesparse`; put this interpreter's folder first on PATH
+# so that `python` is the environment Snakemake runs in (a venv need not be activated).
+os.environ["PATH"] = (
+    f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+)
 RUNS = expand_runs(config)
 
 
@@ -38,7 +49,9 @@ def quoted_json(obj):
 
 
 def run_key(wildcards):
-    return RunKey(wildcards.experiment, wildcards.method, wildcards.lam, int(wildcards.seed))
+    return RunKey(
+        wildcards.experiment, wildcards.method, wildcards.lam, int(wildcards.seed)
+    )
 
 
 def spec_json(wildcards):

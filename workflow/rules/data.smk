@@ -2,13 +2,15 @@ rule generate_dataset:
     output:
         npz=paths.DATASET,
         meta=paths.DATASET_META,
-    params:
-        dataset=lambda wc: quoted_json(config["datasets"][wc.dataset]),
     log:
         f"{paths.LOGS}/generate_dataset/{{dataset}}.log",
+    conda:
+        "../envs/spikesparse.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        dataset=lambda wc: quoted_json(config["datasets"][wc.dataset]),
     shell:
-        "{CLI} generate-data --dataset {wildcards.dataset} --params {params.dataset}"
+        "python -m spikesparse generate-data --dataset {wildcards.dataset} --params {params.dataset}"
         " --out {output.npz} --meta {output.meta} > {log} 2>&1"

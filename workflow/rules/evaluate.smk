@@ -5,14 +5,16 @@ rule evaluate:
         data=dataset_file,
     output:
         metrics=paths.METRICS,
-    params:
-        metrics=lambda wc: quoted_json(config["metrics"]),
-    threads: config["threads"]
     log:
         run_log("evaluate"),
+    conda:
+        "../envs/spikesparse.yaml"
+    threads: config["threads"]
     resources:
         mem_mb=1500,
         runtime=10,
+    params:
+        metrics=lambda wc: quoted_json(config["metrics"]),
     shell:
-        "{CLI} evaluate --model {input.model} --info {input.info} --data {input.data}"
+        "python -m spikesparse evaluate --model {input.model} --info {input.info} --data {input.data}"
         " --metrics-config {params.metrics} --threads {threads} --out {output.metrics} > {log} 2>&1"

@@ -14,8 +14,10 @@ rule figures:
         ],
     log:
         f"{paths.LOGS}/figures/figures.log",
+    conda:
+        "../envs/spikesparse.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
     shell:
-        "{CLI} figures --runs {input.runs} --history {input.history} --out {output} > {log} 2>&1"
+        "python -m spikesparse figures --runs {input.runs} --history {input.history} --out {output} > {log} 2>&1"

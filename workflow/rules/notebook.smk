@@ -12,13 +12,15 @@ rule notebook:
             category="Notebook",
             labels={"notebook": "analysis"},
         ),
-    params:
-        results=paths.RESULTS,
     log:
         f"{paths.LOGS}/notebook/analysis.log",
+    conda:
+        "../envs/spikesparse.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        results=lambda wildcards, input: str(Path(input.runs).parents[1]),
     shell:
-        "{CLI} notebook --notebook {input.notebook} --executed {output.executed}"
+        "python -m spikesparse notebook --notebook {input.notebook} --executed {output.executed}"
         " --html {output.html} --results {params.results} > {log} 2>&1"

@@ -5,14 +5,16 @@ rule train:
         model=paths.MODEL,
         history=paths.HISTORY,
         info=paths.TRAIN_INFO,
-    params:
-        spec=spec_json,
-    threads: config["threads"]
     log:
         run_log("train"),
+    conda:
+        "../envs/spikesparse.yaml"
+    threads: config["threads"]
     resources:
         mem_mb=1500,
         runtime=30,
+    params:
+        spec=spec_json,
     shell:
-        "{CLI} train --spec {params.spec} --data {input.data} --threads {threads}"
+        "python -m spikesparse train --spec {params.spec} --data {input.data} --threads {threads}"
         " --model {output.model} --history {output.history} --info {output.info} > {log} 2>&1"

@@ -1,0 +1,120 @@
+import copy
+
+import pytest
+
+from spikesparse.config import (
+    ConfigError,
+    RunKey,
+    expand_runs,
+    format_lambda,
+    load_config,
+    run_spec,
+    validate_config,
+)
+from tests.conftest import QUICK_CONFIG
+
+
+def _set(cfg, path, value):
+    node = cfg
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    if value is _DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+
+
+_DELETE = object()
+E1 = ("experiments", "e1")
+HL2 = (*E1, "methods", "homeostatic_l2")
+
+# (case id, key path to change, new value, text the one-line error must contain)
+BAD = [
+    ("unknown top-level key", ("colour",), "red", "<root>"),
+    ("unknown dataset key", ("datasets", "anomaly", "n_trian"), 10, "datasets.anomaly"),
+    ("unknown experiment key", (*E1, "optimiser"), "sgd", "experiments.e1"),
+    ("unknown method key", (*HL2, "gamma"), 1, "experiments.e1.methods.homeostatic_l2"),
+    ("unknown neuron key", (*E1, "model", "neuron", "tau"), 5, "experiments.e1.model.neuron"),
+    ("epochs wrong type", (*E1, "training", "epochs"), "ten", "experiments.e1.training.epochs"),
+    ("seeds wrong type", (*E1, "training", "seeds"), 3, "experiments.e1.training.seeds"),
+    ("negative lambda", (*HL2, "lambdas"), [1.0, -0.1], "homeostatic_l2.lambdas[1]"),
+    ("NaN lambda", (*HL2, "lambdas"), [float("nan")], "homeostatic_l2.lambdas[0]"),
+    ("target rate above 1", (*HL2, "target_rate"), 1.5, "homeostatic_l2.target_rate"),
+    ("target rate 0", (*HL2, "target_rate"), 0.0, "homeostatic_l2.target_rate"),
+    ("refractory negative", (*E1, "model", "neuron", "refractory"), -1, "neuron.refractory"),
+    ("spike budget 0", (*E1, "model", "neuron", "spike_budget"), 0, "neuron.spike_budget"),
+    ("empty methods", (*E1, "methods"), {}, "experiments.e1.methods"),
+    ("empty seeds", (*E1, "training", "seeds"), [], "experiments.e1.training.seeds"),
+    ("unknown regularizer", (*HL2, "regularizer"), "dropout", "homeostatic_l2.regularizer"),
+    ("unknown dataset", (*E1, "dataset"), "cifar10", "experiments.e1.dataset"),
+    ("unknown encoding", (*E1, "encoding", "name"), "phase", "experiments.e1.encoding.name"),
+    ("duplicate seeds", (*E1, "training", "seeds"), [0, 1, 0], "experiments.e1.training.seeds"),
+    ("epochs 0", (*E1, "training", "epochs"), 0, "experiments.e1.training.epochs"),
+    ("batch larger than dataset", (*E1, "training", "batch_size"), 10_000, "training.batch_size"),
+    ("missing experiments", ("experiments",), _DELETE, "experiments"),
+    ("infinite learning rate", (*E1, "training", "lr"), float("inf"), "experiments.e1.training.lr"),
+    (
+        "param of another regularizer",
+        (*E1, "methods", "baseline", "target_rate"),
+        0.1,
+        "methods.baseline.target_rate",
+    ),
+    ("lambdas on none", (*E1, "methods", "baseline", "lambdas"), [1.0], "baseline.lambdas"),
+    ("lambda list missing", (*HL2, "lambdas"), _DELETE, "homeostatic_l2.lambdas"),
+    ("duplicate lambdas", (*HL2, "lambdas"), [0.1, 0.10], "homeostatic_l2.lambdas"),
+    ("bad method name", (*E1, "methods", "Base Line"), {"regularizer": "none"}, "Base Line"),
+    ("device unknown", ("device",), "tpu", "device"),
+]
+
+
+@pytest.mark.parametrize("case, path, value, where", BAD, ids=[b[0] for b in BAD])
+def test_malformed_config_rejected_with_key_path(quick_config, case, path, value, where):
+    cfg = copy.deepcopy(quick_config)
+    _set(cfg, path, value)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    message = str(err.value)
+    assert "\n" not in message, "one line"
+    assert message.startswith("config error at"), message
+    assert where in message, message
+
+
+def test_not_a_mapping():
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        validate_config(["a", "list"])
+
+
+def test_defaults_filled(quick_config):
+    cfg = validate_config(quick_config)
+    assert cfg["metrics"]["e_ac_pj"] == 0.9
+    assert cfg["experiments"]["e1"]["model"]["neuron"]["beta"] == 0.9
+    assert cfg["experiments"]["e1"]["encoding"]["population"] == 5
+
+
+def test_runs_and_spec(quick_config):
+    cfg = validate_config(quick_config)
+    runs = expand_runs(cfg)
+    assert len(runs) == (1 + 2) * 2  # (baseline + 2 lambdas) x 2 seeds
+    spec = run_spec(cfg, RunKey("e1", "homeostatic_l2", "10.0", 1))
+    assert spec["regularizer"] == {"name": "homeostatic_l2", "lam": 10.0, "target_rate": 0.05}
+    assert spec["seed"] == 1 and "seeds" not in spec["training"]
+    with pytest.raises(ConfigError, match="no lambda"):
+        run_spec(cfg, RunKey("e1", "homeostatic_l2", "3.0", 1))
+
+
+def test_adding_a_seed_leaves_existing_specs_unchanged(quick_config):
+    before = run_spec(validate_config(copy.deepcopy(quick_config)), RunKey("e1", "baseline", "0.0", 0))
+    quick_config["experiments"]["e1"]["training"]["seeds"].append(7)
+    after = run_spec(validate_config(quick_config), RunKey("e1", "baseline", "0.0", 0))
+    assert before == after
+
+
+def test_lambda_format_round_trips():
+    for x in (0.0, 0.001, 1e-5, 3.0, 100.0, 0.1):
+        assert float(format_lambda(x)) == x
+    assert format_lambda(1e-5) == "1e-05"
+
+
+def test_shipped_configs_are_valid():
+    load_config(QUICK_CONFIG)
+    load_config(QUICK_CONFIG.parents[1] / "config.yaml")

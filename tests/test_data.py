@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from spikesparse.data import ANOMALY_KINDS, generate, make_anomaly_dataset
+
+SMALL = dict(n_train=300, n_val=50, n_test=150, n_channels=6, n_steps=60, seed=3)
+
+
+def test_shapes_and_ranges():
+    d = make_anomaly_dataset(**SMALL)
+    for split, n in (("train", 300), ("val", 50), ("test", 150)):
+        assert d[f"x_{split}"].shape == (n, 60, 6)
+        assert d[f"x_{split}"].dtype == np.float32
+        assert d[f"y_{split}"].shape == (n,)
+    x = np.concatenate([d["x_train"], d["x_test"]])
+    assert x.min() >= 0.0 and x.max() <= 1.0
+
+
+def test_label_balance_follows_fraction():
+    d = make_anomaly_dataset(**SMALL, anomaly_fraction=0.3)
+    y = np.concatenate([d["y_train"], d["y_val"], d["y_test"]])
+    assert abs(y.mean() - 0.3) < 0.01
+    assert 0.15 < d["y_test"].mean() < 0.45  # both classes in every split
+
+
+def test_deterministic_by_seed():
+    a, b = make_anomaly_dataset(**SMALL), make_anomaly_dataset(**SMALL)
+    c = make_anomaly_dataset(**{**SMALL, "seed": 4})
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["x_train"], c["x_train"])
+
+
+def test_every_kind_present_and_only_in_anomalies():
+    d = make_anomaly_dataset(**SMALL)
+    kinds, y = d["kind_train"], d["y_train"]
+    assert ((kinds >= 0) == (y == 1)).all()
+    assert set(np.unique(kinds[kinds >= 0])) == set(range(len(ANOMALY_KINDS)))
+
+
+def test_anomalies_actually_change_the_signal():
+    """Dropout leaves flat zero runs and spike bursts hit 1.0; normal samples have neither."""
+    d = make_anomaly_dataset(**{**SMALL, "noise": 0.02})
+    x, kinds = d["x_train"], d["kind_train"]
+    normal = x[kinds == -1]
+    dropout = x[kinds == ANOMALY_KINDS.index("dropout")]
+    spikes = x[kinds == ANOMALY_KINDS.index("spike")]
+
+    def has_flat_zero_run(sample, length=5):
+        zero = (sample == 0).astype(int)
+        return any(
+            (np.convolve(zero[:, c], np.ones(length), "valid") == length).any()
+            for c in range(sample.shape[1])
+        )
+
+    assert all(has_flat_zero_run(s) for s in dropout)
+    assert not any(has_flat_zero_run(s) for s in normal)
+    assert (spikes.max(axis=(1, 2)) == 1.0).all()
+    assert (normal.max(axis=(1, 2)) < 0.95).all()
+
+
+def test_generate_records_params_and_checksum():
+    arrays, meta = generate("anomaly", SMALL)
+    assert meta["params"] == SMALL and meta["n_classes"] == 2
+    _, meta2 = generate("anomaly", SMALL)
+    assert meta["checksum_sha256"] == meta2["checksum_sha256"]
+    with pytest.raises(ValueError, match="unknown dataset"):
+        generate("mnist", {})
+    with pytest.raises(ValueError, match="unknown anomaly kind"):
+        make_anomaly_dataset(kinds=["glitch"])

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score as sk_f1
+from sklearn.metrics import roc_auc_score
+
+from spikesparse import metrics as M
+
+
+def test_synops_and_effective_acs_hand_count():
+    # 3 presynaptic neurons with 2, 0, 1 spikes; W [out=2, in=3] with one zero weight in column 0
+    spikes = torch.zeros(2, 1, 3)
+    spikes[0, 0, 0] = spikes[1, 0, 0] = spikes[1, 0, 2] = 1
+    counts = M.neuron_spike_counts(spikes)
+    w = torch.tensor([[0.0, 1.0, 2.0], [3.0, 0.5, -1.0]])
+    assert M.synops(counts, fan_out=2) == 6  # 3 spikes x 2 targets
+    assert M.effective_acs(counts, w) == 2 * 1 + 0 * 2 + 1 * 2  # zero weight skipped
+    assert M.dense_ops(2, w) == 12
+
+
+def test_activation_sparsity_and_rates():
+    s = torch.zeros(4, 2, 5)
+    s[0, 0, :2] = 1
+    assert M.activation_sparsity([s]) == pytest.approx(1 - 2 / 40)
+    assert M.firing_rate(s) == pytest.approx(2 / 40)
+    counts = M.neuron_spike_counts(s)
+    assert M.silent_fraction(counts) == pytest.approx(3 / 5)
+    assert M.saturated_fraction(torch.tensor([0.95, 0.5, 0.9]), 0.9) == pytest.approx(2 / 3)
+
+
+def test_energy_and_synaptic_efficiency():
+    assert M.energy_pj(1000, 10) == pytest.approx(1000 * 0.9 + 10 * 4.6)
+    # 75 % accuracy on a balanced binary task = half the skill, per 0.5 M SynOps -> 1.0
+    assert M.synaptic_efficiency(0.75, 0.5, 5e5) == pytest.approx(1.0)
+    assert M.synaptic_efficiency(0.5, 0.5, 1e6) == 0.0
+
+
+def test_task_metrics_match_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    scores = rng.random(200) + 0.3 * y
+    scores[:20] = 0.5  # ties
+    pred = (scores > 0.6).astype(int)
+    assert M.auroc(scores, y) == pytest.approx(roc_auc_score(y, scores))
+    assert M.f1_score(pred, y) == pytest.approx(sk_f1(y, pred))
+    assert M.accuracy(pred, y) == pytest.approx((pred == y).mean())
