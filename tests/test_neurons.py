@@ -201,3 +201,35 @@ def test_params_reject_bad_values():
         LIFParams(reset="hard")
     with pytest.raises(ValueError, match="w_rec"):
         rlif_multistep(torch.zeros(3, 2, 4), torch.zeros(3, 3))
+
+
+@pytest.mark.parametrize("case", CONSTRAINTS[::3], ids=[_ids(c) for c in CONSTRAINTS[::3]])
+def test_spikes_only_path_matches_reference(case):
+    """``run_lif`` (used by the models) reuses the membrane buffer; its gradients must not change."""
+    from spikesparse.neurons import run_lif
+
+    reset, det, refr, budget, kappa, rec = case
+    p = LIFParams(
+        beta=0.85,
+        threshold=0.6,
+        reset=reset,
+        detach_reset=det,
+        refractory=refr,
+        spike_budget=budget,
+        adapt_kappa=kappa,
+        slope=4.0,
+    )
+    gen = torch.Generator().manual_seed(zlib.crc32(_ids(case).encode()) + 1)
+    cur = (torch.randn(12, 3, 5, generator=gen, dtype=torch.float64) + 0.3).requires_grad_()
+    w = (torch.randn(5, 5, generator=gen, dtype=torch.float64) * 0.4).requires_grad_() if rec else None
+    g = torch.randn(12, 3, 5, generator=gen, dtype=torch.float64)
+    leaves = [cur] + ([w] if rec else [])
+    s_fast = run_lif(cur, w, p)
+    s_ref, _ = lif_reference(cur, p, w)
+    torch.testing.assert_close(s_fast, s_ref, atol=0, rtol=0)
+    for a, b in zip(
+        torch.autograd.grad((s_fast * g).sum(), leaves),
+        torch.autograd.grad((s_ref * g).sum(), leaves),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .neurons import LIFParams, check_sequence, leaky_readout, lif_multistep, rlif_multistep
+from .neurons import LIFParams, check_sequence, leaky_readout, run_lif
 
 
 class SNNOutput(NamedTuple):
@@ -56,10 +56,7 @@ class SpikingNet(nn.Module):
         h = x
         for i, layer in enumerate(self.layers):
             current = layer(h)
-            if self.recurrent:
-                h, _ = rlif_multistep(current, self.w_rec[i], self.neuron)
-            else:
-                h, _ = lif_multistep(current, self.neuron)
+            h = run_lif(current, self.w_rec[i] if self.recurrent else None, self.neuron)
             spikes.append(h)
         return SNNOutput(leaky_readout(h, self.readout, self.readout_beta), spikes)
 

@@ -96,23 +96,29 @@ def check_sequence(x: torch.Tensor, name: str, features: int | None = None) -> N
         raise ValueError(f"{name} must be a floating-point tensor, got {x.dtype}")
     if features is not None and x.shape[-1] != features:
         raise ValueError(f"{name} must have {features} features, got {x.shape[-1]}")
-    if torch.isnan(x).any():
-        raise ValueError(f"{name} contains NaN")
+    # One reduction instead of an elementwise mask: NaN or inf anywhere makes the sum non-finite.
+    if not torch.isfinite(x.sum()):
+        raise ValueError(f"{name} contains NaN or infinite values")
 
 
 def fast_sigmoid_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
     """Surrogate derivative of H(x): 1 / (slope * |x| + 1)^2."""
-    return (x.abs().mul_(slope).add_(1.0)).pow_(-2)
+    return fast_sigmoid_grad_(x.clone(), slope)
+
+
+def fast_sigmoid_grad_(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """In-place ``fast_sigmoid_grad``: overwrites and returns ``x``."""
+    return x.abs_().mul_(slope).add_(1.0).pow_(-2)
 
 
 class _LIFFunction(torch.autograd.Function):
     """Membrane recurrence over all T steps; ``w_rec`` is an empty tensor for feed-forward."""
 
     @staticmethod
-    def forward(ctx, current, w_rec, p: LIFParams):  # noqa: D401
+    def forward(ctx, current, w_rec, p: LIFParams, return_mem: bool = True):  # noqa: D401
         T, B, N = current.shape
         recurrent = w_rec.numel() > 0
-        spikes = current.new_zeros(T, B, N)
+        spikes = current.new_empty(T, B, N)  # every step is written
         mems = current.new_empty(T, B, N)
         thetas = current.new_empty(T, B, N) if p.adaptive else None
         gates = torch.ones(T, B, N, dtype=torch.bool, device=current.device) if p.gated else None
@@ -130,27 +136,34 @@ class _LIFFunction(torch.autograd.Function):
             if fold:
                 w_t = w_t - p.threshold * torch.eye(N, dtype=w_rec.dtype, device=w_rec.device)
         for t in range(T):
-            drive = torch.addmm(current[t], s_prev, w_t) if recurrent else current[t]
             if p.reset == "subtract":
-                mem = torch.add(drive, mem, alpha=p.beta, out=mems[t])
-                if not fold:
+                mem = torch.add(current[t], mem, alpha=p.beta, out=mems[t])
+                if recurrent and t > 0:
+                    mem.addmm_(s_prev, w_t)  # recurrence (and folded reset) in place
+                if p.adaptive:
                     mem.sub_(s_prev * theta_prev)
+                elif not fold:
+                    mem.sub_(s_prev, alpha=p.threshold)
             else:
-                mem = torch.addcmul(drive, mem, (1.0 - s_prev).mul_(p.beta), out=mems[t])
+                mem = torch.addcmul(current[t], mem, (1.0 - s_prev).mul_(p.beta), out=mems[t])
+                if recurrent and t > 0:
+                    mem.addmm_(s_prev, w_t)
             theta = theta_prev
             if p.adaptive:
                 theta = p.threshold + adapt
                 thetas[t] = theta
-            fire = mem > theta
+            s = spikes[t]
             if p.gated:
+                fire = mem > theta
                 open_ = gates[t]
                 if p.refractory:
                     open_ &= refr == 0
                 if p.spike_budget:
                     open_ &= count < p.spike_budget
                 fire &= open_
-            s = spikes[t]
-            s.copy_(fire)
+                s.copy_(fire)
+            else:
+                torch.gt(mem, theta, out=s)  # straight into the float spike buffer
             if p.refractory:
                 refr = torch.where(fire, p.refractory, (refr - 1).clamp_(min=0))
             if p.spike_budget:
@@ -159,53 +172,74 @@ class _LIFFunction(torch.autograd.Function):
                 adapt = adapt.mul_(p.adapt_rho).add_(s, alpha=p.adapt_kappa)
                 theta_prev = theta
             s_prev = s
-        surrogate = fast_sigmoid_grad(mems - (thetas if p.adaptive else p.threshold), p.slope)
+        keep_mem = p.reset == "zero" and not p.detach_reset
+        # Without a membrane output the surrogate overwrites the membrane buffer (one pass and
+        # one T x B x N allocation fewer).
+        shifted = (
+            mems.sub_(p.threshold)
+            if not (return_mem or keep_mem or p.adaptive)
+            else (mems - (thetas if p.adaptive else p.threshold))
+        )
+        surrogate = fast_sigmoid_grad_(shifted, p.slope)
         if p.gated:
             surrogate.mul_(gates)
-        keep_mem = p.reset == "zero" and not p.detach_reset
         ctx.save_for_backward(surrogate, spikes, w_rec, mems if keep_mem else None, thetas)
         ctx.p = p
         ctx.recurrent = recurrent
         ctx.set_materialize_grads(False)
-        return spikes, mems
+        return (spikes, mems) if return_mem else spikes
 
     @staticmethod
-    def backward(ctx, grad_spikes, grad_mems):
+    def backward(ctx, grad_spikes, grad_mems=None):
         surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
         p: LIFParams = ctx.p
         T, B, N = surrogate.shape
         if grad_spikes is None:
             grad_spikes = torch.zeros_like(surrogate)
         grad_current = torch.empty_like(surrogate)
-        d_next = surrogate.new_zeros(B, N)  # dL/dmem[t+1]
+        d_next = None  # dL/dmem[t+1]
         zero_reset = p.reset == "zero"
         if zero_reset:
             carry = (1.0 - spikes).mul_(p.beta)  # dmem[t+1]/dmem[t]
         attached = not p.detach_reset
+        if not ctx.recurrent and not attached:
+            # Feed-forward, detached reset: dmem[t] = g_s[t] * surr[t] (+ g_mem[t]) + c[t] * dmem[t+1]
+            # is a linear recurrence: form the driving term for all T at once, then one op per step.
+            torch.mul(grad_spikes, surrogate, out=grad_current)
+            if grad_mems is not None:
+                grad_current.add_(grad_mems)
+            for t in range(T - 2, -1, -1):
+                if zero_reset:
+                    grad_current[t].addcmul_(carry[t], grad_current[t + 1])
+                else:
+                    grad_current[t].add_(grad_current[t + 1], alpha=p.beta)
+            return grad_current, None, None, None
+        scratch = surrogate.new_empty(B, N)
         for t in range(T - 1, -1, -1):
             gs = grad_spikes[t]
-            if ctx.recurrent and t < T - 1:
-                gs = torch.addmm(gs, d_next, w_rec)
-            if attached and t < T - 1:
+            last = t == T - 1  # nothing flows back from beyond the sequence
+            if ctx.recurrent and not last:
+                gs = torch.addmm(gs, d_next, w_rec, out=scratch)
+            if attached and not last:
                 if zero_reset:
                     gs = gs - p.beta * mems[t] * d_next
                 else:
                     theta_t = thetas[t] if p.adaptive else p.threshold
                     gs = gs - theta_t * d_next
-            d = gs * surrogate[t]
-            if zero_reset:
-                d.addcmul_(carry[t], d_next)
-            else:
-                d.add_(d_next, alpha=p.beta)
+            d = torch.mul(gs, surrogate[t], out=grad_current[t])
+            if not last:
+                if zero_reset:
+                    d.addcmul_(carry[t], d_next)
+                else:
+                    d.add_(d_next, alpha=p.beta)
             if grad_mems is not None:
                 d.add_(grad_mems[t])
-            grad_current[t] = d
             d_next = d
         grad_w = None
         if ctx.recurrent and ctx.needs_input_grad[1]:
             # dL/dW_rec[i, j] = sum_t dI[t+1, :, i] * s[t, :, j]: one matmul over all T.
             grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
-        return grad_current, grad_w, None
+        return grad_current, grad_w, None, None
 
 
 _NO_WEIGHT: dict[tuple, torch.Tensor] = {}
@@ -216,6 +250,13 @@ def _empty_like(x: torch.Tensor) -> torch.Tensor:
     if key not in _NO_WEIGHT:
         _NO_WEIGHT[key] = torch.empty(0, dtype=x.dtype, device=x.device)
     return _NO_WEIGHT[key]
+
+
+def run_lif(current: torch.Tensor, w_rec: torch.Tensor | None, params: LIFParams) -> torch.Tensor:
+    """Spikes only, unchecked: for models that validated their input once (hidden currents are
+    finite whenever the input and weights are). Feed-forward when ``w_rec`` is None."""
+    w = _empty_like(current) if w_rec is None else w_rec
+    return _LIFFunction.apply(current, w, params, False)
 
 
 def lif_multistep(
