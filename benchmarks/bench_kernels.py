@@ -84,8 +84,14 @@ class SnnTorchNet(nn.Module):
 
 def build_pair(w: dict, seed: int = 0):
     torch.manual_seed(seed)
-    ours = SpikingNet(w["n_in"], w["hidden"], w["n_out"], LIFParams(beta=BETA, slope=SLOPE),
-                      recurrent=w["recurrent"], readout_beta=READOUT_BETA)
+    ours = SpikingNet(
+        w["n_in"],
+        w["hidden"],
+        w["n_out"],
+        LIFParams(beta=BETA, slope=SLOPE),
+        recurrent=w["recurrent"],
+        readout_beta=READOUT_BETA,
+    )
     theirs = SnnTorchNet(w["n_in"], w["hidden"], w["n_out"], w["recurrent"])
     with torch.no_grad():
         for fc, layer in zip(theirs.fcs, ours.layers, strict=True):
@@ -135,9 +141,7 @@ def peak_step_memory_mb(step) -> float:
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
-    events = sorted(
-        (e for e in prof.events() if e.cpu_memory_usage != 0), key=lambda e: e.time_range.start
-    )
+    events = sorted((e for e in prof.events() if e.cpu_memory_usage != 0), key=lambda e: e.time_range.start)
     running = peak = 0
     for e in events:
         running += e.cpu_memory_usage
@@ -171,9 +175,20 @@ def quick_study_wall_s() -> float:
             (shutil.copytree if src.is_dir() else shutil.copy)(src, Path(tmp) / name)
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/quick.yaml",
-             "--quiet", "all"],
-            cwd=tmp, check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--cores",
+                "2",
+                "--configfile",
+                "config/quick.yaml",
+                "--quiet",
+                "all",
+            ],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
         )
         return time.perf_counter() - t0
 
@@ -182,8 +197,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                        help="torch threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: all cores)"
+    )
     parser.add_argument("--skip-quick", action="store_true", help="do not time the quick study")
     args = parser.parse_args()
     tune_allocator()
@@ -213,12 +229,18 @@ def main() -> None:
             }
         row["speedup"] = row["snntorch"]["median_ms"] / row["spikesparse"]["median_ms"]
         results["workloads"][name] = row
-        print(f"{name}: snnTorch {row['snntorch']['median_ms']:.2f} ms, spikesparse "
-              f"{row['spikesparse']['median_ms']:.2f} ms, speed-up {row['speedup']:.2f}x", flush=True)
+        print(
+            f"{name}: snnTorch {row['snntorch']['median_ms']:.2f} ms, spikesparse "
+            f"{row['spikesparse']['median_ms']:.2f} ms, speed-up {row['speedup']:.2f}x",
+            flush=True,
+        )
     if not args.skip_quick:
         results["quick_study_wall_s"] = quick_study_wall_s()
-    results["provenance"] = {**provenance("cpu"), "machine": platform.machine(),
-                             "processor": platform.processor()}
+    results["provenance"] = {
+        **provenance("cpu"),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+    }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(markdown_table(results))

@@ -30,9 +30,22 @@ def _ids(case):
     return f"{reset}-{'det' if det else 'att'}-ref{refr}-bud{budget}-ad{kappa}-{'rec' if rec else 'ff'}"
 
 
+@pytest.fixture(params=["compiled", "pytorch"])
+def backend(request, monkeypatch):
+    """Run a test on the compiled time loops and on the pure-PyTorch fallback."""
+    from spikesparse._ext import extension
+
+    if request.param == "pytorch":
+        monkeypatch.setenv("SPIKESPARSE_NO_EXT", "1")
+    else:
+        monkeypatch.delenv("SPIKESPARSE_NO_EXT", raising=False)
+        assert extension() is not None, "the compiled loops must build on this machine"
+    return request.param
+
+
 @pytest.mark.parametrize("case", CONSTRAINTS, ids=[_ids(c) for c in CONSTRAINTS])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_kernel_matches_autograd_reference(case, dtype):
+def test_kernel_matches_autograd_reference(case, dtype, backend):
     """Spikes, membranes and every gradient equal the plain step loop within 1e-5."""
     reset, det, refr, budget, kappa, rec = case
     p = LIFParams(
@@ -65,7 +78,7 @@ def test_kernel_matches_autograd_reference(case, dtype):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-def test_lif_forward_hand_computed():
+def test_lif_forward_hand_computed(backend):
     """beta=0.5, threshold=1, subtract reset: hand-traced membrane and spikes."""
     cur = torch.tensor([0.6, 0.6, 0.6, 0.0, 2.0]).view(5, 1, 1)
     spikes, mem = lif_multistep(cur, LIFParams(beta=0.5, threshold=1.0))
@@ -74,7 +87,7 @@ def test_lif_forward_hand_computed():
     assert spikes.flatten().tolist() == [0, 0, 1, 0, 1]
 
 
-def test_zero_reset_hand_computed():
+def test_zero_reset_hand_computed(backend):
     cur = torch.tensor([1.5, 0.2, 0.2]).view(3, 1, 1)
     spikes, mem = lif_multistep(cur, LIFParams(beta=0.5, threshold=1.0, reset="zero"))
     # 1.5 (spike) ; reset to 0 then + 0.2 = 0.2 ; 0.1 + 0.2 = 0.3
@@ -114,8 +127,21 @@ def test_adaptive_threshold_rises_after_spike():
     assert mem.flatten()[second] > 1.0 + 0.5 * 0.9 ** (second - first - 1) - 1e-6
 
 
-def test_forward_equals_snntorch_leaky():
-    snn = pytest.importorskip("snntorch")
+def test_compiled_path_is_used_when_it_covers_the_case(monkeypatch):
+    from spikesparse.neurons import _compiled_for
+
+    monkeypatch.delenv("SPIKESPARSE_NO_EXT", raising=False)
+    x = torch.zeros(2, 1, 1)
+    assert _compiled_for(x, LIFParams(), recurrent=True) is not None
+    assert _compiled_for(x, LIFParams(reset="zero"), recurrent=False) is not None
+    assert _compiled_for(x, LIFParams(refractory=2), recurrent=False) is None
+    assert _compiled_for(x, LIFParams(detach_reset=False), recurrent=False) is None
+    monkeypatch.setenv("SPIKESPARSE_NO_EXT", "1")
+    assert _compiled_for(x, LIFParams(), recurrent=True) is None
+
+
+def test_forward_equals_snntorch_leaky(backend):
+    import snntorch as snn
     from snntorch import surrogate
 
     torch.manual_seed(0)
@@ -135,8 +161,8 @@ def test_forward_equals_snntorch_leaky():
         torch.testing.assert_close(m, torch.stack(mem_ref), atol=1e-5, rtol=1e-5)
 
 
-def test_forward_equals_snntorch_rleaky():
-    snn = pytest.importorskip("snntorch")
+def test_forward_equals_snntorch_rleaky(backend):
+    import snntorch as snn
     from snntorch import surrogate
 
     torch.manual_seed(1)
@@ -204,7 +230,7 @@ def test_params_reject_bad_values():
 
 
 @pytest.mark.parametrize("case", CONSTRAINTS[::3], ids=[_ids(c) for c in CONSTRAINTS[::3]])
-def test_spikes_only_path_matches_reference(case):
+def test_spikes_only_path_matches_reference(case, backend):
     """``run_lif`` (used by the models) reuses the membrane buffer; its gradients must not change."""
     from spikesparse.neurons import run_lif
 

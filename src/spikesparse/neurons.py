@@ -118,6 +118,24 @@ class _LIFFunction(torch.autograd.Function):
     def forward(ctx, current, w_rec, p: LIFParams, return_mem: bool = True):  # noqa: D401
         T, B, N = current.shape
         recurrent = w_rec.numel() > 0
+        ext = _compiled_for(current, p, recurrent)
+        ctx.ext = ext
+        ctx.p = p
+        ctx.recurrent = recurrent
+        ctx.set_materialize_grads(False)
+        if ext is not None:
+            if recurrent:
+                eye = torch.eye(N, dtype=w_rec.dtype, device=w_rec.device)
+                w_eff_t = (w_rec.t() - p.threshold * eye).contiguous()
+                spikes, surrogate, mems = ext.rec_forward(
+                    current, w_eff_t, p.beta, p.threshold, p.slope, return_mem
+                )
+            else:
+                spikes, surrogate, mems = ext.ff_forward(
+                    current, p.beta, p.threshold, p.slope, p.reset == "zero", return_mem
+                )
+            ctx.save_for_backward(surrogate, spikes, w_rec)
+            return (spikes, mems) if return_mem else spikes
         spikes = current.new_empty(T, B, N)  # every step is written
         mems = current.new_empty(T, B, N)
         thetas = current.new_empty(T, B, N) if p.adaptive else None
@@ -184,18 +202,27 @@ class _LIFFunction(torch.autograd.Function):
         if p.gated:
             surrogate.mul_(gates)
         ctx.save_for_backward(surrogate, spikes, w_rec, mems if keep_mem else None, thetas)
-        ctx.p = p
-        ctx.recurrent = recurrent
-        ctx.set_materialize_grads(False)
         return (spikes, mems) if return_mem else spikes
 
     @staticmethod
     def backward(ctx, grad_spikes, grad_mems=None):
-        surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
         p: LIFParams = ctx.p
-        T, B, N = surrogate.shape
         if grad_spikes is None:
-            grad_spikes = torch.zeros_like(surrogate)
+            grad_spikes = torch.zeros_like(ctx.saved_tensors[0])
+        if ctx.ext is not None:
+            surrogate, spikes, w_rec = ctx.saved_tensors
+            g_mem = grad_mems if grad_mems is not None else surrogate.new_empty(0)
+            if ctx.recurrent:
+                grad_current, grad_w = ctx.ext.rec_backward(
+                    grad_spikes, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta
+                )
+                return grad_current, grad_w if ctx.needs_input_grad[1] else None, None, None
+            grad_current = ctx.ext.ff_backward(
+                grad_spikes, g_mem, surrogate, spikes, p.beta, p.reset == "zero"
+            )
+            return grad_current, None, None, None
+        surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
+        T, B, N = surrogate.shape
         grad_current = torch.empty_like(surrogate)
         d_next = None  # dL/dmem[t+1]
         zero_reset = p.reset == "zero"
@@ -240,6 +267,18 @@ class _LIFFunction(torch.autograd.Function):
             # dL/dW_rec[i, j] = sum_t dI[t+1, :, i] * s[t, :, j]: one matmul over all T.
             grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
         return grad_current, grad_w, None, None
+
+
+def _compiled_for(current: torch.Tensor, p: LIFParams, recurrent: bool):
+    """The compiled loops when they cover this case (CPU, detached reset, no constraint, no
+    adaptation; recurrent layers with subtractive reset), else None for the PyTorch loop."""
+    if current.device.type != "cpu" or not p.detach_reset or p.gated or p.adaptive:
+        return None
+    if recurrent and p.reset != "subtract":
+        return None
+    from ._ext import extension
+
+    return extension()
 
 
 _NO_WEIGHT: dict[tuple, torch.Tensor] = {}
