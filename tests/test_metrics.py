@@ -44,3 +44,24 @@ def test_task_metrics_match_sklearn():
     assert M.auroc(scores, y) == pytest.approx(roc_auc_score(y, scores))
     assert M.f1_score(pred, y) == pytest.approx(sk_f1(y, pred))
     assert M.accuracy(pred, y) == pytest.approx((pred == y).mean())
+
+
+def test_evaluation_reports_every_scalar_metric():
+    from spikesparse.evaluation import SCALAR_METRICS, evaluate_model, unevaluated_metrics
+    from spikesparse.models import SpikingNet
+    from spikesparse.neurons import LIFParams
+
+    torch.manual_seed(0)
+    net = SpikingNet(8, [6], 2, LIFParams(threshold=0.3))
+    x = np.random.default_rng(0).random((10, 12, 2)).astype(np.float32)
+    y = np.array([0, 1] * 5)
+    cfg = {"eval_seed": 1, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
+    m = evaluate_model(net, x, y, {"name": "rate", "population": 4, "width": 0.2}, cfg, batch_size=4)
+    assert set(SCALAR_METRICS) <= set(m)
+    assert set(unevaluated_metrics()) == set(SCALAR_METRICS)
+    # hand count: SynOps = input spikes x 6 + hidden spikes fed back x 6 + hidden spikes x 2
+    assert m["synops_per_sample"] >= m["input_spikes_per_sample"] * 6
+    assert m["dense_ops_per_sample"] == 12 * (8 * 6 + 6 * 6 + 6 * 2)
+    assert 0 <= m["activation_sparsity"] <= 1 and m["activation_sparsity"] == pytest.approx(
+        1 - m["hidden_rate"]
+    )

@@ -59,3 +59,12 @@ def test_none_is_zero_and_build_by_name():
 def test_bad_specs_rejected(spec, match):
     with pytest.raises(ValueError, match=match):
         build_regularizer(spec)
+
+
+@pytest.mark.parametrize(
+    "bad", [[], torch.zeros(3, 2, 4), [torch.zeros(3, 4)], ["spikes"]], ids=["empty", "bare", "2d", "str"]
+)
+def test_regularizers_reject_malformed_spikes(bad):
+    for reg in (NoRegularizer(), HomeostaticL2(lam=1.0)):
+        with pytest.raises(ValueError, match="hidden_spikes"):
+            reg(bad)

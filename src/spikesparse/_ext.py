@@ -9,12 +9,36 @@ check both against the same reference.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import warnings
 from pathlib import Path
 
 _SOURCE = Path(__file__).resolve().parent / "csrc" / "lif_loops.cpp"
+_NAME = "spikesparse_lif_loops"
+_CFLAGS = ["-O3", "-fopenmp"]  # at::parallel_for needs OpenMP
+_LDFLAGS = ["-fopenmp"]
 _state: dict = {"tried": False, "module": None}
+
+
+def _build_dir() -> Path:
+    """One folder per (source, torch version, flags): a built library is reused as it is,
+    never rebuilt behind another process's back."""
+    import torch
+
+    key = hashlib.sha256(
+        _SOURCE.read_bytes() + torch.__version__.encode() + " ".join(_CFLAGS + _LDFLAGS).encode()
+    ).hexdigest()[:16]
+    base = Path(os.environ.get("TORCH_EXTENSIONS_DIR", Path.home() / ".cache" / "torch_extensions"))
+    return base / f"{_NAME}_{key}"
+
+
+def _load_built(path: Path):
+    spec = importlib.util.spec_from_file_location(_NAME, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def extension():
@@ -24,15 +48,25 @@ def extension():
     if not _state["tried"]:
         _state["tried"] = True
         try:
-            from torch.utils.cpp_extension import load
+            import torch  # noqa: F401  (the library links against torch's)
 
-            _state["module"] = load(
-                name="spikesparse_lif_loops",
-                sources=[str(_SOURCE)],
-                extra_cflags=["-O3", "-fopenmp"],  # at::parallel_for needs OpenMP
-                extra_ldflags=["-fopenmp"],
-                verbose=False,
-            )
+            build_dir = _build_dir()
+            built = build_dir / f"{_NAME}.so"
+            # A build in progress holds torch's lock file; then load() below waits for it.
+            if built.exists() and not (build_dir / "lock").exists():
+                _state["module"] = _load_built(built)
+            else:
+                from torch.utils.cpp_extension import load
+
+                build_dir.mkdir(parents=True, exist_ok=True)
+                _state["module"] = load(
+                    name=_NAME,
+                    sources=[str(_SOURCE)],
+                    extra_cflags=_CFLAGS,
+                    extra_ldflags=_LDFLAGS,
+                    build_directory=str(build_dir),
+                    verbose=False,
+                )
         except Exception as err:  # any build failure means: use the pure-PyTorch path
             warnings.warn(
                 f"compiled LIF loops unavailable ({type(err).__name__}: {err}); "

@@ -8,6 +8,19 @@ import pandas as pd
 from .io import read_json
 
 RUN_KEYS = ["experiment", "method", "regularizer", "lam", "seed"]
+# Columns of the per-epoch history written by training; fixed so that a study whose runs all
+# diverged before finishing an epoch still yields a readable (empty) table.
+HISTORY_FIELDS = [
+    "epoch",
+    "loss",
+    "task_loss",
+    "penalty",
+    "rate",
+    "silent_fraction",
+    "saturated_fraction",
+    "train_accuracy",
+    "val_accuracy",
+]
 
 
 def _flatten(prefix: str, node, out: dict) -> None:
@@ -45,8 +58,8 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
             reason=rec["reason"],
             config_hash=rec["config_hash"],
             git_commit=rec["provenance"]["git_commit"],
-            train_wall_time_s=rec.get("train_wall_time_s"),
         )
+        # Wall times stay in metrics.json: the table must be bit-identical across reruns.
         for k, v in rec["metrics"].items():
             if k == "layer_rates":
                 for i, r in enumerate(v):
@@ -69,9 +82,7 @@ def history_table(records: list[dict]) -> pd.DataFrame:
         keys = {**run_keys(rec), "status": rec["status"]}
         for h in rec["history"]:
             rows.append({**keys, **h})
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
+    frame = pd.DataFrame(rows, columns=[*RUN_KEYS, "status", *HISTORY_FIELDS])
     return frame.sort_values([*RUN_KEYS, "epoch"], kind="mergesort").reset_index(drop=True)
 
 
@@ -82,4 +93,4 @@ def neuron_table(records: list[dict]) -> pd.DataFrame:
         keys = {**run_keys(rec), "status": rec["status"]}
         for i, r in enumerate(rec["metrics"].get("neuron_rates", [])):
             rows.append({**keys, "neuron": i, "rate": r})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*RUN_KEYS, "status", "neuron", "rate"])

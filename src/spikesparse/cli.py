@@ -4,8 +4,10 @@ the study also runs by hand (``python -m spikesparse <command> --help``)."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -61,7 +63,11 @@ def cmd_train(args) -> None:
         "status": result.status,
         "reason": result.reason,
     }
-    atomic_write(args.model, lambda tmp: torch.save(checkpoint, tmp))
+    # Serialise in memory: torch.save names the archive after the file, and the temporary
+    # name is random, so saving to it directly would make identical models differ in bytes.
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(args.model, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
     write_csv(args.history, pd.DataFrame(result.history))
     write_json(
         args.info,
@@ -82,11 +88,12 @@ def cmd_evaluate(args) -> None:
     import torch
 
     from .data import load_dataset
-    from .evaluation import evaluate_model
+    from .evaluation import evaluate_model, unevaluated_metrics
     from .io import config_hash, provenance, read_json, write_json
     from .models import build_model
     from .runtime import pick_device, seed_everything
 
+    start = time.perf_counter()
     info = read_json(args.info)
     spec = info["spec"]
     metric_cfg = json.loads(args.metrics_config)
@@ -112,7 +119,7 @@ def cmd_evaluate(args) -> None:
         elif metrics["saturated_fraction"] == 1.0 and status == "ok":
             status, reason = "saturated", "every hidden neuron saturated on the test set"
     else:
-        metrics = {"accuracy": float("nan"), "hidden_rate": float("nan")}
+        metrics = unevaluated_metrics()
     write_json(
         args.out,
         {
@@ -124,7 +131,7 @@ def cmd_evaluate(args) -> None:
             "metrics": metrics,
             "history": info["history"],
             "train_wall_time_s": info["provenance"].get("wall_time_s"),
-            "provenance": provenance(str(device)),
+            "provenance": provenance(str(device), time.perf_counter() - start),
         },
     )
     acc = metrics.get("accuracy", np.nan)
@@ -166,9 +173,22 @@ def cmd_notebook(args) -> None:
     print(f"wrote {args.html}")
 
 
+def cmd_build_ext(args) -> None:
+    from ._ext import extension
+
+    module = extension()
+    if module is None:
+        print("compiled LIF loops unavailable: the pure-PyTorch kernels will be used")
+    else:
+        print(f"compiled LIF loops ready: {module.__file__}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikesparse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build-ext", help="build (or find) the compiled LIF time loops")
+    p.set_defaults(func=cmd_build_ext)
 
     p = sub.add_parser("check-config", help="validate a config file and count its runs")
     p.add_argument("--config", required=True)

@@ -95,6 +95,11 @@ def rate_trajectories(history: pd.DataFrame, runs: pd.DataFrame, experiment: str
     95 % CI), with the homeostatic target drawn; one panel per method shows each lambda."""
     df = history[history["experiment"] == experiment].copy()
     methods = sorted(df["method"].unique())
+    if not methods:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.text(0.5, 0.5, f"{experiment}: no run completed an epoch", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
     fig, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.4), squeeze=False, sharey=True)
     target = runs.loc[runs["experiment"] == experiment].get("cfg.regularizer.target_rate")
     target = float(target.dropna().iloc[0]) if target is not None and target.notna().any() else None

@@ -15,6 +15,16 @@ from typing import ClassVar
 import torch
 
 
+def check_hidden_spikes(hidden_spikes: Sequence[torch.Tensor]) -> None:
+    """Regularizers take a non-empty list of ``[T, B, N]`` spike tensors; say so when not."""
+    if isinstance(hidden_spikes, torch.Tensor) or len(hidden_spikes) == 0:
+        raise ValueError("hidden_spikes must be a non-empty list of [T, B, N] tensors")
+    for i, s in enumerate(hidden_spikes):
+        if not isinstance(s, torch.Tensor) or s.dim() != 3:
+            shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+            raise ValueError(f"hidden_spikes[{i}] must have shape [T, B, N], got {shape}")
+
+
 def neuron_rates(spikes: torch.Tensor) -> torch.Tensor:
     """Per-neuron firing probability per step, averaged over batch and time: ``[T, B, N]`` -> ``[N]``."""
     return spikes.mean(dim=(0, 1))
@@ -45,6 +55,7 @@ class NoRegularizer(Regularizer):
     uses_lambda = False
 
     def __call__(self, hidden_spikes, epoch=0):
+        check_hidden_spikes(hidden_spikes)
         zero = hidden_spikes[0].new_zeros(())
         return zero, {"penalty": 0.0}
 
@@ -71,6 +82,7 @@ class HomeostaticL2(Regularizer):
         self.scope = scope
 
     def __call__(self, hidden_spikes, epoch=0):
+        check_hidden_spikes(hidden_spikes)
         rates = [neuron_rates(s) for s in hidden_spikes]
         if self.scope == "neuron":
             deviation = torch.cat(rates) - self.target_rate

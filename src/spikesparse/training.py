@@ -110,7 +110,14 @@ def train_run(
                 break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            try:
+                optimizer.step()
+            except RuntimeError as err:  # e.g. an update too large for float32
+                result.status, result.reason = (
+                    "diverged",
+                    f"optimizer step failed at epoch {epoch + 1}: {err}",
+                )
+                break
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 result.status, result.reason = (
                     "diverged",

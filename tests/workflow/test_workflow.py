@@ -6,9 +6,6 @@ import copy
 import csv
 import io
 import math
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,25 +14,10 @@ import yaml
 
 from spikesparse import paths
 from spikesparse.config import expand_runs, load_config
-from tests.conftest import QUICK_CONFIG, REPO
+from tests.conftest import QUICK_CONFIG
+from tests.workflow.runner import copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "workflow", "notebooks"]
-
-
-def copy_workflow(dest: Path) -> Path:
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
 
 
 @pytest.fixture(scope="module")

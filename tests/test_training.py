@@ -1,0 +1,50 @@
+import copy
+
+import torch
+
+from spikesparse.config import RunKey, run_spec, validate_config
+from spikesparse.data import generate
+from spikesparse.training import train_run
+
+
+def _spec(quick_config, **training):
+    cfg = copy.deepcopy(quick_config)
+    cfg["experiments"]["e1"]["training"].update(training)
+    spec = run_spec(validate_config(cfg), RunKey("e1", "homeostatic_l2", "1.0", 0))
+    data, _ = generate("anomaly", {k: v for k, v in spec["dataset"].items() if k != "name"})
+    return spec, data
+
+
+def test_same_seed_gives_identical_weights_and_history(quick_config):
+    spec, data = _spec(quick_config, epochs=2)
+    a = train_run(spec, data, log=lambda _: None)
+    b = train_run(spec, data, log=lambda _: None)
+    assert a.history == b.history
+    for (k, va), (_, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items(), strict=True):
+        assert torch.equal(va, vb), k
+
+
+def test_different_seed_differs(quick_config):
+    spec, data = _spec(quick_config, epochs=1)
+    other = {**spec, "seed": 1}
+    a = train_run(spec, data, log=lambda _: None)
+    b = train_run(other, data, log=lambda _: None)
+    assert not torch.equal(a.model.readout.weight, b.model.readout.weight)
+
+
+def test_history_records_every_epoch_and_the_penalty(quick_config):
+    spec, data = _spec(quick_config, epochs=3)
+    lines = []
+    result = train_run(spec, data, log=lines.append)
+    assert [h["epoch"] for h in result.history] == [1, 2, 3]
+    assert all(h["penalty"] > 0 for h in result.history)
+    assert all(0 <= h["rate"] <= 1 for h in result.history)
+    assert len(lines) == 3 and lines[0].startswith("epoch 1/3")
+    assert result.status == "ok"
+
+
+def test_absurd_learning_rate_is_marked_diverged(quick_config):
+    spec, data = _spec(quick_config, epochs=2, lr=1e38)
+    result = train_run(spec, data, log=lambda _: None)
+    assert result.status == "diverged"
+    assert "epoch 1" in result.reason

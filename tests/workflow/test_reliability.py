@@ -1,0 +1,147 @@
+"""Killed jobs recover, reruns are bit-identical, diverging runs are recorded, results carry
+their provenance. Real Snakemake runs in temporary folders; the training job is killed with
+SIGKILL while it trains."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from spikesparse import paths
+from tests.conftest import QUICK_CONFIG
+from tests.workflow.runner import SNAKEMAKE, copy_workflow, snakemake
+
+pytestmark = pytest.mark.workflow
+RUN = ("e1", "baseline", "0.0", 0)
+TRAIN_LOG = f"{paths.LOGS}/train/e1/baseline/lam=0.0/seed=0.log"
+
+
+def write_config(workdir: Path, edit) -> str:
+    cfg = yaml.safe_load(QUICK_CONFIG.read_text())
+    edit(cfg)
+    (workdir / "test.yaml").write_text(yaml.safe_dump(cfg))
+    return "test.yaml"
+
+
+def slow_single_run(cfg: dict) -> None:
+    """One run long enough (about 8 epochs of a few tenths of a second) to be killed mid-epoch."""
+    cfg["datasets"]["anomaly"].update(n_train=1024, n_steps=100)
+    e1 = cfg["experiments"]["e1"]
+    e1["model"]["hidden"] = [128]
+    e1["training"].update(epochs=8, batch_size=64, seeds=[0])
+    e1["methods"] = {"baseline": {"regularizer": "none"}}
+
+
+def train_pid(workdir: Path) -> int | None:
+    """PID of this workdir's `spikesparse train` process, from /proc."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if b"spikesparse" in cmd and b"train" in cmd and Path(cwd) == workdir:
+            return int(proc.name)
+    return None
+
+
+def comparable(metrics_file: Path) -> dict:
+    """metrics.json without the wall times, which no rerun can reproduce."""
+    record = json.loads(metrics_file.read_text())
+    record["provenance"].pop("wall_time_s")
+    record.pop("train_wall_time_s")
+    return record
+
+
+def test_killed_training_job_recovers_bit_identical(tmp_path):
+    clean = copy_workflow(tmp_path / "clean")
+    killed = copy_workflow(tmp_path / "killed")
+    for workdir in (clean, killed):
+        write_config(workdir, slow_single_run)
+    target = paths.RUNS_TABLE
+
+    snakemake(clean, target, "--cores", "1", "--configfile", "test.yaml")
+
+    proc = subprocess.Popen(
+        [*SNAKEMAKE, target, "--cores", "1", "--configfile", "test.yaml"],
+        cwd=killed,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log = killed / TRAIN_LOG
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log.exists() and "epoch 2/8" in log.read_text():
+            break
+        time.sleep(0.02)
+    else:
+        proc.kill()
+        pytest.fail("training never reached epoch 2")
+    pid = train_pid(killed)
+    assert pid is not None, "training process not found"
+    os.kill(pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, out
+    assert "epoch 8/8" not in log.read_text(), "the kill must land mid-training"
+    run_dir = killed / paths.run_dir(*RUN)
+    assert not (run_dir / "model.pt").exists()
+    assert not (run_dir / "metrics.json").exists()
+    assert not list(run_dir.glob("*.tmp*")), "no half-written files left behind"
+
+    snakemake(killed, target, "--cores", "1", "--rerun-incomplete", "--configfile", "test.yaml")
+
+    assert (killed / target).read_bytes() == (clean / target).read_bytes()
+    for name in ("model.pt", "history.csv"):
+        assert (run_dir / name).read_bytes() == (clean / paths.run_dir(*RUN) / name).read_bytes()
+    assert comparable(run_dir / "metrics.json") == comparable(clean / paths.run_dir(*RUN) / "metrics.json")
+
+
+def test_diverging_run_is_recorded_not_dropped(tmp_path):
+    workdir = copy_workflow(tmp_path)
+
+    def absurd_lr(cfg):
+        cfg["experiments"]["e1"]["training"].update(lr=1e38, seeds=[0, 1])
+
+    write_config(workdir, absurd_lr)
+    snakemake(workdir, "--cores", "2", "--configfile", "test.yaml")
+    runs = pd.read_csv(workdir / paths.RUNS_TABLE)
+    assert len(runs) == 6, "every run stays in the table"
+    assert set(runs["status"]) == {"diverged"}
+    assert runs["reason"].str.len().gt(0).all()
+    record = json.loads((workdir / paths.run_dir(*RUN) / "metrics.json").read_text())
+    assert record["status"] == "diverged" and "epoch 1" in record["reason"]
+    for name in paths.FIGURE_NAMES:
+        assert (workdir / paths.figure(name)).stat().st_size > 0
+    assert (workdir / paths.NOTEBOOK_HTML).exists()
+
+
+def test_metrics_record_provenance(tmp_path):
+    workdir = copy_workflow(tmp_path)
+
+    def one_run(cfg):
+        cfg["experiments"]["e1"]["training"]["seeds"] = [0]
+        cfg["experiments"]["e1"]["methods"] = {"baseline": {"regularizer": "none"}}
+
+    write_config(workdir, one_run)
+    snakemake(workdir, paths.RUNS_TABLE, "--cores", "1", "--configfile", "test.yaml")
+    record = json.loads((workdir / paths.run_dir(*RUN) / "metrics.json").read_text())
+    assert record["spec"]["training"]["epochs"] == 3 and record["spec"]["seed"] == 0
+    assert len(record["config_hash"]) == 12
+    prov = record["provenance"]
+    for key in ("package_version", "git_commit", "torch", "numpy", "device", "wall_time_s"):
+        assert key in prov, key
+    assert prov["git_commit"] == "unknown" or len(prov["git_commit"].split("+")[0]) == 40
+    assert record["train_wall_time_s"] > 0
+    runs = pd.read_csv(workdir / paths.RUNS_TABLE)
+    assert runs.loc[0, "config_hash"] == record["config_hash"]
