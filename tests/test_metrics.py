@@ -65,3 +65,18 @@ def test_evaluation_reports_every_scalar_metric():
     assert 0 <= m["activation_sparsity"] <= 1 and m["activation_sparsity"] == pytest.approx(
         1 - m["hidden_rate"]
     )
+
+
+def test_public_functions_reject_bad_arguments():
+    from spikesparse.neurons import readout_weights
+
+    with pytest.raises(ValueError, match="n_steps"):
+        readout_weights(0, 0.9)
+    with pytest.raises(ValueError, match="n_steps"):
+        M.dense_ops(-1, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="fan_out"):
+        M.synops(torch.ones(3), -2)
+    with pytest.raises(ValueError, match="chance"):
+        M.synaptic_efficiency(0.9, 1.0, 10.0)
+    with pytest.raises(ValueError, match=r"\[T, B, N\]"):
+        M.firing_rate(torch.zeros(3, 3))

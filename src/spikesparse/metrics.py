@@ -51,6 +51,8 @@ def saturated_fraction(rates: torch.Tensor, threshold: float = 0.9) -> float:
 
 def synops(presynaptic_counts: torch.Tensor, fan_out: int) -> float:
     """Synaptic operations: each presynaptic spike triggers ``fan_out`` accumulates (total)."""
+    if fan_out < 0:
+        raise ValueError(f"fan_out must be >= 0, got {fan_out}")
     return float(presynaptic_counts.sum()) * fan_out
 
 
@@ -66,6 +68,8 @@ def effective_acs(presynaptic_counts: torch.Tensor, weight: torch.Tensor) -> flo
 
 def dense_ops(n_steps: int, weight: torch.Tensor) -> int:
     """NeuroBench *Dense* ops of one layer per sample: T x fan_in x fan_out (every pair, every step)."""
+    if n_steps < 0:
+        raise ValueError(f"n_steps must be >= 0, got {n_steps}")
     return int(n_steps * weight.shape[0] * weight.shape[1])
 
 
@@ -96,6 +100,8 @@ def synaptic_efficiency(accuracy: float, chance: float, synops_per_sample: float
     the network solves per unit of synaptic activity. Infinite skill per op is reported as inf
     when a network solves the task with zero SynOps.
     """
+    if not 0.0 <= chance < 1.0:
+        raise ValueError(f"chance must lie in [0, 1), got {chance}")
     skill = (accuracy - chance) / (1.0 - chance)
     if synops_per_sample == 0:
         return float("inf") if skill > 0 else 0.0

@@ -325,6 +325,8 @@ def readout_weights(n_steps: int, beta: float, device=None, dtype=torch.float32)
     ``W @ sum_t c_t s[t]`` with ``c_t = (1/T) * sum_{tau >= t} beta^(tau - t)``, so the readout
     needs one matmul instead of T.
     """
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     k = torch.arange(n_steps, device=device, dtype=torch.float64)
     remaining = n_steps - k  # number of terms tau = t .. T-1
     c = (1.0 - beta**remaining) / (1.0 - beta) if beta < 1.0 else remaining
