@@ -30,6 +30,15 @@ def _ids(case):
     return f"{reset}-{'det' if det else 'att'}-ref{refr}-bud{budget}-ad{kappa}-{'rec' if rec else 'ff'}"
 
 
+def _params(case, **fixed) -> tuple[LIFParams, bool]:
+    """LIF parameters of one constraint case, and whether the layer is recurrent."""
+    reset, det, refr, budget, kappa, rec = case
+    p = LIFParams(
+        reset=reset, detach_reset=det, refractory=refr, spike_budget=budget, adapt_kappa=kappa, **fixed
+    )
+    return p, rec
+
+
 @pytest.fixture(params=["compiled", "pytorch"])
 def backend(request, monkeypatch):
     """Run a test on the compiled time loops and on the pure-PyTorch fallback."""
@@ -47,17 +56,7 @@ def backend(request, monkeypatch):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_kernel_matches_autograd_reference(case, dtype, backend):
     """Spikes, membranes and every gradient equal the plain step loop within 1e-5."""
-    reset, det, refr, budget, kappa, rec = case
-    p = LIFParams(
-        beta=0.8,
-        threshold=0.7,
-        reset=reset,
-        detach_reset=det,
-        refractory=refr,
-        spike_budget=budget,
-        adapt_kappa=kappa,
-        slope=5.0,
-    )
+    p, rec = _params(case, beta=0.8, threshold=0.7, slope=5.0)
     gen = torch.Generator().manual_seed(zlib.crc32(_ids(case).encode()))
     T, B, N = 16, 4, 6
     cur = (torch.randn(T, B, N, generator=gen, dtype=dtype) * 0.8 + 0.4).requires_grad_()
@@ -234,17 +233,7 @@ def test_spikes_only_path_matches_reference(case, backend):
     """``run_lif`` (used by the models) reuses the membrane buffer; its gradients must not change."""
     from spikesparse.neurons import run_lif
 
-    reset, det, refr, budget, kappa, rec = case
-    p = LIFParams(
-        beta=0.85,
-        threshold=0.6,
-        reset=reset,
-        detach_reset=det,
-        refractory=refr,
-        spike_budget=budget,
-        adapt_kappa=kappa,
-        slope=4.0,
-    )
+    p, rec = _params(case, beta=0.85, threshold=0.6, slope=4.0)
     gen = torch.Generator().manual_seed(zlib.crc32(_ids(case).encode()) + 1)
     cur = (torch.randn(12, 3, 5, generator=gen, dtype=torch.float64) + 0.3).requires_grad_()
     w = (torch.randn(5, 5, generator=gen, dtype=torch.float64) * 0.4).requires_grad_() if rec else None

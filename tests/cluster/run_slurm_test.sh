@@ -92,13 +92,19 @@ make cluster PARTITION=debug CONFIG=config/quick.yaml WORKDIR="$WORK/slurm" \
     > "$WORK/slurm.log" 2>&1 || { tail -50 "$WORK/slurm.log"; exit 1; }
 
 expected=$(awk '/^total/ {t=$2} /^all / {a=$2} END {print t - a}' "$WORK/slurm.log")
-submitted=$(grep -c "SLURM jobid" "$WORK/slurm.log" || true)
-job_logs=$(find "$WORK/slurm/results/logs/slurm" -name '*.log' | wc -l)
-completed=$(squeue -h --states=all -o "%i %T" | awk '$2 == "COMPLETED"' | wc -l)
-echo "SLURM test: $expected jobs expected, $submitted submitted to SLURM, $job_logs SLURM job logs, $completed COMPLETED in squeue"
-squeue -h --states=all -o "%i %j %T" | head -40
+# The SLURM job ids this run submitted, and the state SLURM reports for each of them.
+sed -n 's/.*submitted with SLURM jobid \([0-9]*\).*/\1/p' "$WORK/slurm.log" | sort -u > "$WORK/jobids"
+submitted=$(wc -l < "$WORK/jobids")
+job_logs=0
+completed=0
+while read -r id; do
+    [ -n "$(find "$WORK/slurm/results/logs/slurm" -name "$id.log")" ] && job_logs=$((job_logs + 1))
+    state=$(squeue -h --states=all -j "$id" -o %T 2> /dev/null || true)
+    [ "$state" = COMPLETED ] && completed=$((completed + 1))
+done < "$WORK/jobids"
+echo "SLURM test: $expected jobs expected, $submitted submitted to SLURM, $job_logs with a SLURM log, $completed COMPLETED in squeue"
 [ "$expected" -gt 0 ] && [ "$submitted" -eq "$expected" ] && [ "$job_logs" -eq "$expected" ] \
-    && [ "$completed" -ge "$expected" ] || { echo "SLURM test: not every job went through SLURM" >&2; exit 1; }
+    && [ "$completed" -eq "$expected" ] || { echo "SLURM test: not every job went through SLURM" >&2; exit 1; }
 
 for table in runs history neuron_rates; do
     cmp "$WORK/local/results/tables/$table.csv" "$WORK/slurm/results/tables/$table.csv"
