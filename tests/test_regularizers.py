@@ -68,3 +68,72 @@ def test_regularizers_reject_malformed_spikes(bad):
     for reg in (NoRegularizer(), HomeostaticL2(lam=1.0)):
         with pytest.raises(ValueError, match="hidden_spikes"):
             reg(bad)
+
+
+def test_first_spike_penalty_hand_counts_and_mask():
+    from spikesparse.regularizers import FirstSpike, excess_spikes
+
+    s = torch.zeros(5, 1, 3)
+    s[2, 0, 0] = 1  # neuron 0 fires once -> 0 excess
+    s[[0, 2, 4], 0, 1] = 1  # neuron 1 fires three times -> 2 excess
+    s.requires_grad_()
+    assert excess_spikes(s).tolist() == [[0.0, 2.0, 0.0]]
+    penalty, parts = FirstSpike(lam=3.0, two_phase=False)([s])
+    assert penalty.item() == pytest.approx(3.0 * 2 / 3)
+    assert parts["phase"] == 2.0
+    penalty.backward()
+    # The mask opens on every step after a neuron's first spike, so the gradient reaches every
+    # later (potential) spike: neuron 0 from t=3, neuron 1 from t=1, never neuron 2 (silent)
+    # nor the first spikes themselves.
+    expected = torch.zeros(5, 1, 3)
+    expected[3:, 0, 0] = 1.0
+    expected[1:, 0, 1] = 1.0
+    torch.testing.assert_close(s.grad, expected * 3.0 / 3)
+
+
+def test_two_phase_fixed_epoch_switch():
+    from spikesparse.regularizers import FirstSpike
+
+    reg = FirstSpike(lam=2.0, two_phase=True, switch="epoch", switch_epoch=3)
+    s = torch.ones(4, 2, 2)
+    assert [reg.weight(e) for e in range(5)] == [0.0, 0.0, 0.0, 2.0, 2.0]
+    assert reg([s], epoch=2)[0].item() == 0.0
+    assert reg([s], epoch=3)[0].item() == pytest.approx(2.0 * 3)
+
+
+def test_two_phase_plateau_switch_needs_plateau_and_few_silent():
+    from spikesparse.regularizers import FirstSpike
+
+    reg = FirstSpike(lam=1.0, switch="plateau", patience=2, silent_epsilon=0.1)
+    rows = [(0.5, 0.0), (0.6, 0.0), (0.6, 0.5), (0.55, 0.5), (0.55, 0.05)]
+    for epoch, (acc, silent) in enumerate(rows, start=1):
+        assert reg.weight(epoch - 1) == 0.0
+        reg.end_epoch({"epoch": epoch, "val_accuracy": acc, "silent_fraction": silent})
+    # plateau reached at epoch 4 but 50 % silent; switches after epoch 5, when silence is low
+    assert reg.switched_at == 5
+    assert reg.weight(5) == 1.0
+
+
+def test_wake_up_term_pulls_silent_neurons_in_phase_one():
+    from spikesparse.regularizers import FirstSpike
+
+    silent = torch.zeros(6, 2, 3, requires_grad=True)
+    penalty, parts = FirstSpike(lam=1.0, switch_epoch=10, wake_up=0.5)([silent], epoch=0)
+    assert parts["wake_up"] == pytest.approx(1.0) and penalty.item() == pytest.approx(0.5)
+    penalty.backward()
+    assert (silent.grad < 0).all()
+
+
+def test_spike_count_value_ramp_and_constant():
+    from spikesparse.regularizers import SpikeCount
+
+    s = torch.zeros(4, 2, 5)
+    s[0, 0, :2] = 1  # 2 spikes of 40 possible -> rate 0.05
+    ramp = SpikeCount(lam=10.0, schedule="ramp", ramp_epochs=4)
+    assert [ramp.weight(e) for e in range(6)] == [2.5, 5.0, 7.5, 10.0, 10.0, 10.0]
+    penalty, parts = ramp([s], epoch=1)
+    assert penalty.item() == pytest.approx(5.0 * 0.05)
+    assert parts["spikes_per_sample"] == pytest.approx(1.0)
+    assert SpikeCount(lam=10.0, schedule="constant").weight(0) == 10.0
+    with pytest.raises(ValueError, match="schedule"):
+        SpikeCount(lam=1.0, schedule="cosine")

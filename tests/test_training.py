@@ -48,3 +48,20 @@ def test_absurd_learning_rate_is_marked_diverged(quick_config):
     result = train_run(spec, data, log=lambda _: None)
     assert result.status == "diverged"
     assert "epoch 1" in result.reason
+
+
+def test_two_phase_first_spike_switches_in_training(quick_config):
+    cfg = copy.deepcopy(quick_config)
+    cfg["experiments"]["e1"]["training"]["epochs"] = 3
+    cfg["experiments"]["e1"]["methods"]["first_spike_2p"] = {
+        "regularizer": "first_spike",
+        "two_phase": True,
+        "switch": "epoch",
+        "switch_epoch": 1,
+        "lambdas": [0.5],
+    }
+    spec = run_spec(validate_config(cfg), RunKey("e1", "first_spike_2p", "0.5", 0))
+    data, _ = generate("anomaly", {k: v for k, v in spec["dataset"].items() if k != "name"})
+    result = train_run(spec, data, log=lambda _: None)
+    assert [h["reg_weight"] for h in result.history] == [0.0, 0.5, 0.5]
+    assert result.history[0]["penalty"] == 0.0 and result.history[1]["penalty"] > 0

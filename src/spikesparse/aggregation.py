@@ -20,6 +20,7 @@ HISTORY_FIELDS = [
     "saturated_fraction",
     "train_accuracy",
     "val_accuracy",
+    "reg_weight",
 ]
 
 

@@ -47,6 +47,13 @@ class Regularizer:
     ) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
+    def weight(self, epoch: int) -> float:
+        """Penalty weight applied during ``epoch`` (0-based); logged per epoch in the history."""
+        return self.lam
+
+    def end_epoch(self, row: dict) -> None:
+        """Called with each epoch's history row; regularizers with a schedule update it here."""
+
 
 class NoRegularizer(Regularizer):
     """The unregularized baseline: zero penalty."""
@@ -96,7 +103,140 @@ class HomeostaticL2(Regularizer):
         }
 
 
-REGULARIZERS: dict[str, type[Regularizer]] = {cls.name: cls for cls in (NoRegularizer, HomeostaticL2)}
+class SpikeCount(Regularizer):
+    """Explicit spike-count term (seed 002): ``lam(e) * S`` with S the mean firing probability
+    of all hidden neurons, ``sum s / (B * sum_l N_l * T)``, so lambda does not depend on the
+    network's size.
+
+    ``schedule="ramp"`` anneals the weight in: ``lam(e) = lam * min(1, (e + 1) / ramp_epochs)``
+    for 0-based epoch e (the first epoch already gets ``lam / ramp_epochs``);
+    ``schedule="constant"`` is the ablation with the full weight from the start.
+    """
+
+    name = "spike_count"
+    params = ("schedule", "ramp_epochs")
+
+    def __init__(self, lam: float, schedule: str = "ramp", ramp_epochs: int = 10) -> None:
+        super().__init__(lam)
+        if schedule not in ("ramp", "constant"):
+            raise ValueError(f"spike_count: schedule must be 'ramp' or 'constant', got {schedule!r}")
+        if ramp_epochs < 1:
+            raise ValueError(f"spike_count: ramp_epochs must be >= 1, got {ramp_epochs}")
+        self.schedule = schedule
+        self.ramp_epochs = int(ramp_epochs)
+
+    def weight(self, epoch: int) -> float:
+        if self.schedule == "constant":
+            return self.lam
+        return self.lam * min(1.0, (epoch + 1) / self.ramp_epochs)
+
+    def __call__(self, hidden_spikes, epoch=0):
+        check_hidden_spikes(hidden_spikes)
+        total = sum(s.sum() for s in hidden_spikes)
+        T, B = hidden_spikes[0].shape[:2]
+        n_neurons = sum(s.shape[2] for s in hidden_spikes)
+        mean_rate = total / (B * n_neurons * T)
+        penalty = self.weight(epoch) * mean_rate
+        return penalty, {
+            "penalty": float(penalty.detach()),
+            "spike_rate": float(mean_rate.detach()),
+            "spikes_per_sample": float(total.detach()) / B,
+        }
+
+
+def excess_spikes(spikes: torch.Tensor) -> torch.Tensor:
+    """Spikes after each neuron's first in a sample: ``sum_t s[t] * 1[sum_{tau<t} s[tau] >= 1]``.
+
+    The indicator is a stop-gradient mask, so the gradient flows only through the spikes that
+    come after the first; ``[T, B, N]`` -> ``[B, N]``.
+    """
+    before = torch.cumsum(spikes.detach(), dim=0) - spikes.detach()  # spikes strictly before t
+    return (spikes * (before >= 1).to(spikes.dtype)).sum(dim=0)
+
+
+class FirstSpike(Regularizer):
+    """First-spike penalty (seed 001): ``lam * mean_{b,i} excess_spikes``; the first spike of a
+    neuron in a sample is free, so the penalty does not push toward silence.
+
+    ``two_phase``: phase 1 trains without the penalty (optionally with a wake-up term
+    ``wake_up * mean max(0, 1 - n_{b,i})`` that pulls neurons with no spike in a sample back up),
+    phase 2 switches the penalty on. The switch is ``switch="epoch"`` (at ``switch_epoch``,
+    0-based) or ``switch="plateau"``: validation accuracy has not improved for ``patience``
+    epochs and the silent fraction is below ``silent_epsilon``. Single-phase (``two_phase:
+    false``) applies the penalty from the first epoch.
+    """
+
+    name = "first_spike"
+    params = ("two_phase", "switch", "switch_epoch", "patience", "silent_epsilon", "wake_up")
+
+    def __init__(
+        self,
+        lam: float,
+        two_phase: bool = True,
+        switch: str = "epoch",
+        switch_epoch: int = 5,
+        patience: int = 2,
+        silent_epsilon: float = 0.05,
+        wake_up: float = 0.0,
+    ) -> None:
+        super().__init__(lam)
+        if switch not in ("epoch", "plateau"):
+            raise ValueError(f"first_spike: switch must be 'epoch' or 'plateau', got {switch!r}")
+        if switch_epoch < 0 or patience < 1:
+            raise ValueError("first_spike: switch_epoch must be >= 0 and patience >= 1")
+        if not 0.0 <= silent_epsilon <= 1.0 or not wake_up >= 0:
+            raise ValueError("first_spike: silent_epsilon must lie in [0, 1] and wake_up be >= 0")
+        self.two_phase = bool(two_phase)
+        self.switch = switch
+        self.switch_epoch = int(switch_epoch)
+        self.patience = int(patience)
+        self.silent_epsilon = float(silent_epsilon)
+        self.wake_up = float(wake_up)
+        self.switched_at: int | None = None if self.two_phase else 0
+        self._best = -float("inf")
+        self._stale = 0
+
+    def penalty_on(self, epoch: int) -> bool:
+        if not self.two_phase:
+            return True
+        if self.switch == "epoch":
+            return epoch >= self.switch_epoch
+        return self.switched_at is not None and epoch >= self.switched_at
+
+    def weight(self, epoch: int) -> float:
+        return self.lam if self.penalty_on(epoch) else 0.0
+
+    def end_epoch(self, row: dict) -> None:
+        """Plateau criterion: decide after each epoch whether the next one is phase 2."""
+        if self.switch != "plateau" or self.switched_at is not None:
+            return
+        acc = row.get("val_accuracy", float("nan"))
+        if acc > self._best:
+            self._best, self._stale = acc, 0
+        else:
+            self._stale += 1
+        if self._stale >= self.patience and row["silent_fraction"] < self.silent_epsilon:
+            self.switched_at = row["epoch"]  # 1-based epoch just finished = next 0-based epoch
+
+    def __call__(self, hidden_spikes, epoch=0):
+        check_hidden_spikes(hidden_spikes)
+        excess = torch.cat([excess_spikes(s) for s in hidden_spikes], dim=1)
+        raw = excess.mean()
+        on = self.penalty_on(epoch)
+        penalty = self.lam * raw if on else raw * 0.0
+        parts = {"excess_per_neuron": float(raw.detach()), "phase": 2.0 if on else 1.0}
+        if self.two_phase and not on and self.wake_up > 0:
+            counts = torch.cat([s.sum(dim=0) for s in hidden_spikes], dim=1)
+            wake = torch.clamp(1.0 - counts, min=0.0).mean()
+            penalty = penalty + self.wake_up * wake
+            parts["wake_up"] = float(wake.detach())
+        parts["penalty"] = float(penalty.detach())
+        return penalty, parts
+
+
+REGULARIZERS: dict[str, type[Regularizer]] = {
+    cls.name: cls for cls in (NoRegularizer, HomeostaticL2, SpikeCount, FirstSpike)
+}
 
 
 def build_regularizer(spec: dict) -> Regularizer:

@@ -160,7 +160,9 @@ def train_run(
             "saturated_fraction": saturated_fraction(rates, saturation_rate),
             "train_accuracy": sums["correct"] / sums["n"],
             "val_accuracy": val_acc,
+            "reg_weight": regularizer.weight(epoch),
         }
+        regularizer.end_epoch(row)
         result.history.append(row)
         log(
             f"epoch {epoch + 1}/{tr['epochs']}  loss {row['loss']:.4f}  task {row['task_loss']:.4f}  "
