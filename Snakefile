@@ -22,6 +22,7 @@ envvars:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/convert.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
@@ -31,8 +32,8 @@ include: "workflow/rules/notebook.smk"
 rule all:
     default_target: True
     input:
-        paths.RUNS_TABLE,
-        paths.HISTORY_TABLE,
-        paths.NEURON_TABLE,
+        list(paths.AGGREGATE_TABLES.values()),
+        paths.CLAIMS_CSV,
+        paths.CLAIMS_MD,
         all_figures(),
         paths.NOTEBOOK_HTML,

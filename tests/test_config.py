@@ -5,6 +5,7 @@ import pytest
 from spikesparse.config import (
     ConfigError,
     RunKey,
+    expand_conversions,
     expand_runs,
     format_lambda,
     load_config,
@@ -64,6 +65,42 @@ BAD = [
     ("duplicate lambdas", (*HL2, "lambdas"), [0.1, 0.10], "homeostatic_l2.lambdas"),
     ("bad method name", (*E1, "methods", "Base Line"), {"regularizer": "none"}, "Base Line"),
     ("device unknown", ("device",), "tpu", "device"),
+    ("missing study", (*E1, "study"), _DELETE, "experiments.e1"),
+    ("param of another encoder", (*E1, "encoding", "threshold"), 0.1, "experiments.e1.encoding.threshold"),
+    ("n_steps on sequence data", (*E1, "encoding", "n_steps"), 10, "experiments.e1.encoding.n_steps"),
+    ("latency on sequence data", (*E1, "encoding"), {"name": "latency"}, "experiments.e1.encoding.name"),
+    (
+        "static data without n_steps",
+        ("experiments", "e3_digits", "encoding"),
+        {"name": "latency"},
+        "experiments.e3_digits.encoding.n_steps",
+    ),
+    (
+        "dataset without section",
+        ("datasets", "digits"),
+        _DELETE,
+        "e4_digits.dataset: dataset 'digits' has no",
+    ),
+    ("alphas without 0", ("conversions", "e4_digits", "alphas"), [0.5, 1.0], "e4_digits.alphas"),
+    (
+        "unknown normalization",
+        ("conversions", "e4_digits", "normalizations"),
+        ["l2"],
+        "conversions.e4_digits.normalizations[0]",
+    ),
+    (
+        "conversion on anomaly",
+        ("conversions", "e4_digits", "dataset"),
+        "anomaly",
+        "conversions.e4_digits.dataset",
+    ),
+    (
+        "conversion named like an experiment",
+        ("conversions", "e1"),
+        {"dataset": "digits", "ann": {"seeds": [0]}},
+        "conversions.e1",
+    ),
+    ("negative time steps", ("conversions", "e4_digits", "time_steps"), [8, -1], "time_steps[1]"),
 ]
 
 
@@ -89,12 +126,21 @@ def test_defaults_filled(quick_config):
     assert cfg["metrics"]["e_ac_pj"] == 0.9
     assert cfg["experiments"]["e1"]["model"]["neuron"]["beta"] == 0.9
     assert cfg["experiments"]["e1"]["encoding"]["population"] == 5
+    assert cfg["conversions"]["e4_digits"]["normalizations"] == ["max", "percentile"]
 
 
 def test_runs_and_spec(quick_config):
     cfg = validate_config(quick_config)
     runs = expand_runs(cfg)
-    assert len(runs) == (1 + 2) * 2  # (baseline + 2 lambdas) x 2 seeds
+    per_experiment = {
+        "e1": (1 + 2 + 1 + 1 + 1) * 2,  # baseline, 2 homeostatic, spike count, first spike, budget; 2 seeds
+        "e2_digits": (1 + 2) * 2,
+        "e2_mnist1d": (1 + 1) * 1,
+        "e3_digits": (1 + 1 + 1) * 2,
+    }
+    assert len(runs) == sum(per_experiment.values())
+    assert {r.experiment for r in runs} == set(per_experiment)
+    assert expand_conversions(cfg) == [("e4_digits", 0), ("e4_digits", 1)]
     spec = run_spec(cfg, RunKey("e1", "homeostatic_l2", "10.0", 1))
     assert spec["regularizer"] == {"name": "homeostatic_l2", "lam": 10.0, "target_rate": 0.05}
     assert spec["seed"] == 1 and "seeds" not in spec["training"]

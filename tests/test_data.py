@@ -68,3 +68,37 @@ def test_generate_records_params_and_checksum():
         generate("mnist", {})
     with pytest.raises(ValueError, match="unknown anomaly kind"):
         make_anomaly_dataset(kinds=["glitch"])
+
+
+def test_digits_and_mnist1d_splits_are_stratified_scaled_and_checksummed():
+    from spikesparse.data import generate, is_static
+
+    for name, params in (("digits", {"seed": 0}), ("mnist1d", {"n_samples": 600, "seed": 42})):
+        arrays, meta = generate(name, params)
+        assert is_static(arrays) and meta["n_classes"] == 10
+        n = sum(len(arrays[f"y_{s}"]) for s in ("train", "val", "test"))
+        assert n == (1797 if name == "digits" else 600)
+        for split in ("train", "val", "test"):
+            x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+            assert x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
+            assert set(np.unique(y)) == set(range(10)), (name, split)  # every class in every split
+        again, meta2 = generate(name, params)
+        assert meta2["checksum_sha256"] == meta["checksum_sha256"]
+        assert len(meta["checksum_sha256"]) == 64
+
+
+def test_mnist1d_generator_leaves_numpy_global_state_alone():
+    from spikesparse.data import make_mnist1d_dataset
+
+    np.random.seed(123)
+    expected = np.random.rand()
+    np.random.seed(123)
+    make_mnist1d_dataset(n_samples=200)
+    assert np.random.rand() == expected
+
+
+def test_bad_split_fractions_are_rejected():
+    from spikesparse.data import make_digits_dataset
+
+    with pytest.raises(ValueError, match="fraction"):
+        make_digits_dataset(val_fraction=0.5, test_fraction=0.6)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from spikesparse.encoding import encoded_size, rate_encode, receptive_fields
+from spikesparse.encoding import encode, encoded_size, latency_encode, rate_encode, receptive_fields
 
 
 def test_rate_code_is_binary_reproducible_and_matches_probability():
@@ -14,15 +14,59 @@ def test_rate_code_is_binary_reproducible_and_matches_probability():
     assert abs(a.mean().item() - 0.3) < 0.02
 
 
+def test_rate_code_of_static_input_draws_every_step():
+    values = torch.tensor([[0.0, 0.5, 1.0]])
+    s = rate_encode(values, torch.Generator().manual_seed(0), n_steps=2000)
+    assert s.shape == (2000, 1, 3)
+    rates = s.mean(0)[0]
+    assert rates[0] == 0 and rates[2] == 1 and abs(rates[1].item() - 0.5) < 0.04
+
+
 def test_population_code_prefers_nearest_center():
     p = receptive_fields(torch.tensor([[[0.0, 1.0]]]), population=5, width=0.15)
     assert p.shape == (1, 1, 10)
     assert p[0, 0, :5].argmax() == 0 and p[0, 0, 5:].argmax() == 4
     assert encoded_size(8, {"name": "rate", "population": 5}) == 40
+    assert encoded_size(64, {"name": "latency", "n_steps": 8}) == 64
 
 
 def test_rate_code_rejects_bad_input():
     with pytest.raises(ValueError, match="shape"):
-        rate_encode(torch.zeros(3, 4))
+        rate_encode(torch.zeros(3))
+    with pytest.raises(ValueError, match="n_steps"):
+        rate_encode(torch.zeros(3, 4))  # static input without a number of steps
+    with pytest.raises(ValueError, match="sequence"):
+        rate_encode(torch.zeros(1, 5, 2), n_steps=7)
     with pytest.raises(ValueError, match="NaN"):
         rate_encode(torch.full((1, 2, 2), float("nan")))
+
+
+def test_latency_code_fires_larger_inputs_earlier_and_at_most_once():
+    values = torch.tensor([[1.0, 0.75, 0.5, 0.25, 0.02, 0.0]])
+    s = latency_encode(values, n_steps=5, threshold=0.05)
+    assert s.shape == (5, 1, 6)
+    per_input = s.sum(0)[0]
+    assert per_input.tolist() == [1, 1, 1, 1, 0, 0]  # at most one spike; sub-threshold inputs silent
+    first = s[:, 0, :4].argmax(0).tolist()
+    assert first == [0, 1, 2, 3]  # step round((1 - v) * (T - 1)): larger value, earlier spike
+    assert all(a < b for a, b in zip(first, first[1:], strict=False))
+
+
+def test_latency_code_property_on_random_inputs():
+    values = torch.rand(64, 20, generator=torch.Generator().manual_seed(3))
+    s = latency_encode(values, n_steps=16)
+    assert s.sum(0).max() <= 1
+    t = torch.where(s.sum(0) > 0, s.argmax(0).float(), torch.tensor(float("inf")))
+    a, b = values[:, :-1], values[:, 1:]
+    ta, tb = t[:, :-1], t[:, 1:]
+    firing = torch.isfinite(ta) & torch.isfinite(tb)
+    assert torch.all(ta[firing & (a > b)] <= tb[firing & (a > b)])
+
+
+def test_latency_code_rejects_sequences_and_encode_names_the_encoder():
+    with pytest.raises(ValueError, match="static"):
+        latency_encode(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match="unknown encoding"):
+        encode(torch.zeros(2, 3), {"name": "phase"}, None)
+    out = encode(torch.ones(2, 3), {"name": "latency", "n_steps": 4}, None)
+    assert out[0].sum() == 6

@@ -8,6 +8,33 @@ import pandas as pd
 from .io import read_json
 
 RUN_KEYS = ["experiment", "method", "regularizer", "lam", "seed"]
+# Per-layer metric lists -> one column per hidden layer (prefix + layer index).
+LAYER_LISTS = {"layer_rates": "rate_layer", "layer_silent_fractions": "silent_layer"}
+# Metrics summarized over seeds in the summary table (the first one counts the seeds).
+SUMMARY_METRICS = [
+    "accuracy",
+    "hidden_rate",
+    "spikes_per_sample",
+    "synops_per_sample",
+    "effective_acs_per_sample",
+    "energy_pj_per_sample",
+    "synaptic_efficiency",
+    "silent_fraction",
+    "saturated_fraction",
+    "activation_sparsity",
+    "membrane_updates_per_sample",
+    "ann_energy_pj_per_sample",
+]
+# Metrics of the E5 plane (every method, trained or converted, on one set of axes).
+PLANE_METRICS = [
+    "accuracy",
+    "hidden_rate",
+    "spikes_per_sample",
+    "synops_per_sample",
+    "energy_pj_per_sample",
+    "ann_energy_pj_per_sample",
+    "synaptic_efficiency",
+]
 # Columns of the per-epoch history written by training; fixed so that a study whose runs all
 # diverged before finishing an epoch still yields a readable (empty) table.
 HISTORY_FIELDS = [
@@ -42,6 +69,7 @@ def run_keys(record: dict) -> dict:
     spec = record["spec"]
     return {
         "experiment": spec["experiment"],
+        "study": spec.get("study", ""),
         "method": spec["method"],
         "regularizer": spec["regularizer"]["name"],
         "lam": spec["regularizer"]["lam"],
@@ -55,6 +83,7 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
     for rec in records:
         row = run_keys(rec)
         row.update(
+            dataset=rec["spec"]["dataset"]["name"],
             status=rec["status"],
             reason=rec["reason"],
             config_hash=rec["config_hash"],
@@ -62,14 +91,15 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
         )
         # Wall times stay in metrics.json: the table must be bit-identical across reruns.
         for k, v in rec["metrics"].items():
-            if k == "layer_rates":
+            if k in LAYER_LISTS:
                 for i, r in enumerate(v):
-                    row[f"rate_layer{i}"] = r
-            elif not isinstance(v, list):
+                    row[f"{LAYER_LISTS[k]}{i}"] = r
+            elif not isinstance(v, (list, dict)):
                 row[k] = v
+        row["family"] = method_family(rec["spec"])
         _flatten(
             "cfg",
-            {k: v for k, v in rec["spec"].items() if k not in ("experiment", "method", "seed")},
+            {k: v for k, v in rec["spec"].items() if k not in ("experiment", "study", "method", "seed")},
             row,
         )
         rows.append(row)
@@ -83,7 +113,7 @@ def history_table(records: list[dict]) -> pd.DataFrame:
         keys = {**run_keys(rec), "status": rec["status"]}
         for h in rec["history"]:
             rows.append({**keys, **h})
-    frame = pd.DataFrame(rows, columns=[*RUN_KEYS, "status", *HISTORY_FIELDS])
+    frame = pd.DataFrame(rows, columns=[*RUN_KEYS, "study", "status", *HISTORY_FIELDS])
     return frame.sort_values([*RUN_KEYS, "epoch"], kind="mergesort").reset_index(drop=True)
 
 
@@ -94,4 +124,130 @@ def neuron_table(records: list[dict]) -> pd.DataFrame:
         keys = {**run_keys(rec), "status": rec["status"]}
         for i, r in enumerate(rec["metrics"].get("neuron_rates", [])):
             rows.append({**keys, "neuron": i, "rate": r})
-    return pd.DataFrame(rows, columns=[*RUN_KEYS, "status", "neuron", "rate"])
+    return pd.DataFrame(rows, columns=[*RUN_KEYS, "study", "status", "neuron", "rate"])
+
+
+def raster_table(records: list[dict]) -> pd.DataFrame:
+    """One row per spike of the first test sample of each run (figure: spike rasters)."""
+    rows = []
+    for rec in records:
+        raster = rec["metrics"].get("raster")
+        if not raster:
+            continue
+        keys = run_keys(rec)
+        for layer, step, neuron in zip(raster["layer"], raster["step"], raster["neuron"], strict=True):
+            rows.append(
+                {**keys, "n_steps": raster["n_steps"], "layer": layer, "step": step, "neuron": neuron}
+            )
+    columns = [*RUN_KEYS, "study", "n_steps", "layer", "step", "neuron"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def method_family(spec: dict) -> str:
+    """What kind of sparsity method a run is: its regularizer's name, ``hard_constraint`` for an
+    unregularized run whose neuron carries a refractory period, spike budget or adaptive
+    threshold, and ``baseline`` for an unregularized, unconstrained run."""
+    name = spec["regularizer"]["name"]
+    if name != "none":
+        return name
+    neuron = spec["model"]["neuron"]
+    constrained = (
+        neuron.get("refractory", 0) > 0
+        or neuron.get("spike_budget") is not None
+        or neuron.get("adapt_kappa", 0.0) > 0
+    )
+    return "hard_constraint" if constrained else "baseline"
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per experiment x method x lambda: mean, SD, SE and 95 % interval over seeds of the
+    main metrics, with the number of seeds and of runs whose status is not ``ok``. Runs that are
+    not ``ok`` stay in (a silent or saturated net is a result); diverged runs have NaN metrics
+    and so drop out of the means but are counted."""
+    from .stats import summarize
+
+    keys = ["study", "experiment", "dataset", "family", "method", "regularizer", "lam"]
+    if runs.empty:
+        return pd.DataFrame(columns=[*keys, "n_runs", "n_seeds", "n_not_ok"])
+    frame = summarize(runs, keys, [c for c in SUMMARY_METRICS if c in runs])
+    not_ok = runs.assign(bad=runs["status"] != "ok").groupby(keys, dropna=False)["bad"].sum()
+    frame["n_not_ok"] = [int(not_ok.loc[tuple(r)]) for r in frame[keys].itertuples(index=False)]
+    return frame
+
+
+def conversion_table(records: list[dict]) -> pd.DataFrame:
+    """One row per conversion experiment x seed x normalization x alpha x T x split, flagged
+    ``l4_selected`` where alpha is the one the validation split chose for that normalization and T
+    (the baseline is the row with alpha 0)."""
+    rows = []
+    for rec in records:
+        spec = rec["spec"]
+        chosen = {(c["normalization"], c["time_steps"]): c["alpha"] for c in rec["chosen_alpha"]}
+        for r in rec["rows"]:
+            row = {
+                "study": "e4",
+                "experiment": spec["experiment"],
+                "dataset": spec["dataset"]["name"],
+                "seed": spec["seed"],
+                "ann_accuracy": rec["ann"]["test_accuracy"],
+                "config_hash": rec["config_hash"],
+                "git_commit": rec["provenance"]["git_commit"],
+            }
+            for k, v in r.items():
+                if k == "rate_layers":
+                    for i, x in enumerate(v):
+                        row[f"rate_layer{i}"] = x
+                else:
+                    row[k] = v
+            row["l4_selected"] = chosen[(r["normalization"], r["time_steps"])] == r["alpha"]
+            rows.append(row)
+    columns = ["study", "experiment", "dataset", "seed", "normalization", "alpha", "time_steps", "split"]
+    if not rows:
+        return pd.DataFrame(columns=[*columns, "accuracy", "l4_selected"])
+    return pd.DataFrame(rows).sort_values(columns, kind="mergesort").reset_index(drop=True)
+
+
+def conversion_variants(conversion: pd.DataFrame) -> pd.DataFrame:
+    """Test rows of the two variants compared in E4: ``baseline`` (alpha 0) and ``l4`` (alpha
+    chosen on validation), one row per experiment x seed x normalization x T x variant."""
+    test = conversion[conversion["split"] == "test"]
+    base = test[test["alpha"] == 0].assign(variant="baseline")
+    l4 = test[test["l4_selected"].astype(bool)].assign(variant="l4")
+    return pd.concat([base, l4], ignore_index=True)
+
+
+def plane_table(summary: pd.DataFrame, conversion: pd.DataFrame) -> pd.DataFrame:
+    """The E5 plane: one row per setting of every method (trained: method x lambda; converted:
+    normalization x variant x T), summarized over seeds, with the Pareto flags per dataset
+    (accuracy up, firing rate or SynOps per sample down)."""
+    from .stats import pareto_mask, summarize
+
+    keep = ["study", "experiment", "dataset", "family", "method", "setting", "n_seeds"]
+    keep += [f"{m}_{s}" for m in PLANE_METRICS for s in ("mean", "ci_low", "ci_high")]
+    trained = summary.assign(setting=summary["lam"].map(lambda v: f"lambda={v:g}"))
+    parts = [trained[[c for c in keep if c in trained]]]
+    if not conversion.empty:
+        variants = conversion_variants(conversion)
+        variants = variants.assign(
+            family="conversion",
+            method="convert_"
+            + variants["normalization"]
+            + variants["variant"].map({"baseline": "", "l4": "_l4"}),
+            setting="T=" + variants["time_steps"].astype(str),
+        )
+        conv = summarize(
+            variants,
+            ["study", "experiment", "dataset", "family", "method", "setting"],
+            [m for m in PLANE_METRICS if m in variants],
+        )
+        parts.append(conv[[c for c in keep if c in conv]])
+    plane = pd.concat(parts, ignore_index=True)
+    plane["pareto_rate"] = False
+    plane["pareto_synops"] = False
+    for _, idx in plane.groupby("dataset").groups.items():
+        sub = plane.loc[idx]
+        plane.loc[idx, "pareto_rate"] = pareto_mask(sub["hidden_rate_mean"], sub["accuracy_mean"])
+        plane.loc[idx, "pareto_synops"] = pareto_mask(sub["synops_per_sample_mean"], sub["accuracy_mean"])
+    return plane.sort_values(
+        ["dataset", "study", "experiment", "method", "setting"], kind="mergesort"
+    ).reset_index(drop=True)

@@ -139,29 +139,120 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_aggregate(args) -> None:
-    from .aggregation import history_table, load_records, neuron_table, runs_table
+    from . import aggregation as A
+    from . import paths
     from .io import write_csv
 
-    records = load_records(args.metrics)
-    write_csv(args.runs, runs_table(records))
-    write_csv(args.history, history_table(records))
-    write_csv(args.neurons, neuron_table(records))
-    print(f"aggregated {len(records)} runs")
+    records = A.load_records(args.metrics)
+    conversions = A.load_records(args.conversions or [])
+    runs = A.runs_table(records)
+    summary = A.summary_table(runs)
+    conversion = A.conversion_table(conversions)
+    tables = {
+        "runs": runs,
+        "history": A.history_table(records),
+        "neurons": A.neuron_table(records),
+        "rasters": A.raster_table(records),
+        "summary": summary,
+        "conversion": conversion,
+        "plane": A.plane_table(summary, conversion),
+    }
+    for name, frame in tables.items():
+        write_csv(Path(args.tables) / Path(paths.AGGREGATE_TABLES[name]).name, frame)
+    print(f"aggregated {len(records)} runs and {len(conversions)} conversions into {args.tables}")
+
+
+def cmd_claims(args) -> None:
+    import pandas as pd
+
+    from .claims import claims_markdown, claims_table
+    from .io import write_csv, write_text
+
+    claims = claims_table(pd.read_csv(args.runs), pd.read_csv(args.conversion))
+    write_csv(args.csv, claims)
+    write_text(args.md, claims_markdown(claims))
+    print(claims[["claim_id", "experiment", "verdict"]].to_string(index=False))
 
 
 def cmd_figures(args) -> None:
-    import pandas as pd
-
     from . import plots
 
-    runs = pd.read_csv(args.runs)
-    history = pd.read_csv(args.history)
+    tables = plots.read_tables(args.tables)
     for path in args.out:
         name = Path(path).stem
         if name not in plots.FIGURES:
             raise SystemExit(f"unknown figure {name!r}; known: {sorted(plots.FIGURES)}")
-        plots.save(plots.FIGURES[name](runs, history), path)
+        plots.save(plots.FIGURES[name](tables), path)
         print(f"wrote {path}")
+
+
+def cmd_train_ann(args) -> None:
+    from .conversion import ann_accuracy, train_ann
+    from .data import load_dataset
+    from .io import atomic_write, config_hash, provenance, write_json
+    from .runtime import tune_allocator
+
+    tune_allocator()
+    start = time.perf_counter()
+    spec = _spec_arg(args.spec)
+    data = load_dataset(args.data)
+    net, history = train_ann(spec["ann"], data, spec["seed"], args.threads)
+    buffer = io.BytesIO()
+    import torch
+
+    torch.save({"spec": spec, "state_dict": net.state_dict(), "sizes": _layer_sizes(net)}, buffer)
+    atomic_write(args.model, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    info = {
+        "spec": spec,
+        "config_hash": config_hash(spec),
+        "history": history,
+        "val_accuracy": ann_accuracy(net, data["x_val"], data["y_val"]),
+        "test_accuracy": ann_accuracy(net, data["x_test"], data["y_test"]),
+        "macs_per_sample": net.macs_per_sample(),
+        "provenance": provenance("cpu", time.perf_counter() - start),
+    }
+    write_json(args.info, info)
+    print(f"ANN test accuracy {info['test_accuracy']:.4f}")
+
+
+def _layer_sizes(net) -> list[int]:
+    return [net.layers[0].in_features, *[layer.out_features for layer in net.layers]]
+
+
+def cmd_convert(args) -> None:
+    import torch
+
+    from .conversion import ReLUNet, choose_alpha, sweep
+    from .data import load_dataset
+    from .io import config_hash, provenance, read_json, write_json
+    from .runtime import seed_everything
+
+    start = time.perf_counter()
+    info = read_json(args.info)
+    spec = info["spec"]
+    seed_everything(spec["seed"], args.threads)
+    checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
+    sizes = checkpoint["sizes"]
+    net = ReLUNet(sizes[0], sizes[1:-1], sizes[-1])
+    net.load_state_dict(checkpoint["state_dict"])
+    metric_cfg = json.loads(args.metrics_config)
+    rows = sweep(net, load_dataset(args.data), spec, metric_cfg)
+    chosen = choose_alpha(rows)
+    write_json(
+        args.out,
+        {
+            "spec": spec,
+            "config_hash": config_hash(spec),
+            "metrics_config": metric_cfg,
+            "ann": {k: info[k] for k in ("val_accuracy", "test_accuracy", "macs_per_sample")},
+            "chosen_alpha": [
+                {"normalization": n, "time_steps": t, "alpha": a} for (n, t), a in sorted(chosen.items())
+            ],
+            "rows": rows,
+            "provenance": provenance("cpu", time.perf_counter() - start),
+        },
+    )
+    print(f"{len(rows)} conversion rows; chosen alphas {sorted(chosen.items())}")
 
 
 def cmd_notebook(args) -> None:
@@ -227,18 +318,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("aggregate", help="build the tidy tables from metrics files")
-    p.add_argument("--metrics", nargs="+", required=True)
-    p.add_argument("--runs", required=True)
-    p.add_argument("--history", required=True)
-    p.add_argument("--neurons", required=True)
+    p = sub.add_parser("aggregate", help="build the tidy tables from the result files")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every trained run")
+    p.add_argument("--conversions", nargs="*", default=[], help="conversion.json of every conversion job")
+    p.add_argument("--tables", required=True, help="folder the tables are written to")
     p.set_defaults(func=cmd_aggregate)
 
-    p = sub.add_parser("figures", help="draw figures from the tables")
+    p = sub.add_parser("claims", help="check every seed claim against the tables")
     p.add_argument("--runs", required=True)
-    p.add_argument("--history", required=True)
+    p.add_argument("--conversion", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+    p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser("figures", help="draw figures from the tables")
+    p.add_argument("--tables", required=True, help="folder holding the aggregated tables")
     p.add_argument("--out", nargs="+", required=True, help="figure paths; the stem names the figure")
     p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("train-ann", help="train the ReLU ANN of one conversion job")
+    p.add_argument("--spec", required=True, help="conversion spec as JSON, or @file")
+    p.add_argument("--data", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--model", required=True)
+    p.add_argument("--info", required=True)
+    p.set_defaults(func=cmd_train_ann)
+
+    p = sub.add_parser(
+        "convert", help="convert a trained ANN to an IF SNN and sweep normalizations, alpha, T"
+    )
+    p.add_argument("--model", required=True)
+    p.add_argument("--info", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("notebook", help="execute the analysis notebook and render HTML")
     p.add_argument("--notebook", required=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .data import STATIC_DATASETS
 from .regularizers import REGULARIZERS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -110,16 +111,64 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
     return config
 
 
+# Parameters each encoder accepts (besides its name).
+ENCODER_PARAMS = {"rate": {"gain", "population", "width", "n_steps"}, "latency": {"n_steps", "threshold"}}
+
+
+def _check_dataset_section(config: dict, where: str, dataset: str) -> None:
+    if dataset not in config["datasets"]:
+        raise ConfigError(
+            f"config error at {where}.dataset: dataset {dataset!r} has no section under datasets"
+        )
+
+
+def _check_encoding(where: str, encoding: dict, dataset: str) -> None:
+    name = encoding["name"]
+    for key in encoding:
+        if key != "name" and key not in ENCODER_PARAMS[name]:
+            raise ConfigError(
+                f"config error at {where}.encoding.{key}: not a parameter of the {name!r} encoder "
+                f"(allowed: {sorted(ENCODER_PARAMS[name])})"
+            )
+    static = dataset in STATIC_DATASETS
+    if static and "n_steps" not in encoding:
+        raise ConfigError(
+            f"config error at {where}.encoding.n_steps: required for the static dataset {dataset!r}"
+        )
+    if not static and "n_steps" in encoding:
+        raise ConfigError(
+            f"config error at {where}.encoding.n_steps: the sequence dataset {dataset!r} sets its own "
+            "number of steps (n_steps of the dataset)"
+        )
+    if name == "latency" and not static:
+        raise ConfigError(
+            f"config error at {where}.encoding.name: latency coding needs a static dataset "
+            f"({sorted(STATIC_DATASETS)}), not {dataset!r}"
+        )
+
+
+def _check_conversions(config: dict) -> None:
+    for name, conv in config.get("conversions", {}).items():
+        where = f"conversions.{name}"
+        _check_dataset_section(config, where, conv["dataset"])
+        if 0 not in conv["alphas"]:
+            raise ConfigError(
+                f"config error at {where}.alphas: must include 0 (the unadjusted baseline), "
+                f"got {conv['alphas']}"
+            )
+        if name in config["experiments"]:
+            raise ConfigError(f"config error at {where}: name already used by experiments.{name}")
+
+
 def _check_semantics(config: dict) -> None:
+    _check_conversions(config)
     for exp_name, exp in config["experiments"].items():
         where = f"experiments.{exp_name}"
         dataset = exp["dataset"]
-        if dataset not in config["datasets"]:
-            raise ConfigError(
-                f"config error at {where}.dataset: dataset {dataset!r} has no section under datasets"
-            )
-        n_train = config["datasets"][dataset]["n_train"]
-        if exp["training"]["batch_size"] > n_train:
+        _check_dataset_section(config, where, dataset)
+        _check_encoding(where, exp["encoding"], dataset)
+        n_train = config["datasets"][dataset].get("n_train")
+        if n_train is not None and exp["training"]["batch_size"] > n_train:
             raise ConfigError(
                 f"config error at {where}.training.batch_size: {exp['training']['batch_size']} is "
                 f"larger than the dataset's n_train={n_train}"
@@ -177,6 +226,31 @@ def expand_runs(config: dict, experiments: list[str] | None = None) -> list[RunK
     return runs
 
 
+def expand_conversions(config: dict) -> list[tuple[str, int]]:
+    """Every (conversion experiment, seed) of the study: one ANN trained and converted per pair."""
+    return [
+        (name, int(seed))
+        for name, conv in config.get("conversions", {}).items()
+        for seed in conv["ann"]["seeds"]
+    ]
+
+
+def conversion_spec(config: dict, name: str, seed: int) -> dict:
+    """Everything that determines one conversion job's numbers (the seed list excluded)."""
+    conv = config["conversions"][name]
+    return {
+        "experiment": name,
+        "seed": int(seed),
+        "dataset": {"name": conv["dataset"], **config["datasets"][conv["dataset"]]},
+        "ann": {k: v for k, v in conv["ann"].items() if k != "seeds"},
+        **{
+            k: conv[k]
+            for k in ("normalizations", "percentile", "calibration_samples", "alphas", "time_steps")
+        },
+        "device": config["device"],
+    }
+
+
 def run_spec(config: dict, key: RunKey) -> dict:
     """Everything that determines one run's numbers, and nothing else (no seed list, no other
     methods), so Snakemake reruns a job exactly when its own spec changes."""
@@ -189,6 +263,7 @@ def run_spec(config: dict, key: RunKey) -> dict:
     training = {k: v for k, v in exp["training"].items() if k != "seeds"}
     return {
         "experiment": key.experiment,
+        "study": exp["study"],
         "method": key.method,
         "seed": key.seed,
         "dataset": {"name": exp["dataset"], **config["datasets"][exp["dataset"]]},

@@ -1,9 +1,15 @@
-"""Datasets the study generates itself (never downloaded).
+"""Datasets the study generates itself or takes from an installed package (never downloaded).
 
 ``anomaly``: multichannel oscillatory signals in [0, 1] (noisy sinusoids with random frequency,
 phase and amplitude per channel) with anomalies of several kinds injected into a random window
 of a random subset of channels in about ``anomaly_fraction`` of the samples. Label 1 = anomalous.
 Values are firing probabilities ready for rate coding.
+
+``digits``: scikit-learn's shipped 8x8 handwritten digits (64 features, 10 classes), scaled to
+[0, 1] by the pixel maximum 16. ``mnist1d``: the procedural MNIST-1D generator (PyPI ``mnist1d``,
+40 features, 10 classes), min-max scaled with the *training* split's range and clipped, so test
+values never inform the scaling. Both are static: one feature vector per sample, turned into
+spikes over time by the encoder. Every split is stratified by class and drawn with ``seed``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from .io import arrays_checksum
 
 ANOMALY_KINDS = ("spike", "level_shift", "frequency", "amplitude", "dropout")
 SPLITS = ("train", "val", "test")
+# Datasets with one feature vector per sample; the encoder spreads them over time.
+STATIC_DATASETS = frozenset({"digits", "mnist1d"})
 
 
 def _inject(x: np.ndarray, kind: str, rng: np.random.Generator, base: dict) -> None:
@@ -94,7 +102,87 @@ def make_anomaly_dataset(
     return out
 
 
-GENERATORS = {"anomaly": make_anomaly_dataset}
+def _stratified_splits(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Split per class so every split keeps the class balance; order within a split is shuffled."""
+    if not (0 <= val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(
+            f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must lie in [0, 1) "
+            "and (0, 1) and leave training samples"
+        )
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        n_test = int(round(test_fraction * len(idx)))
+        n_val = int(round(val_fraction * len(idx)))
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test : n_test + n_val])
+        parts["train"].append(idx[n_test + n_val :])
+    out = {}
+    for split, chunks in parts.items():
+        idx = rng.permutation(np.concatenate(chunks))
+        out[f"x_{split}"] = x[idx].astype(np.float32)
+        out[f"y_{split}"] = y[idx].astype(np.int64)
+    return out
+
+
+def _subsample(x: np.ndarray, y: np.ndarray, n_samples: int | None, seed: int):
+    if n_samples is None or n_samples >= len(y):
+        return x, y
+    if n_samples < 10 * len(np.unique(y)):
+        raise ValueError(f"n_samples={n_samples} leaves fewer than 10 samples per class")
+    idx = np.sort(np.random.default_rng(seed + 1).permutation(len(y))[:n_samples])
+    return x[idx], y[idx]
+
+
+def make_digits_dataset(
+    val_fraction: float = 0.15, test_fraction: float = 0.25, n_samples: int | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """scikit-learn's 8x8 digits (shipped with the package), pixels / 16 in [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = _subsample(digits.data / 16.0, digits.target, n_samples, seed)
+    return _stratified_splits(x, y, val_fraction, test_fraction, seed)
+
+
+def make_mnist1d_dataset(
+    n_samples: int = 5000,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 42,
+) -> dict[str, np.ndarray]:
+    """MNIST-1D from its procedural generator; features min-max scaled by the training split."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = int(n_samples)
+    args.seed = int(seed)
+    args.train_split = 1.0  # we split ourselves (stratified, with a validation split)
+    state = np.random.get_state()  # the generator seeds numpy's global state; leave it as found
+    try:
+        raw = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    out = _stratified_splits(raw["x"], raw["y"], val_fraction, test_fraction, seed)
+    lo, hi = float(out["x_train"].min()), float(out["x_train"].max())
+    for split in SPLITS:
+        out[f"x_{split}"] = np.clip((out[f"x_{split}"] - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    return out
+
+
+GENERATORS = {
+    "anomaly": make_anomaly_dataset,
+    "digits": make_digits_dataset,
+    "mnist1d": make_mnist1d_dataset,
+}
+
+
+def is_static(arrays: dict[str, np.ndarray]) -> bool:
+    """Static datasets hold one feature vector per sample ([n, C]); sequences are [n, T, C]."""
+    return arrays["x_train"].ndim == 2
 
 
 def generate(name: str, params: dict) -> tuple[dict[str, np.ndarray], dict]:

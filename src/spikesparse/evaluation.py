@@ -36,7 +36,26 @@ SCALAR_METRICS = (
     "ann_energy_pj_per_sample",
     "chance_accuracy",
     "synaptic_efficiency",
+    "membrane_updates_per_sample",
 )
+
+
+def spike_raster(layer_spikes: list[torch.Tensor]) -> dict:
+    """Spike times of one sample: ``[T, N_l]`` per hidden layer -> {layer, step, neuron} lists
+    (compact for a sparse net, and readable without the model)."""
+    layers, steps, neurons = [], [], []
+    for i, s in enumerate(layer_spikes):
+        t, n = torch.nonzero(s, as_tuple=True)
+        layers += [i] * len(t)
+        steps += t.tolist()
+        neurons += n.tolist()
+    return {
+        "n_steps": int(layer_spikes[0].shape[0]),
+        "layer_sizes": [int(s.shape[1]) for s in layer_spikes],
+        "layer": layers,
+        "step": steps,
+        "neuron": neurons,
+    }
 
 
 def unevaluated_metrics() -> dict:
@@ -68,6 +87,8 @@ def evaluate_model(
     fed_back = [None] * n_layers  # per-neuron spikes except the last step (what recurrence sees)
     silent_per_sample = [0.0] * n_layers
     zero_acts, all_acts = 0.0, 0
+    mem_updates = 0.0
+    raster = None
     analog_input = False
     scores, preds = [], []
     n_steps = None
@@ -75,8 +96,8 @@ def evaluate_model(
         xb = encode(x_all[lo : lo + batch_size], encoding, generator).to(device)
         n_steps = xb.shape[0]
         analog_input |= bool(((xb != 0) & (xb != 1)).any())
-        out = model(xb)
-        probs = torch.softmax(out.logits, dim=1).cpu()
+        out = model.traces(xb)
+        probs = torch.softmax(out.readout_mem.mean(0), dim=1).cpu()
         preds.append(probs.argmax(1).numpy())
         scores.append(probs[:, -1].numpy())
         c_in = xb.sum(dim=(0, 1)).double().cpu()
@@ -89,6 +110,9 @@ def evaluate_model(
             silent_per_sample[i] += float((s.sum(0) == 0).double().mean(1).sum())
             zero_acts += float((s == 0).sum())
             all_acts += s.numel()
+        mem_updates += sum(M.membrane_updates(m) for m in [*out.hidden_mems, out.readout_mem])
+        if raster is None:
+            raster = spike_raster([s[:, 0] for s in out.hidden_spikes])
 
     y = np.asarray(y_test)
     pred = np.concatenate(preds)
@@ -155,7 +179,10 @@ def evaluate_model(
             "ann_energy_pj_per_sample": dense_total * metric_cfg["e_mac_pj"],
             "chance_accuracy": chance,
             "synaptic_efficiency": M.synaptic_efficiency(result["accuracy"], chance, synops_ps),
+            "membrane_updates_per_sample": mem_updates / n_samples,
+            "layer_silent_fractions": [M.silent_fraction(c) for c in counts],
             "neuron_rates": [float(r) for r in rates],
+            "raster": raster,
         }
     )
     return result

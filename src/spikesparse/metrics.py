@@ -80,6 +80,15 @@ def activation_sparsity(spike_tensors: list[torch.Tensor]) -> float:
     return zeros / total
 
 
+def membrane_updates(mem: torch.Tensor) -> float:
+    """NeuroBench membrane updates of one layer, summed over the batch: every neuron at the first
+    step, then each neuron whose membrane value changed since the previous step. ``[T, B, N]``."""
+    if mem.dim() != 3:
+        raise ValueError(f"mem must have shape [T, B, N], got {tuple(mem.shape)}")
+    first = mem.shape[1] * mem.shape[2]
+    return float(first + (mem[1:] != mem[:-1]).sum())
+
+
 def energy_pj(
     synops_per_sample: float,
     analog_macs_per_sample: float = 0.0,

@@ -8,12 +8,18 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .neurons import LIFParams, check_sequence, leaky_readout, run_lif
+from .neurons import LIFParams, check_sequence, leaky_readout, lif_multistep, rlif_multistep, run_lif
 
 
 class SNNOutput(NamedTuple):
     logits: torch.Tensor  # [B, classes]: time-mean membrane of the leaky readout
     hidden_spikes: list[torch.Tensor]  # one [T, B, N_l] per hidden layer
+
+
+class SNNTraces(NamedTuple):
+    hidden_spikes: list[torch.Tensor]  # one [T, B, N_l] per hidden layer
+    hidden_mems: list[torch.Tensor]  # membrane after integration, before the step's reset
+    readout_mem: torch.Tensor  # [T, B, classes]
 
 
 class SpikingNet(nn.Module):
@@ -59,6 +65,29 @@ class SpikingNet(nn.Module):
             h = run_lif(current, self.w_rec[i] if self.recurrent else None, self.neuron)
             spikes.append(h)
         return SNNOutput(leaky_readout(h, self.readout, self.readout_beta), spikes)
+
+    @torch.no_grad()
+    def traces(self, x: torch.Tensor) -> SNNTraces:
+        """Spikes and membranes of every layer, readout included, step by step (evaluation only:
+        the membrane-update count needs them; training never stores them)."""
+        check_sequence(x, "x", self.n_in)
+        spikes, mems = [], []
+        h = x
+        for i, layer in enumerate(self.layers):
+            current = layer(h)
+            if self.recurrent:
+                h, mem = rlif_multistep(current, self.w_rec[i], self.neuron)
+            else:
+                h, mem = lif_multistep(current, self.neuron)
+            spikes.append(h)
+            mems.append(mem)
+        drive = self.readout(h)  # [T, B, classes], bias included every step
+        readout = torch.empty_like(drive)
+        u = torch.zeros_like(drive[0])
+        for t in range(drive.shape[0]):
+            u = self.readout_beta * u + drive[t]
+            readout[t] = u
+        return SNNTraces(spikes, mems, readout)
 
     def synapse_layers(self) -> list[tuple[str, torch.Tensor]]:
         """(name, weight [out, in]) of every synaptic layer in the order spikes traverse them."""

@@ -1,4 +1,9 @@
-"""Figures, drawn from the tidy tables only (never from models or training code)."""
+"""Figures, drawn from the tidy tables only (never from models or training code).
+
+Every figure is a function of the dict of tables (``read_tables``) and returns a matplotlib
+figure; a study whose config lacks an experiment gets a figure saying so instead of an error, so
+small configs still produce every file the report lists.
+"""
 
 from __future__ import annotations
 
@@ -10,59 +15,121 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from . import paths  # noqa: E402
+from .aggregation import conversion_variants  # noqa: E402
+from .stats import pareto_mask  # noqa: E402
+
 sns.set_theme(context="paper", style="whitegrid")
 
 
-def _method_label(frame: pd.DataFrame) -> pd.Series:
-    return frame["method"].astype(str)
+def read_tables(folder: str) -> dict[str, pd.DataFrame]:
+    """Every aggregated table by name (``paths.AGGREGATE_TABLES``) from ``folder``."""
+    from pathlib import Path
+
+    return {
+        name: pd.read_csv(Path(folder) / Path(path).name) for name, path in paths.AGGREGATE_TABLES.items()
+    }
 
 
-def accuracy_vs_rate(runs: pd.DataFrame, experiment: str = "e1") -> plt.Figure:
+def _note(text: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 2.5))
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    ax.set_axis_off()
+    return fig
+
+
+def _grid(n: int, ncols: int = 4, size=(4.0, 3.2), sharey=True):
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False, sharey=sharey
+    )
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_axis_off()
+    return fig, flat[:n]
+
+
+def _lam_label(v: float) -> str:
+    return f"{v:g}"
+
+
+def _target_rate(runs: pd.DataFrame) -> float | None:
+    col = runs.get("cfg.regularizer.target_rate")
+    if col is None or not col.notna().any():
+        return None
+    return float(col.dropna().iloc[0])
+
+
+def _best_lambda(runs: pd.DataFrame, method: str) -> float:
+    """The lambda of ``method`` with the best mean accuracy (the setting a user would pick)."""
+    sub = runs[runs["method"] == method]
+    means = sub.groupby("lam")["accuracy"].mean()
+    return float(means.idxmax()) if means.notna().any() else float(sub["lam"].iloc[0])
+
+
+def _summary_points(runs: pd.DataFrame, x: str) -> pd.DataFrame:
+    """Mean and SD over seeds of accuracy and ``x`` per method and lambda (runs with metrics)."""
+    ok = runs[runs["accuracy"].notna()]
+    out = (
+        ok.groupby(["method", "lam"])
+        .agg(acc=("accuracy", "mean"), acc_sd=("accuracy", "std"), x=(x, "mean"), x_sd=(x, "std"))
+        .reset_index()
+    )
+    return out.fillna({"acc_sd": 0.0, "x_sd": 0.0})
+
+
+def _palette(methods) -> dict:
+    methods = sorted(set(methods))
+    return dict(zip(methods, sns.color_palette("tab10", max(10, len(methods))), strict=False))
+
+
+def _draw_front(ax, x, y, color="black", label="non-dominated") -> None:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    mask = pareto_mask(x, y)
+    if mask.any():
+        order = np.argsort(x[mask])
+        ax.step(
+            x[mask][order], y[mask][order], where="post", color=color, lw=1, ls=":", label=label, zorder=1
+        )
+
+
+def accuracy_vs_rate(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     """Mean accuracy against mean hidden firing rate per (method, lambda); error bars = SD over
-    seeds; marker size grows with lambda. Runs whose status is not ``ok`` are drawn as grey
-    crosses and left out of the means."""
-    df = runs[runs["experiment"] == experiment].copy()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    seeds; marker size grows with lambda; runs whose status is not ``ok`` are grey crosses."""
+    df = runs[runs["study"] == study]
+    if df.empty:
+        return _note(f"{study}: no runs in this config")
+    fig, ax = plt.subplots(figsize=(6.5, 4.4))
     ok = df[df["status"] == "ok"]
-    if not ok.empty:
-        summary = (
-            ok.groupby(["method", "lam"])
-            .agg(
-                acc=("accuracy", "mean"),
-                acc_sd=("accuracy", "std"),
-                rate=("hidden_rate", "mean"),
-                rate_sd=("hidden_rate", "std"),
-            )
-            .reset_index()
+    points = _summary_points(ok, "hidden_rate")
+    palette = _palette(df["method"])
+    lam_pos = points["lam"][points["lam"] > 0]
+    lmin = lam_pos.min() if not lam_pos.empty else 1.0
+    points["size"] = np.where(
+        points["lam"] > 0, 40 + 30 * np.log10(points["lam"].clip(lower=lmin) / lmin), 30
+    )
+    for method, grp in points.groupby("method"):
+        ax.errorbar(
+            grp["x"],
+            grp["acc"],
+            xerr=grp["x_sd"],
+            yerr=grp["acc_sd"],
+            fmt="none",
+            ecolor=palette[method],
+            alpha=0.6,
+            lw=1,
         )
-        summary[["acc_sd", "rate_sd"]] = summary[["acc_sd", "rate_sd"]].fillna(0.0)
-        lam_pos = summary["lam"][summary["lam"] > 0]
-        lmin = lam_pos.min() if not lam_pos.empty else 1.0
-        summary["size"] = np.where(
-            summary["lam"] > 0, 40 + 30 * np.log10(summary["lam"].clip(lower=lmin) / lmin), 30
+        ax.scatter(
+            grp["x"],
+            grp["acc"],
+            s=grp["size"],
+            color=palette[method],
+            label=method,
+            edgecolor="black",
+            linewidth=0.4,
+            zorder=3,
         )
-        palette = dict(zip(sorted(summary["method"].unique()), sns.color_palette("tab10"), strict=False))
-        for method, grp in summary.groupby("method"):
-            ax.errorbar(
-                grp["rate"],
-                grp["acc"],
-                xerr=grp["rate_sd"],
-                yerr=grp["acc_sd"],
-                fmt="none",
-                ecolor=palette[method],
-                alpha=0.6,
-                lw=1,
-            )
-            ax.scatter(
-                grp["rate"],
-                grp["acc"],
-                s=grp["size"],
-                color=palette[method],
-                label=method,
-                edgecolor="black",
-                linewidth=0.4,
-                zorder=3,
-            )
     bad = df[df["status"] != "ok"]
     if not bad.empty:
         ax.scatter(
@@ -73,47 +140,30 @@ def accuracy_vs_rate(runs: pd.DataFrame, experiment: str = "e1") -> plt.Figure:
             label=f"not ok ({len(bad)} runs)",
             zorder=2,
         )
-    target = df.get("cfg.regularizer.target_rate")
-    if target is not None and target.notna().any():
-        ax.axvline(
-            float(target.dropna().iloc[0]),
-            ls="--",
-            color="black",
-            lw=0.8,
-            label="homeostatic target",
-        )
+    target = _target_rate(df)
+    if target is not None:
+        ax.axvline(target, ls="--", color="black", lw=0.8, label="homeostatic target")
     ax.set_xlabel("hidden firing rate (spikes / neuron / step)")
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"{experiment}: accuracy vs firing rate (marker size ~ log lambda)")
+    ax.set_title(f"{study}: accuracy vs firing rate (marker size ~ log lambda; bars = SD over seeds)")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
 
-def rate_trajectories(history: pd.DataFrame, runs: pd.DataFrame, experiment: str = "e1") -> plt.Figure:
-    """Hidden firing rate per epoch, one line per method (mean over seeds and lambdas, band =
-    95 % CI), with the homeostatic target drawn; one panel per method shows each lambda."""
-    df = history[history["experiment"] == experiment].copy()
+def rate_trajectories(history: pd.DataFrame, runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
+    """Hidden firing rate per epoch, one panel per method, one line per lambda (band = 95 % CI
+    over seeds), with the homeostatic target drawn."""
+    df = history[history["study"] == study]
     methods = sorted(df["method"].unique())
     if not methods:
-        fig, ax = plt.subplots(figsize=(5, 3))
-        ax.text(0.5, 0.5, f"{experiment}: no run completed an epoch", ha="center", va="center")
-        ax.set_axis_off()
-        return fig
-    fig, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.4), squeeze=False, sharey=True)
-    target = runs.loc[runs["experiment"] == experiment].get("cfg.regularizer.target_rate")
-    target = float(target.dropna().iloc[0]) if target is not None and target.notna().any() else None
-    for ax, method in zip(axes[0], methods, strict=True):
-        sub = df[df["method"] == method].copy()
-        sub["lambda"] = sub["lam"].map(lambda v: f"{v:g}")
+        return _note(f"{study}: no run completed an epoch")
+    fig, axes = _grid(len(methods))
+    target = _target_rate(runs[runs["study"] == study])
+    for ax, method in zip(axes, methods, strict=True):
+        sub = df[df["method"] == method].assign(lam_label=lambda d: d["lam"].map(_lam_label))
         sns.lineplot(
-            data=sub,
-            x="epoch",
-            y="rate",
-            hue="lambda",
-            ax=ax,
-            errorbar=("ci", 95),
-            palette="viridis",
+            data=sub, x="epoch", y="rate", hue="lam_label", ax=ax, errorbar=("ci", 95), palette="viridis"
         )
         if target is not None:
             ax.axhline(target, ls="--", color="red", lw=1, label=f"target {target:g}")
@@ -124,9 +174,370 @@ def rate_trajectories(history: pd.DataFrame, runs: pd.DataFrame, experiment: str
     return fig
 
 
+def rate_histograms(neurons: pd.DataFrame, runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
+    """Per-neuron test-set firing rates (all seeds pooled), one panel per method and one step
+    histogram per lambda; silent neurons sit at 0, saturated ones beyond the dashed line."""
+    df = neurons[neurons["study"] == study]
+    if df.empty:
+        return _note(f"{study}: no neuron rates (no evaluated runs)")
+    methods = sorted(df["method"].unique())
+    fig, axes = _grid(len(methods))
+    sat = runs.get("saturation_rate")
+    for ax, method in zip(axes, methods, strict=True):
+        sub = df[df["method"] == method].assign(lam_label=lambda d: d["lam"].map(_lam_label))
+        sns.histplot(
+            data=sub,
+            x="rate",
+            hue="lam_label",
+            bins=np.linspace(0, 1, 41),
+            stat="probability",
+            common_norm=False,
+            element="step",
+            fill=False,
+            ax=ax,
+            palette="viridis",
+        )
+        ax.axvline(0.9 if sat is None else float(sat.iloc[0]), ls="--", color="black", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_title(method)
+        ax.set_xlabel("neuron firing rate (test set)")
+    fig.tight_layout()
+    return fig
+
+
+def synaptic_efficiency_bars(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
+    """Synaptic efficiency (normalized skill per million SynOps) per method and lambda; bars =
+    mean over seeds, whiskers = 95 % CI."""
+    df = runs[(runs["study"] == study) & runs["synaptic_efficiency"].notna()]
+    if df.empty:
+        return _note(f"{study}: no evaluated runs")
+    df = df.assign(lam_label=df["lam"].map(_lam_label))
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * df["method"].nunique() + 3), 4))
+    sns.barplot(
+        data=df,
+        x="method",
+        y="synaptic_efficiency",
+        hue="lam_label",
+        errorbar=("ci", 95),
+        ax=ax,
+        palette="viridis",
+    )
+    ax.set_ylabel("synaptic efficiency (skill / 1e6 SynOps)")
+    ax.set_title(f"{study}: synaptic efficiency per method")
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=7, title="lambda", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def spike_rasters(rasters: pd.DataFrame, runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
+    """Hidden spikes of the first test sample, one panel per method, for the lowest seed and the
+    method's best-accuracy lambda."""
+    df = runs[runs["study"] == study]
+    if df.empty:
+        return _note(f"{study}: no runs")
+    methods = sorted(df["method"].unique())
+    fig, axes = _grid(len(methods), size=(4.0, 3.0), sharey=False)
+    seed = int(df["seed"].min())
+    for ax, method in zip(axes, methods, strict=True):
+        lam = _best_lambda(df, method)
+        sub = rasters[
+            (rasters["study"] == study)
+            & (rasters["method"] == method)
+            & (rasters["seed"] == seed)
+            & np.isclose(rasters["lam"], lam)
+        ]
+        ax.scatter(sub["step"], sub["neuron"] + 1000 * sub["layer"], s=12, color="black", marker="|")
+        if not sub.empty:
+            ax.set_xlim(-0.5, float(sub["n_steps"].iloc[0]) - 0.5)
+        ax.set_title(f"{method} (lambda={lam:g}, seed {seed}): {len(sub)} spikes", fontsize=8)
+        ax.set_xlabel("time step")
+        ax.set_ylabel("neuron (+1000 per layer)")
+    fig.tight_layout()
+    return fig
+
+
+def pareto_panels(runs: pd.DataFrame, study: str, x: str = "spikes_per_sample") -> plt.Figure:
+    """Accuracy against ``x`` per experiment of a study: one line per method through its lambda
+    sweep (error bars = SD over seeds), the non-dominated settings joined by a dotted step."""
+    df = runs[runs["study"] == study]
+    if df.empty:
+        return _note(f"{study}: no runs in this config")
+    experiments = sorted(df["experiment"].unique())
+    fig, axes = _grid(len(experiments), ncols=3, size=(5.0, 4.0), sharey=False)
+    for ax, exp in zip(axes, experiments, strict=True):
+        points = _summary_points(df[df["experiment"] == exp], x)
+        palette = _palette(points["method"])
+        for method, grp in points.groupby("method"):
+            grp = grp.sort_values("x")
+            ax.errorbar(
+                grp["x"],
+                grp["acc"],
+                xerr=grp["x_sd"],
+                yerr=grp["acc_sd"],
+                marker="o",
+                ms=4,
+                color=palette[method],
+                label=method,
+                lw=1,
+                capsize=2,
+            )
+        _draw_front(ax, points["x"], points["acc"])
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_ylabel("test accuracy")
+        ax.set_title(exp)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def reduction_curves(runs: pd.DataFrame, study: str = "e2") -> plt.Figure:
+    """Spike reduction (1 - spikes / baseline spikes) against accuracy drop (baseline - method,
+    points), one line per regularized method through its lambdas; dashed: one baseline SE and
+    the -1 point mark that define the claims' conditions."""
+    from .stats import mean_interval
+
+    df = runs[(runs["study"] == study) & runs["accuracy"].notna()]
+    if df.empty or not (df["family"] == "baseline").any():
+        return _note(f"{study}: needs baseline runs")
+    experiments = sorted(df["experiment"].unique())
+    fig, axes = _grid(len(experiments), ncols=3, size=(5.0, 4.0), sharey=False)
+    for ax, exp in zip(axes, experiments, strict=True):
+        sub = df[df["experiment"] == exp]
+        base = sub[sub["family"] == "baseline"]
+        b_acc = mean_interval(base["accuracy"])
+        b_spk = float(base["spikes_per_sample"].mean())
+        reg = sub[sub["family"] != "baseline"]
+        points = _summary_points(reg, "spikes_per_sample")
+        points["drop"] = 100 * (b_acc["mean"] - points["acc"])
+        points["reduction"] = 100 * (1 - points["x"] / b_spk)
+        palette = _palette(points["method"])
+        for method, grp in points.groupby("method"):
+            grp = grp.sort_values("lam")
+            ax.plot(grp["drop"], grp["reduction"], marker="o", color=palette[method], label=method)
+        if np.isfinite(b_acc["se"]):
+            ax.axvline(100 * b_acc["se"], ls="--", color="grey", lw=0.8, label="1 baseline SE")
+        ax.axvline(1.0, ls="--", color="black", lw=0.8, label="-1 point")
+        ax.set_xlabel("accuracy drop vs baseline (points)")
+        ax.set_ylabel("spike reduction vs baseline (%)")
+        ax.set_title(exp)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def silent_layers(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
+    """Fraction of silent hidden neurons per layer, per method and lambda (mean over seeds, 95 % CI)."""
+    df = runs[(runs["study"] == study) & runs["accuracy"].notna()]
+    cols = sorted(c for c in df.columns if c.startswith("silent_layer"))
+    if df.empty or not cols:
+        return _note(f"{study}: no evaluated runs")
+    long = df.melt(id_vars=["method", "lam", "seed"], value_vars=cols, var_name="layer", value_name="silent")
+    long["layer"] = long["layer"].str.replace("silent_layer", "layer ")
+    long["setting"] = long["method"] + " " + long["lam"].map(_lam_label)
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * long["setting"].nunique() + 4), 4))
+    sns.barplot(data=long, x="setting", y="silent", hue="layer", errorbar=("ci", 95), ax=ax)
+    ax.set_ylabel("silent neuron fraction (test set)")
+    ax.set_xlabel("method and lambda")
+    ax.tick_params(axis="x", rotation=60)
+    ax.set_title(f"{study}: silent neurons per layer")
+    fig.tight_layout()
+    return fig
+
+
+def phase_switch(history: pd.DataFrame, study: str = "e3") -> plt.Figure:
+    """Validation accuracy, hidden rate and silent fraction per epoch at the largest lambda of each
+    first-spike method (and the baseline), with the epoch where two-phase switched drawn."""
+    df = history[history["study"] == study]
+    if df.empty:
+        return _note(f"{study}: no run completed an epoch")
+    top = df[df["regularizer"] != "none"].groupby("method")["lam"].max()
+    keep = (df["regularizer"] == "none") & (df["method"] == "baseline")
+    for method, lam in top.items():
+        keep |= (df["method"] == method) & np.isclose(df["lam"], lam)
+    sub = df[keep].assign(
+        label=lambda d: d["method"] + np.where(d["lam"] > 0, " lambda=" + d["lam"].map(_lam_label), "")
+    )
+    metrics = ["val_accuracy", "rate", "silent_fraction"]
+    fig, axes = _grid(len(metrics), ncols=3, size=(4.5, 3.4), sharey=False)
+    switched = sub[(sub["reg_weight"] > 0) & (sub["regularizer"] != "none")].groupby("label")["epoch"].min()
+    for ax, metric in zip(axes, metrics, strict=True):
+        sns.lineplot(data=sub, x="epoch", y=metric, hue="label", errorbar=("ci", 95), ax=ax)
+        for epoch in switched.to_numpy():
+            if epoch > 1:
+                ax.axvline(epoch - 0.5, ls="--", color="grey", lw=0.8)
+        ax.set_title(metric.replace("_", " "))
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def conversion_curves(conversion: pd.DataFrame, y: str, title: str) -> plt.Figure:
+    """``y`` against time steps per conversion experiment: one colour per normalization, solid =
+    alpha 0 baseline, dashed = L4 at the validation-chosen alpha; bands = 95 % CI over seeds."""
+    if conversion.empty:
+        return _note("no conversion experiments in this config")
+    v = conversion_variants(conversion)
+    experiments = sorted(v["experiment"].unique())
+    fig, axes = _grid(len(experiments), ncols=2, size=(5.0, 3.8), sharey=False)
+    for ax, exp in zip(axes, experiments, strict=True):
+        sub = v[v["experiment"] == exp]
+        sns.lineplot(
+            data=sub,
+            x="time_steps",
+            y=y,
+            hue="normalization",
+            style="variant",
+            marker="o",
+            errorbar=("ci", 95),
+            ax=ax,
+        )
+        if y == "accuracy":
+            ax.axhline(float(sub["ann_accuracy"].mean()), color="black", lw=0.8, ls=":", label="ANN")
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"{exp}: {title}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def l4_gain(conversion: pd.DataFrame) -> plt.Figure:
+    """Paired test-accuracy gain (points) of L4 over its alpha = 0 baseline against T."""
+    from .claims import l4_gains
+
+    if conversion.empty:
+        return _note("no conversion experiments in this config")
+    experiments = sorted(conversion["experiment"].unique())
+    fig, axes = _grid(len(experiments), ncols=2, size=(5.0, 3.8), sharey=False)
+    for ax, exp in zip(axes, experiments, strict=True):
+        g = l4_gains(conversion, exp).assign(gain_points=lambda d: 100 * d["gain"])
+        sns.lineplot(
+            data=g,
+            x="time_steps",
+            y="gain_points",
+            hue="normalization",
+            marker="o",
+            errorbar=("ci", 95),
+            ax=ax,
+        )
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_ylabel("accuracy gain of L4 (points)")
+        ax.set_title(exp)
+    fig.tight_layout()
+    return fig
+
+
+def plane(plane_table: pd.DataFrame, x: str, xlabel: str, logx: bool = False) -> plt.Figure:
+    """Every method's settings on one accuracy plane per dataset (means over seeds), coloured by
+    family, with the non-dominated set (``pareto_*`` column of the plane table) circled."""
+    keep = np.isfinite(plane_table[x]) & np.isfinite(plane_table["accuracy_mean"])
+    plane_table = plane_table[keep & (plane_table[x] > 0)] if logx else plane_table[keep]
+    if plane_table.empty:
+        return _note("no evaluated results")
+    datasets = sorted(plane_table["dataset"].unique())
+    fig, axes = _grid(len(datasets), ncols=3, size=(5.2, 4.2), sharey=False)
+    palette = _palette(plane_table["family"])
+    flag = "pareto_rate" if x == "hidden_rate_mean" else "pareto_synops"
+    for ax, ds in zip(axes, datasets, strict=True):
+        sub = plane_table[plane_table["dataset"] == ds]
+        for family, grp in sub.groupby("family"):
+            ax.scatter(
+                grp[x],
+                grp["accuracy_mean"],
+                color=palette[family],
+                label=family,
+                s=22,
+                edgecolor="black",
+                linewidth=0.3,
+                zorder=3,
+            )
+        front = sub[sub[flag].astype(bool)].sort_values(x)
+        ax.step(
+            front[x], front["accuracy_mean"], where="post", color="black", ls=":", lw=1, label="Pareto front"
+        )
+        ax.scatter(front[x], front["accuracy_mean"], s=90, facecolor="none", edgecolor="black", zorder=4)
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test accuracy")
+        ax.set_title(ds)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def plane_efficiency(plane_table: pd.DataFrame) -> plt.Figure:
+    """Synaptic efficiency of every setting, per method and dataset (means over seeds)."""
+    eff = plane_table["synaptic_efficiency_mean"]
+    sub = plane_table[np.isfinite(eff) & (eff > 0)]
+    if sub.empty:
+        return _note("no results")
+    fig, ax = plt.subplots(figsize=(8, max(3.5, 0.28 * sub["method"].nunique() * sub["dataset"].nunique())))
+    sns.stripplot(
+        data=sub, y="method", x="synaptic_efficiency_mean", hue="dataset", ax=ax, dodge=True, size=4
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel("synaptic efficiency (skill / 1e6 SynOps), mean over seeds")
+    ax.set_title("every method: synaptic efficiency (one dot per setting)")
+    fig.tight_layout()
+    return fig
+
+
+def plane_energy(plane_table: pd.DataFrame) -> plt.Figure:
+    """Estimated energy per sample (SynOps x E_AC + analog MACs x E_MAC) against accuracy, with
+    the equivalent ANN's MAC energy per dataset drawn as a vertical line."""
+    energy = plane_table["energy_pj_per_sample_mean"]
+    plane_table = plane_table[np.isfinite(energy) & (energy > 0) & np.isfinite(plane_table["accuracy_mean"])]
+    if plane_table.empty:
+        return _note("no evaluated results")
+    datasets = sorted(plane_table["dataset"].unique())
+    fig, axes = _grid(len(datasets), ncols=3, size=(5.2, 4.2), sharey=False)
+    palette = _palette(plane_table["family"])
+    for ax, ds in zip(axes, datasets, strict=True):
+        sub = plane_table[plane_table["dataset"] == ds]
+        for family, grp in sub.groupby("family"):
+            ax.scatter(
+                grp["energy_pj_per_sample_mean"] / 1e3,
+                grp["accuracy_mean"],
+                color=palette[family],
+                label=family,
+                s=22,
+                edgecolor="black",
+                linewidth=0.3,
+            )
+        for e in sorted(sub["ann_energy_pj_per_sample_mean"].dropna().unique()):
+            ax.axvline(e / 1e3, color="black", ls="--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("energy per sample (nJ); dashed: equivalent ANN MACs")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(ds)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES = {
-    "e1_accuracy_vs_rate": lambda runs, history: accuracy_vs_rate(runs, "e1"),
-    "e1_rate_trajectories": lambda runs, history: rate_trajectories(history, runs, "e1"),
+    "e1_accuracy_vs_rate": lambda t: accuracy_vs_rate(t["runs"], "e1"),
+    "e1_rate_trajectories": lambda t: rate_trajectories(t["history"], t["runs"], "e1"),
+    "e1_rate_histograms": lambda t: rate_histograms(t["neurons"], t["runs"], "e1"),
+    "e1_synaptic_efficiency": lambda t: synaptic_efficiency_bars(t["runs"], "e1"),
+    "e1_spike_rasters": lambda t: spike_rasters(t["rasters"], t["runs"], "e1"),
+    "e2_pareto": lambda t: pareto_panels(t["runs"], "e2"),
+    "e2_reduction": lambda t: reduction_curves(t["runs"], "e2"),
+    "e3_pareto": lambda t: pareto_panels(t["runs"], "e3"),
+    "e3_silent_layers": lambda t: silent_layers(t["runs"], "e3"),
+    "e3_phase_switch": lambda t: phase_switch(t["history"], "e3"),
+    "e4_accuracy_vs_t": lambda t: conversion_curves(t["conversion"], "accuracy", "test accuracy vs T"),
+    "e4_l4_gain": lambda t: l4_gain(t["conversion"]),
+    "e4_spikes_vs_t": lambda t: conversion_curves(
+        t["conversion"], "spikes_per_sample", "hidden spikes per sample"
+    ),
+    "e5_pareto_rate": lambda t: plane(t["plane"], "hidden_rate_mean", "hidden firing rate (mean over seeds)"),
+    "e5_pareto_synops": lambda t: plane(t["plane"], "synops_per_sample_mean", "SynOps per sample", logx=True),
+    "e5_synaptic_efficiency": lambda t: plane_efficiency(t["plane"]),
+    "e5_energy": lambda t: plane_energy(t["plane"]),
 }
 
 

@@ -25,7 +25,12 @@ TRAIN_LOG = f"{paths.LOGS}/train/e1/baseline/lam=0.0/seed=0.log"
 
 
 def write_config(workdir: Path, edit) -> str:
+    """The quick config cut to its E1 baseline and homeostatic L2 runs, then ``edit``-ed."""
     cfg = yaml.safe_load(QUICK_CONFIG.read_text())
+    e1 = cfg["experiments"]["e1"]
+    e1["methods"] = {k: e1["methods"][k] for k in ("baseline", "homeostatic_l2")}
+    cfg["experiments"] = {"e1": e1}
+    cfg["conversions"] = {}
     edit(cfg)
     (workdir / "test.yaml").write_text(yaml.safe_dump(cfg))
     return "test.yaml"

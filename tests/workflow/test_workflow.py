@@ -31,9 +31,23 @@ def study(tmp_path_factory) -> Path:
 
 def test_table_has_one_row_per_run(study):
     runs = pd.read_csv(study / paths.RUNS_TABLE)
-    expected = {(k.method, float(k.lam), k.seed) for k in expand_runs(load_config(QUICK_CONFIG))}
+    expected = {
+        (k.experiment, k.method, float(k.lam), k.seed) for k in expand_runs(load_config(QUICK_CONFIG))
+    }
     assert len(runs) == len(expected)
-    assert set(zip(runs["method"], runs["lam"], runs["seed"], strict=True)) == expected
+    assert set(zip(runs["experiment"], runs["method"], runs["lam"], runs["seed"], strict=True)) == expected
+    assert set(runs["study"]) == {"e1", "e2", "e3"}
+    assert set(runs.loc[runs["experiment"] == "e1", "family"]) == {
+        "baseline",
+        "homeostatic_l2",
+        "spike_count",
+        "first_spike",
+        "hard_constraint",
+    }
+    budget = runs[runs["method"] == "hard_budget"]
+    assert (budget["spikes_per_sample"] <= 2 * 32).all()  # budget 2 spikes x 32 neurons per sample
+    for col in ("membrane_updates_per_sample", "effective_acs_per_sample", "dense_ops_per_sample"):
+        assert (runs[col] > 0).all(), col
     assert runs["accuracy"].map(math.isfinite).all()
     for col in ("hidden_rate", "silent_fraction", "saturated_fraction", "activation_sparsity"):
         assert runs[col].between(0, 1).all(), col
@@ -44,25 +58,84 @@ def test_table_has_one_row_per_run(study):
 
 def test_history_has_every_epoch(study):
     history = pd.read_csv(study / paths.HISTORY_TABLE)
-    epochs = yaml.safe_load(QUICK_CONFIG.read_text())["experiments"]["e1"]["training"]["epochs"]
-    assert history.groupby(["method", "lam", "seed"])["epoch"].max().eq(epochs).all()
+    experiments = yaml.safe_load(QUICK_CONFIG.read_text())["experiments"]
+    last = history.groupby(["experiment", "method", "lam", "seed"])["epoch"].max()
+    for (experiment, *_), epoch in last.items():
+        assert epoch == experiments[experiment]["training"]["epochs"]
     assert history["rate"].between(0, 1).all()
+    for col in ("task_loss", "penalty", "silent_fraction", "saturated_fraction", "reg_weight"):
+        assert history[col].notna().all(), col
+    two_phase = history[history["method"] == "first_spike_two_phase"]
+    assert (two_phase.loc[two_phase["epoch"] == 1, "reg_weight"] == 0).all()  # phase 1: no penalty
+    assert (two_phase.loc[two_phase["epoch"] > 1, "reg_weight"] > 0).all()  # switched at epoch 1
 
 
 def test_figures_notebook_and_report_exist(study):
     for name in paths.FIGURE_NAMES:
         assert (study / paths.figure(name)).stat().st_size > 10_000
     html = (study / paths.NOTEBOOK_HTML).read_text()
-    assert "E1" in html and "Traceback" not in html
+    assert "Traceback" not in html
+    for study_id in ("E1", "E2", "E3", "E4", "E5"):
+        assert study_id in html, study_id
     assert (study / paths.REPORT).stat().st_size > 100_000
 
 
 def test_every_rule_logs_under_results_logs(study):
     logs = list((study / paths.LOGS).rglob("*.log"))
     rules = {p.relative_to(study / paths.LOGS).parts[0] for p in logs}
-    assert rules == {"generate_dataset", "train", "evaluate", "aggregate", "figures", "notebook"}
+    assert rules == {
+        "generate_dataset",
+        "train",
+        "evaluate",
+        "train_ann",
+        "convert",
+        "aggregate",
+        "claims",
+        "figures",
+        "notebook",
+    }
     train_log = next((study / paths.LOGS / "train").rglob("*.log")).read_text()
     assert "epoch 1/" in train_log  # per-epoch progress
+
+
+def test_claims_table_has_one_row_per_claim_with_numbers_from_the_run(study):
+    claims = pd.read_csv(study / paths.CLAIMS_CSV)
+    expected = {
+        ("000-overshoot", "e1"),
+        ("000-hard", "e1"),
+        ("002-iso", "e2_digits"),
+        ("002-1pct", "e2_digits"),
+        ("002-iso", "e2_mnist1d"),
+        ("002-1pct", "e2_mnist1d"),
+        ("001", "e3_digits"),
+        ("003", "e4_digits"),
+    }
+    assert set(zip(claims["claim_id"], claims["experiment"], strict=True)) == expected
+    assert len(claims) == len(expected)
+    assert set(claims["verdict"]) <= {"held", "partly", "not held", "inconclusive"}
+    runs = pd.read_csv(study / paths.RUNS_TABLE)
+    hard = claims.set_index("claim_id").loc["000-hard"]
+    budget_rate = runs.loc[runs["method"] == "hard_budget", "hidden_rate"].mean()
+    if hard["verdict"] != "inconclusive":
+        assert hard["estimate"] == pytest.approx(budget_rate)  # the number comes from the runs
+    assert (study / paths.CLAIMS_MD).read_text().count("\n| ") == len(expected) + 1
+
+
+def test_conversion_summary_and_plane_tables(study):
+    conv = pd.read_csv(study / paths.CONVERSION_TABLE)
+    spec = yaml.safe_load(QUICK_CONFIG.read_text())["conversions"]["e4_digits"]
+    n = len(spec["ann"]["seeds"]) * 2 * len(spec["alphas"]) * len(spec["time_steps"]) * 2
+    assert len(conv) == n  # seeds x normalizations x alphas x T x (val, test)
+    chosen = conv[conv["l4_selected"]]
+    assert chosen.groupby(["seed", "normalization", "time_steps", "split"]).size().eq(1).all()
+    assert len(chosen) == len(spec["ann"]["seeds"]) * 2 * len(spec["time_steps"]) * 2
+    summary = pd.read_csv(study / paths.SUMMARY_TABLE)
+    two_seed = summary[summary["n_seeds"] == 2]
+    assert (two_seed["accuracy_ci_low"] <= two_seed["accuracy_mean"]).all()
+    assert (two_seed["accuracy_mean"] <= two_seed["accuracy_ci_high"]).all()
+    plane = pd.read_csv(study / paths.PLANE_TABLE)
+    assert {"conversion", "baseline", "spike_count"} <= set(plane["family"])
+    assert plane.groupby("dataset")["pareto_rate"].any().all()
 
 
 def _pending(workdir: Path, config: Path) -> dict[str, set]:
@@ -91,12 +164,16 @@ def test_partial_rerun_only_touches_changed_jobs(study, tmp_path):
     pending = _pending(study, changed)
     expected = {paths.run_dir("e1", "homeostatic_l2", "20.0", s) for s in (0, 1, 5)}
     expected |= {
-        paths.run_dir("e1", m, lam, 5) for m, lam in (("baseline", "0.0"), ("homeostatic_l2", "1.0"))
+        paths.run_dir(k.experiment, k.method, k.lam, 5)
+        for k in expand_runs(load_config(changed))
+        if k.experiment == "e1" and k.seed == 5 and k.lam != "20.0"
     }
+    assert len(expected) == 3 + 5  # the new lambda x 3 seeds, the new seed x the 5 other e1 settings
     assert _run_dirs(pending["train"]) == expected
     assert _run_dirs(pending["evaluate"]) == expected
     assert "generate_dataset" not in pending
-    assert {"aggregate", "figures", "notebook"} <= set(pending)
+    assert {"aggregate", "claims", "figures", "notebook"} <= set(pending)
+    assert "train_ann" not in pending and "convert" not in pending
 
 
 def test_changed_training_value_reruns_its_jobs(study, tmp_path):
@@ -105,7 +182,8 @@ def test_changed_training_value_reruns_its_jobs(study, tmp_path):
     changed = tmp_path / "epochs.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     pending = _pending(study, changed)
-    assert len(_run_dirs(pending["train"])) == len(expand_runs(load_config(QUICK_CONFIG)))
+    e1_runs = [k for k in expand_runs(load_config(QUICK_CONFIG)) if k.experiment == "e1"]
+    assert _run_dirs(pending["train"]) == {paths.run_dir(*k.wildcards.values()) for k in e1_runs}
     assert "generate_dataset" not in pending
 
 

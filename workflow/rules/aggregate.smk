@@ -1,6 +1,7 @@
 rule aggregate:
     input:
         metrics=run_file(paths.METRICS),
+        conversions=conversion_files(paths.CONVERSION),
     output:
         runs=report(
             paths.RUNS_TABLE,
@@ -14,7 +15,26 @@ rule aggregate:
             category="Tables",
             labels={"table": "history"},
         ),
+        summary=report(
+            paths.SUMMARY_TABLE,
+            caption="../report/summary_table.rst",
+            category="Tables",
+            labels={"table": "summary"},
+        ),
+        conversion=report(
+            paths.CONVERSION_TABLE,
+            caption="../report/conversion_table.rst",
+            category="Tables",
+            labels={"table": "conversion"},
+        ),
+        plane=report(
+            paths.PLANE_TABLE,
+            caption="../report/plane_table.rst",
+            category="Tables",
+            labels={"table": "plane"},
+        ),
         neurons=paths.NEURON_TABLE,
+        rasters=paths.RASTER_TABLE,
     log:
         f"{paths.LOGS}/aggregate/aggregate.log",
     conda:
@@ -22,6 +42,37 @@ rule aggregate:
     resources:
         mem_mb=2000,
         runtime=5,
+    params:
+        tables=lambda wildcards, output: str(Path(output.runs).parent),
     shell:
-        "python -m spikesparse aggregate --metrics {input.metrics} --runs {output.runs}"
-        " --history {output.history} --neurons {output.neurons} > {log} 2>&1"
+        "python -m spikesparse aggregate --metrics {input.metrics} --conversions {input.conversions}"
+        " --tables {params.tables} > {log} 2>&1"
+
+
+rule claims:
+    input:
+        runs=paths.RUNS_TABLE,
+        conversion=paths.CONVERSION_TABLE,
+    output:
+        csv=report(
+            paths.CLAIMS_CSV,
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"table": "claims (csv)"},
+        ),
+        md=report(
+            paths.CLAIMS_MD,
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"table": "claims (markdown)"},
+        ),
+    log:
+        f"{paths.LOGS}/claims/claims.log",
+    conda:
+        "../envs/spikesparse.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "python -m spikesparse claims --runs {input.runs} --conversion {input.conversion}"
+        " --csv {output.csv} --md {output.md} > {log} 2>&1"

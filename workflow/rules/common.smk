@@ -12,6 +12,8 @@ from spikesparse import paths
 from spikesparse.config import (
     ConfigError,
     RunKey,
+    conversion_spec,
+    expand_conversions,
     expand_runs,
     run_spec,
     validate_config,
@@ -34,6 +36,7 @@ os.environ["PATH"] = (
     f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 )
 RUNS = expand_runs(config)
+CONVERSIONS = expand_conversions(config)
 
 
 wildcard_constraints:
@@ -60,8 +63,23 @@ def spec_json(wildcards):
 
 
 def dataset_file(wildcards):
-    name = config["experiments"][wildcards.experiment]["dataset"]
+    section = (
+        "experiments"
+        if wildcards.experiment in config["experiments"]
+        else "conversions"
+    )
+    name = config[section][wildcards.experiment]["dataset"]
     return paths.DATASET.format(dataset=name)
+
+
+def conversion_spec_json(wildcards):
+    return quoted_json(
+        conversion_spec(config, wildcards.experiment, int(wildcards.seed))
+    )
+
+
+def conversion_files(pattern):
+    return [pattern.format(experiment=name, seed=seed) for name, seed in CONVERSIONS]
 
 
 def run_file(pattern, keys=RUNS):

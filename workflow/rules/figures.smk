@@ -1,7 +1,6 @@
 rule figures:
     input:
-        runs=paths.RUNS_TABLE,
-        history=paths.HISTORY_TABLE,
+        list(paths.AGGREGATE_TABLES.values()),
     output:
         [
             report(
@@ -19,5 +18,7 @@ rule figures:
     resources:
         mem_mb=2000,
         runtime=5,
+    params:
+        tables=lambda wildcards, input: str(Path(input[0]).parent),
     shell:
-        "python -m spikesparse figures --runs {input.runs} --history {input.history} --out {output} > {log} 2>&1"
+        "python -m spikesparse figures --tables {params.tables} --out {output} > {log} 2>&1"

@@ -1,9 +1,8 @@
 rule notebook:
     input:
         notebook=REPO / "notebooks" / "analysis.ipynb",
-        runs=paths.RUNS_TABLE,
-        history=paths.HISTORY_TABLE,
-        neurons=paths.NEURON_TABLE,
+        tables=list(paths.AGGREGATE_TABLES.values()),
+        claims=paths.CLAIMS_CSV,
     output:
         executed=paths.NOTEBOOK_EXECUTED,
         html=report(
@@ -20,7 +19,7 @@ rule notebook:
         mem_mb=2000,
         runtime=10,
     params:
-        results=lambda wildcards, input: str(Path(input.runs).parents[1]),
+        results=lambda wildcards, input: str(Path(input.claims).parents[1]),
     shell:
         "python -m spikesparse notebook --notebook {input.notebook} --executed {output.executed}"
         " --html {output.html} --results {params.results} > {log} 2>&1"

@@ -1,0 +1,63 @@
+"""Summary statistics over seeds and the Pareto front: pure pandas/numpy, used by the tables,
+the claims and the figures alike so that every number is computed one way."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+
+def mean_interval(values, confidence: float = 0.95) -> dict:
+    """Mean, SD, standard error and the two-sided t interval of the mean over finite values.
+
+    With one value the SD, SE and interval are NaN (one seed says nothing about spread); with
+    none, everything but ``n`` is NaN.
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    nan = float("nan")
+    if n == 0:
+        return {"mean": nan, "sd": nan, "se": nan, "ci_low": nan, "ci_high": nan, "n": 0}
+    mean = float(x.mean())
+    if n == 1:
+        return {"mean": mean, "sd": nan, "se": nan, "ci_low": nan, "ci_high": nan, "n": 1}
+    sd = float(x.std(ddof=1))
+    se = sd / math.sqrt(n)
+    half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * se
+    return {"mean": mean, "sd": sd, "se": se, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+
+
+def summarize(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """One row per group of ``by``: for each column ``<col>_mean/_sd/_se/_ci_low/_ci_high`` and
+    ``n_seeds`` (rows in the group whose first column is finite) plus ``n_runs``."""
+    rows = []
+    for keys, grp in frame.groupby(by, sort=True, dropna=False):
+        row = dict(zip(by, keys if isinstance(keys, tuple) else (keys,), strict=True))
+        row["n_runs"] = len(grp)
+        for col in columns:
+            summary = mean_interval(grp[col]) if col in grp else mean_interval([])
+            for k in ("mean", "sd", "se", "ci_low", "ci_high"):
+                row[f"{col}_{k}"] = summary[k]
+            if col == columns[0]:
+                row["n_seeds"] = summary["n"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto_mask(cost, benefit) -> np.ndarray:
+    """Non-dominated points when ``cost`` is minimized and ``benefit`` maximized: a point is
+    dominated if another is at least as good on both and strictly better on one. NaN points are
+    never on the front."""
+    c = np.asarray(cost, dtype=float)
+    b = np.asarray(benefit, dtype=float)
+    ok = np.isfinite(c) & np.isfinite(b)
+    mask = np.zeros(len(c), dtype=bool)
+    for i in np.flatnonzero(ok):
+        better_or_equal = ok & (c <= c[i]) & (b >= b[i])
+        strictly = (c < c[i]) | (b > b[i])
+        mask[i] = not np.any(better_or_equal & strictly)
+    return mask

@@ -1,0 +1,41 @@
+rule train_ann:
+    input:
+        data=dataset_file,
+    output:
+        model=paths.ANN_MODEL,
+        info=paths.ANN_INFO,
+    log:
+        f"{paths.LOGS}/train_ann/{{experiment}}/seed={{seed}}.log",
+    conda:
+        "../envs/spikesparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=1500,
+        runtime=20,
+    params:
+        spec=conversion_spec_json,
+    shell:
+        "python -m spikesparse train-ann --spec {params.spec} --data {input.data} --threads {threads}"
+        " --model {output.model} --info {output.info} > {log} 2>&1"
+
+
+rule convert:
+    input:
+        model=paths.ANN_MODEL,
+        info=paths.ANN_INFO,
+        data=dataset_file,
+    output:
+        conversion=paths.CONVERSION,
+    log:
+        f"{paths.LOGS}/convert/{{experiment}}/seed={{seed}}.log",
+    conda:
+        "../envs/spikesparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        metrics=lambda wc: quoted_json(config["metrics"]),
+    shell:
+        "python -m spikesparse convert --model {input.model} --info {input.info} --data {input.data}"
+        " --metrics-config {params.metrics} --threads {threads} --out {output.conversion} > {log} 2>&1"
