@@ -12,6 +12,7 @@ that does not do the task.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -59,29 +60,105 @@ def _ci_text(s: dict, pct: bool = True) -> str:
     return f"{f(s['mean'])} [{f(s['ci_low'])}, {f(s['ci_high'])}]"
 
 
-def _row(claim_id, seed, experiment, claim, paper_value, source, our_value, s, hashes, verdict, rule) -> dict:
-    return {
-        "claim_id": claim_id,
-        "seed_paper": seed,
-        "experiment": experiment,
-        "claim": claim,
-        "paper_value": paper_value,
-        "paper_source": source,
-        "our_value": our_value,
-        "estimate": s["mean"],
-        "ci_low": s["ci_low"],
-        "ci_high": s["ci_high"],
-        "n_seeds": s["n"],
-        "config_hash": _hash(hashes),
-        "verdict": verdict,
-        "rule": rule,
-    }
+@dataclass(frozen=True)
+class Claim:
+    """What a seed paper claims and the rule we judge it by; ``row`` adds our figure."""
+
+    claim_id: str
+    seed_paper: str
+    claim: str
+    paper_value: str
+    paper_source: str
+    rule: str
+
+    def row(self, experiment: str, our_value: str, stats: dict, hashes, verdict: str) -> dict:
+        return {
+            "claim_id": self.claim_id,
+            "seed_paper": self.seed_paper,
+            "experiment": experiment,
+            "claim": self.claim,
+            "paper_value": self.paper_value,
+            "paper_source": self.paper_source,
+            "our_value": our_value,
+            "estimate": stats["mean"],
+            "ci_low": stats["ci_low"],
+            "ci_high": stats["ci_high"],
+            "n_seeds": stats["n"],
+            "config_hash": _hash(hashes),
+            "verdict": verdict,
+            "rule": self.rule,
+        }
+
+    def not_run(self, experiment: str, why: str) -> dict:
+        return self.row(experiment, why, mean_interval([]), [], "not run")
+
+    def inconclusive(self, experiment: str, runs: pd.DataFrame) -> dict:
+        base = _ok(runs[runs["family"] == "baseline"])
+        acc = mean_interval(base["accuracy"])
+        text = f"baseline accuracy {_ci_text(acc, False)} is within {SWITCH_OFF_MARGIN:g} of chance"
+        return self.row(experiment, text, mean_interval([]), base["config_hash"], "inconclusive")
 
 
-def _not_run(claim_id, seed, experiment, claim, paper_value, source, rule, why) -> dict:
-    return _row(
-        claim_id, seed, experiment, claim, paper_value, source, why, mean_interval([]), [], "not run", rule
-    )
+ISO = "iso-accuracy (mean accuracy >= baseline mean - 1 SE)"
+CLAIM_000_OVERSHOOT = Claim(
+    "000-overshoot",
+    "000",
+    "homeostatic L2 toward a 5 % target ends far above its target while accuracy stays high",
+    "49.2 % firing at 100 % accuracy (target 5 %)",
+    "abstract (seed 000)",
+    f"at the lambda with the best mean accuracy: held if mean rate >= {OVERSHOOT_FACTOR:g} x target "
+    f"at {ISO}; partly if the rate overshoots but accuracy drops; not held if the rate stays below",
+)
+CLAIM_000_HARD = Claim(
+    "000-hard",
+    "000",
+    "hard constraints in the neuron reach a firing rate at or below the 5 % target",
+    "structural limits give real sparsity (conclusion; no number)",
+    "abstract (seed 000)",
+    "per hard-constraint method: mean rate <= the homeostatic target; held if every method does, "
+    "partly if some do, not held if none; accuracy cost = baseline mean - method mean",
+)
+CLAIM_001 = Claim(
+    "001",
+    "001",
+    "the first-spike penalty cuts spikes; two-phase training avoids the switch-off single-phase can cause",
+    "spike rate kept under control; 2-phase avoids silent-neuron switch-off (no number)",
+    "abstract (seed 001)",
+    f"A: two-phase reaches >= {FIRST_SPIKE_REDUCTION:.0%} fewer spikes than the baseline at {ISO}; "
+    f"B: single-phase is switched off (silent fraction >= {SWITCH_OFF_SILENT:g} or accuracy <= chance + "
+    f"{SWITCH_OFF_MARGIN:g}) at some lambda where two-phase is not; held if A and B, partly if one",
+)
+_SOURCE_002 = "'Findings' summary on the seed's page (the stored abstract is cut before the numbers)"
+_RULE_002 = (
+    "largest mean spike reduction over spike-count settings with {}: held if >= "
+    f"{SPIKE_CLAIM_HELD:.0%}, partly if >= {SPIKE_CLAIM_PARTLY:.0%}, else not held"
+)
+CLAIM_002_ISO = Claim(
+    "002-iso",
+    "002",
+    "the spike-count loss cuts spikes ~70 % at iso-accuracy",
+    "70.1 % fewer spikes at iso-accuracy (CIFAR-10)",
+    _SOURCE_002,
+    _RULE_002.format(ISO),
+)
+CLAIM_002_1PCT = Claim(
+    "002-1pct",
+    "002",
+    "the spike-count loss cuts spikes ~73 % at -1 % accuracy",
+    "73.3 % fewer spikes at -1 % accuracy (CIFAR-10)",
+    _SOURCE_002,
+    _RULE_002.format("mean accuracy >= baseline mean - 1 point"),
+)
+CLAIM_003 = Claim(
+    "003",
+    "003",
+    "the L4-norm weight adjustment improves converted-SNN accuracy by up to 2.5 %",
+    "up to +2.5 % accuracy",
+    "third-party summary of the seed (the abstract gives no number): unverified",
+    "largest mean paired gain (L4 at the validation-chosen alpha minus alpha = 0) over normalizations "
+    f"and T: held if >= {100 * L4_GAIN_HELD:g} points with a 95 % interval above 0, partly if the "
+    "interval is above 0, else not held",
+)
 
 
 def _ok(runs: pd.DataFrame) -> pd.DataFrame:
@@ -91,6 +168,10 @@ def _ok(runs: pd.DataFrame) -> pd.DataFrame:
 
 def baseline_stats(runs: pd.DataFrame) -> dict:
     return mean_interval(_ok(runs[runs["family"] == "baseline"])["accuracy"])
+
+
+def _iso_floor(acc: dict) -> float:
+    return acc["mean"] - (acc["se"] if np.isfinite(acc["se"]) else 0.0)
 
 
 def spike_reduction(
@@ -112,8 +193,7 @@ def spike_reduction(
     if base.empty:
         return None
     acc = mean_interval(base["accuracy"])
-    se = acc["se"] if np.isfinite(acc["se"]) else 0.0
-    floor = acc["mean"] - (se if max_drop is None else max_drop)
+    floor = _iso_floor(acc) if max_drop is None else acc["mean"] - max_drop
     base_metric = float(base[metric].mean())
     best = None
     for (method, lam), grp in _ok(sweep).groupby(["method", "lam"]):
@@ -136,31 +216,8 @@ def spike_reduction(
 
 def baseline_learned(runs: pd.DataFrame) -> bool:
     base = _ok(runs[runs["family"] == "baseline"])
-    return bool(
-        not base.empty and base["accuracy"].mean() > base["chance_accuracy"].mean() + SWITCH_OFF_MARGIN
-    )
-
-
-def _inconclusive(claim_id, seed, experiment, claim, paper, source, rule, runs) -> dict:
-    base = _ok(runs[runs["family"] == "baseline"])
-    acc = mean_interval(base["accuracy"])
-    text = (
-        f"baseline accuracy {_ci_text(acc, False)} is within {SWITCH_OFF_MARGIN:g} of chance: "
-        "nothing to judge"
-    )
-    return _row(
-        claim_id,
-        seed,
-        experiment,
-        claim,
-        paper,
-        source,
-        text,
-        mean_interval([]),
-        base["config_hash"],
-        "inconclusive",
-        rule,
-    )
+    chance = base["chance_accuracy"].mean()
+    return bool(not base.empty and base["accuracy"].mean() > chance + SWITCH_OFF_MARGIN)
 
 
 def three_way(a: bool, b: bool) -> str:
@@ -171,29 +228,13 @@ def three_way(a: bool, b: bool) -> str:
 
 
 def claim_000_overshoot(runs: pd.DataFrame, experiment: str) -> dict:
-    claim = "homeostatic L2 toward a 5 % target ends far above its target while accuracy stays high"
-    paper = "49.2 % firing at 100 % accuracy (target 5 %)"
-    source = "abstract (seed 000)"
-    rule = (
-        f"at the lambda with the best mean accuracy: held if mean rate >= {OVERSHOOT_FACTOR:g} x target and "
-        "accuracy is iso (>= baseline mean - 1 SE); partly if the rate overshoots but accuracy drops; "
-        "not held if the rate stays below that"
-    )
+    c = CLAIM_000_OVERSHOOT
     exp = runs[runs["experiment"] == experiment]
     hl2 = _ok(exp[exp["family"] == "homeostatic_l2"])
     if hl2.empty or exp[exp["family"] == "baseline"].empty:
-        return _not_run(
-            "000-overshoot",
-            "000",
-            experiment,
-            claim,
-            paper,
-            source,
-            rule,
-            "no homeostatic_l2 or baseline runs",
-        )
+        return c.not_run(experiment, "no homeostatic_l2 or baseline runs")
     if not baseline_learned(exp):
-        return _inconclusive("000-overshoot", "000", experiment, claim, paper, source, rule, exp)
+        return c.inconclusive(experiment, exp)
     base = baseline_stats(exp)
     lam = hl2.groupby("lam")["accuracy"].mean().idxmax()
     grp = hl2[hl2["lam"] == lam]
@@ -201,46 +242,24 @@ def claim_000_overshoot(runs: pd.DataFrame, experiment: str) -> dict:
     rate = mean_interval(grp["hidden_rate"])
     acc = mean_interval(grp["accuracy"])
     overshoot = rate["mean"] >= OVERSHOOT_FACTOR * target
-    high = acc["mean"] >= base["mean"] - (base["se"] if np.isfinite(base["se"]) else 0.0)
+    high = acc["mean"] >= _iso_floor(base)
     verdict = "held" if overshoot and high else ("partly" if overshoot else "not held")
     text = (
-        f"rate {_ci_text(rate)} at accuracy {_ci_text(acc, False)} (lambda={lam:g}, target {_pct(target)}); "
-        f"baseline accuracy {_ci_text(base, False)}"
+        f"rate {_ci_text(rate)} at accuracy {_ci_text(acc, False)} (lambda={lam:g}, target "
+        f"{_pct(target)}); baseline accuracy {_ci_text(base, False)}"
     )
-    return _row(
-        "000-overshoot",
-        "000",
-        experiment,
-        claim,
-        paper,
-        source,
-        text,
-        rate,
-        grp["config_hash"],
-        verdict,
-        rule,
-    )
+    return c.row(experiment, text, rate, grp["config_hash"], verdict)
 
 
 def claim_000_hard(runs: pd.DataFrame, experiment: str) -> dict:
-    claim = "hard constraints in the neuron reach a firing rate at or below the 5 % target"
-    paper = "structural limits give real sparsity (conclusion; no number)"
-    source = "abstract (seed 000)"
-    rule = (
-        "per hard-constraint method: mean rate <= the homeostatic target; held if every method does, "
-        "partly if some do, not held if none; the accuracy cost is baseline mean - method mean"
-    )
+    c = CLAIM_000_HARD
     exp = runs[runs["experiment"] == experiment]
     hard = _ok(exp[exp["family"] == "hard_constraint"])
     if hard.empty or exp[exp["family"] == "baseline"].empty:
-        return _not_run(
-            "000-hard", "000", experiment, claim, paper, source, rule, "no hard-constraint or baseline runs"
-        )
+        return c.not_run(experiment, "no hard-constraint or baseline runs")
     if not baseline_learned(exp):
-        return _inconclusive("000-hard", "000", experiment, claim, paper, source, rule, exp)
-    targets = (
-        exp["cfg.regularizer.target_rate"].dropna() if "cfg.regularizer.target_rate" in exp else pd.Series()
-    )
+        return c.inconclusive(experiment, exp)
+    targets = exp.get("cfg.regularizer.target_rate", pd.Series(dtype=float)).dropna()
     target = float(targets.iloc[0]) if not targets.empty else 0.05
     base = baseline_stats(exp)
     parts, met, worst = [], [], None
@@ -253,9 +272,7 @@ def claim_000_hard(runs: pd.DataFrame, experiment: str) -> dict:
             worst = rate
     verdict = "held" if all(met) else ("partly" if any(met) else "not held")
     text = "; ".join(parts) + f" (target {_pct(target)})"
-    return _row(
-        "000-hard", "000", experiment, claim, paper, source, text, worst, hard["config_hash"], verdict, rule
-    )
+    return c.row(experiment, text, worst, hard["config_hash"], verdict)
 
 
 # --- seed 001 -----------------------------------------------------------------------------------
@@ -270,113 +287,65 @@ def _switched_off(grp: pd.DataFrame) -> bool:
 
 
 def claim_001(runs: pd.DataFrame, experiment: str) -> dict:
-    claim = (
-        "the first-spike penalty cuts spikes; two-phase training avoids the switch-off that "
-        "single-phase can cause"
-    )
-    paper = "spike rate kept under control; 2-phase avoids silent-neuron switch-off (no number)"
-    source = "abstract (seed 001)"
-    rule = (
-        f"A: two-phase reaches >= {FIRST_SPIKE_REDUCTION:.0%} fewer spikes than the baseline at "
-        "iso-accuracy; "
-        f"B: single-phase is switched off (silent fraction >= {SWITCH_OFF_SILENT:g} or accuracy <= chance + "
-        f"{SWITCH_OFF_MARGIN:g}) at some lambda where two-phase is not; held if A and B, partly if one"
-    )
+    c = CLAIM_001
     exp = runs[runs["experiment"] == experiment]
     phase = exp.get("cfg.regularizer.two_phase", pd.Series(index=exp.index, dtype=object))
     two = exp[(exp["family"] == "first_spike") & (phase == True)]  # noqa: E712
     single = exp[(exp["family"] == "first_spike") & (phase == False)]  # noqa: E712
     baseline = exp[exp["family"] == "baseline"]
     if two.empty or single.empty or baseline.empty:
-        return _not_run(
-            "001", "001", experiment, claim, paper, source, rule, "needs baseline, single- and two-phase runs"
-        )
+        return c.not_run(experiment, "needs baseline, single- and two-phase runs")
     if not baseline_learned(exp):
-        return _inconclusive("001", "001", experiment, claim, paper, source, rule, exp)
+        return c.inconclusive(experiment, exp)
     best = spike_reduction(two, baseline)
     a = best is not None and best["reduction"]["mean"] >= FIRST_SPIKE_REDUCTION
-    off_lams = []
-    for lam, grp in _ok(single).groupby("lam"):
-        twin = _ok(two[two["lam"] == lam])
-        if _switched_off(grp) and not twin.empty and not _switched_off(twin):
-            off_lams.append(lam)
-    b = bool(off_lams)
     single_off = [lam for lam, g in _ok(single).groupby("lam") if _switched_off(g)]
+    spared = [
+        lam
+        for lam in single_off
+        if not _ok(two[two["lam"] == lam]).empty and not _switched_off(_ok(two[two["lam"] == lam]))
+    ]
     red = best["reduction"] if best else mean_interval([])
+    first = (
+        f"two-phase: {_ci_text(red)} fewer spikes at iso-accuracy (lambda={best['lam']:g}); "
+        if best
+        else "two-phase: no lambda at iso-accuracy; "
+    )
     text = (
-        (
-            f"two-phase: {_ci_text(red)} fewer spikes at iso-accuracy (lambda={best['lam']:g}); "
-            if best
-            else "two-phase: no lambda at iso-accuracy; "
-        )
+        first
         + f"single-phase switched off at lambda {[float(x) for x in single_off]}, "
-        + f"two-phase spared it at {[float(x) for x in off_lams]}"
+        + f"two-phase spared it at {[float(x) for x in spared]}"
     )
     hashes = list(two["config_hash"]) + list(single["config_hash"])
-    return _row("001", "001", experiment, claim, paper, source, text, red, hashes, three_way(a, b), rule)
+    return c.row(experiment, text, red, hashes, three_way(a, bool(spared)))
 
 
 # --- seed 002 -----------------------------------------------------------------------------------
 
 
 def claim_002(runs: pd.DataFrame, experiment: str, at_one_percent: bool) -> dict:
-    if at_one_percent:
-        cid, claim, paper = (
-            "002-1pct",
-            "the spike-count loss cuts spikes ~73 % at -1 % accuracy",
-            "73.3 % fewer spikes at -1 % accuracy (CIFAR-10)",
-        )
-    else:
-        cid, claim, paper = (
-            "002-iso",
-            "the spike-count loss cuts spikes ~70 % at iso-accuracy",
-            "70.1 % fewer spikes at iso-accuracy (CIFAR-10)",
-        )
-    source = "'Findings' summary on the seed's page (the stored abstract is cut before the numbers)"
-    condition = (
-        "mean accuracy >= baseline mean - 1 point"
-        if at_one_percent
-        else "iso-accuracy (>= baseline mean - 1 SE)"
-    )
-    rule = (
-        f"largest mean spike reduction over spike-count settings with {condition}: held if >= "
-        f"{SPIKE_CLAIM_HELD:.0%}, partly if >= {SPIKE_CLAIM_PARTLY:.0%}, else not held"
-    )
+    c = CLAIM_002_1PCT if at_one_percent else CLAIM_002_ISO
     exp = runs[runs["experiment"] == experiment]
     sweep = exp[exp["family"] == "spike_count"]
     baseline = exp[exp["family"] == "baseline"]
     if sweep.empty or baseline.empty:
-        return _not_run(
-            cid, "002", experiment, claim, paper, source, rule, "needs baseline and spike_count runs"
-        )
+        return c.not_run(experiment, "needs baseline and spike_count runs")
     if not baseline_learned(exp):
-        return _inconclusive(cid, "002", experiment, claim, paper, source, rule, exp)
+        return c.inconclusive(experiment, exp)
     best = spike_reduction(sweep, baseline, ONE_PERCENT if at_one_percent else None)
     if best is None:
-        return _row(
-            cid,
-            "002",
-            experiment,
-            claim,
-            paper,
-            source,
-            "no setting meets the accuracy condition",
-            mean_interval([]),
-            list(sweep["config_hash"]),
-            "not held",
-            rule,
-        )
+        nothing = "no setting meets the accuracy condition"
+        return c.row(experiment, nothing, mean_interval([]), sweep["config_hash"], "not held")
     r = best["reduction"]
-    verdict = (
-        "held"
-        if r["mean"] >= SPIKE_CLAIM_HELD
-        else ("partly" if r["mean"] >= SPIKE_CLAIM_PARTLY else "not held")
-    )
+    if r["mean"] >= SPIKE_CLAIM_HELD:
+        verdict = "held"
+    else:
+        verdict = "partly" if r["mean"] >= SPIKE_CLAIM_PARTLY else "not held"
     text = (
         f"{_ci_text(r)} fewer spikes per sample ({best['method']}, lambda={best['lam']:g}; accuracy "
         f"{_ci_text(best['accuracy'], False)} vs baseline {_ci_text(best['baseline_accuracy'], False)})"
     )
-    return _row(cid, "002", experiment, claim, paper, source, text, r, best["hashes"], verdict, rule)
+    return c.row(experiment, text, r, best["hashes"], verdict)
 
 
 # --- seed 003 -----------------------------------------------------------------------------------
@@ -395,17 +364,10 @@ def l4_gains(conversion: pd.DataFrame, experiment: str) -> pd.DataFrame:
 
 
 def claim_003(conversion: pd.DataFrame, experiment: str) -> dict:
-    claim = "the L4-norm weight adjustment improves converted-SNN accuracy by up to 2.5 %"
-    paper = "up to +2.5 % accuracy"
-    source = "third-party summary of the seed (the abstract gives no number): unverified"
-    rule = (
-        "largest mean paired gain (L4 at the validation-chosen alpha minus alpha = 0) over "
-        f"normalizations and T: held if >= {100 * L4_GAIN_HELD:g} points with a 95 % interval above 0, "
-        "partly if the interval is above 0, else not held"
-    )
+    c = CLAIM_003
     gains = l4_gains(conversion, experiment) if not conversion.empty else pd.DataFrame()
     if gains.empty:
-        return _not_run("003", "003", experiment, claim, paper, source, rule, "no conversion runs")
+        return c.not_run(experiment, "no conversion runs")
     best_key, best = None, None
     for key, grp in gains.groupby(["normalization", "time_steps"]):
         s = mean_interval(grp["gain"])
@@ -419,9 +381,7 @@ def claim_003(conversion: pd.DataFrame, experiment: str) -> dict:
         f"[{100 * best['ci_low']:+.2f}, {100 * best['ci_high']:+.2f}] "
         f"with {norm} normalization at T={t}"
     )
-    return _row(
-        "003", "003", experiment, claim, paper, source, text, best, gains["config_hash"], verdict, rule
-    )
+    return c.row(experiment, text, best, gains["config_hash"], verdict)
 
 
 def claims_table(runs: pd.DataFrame, conversion: pd.DataFrame) -> pd.DataFrame:

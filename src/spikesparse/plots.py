@@ -257,39 +257,40 @@ def spike_rasters(rasters: pd.DataFrame, runs: pd.DataFrame, study: str = "e1") 
     return fig
 
 
+def _facets(frame: pd.DataFrame, key: str, draw, ncols: int = 3, size=(5.0, 4.0)) -> plt.Figure:
+    """One panel per value of ``key`` (an experiment or a dataset), titled with it; ``draw(ax,
+    rows)`` fills a panel."""
+    values = sorted(frame[key].unique())
+    fig, axes = _grid(len(values), ncols=ncols, size=size, sharey=False)
+    for ax, value in zip(axes, values, strict=True):
+        draw(ax, frame[frame[key] == value])
+        ax.set_title(str(value))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def pareto_panels(runs: pd.DataFrame, study: str, x: str = "spikes_per_sample") -> plt.Figure:
     """Accuracy against ``x`` per experiment of a study: one line per method through its lambda
     sweep (error bars = SD over seeds), the non-dominated settings joined by a dotted step."""
     df = runs[runs["study"] == study]
     if df.empty:
         return _note(f"{study}: no runs in this config")
-    experiments = sorted(df["experiment"].unique())
-    fig, axes = _grid(len(experiments), ncols=3, size=(5.0, 4.0), sharey=False)
-    for ax, exp in zip(axes, experiments, strict=True):
-        points = _summary_points(df[df["experiment"] == exp], x)
+
+    def draw(ax, sub):
+        points = _summary_points(sub, x)
         palette = _palette(points["method"])
         for method, grp in points.groupby("method"):
             grp = grp.sort_values("x")
-            ax.errorbar(
-                grp["x"],
-                grp["acc"],
-                xerr=grp["x_sd"],
-                yerr=grp["acc_sd"],
-                marker="o",
-                ms=4,
-                color=palette[method],
-                label=method,
-                lw=1,
-                capsize=2,
-            )
+            ax.errorbar(grp["x"], grp["acc"], xerr=grp["x_sd"], yerr=grp["acc_sd"], marker="o", ms=4,
+                        color=palette[method], label=method, lw=1, capsize=2)  # fmt: skip
         _draw_front(ax, points["x"], points["acc"])
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel(x.replace("_", " "))
         ax.set_ylabel("test accuracy")
-        ax.set_title(exp)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+
+    return _facets(df, "experiment", draw)
 
 
 def reduction_curves(runs: pd.DataFrame, study: str = "e2") -> plt.Figure:
@@ -301,17 +302,13 @@ def reduction_curves(runs: pd.DataFrame, study: str = "e2") -> plt.Figure:
     df = runs[(runs["study"] == study) & runs["accuracy"].notna()]
     if df.empty or not (df["family"] == "baseline").any():
         return _note(f"{study}: needs baseline runs")
-    experiments = sorted(df["experiment"].unique())
-    fig, axes = _grid(len(experiments), ncols=3, size=(5.0, 4.0), sharey=False)
-    for ax, exp in zip(axes, experiments, strict=True):
-        sub = df[df["experiment"] == exp]
+
+    def draw(ax, sub):
         base = sub[sub["family"] == "baseline"]
         b_acc = mean_interval(base["accuracy"])
-        b_spk = float(base["spikes_per_sample"].mean())
-        reg = sub[sub["family"] != "baseline"]
-        points = _summary_points(reg, "spikes_per_sample")
+        points = _summary_points(sub[sub["family"] != "baseline"], "spikes_per_sample")
         points["drop"] = 100 * (b_acc["mean"] - points["acc"])
-        points["reduction"] = 100 * (1 - points["x"] / b_spk)
+        points["reduction"] = 100 * (1 - points["x"] / float(base["spikes_per_sample"].mean()))
         palette = _palette(points["method"])
         for method, grp in points.groupby("method"):
             grp = grp.sort_values("lam")
@@ -321,10 +318,8 @@ def reduction_curves(runs: pd.DataFrame, study: str = "e2") -> plt.Figure:
         ax.axvline(1.0, ls="--", color="black", lw=0.8, label="-1 point")
         ax.set_xlabel("accuracy drop vs baseline (points)")
         ax.set_ylabel("spike reduction vs baseline (%)")
-        ax.set_title(exp)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+
+    return _facets(df, "experiment", draw)
 
 
 def silent_layers(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
@@ -373,33 +368,21 @@ def phase_switch(history: pd.DataFrame, study: str = "e3") -> plt.Figure:
     return fig
 
 
-def conversion_curves(conversion: pd.DataFrame, y: str, title: str) -> plt.Figure:
+def conversion_curves(conversion: pd.DataFrame, y: str, ylabel: str) -> plt.Figure:
     """``y`` against time steps per conversion experiment: one colour per normalization, solid =
     alpha 0 baseline, dashed = L4 at the validation-chosen alpha; bands = 95 % CI over seeds."""
     if conversion.empty:
         return _note("no conversion experiments in this config")
-    v = conversion_variants(conversion)
-    experiments = sorted(v["experiment"].unique())
-    fig, axes = _grid(len(experiments), ncols=2, size=(5.0, 3.8), sharey=False)
-    for ax, exp in zip(axes, experiments, strict=True):
-        sub = v[v["experiment"] == exp]
-        sns.lineplot(
-            data=sub,
-            x="time_steps",
-            y=y,
-            hue="normalization",
-            style="variant",
-            marker="o",
-            errorbar=("ci", 95),
-            ax=ax,
-        )
+
+    def draw(ax, sub):
+        sns.lineplot(data=sub, x="time_steps", y=y, hue="normalization", style="variant", marker="o",
+                     errorbar=("ci", 95), ax=ax)  # fmt: skip
         if y == "accuracy":
             ax.axhline(float(sub["ann_accuracy"].mean()), color="black", lw=0.8, ls=":", label="ANN")
         ax.set_xscale("log", base=2)
-        ax.set_title(f"{exp}: {title}")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+        ax.set_ylabel(ylabel)
+
+    return _facets(conversion_variants(conversion), "experiment", draw, ncols=2, size=(5.0, 3.8))
 
 
 def l4_gain(conversion: pd.DataFrame) -> plt.Figure:
@@ -408,25 +391,23 @@ def l4_gain(conversion: pd.DataFrame) -> plt.Figure:
 
     if conversion.empty:
         return _note("no conversion experiments in this config")
-    experiments = sorted(conversion["experiment"].unique())
-    fig, axes = _grid(len(experiments), ncols=2, size=(5.0, 3.8), sharey=False)
-    for ax, exp in zip(axes, experiments, strict=True):
-        g = l4_gains(conversion, exp).assign(gain_points=lambda d: 100 * d["gain"])
-        sns.lineplot(
-            data=g,
-            x="time_steps",
-            y="gain_points",
-            hue="normalization",
-            marker="o",
-            errorbar=("ci", 95),
-            ax=ax,
-        )
+
+    def draw(ax, sub):
+        g = l4_gains(sub, sub["experiment"].iloc[0]).assign(gain_points=lambda d: 100 * d["gain"])
+        sns.lineplot(data=g, x="time_steps", y="gain_points", hue="normalization", marker="o",
+                     errorbar=("ci", 95), ax=ax)  # fmt: skip
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xscale("log", base=2)
         ax.set_ylabel("accuracy gain of L4 (points)")
-        ax.set_title(exp)
-    fig.tight_layout()
-    return fig
+
+    return _facets(conversion, "experiment", draw, ncols=2, size=(5.0, 3.8))
+
+
+def _family_scatter(ax, rows: pd.DataFrame, x: str, palette: dict, scale: float = 1.0) -> None:
+    for family, grp in rows.groupby("family"):
+        ax.scatter(grp[x] / scale, grp["accuracy_mean"], color=palette[family], label=family, s=22,
+                   edgecolor="black", linewidth=0.3, zorder=3)  # fmt: skip
+    ax.set_ylabel("test accuracy")
 
 
 def plane(plane_table: pd.DataFrame, x: str, xlabel: str, logx: bool = False) -> plt.Figure:
@@ -436,36 +417,20 @@ def plane(plane_table: pd.DataFrame, x: str, xlabel: str, logx: bool = False) ->
     plane_table = plane_table[keep & (plane_table[x] > 0)] if logx else plane_table[keep]
     if plane_table.empty:
         return _note("no evaluated results")
-    datasets = sorted(plane_table["dataset"].unique())
-    fig, axes = _grid(len(datasets), ncols=3, size=(5.2, 4.2), sharey=False)
     palette = _palette(plane_table["family"])
     flag = "pareto_rate" if x == "hidden_rate_mean" else "pareto_synops"
-    for ax, ds in zip(axes, datasets, strict=True):
-        sub = plane_table[plane_table["dataset"] == ds]
-        for family, grp in sub.groupby("family"):
-            ax.scatter(
-                grp[x],
-                grp["accuracy_mean"],
-                color=palette[family],
-                label=family,
-                s=22,
-                edgecolor="black",
-                linewidth=0.3,
-                zorder=3,
-            )
+
+    def draw(ax, sub):
+        _family_scatter(ax, sub, x, palette)
         front = sub[sub[flag].astype(bool)].sort_values(x)
-        ax.step(
-            front[x], front["accuracy_mean"], where="post", color="black", ls=":", lw=1, label="Pareto front"
-        )
+        ax.step(front[x], front["accuracy_mean"], where="post", color="black", ls=":", lw=1,
+                label="Pareto front")  # fmt: skip
         ax.scatter(front[x], front["accuracy_mean"], s=90, facecolor="none", edgecolor="black", zorder=4)
         if logx:
             ax.set_xscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("test accuracy")
-        ax.set_title(ds)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+
+    return _facets(plane_table, "dataset", draw, size=(5.2, 4.2))
 
 
 def plane_efficiency(plane_table: pd.DataFrame) -> plt.Figure:
@@ -492,30 +457,16 @@ def plane_energy(plane_table: pd.DataFrame) -> plt.Figure:
     plane_table = plane_table[np.isfinite(energy) & (energy > 0) & np.isfinite(plane_table["accuracy_mean"])]
     if plane_table.empty:
         return _note("no evaluated results")
-    datasets = sorted(plane_table["dataset"].unique())
-    fig, axes = _grid(len(datasets), ncols=3, size=(5.2, 4.2), sharey=False)
     palette = _palette(plane_table["family"])
-    for ax, ds in zip(axes, datasets, strict=True):
-        sub = plane_table[plane_table["dataset"] == ds]
-        for family, grp in sub.groupby("family"):
-            ax.scatter(
-                grp["energy_pj_per_sample_mean"] / 1e3,
-                grp["accuracy_mean"],
-                color=palette[family],
-                label=family,
-                s=22,
-                edgecolor="black",
-                linewidth=0.3,
-            )
+
+    def draw(ax, sub):
+        _family_scatter(ax, sub, "energy_pj_per_sample_mean", palette, scale=1e3)
         for e in sorted(sub["ann_energy_pj_per_sample_mean"].dropna().unique()):
             ax.axvline(e / 1e3, color="black", ls="--", lw=0.8)
         ax.set_xscale("log")
         ax.set_xlabel("energy per sample (nJ); dashed: equivalent ANN MACs")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(ds)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
+
+    return _facets(plane_table, "dataset", draw, size=(5.2, 4.2))
 
 
 FIGURES = {
@@ -529,7 +480,7 @@ FIGURES = {
     "e3_pareto": lambda t: pareto_panels(t["runs"], "e3"),
     "e3_silent_layers": lambda t: silent_layers(t["runs"], "e3"),
     "e3_phase_switch": lambda t: phase_switch(t["history"], "e3"),
-    "e4_accuracy_vs_t": lambda t: conversion_curves(t["conversion"], "accuracy", "test accuracy vs T"),
+    "e4_accuracy_vs_t": lambda t: conversion_curves(t["conversion"], "accuracy", "test accuracy"),
     "e4_l4_gain": lambda t: l4_gain(t["conversion"]),
     "e4_spikes_vs_t": lambda t: conversion_curves(
         t["conversion"], "spikes_per_sample", "hidden spikes per sample"
