@@ -164,3 +164,45 @@ def test_lambda_format_round_trips():
 def test_shipped_configs_are_valid():
     load_config(QUICK_CONFIG)
     load_config(QUICK_CONFIG.parents[1] / "config.yaml")
+
+
+def test_full_config_covers_every_study_as_specified():
+    cfg = load_config(QUICK_CONFIG.parents[1] / "config.yaml")
+    exps = cfg["experiments"]
+    for exp in exps.values():
+        assert len(exp["training"]["seeds"]) >= 3
+    e1 = exps["e1"]["methods"]
+    regs = {m["regularizer"] for m in e1.values()}
+    assert regs == {"none", "homeostatic_l2", "spike_count", "first_spike"}
+    for m in e1.values():
+        if m["regularizer"] != "none":
+            assert len(m["lambdas"]) >= 4
+    hard = [m for m in e1.values() if m["regularizer"] == "none" and "neuron" in m]
+    assert len(hard) >= 2
+    e2 = [e for e in exps.values() if e["study"] == "e2"]
+    assert {e["dataset"] for e in e2} == {"digits", "mnist1d"}
+    for e in e2:
+        assert all(len(m["lambdas"]) >= 5 for m in e["methods"].values() if m["regularizer"] == "spike_count")
+        assert e["encoding"]["name"] == "rate" and len(e["model"]["hidden"]) >= 3
+    e3 = [e for e in exps.values() if e["study"] == "e3"]
+    assert e3 and all(e["encoding"]["name"] == "latency" for e in e3)
+    phases = {
+        m.get("two_phase") for e in e3 for m in e["methods"].values() if m["regularizer"] == "first_spike"
+    }
+    assert phases == {True, False}
+    # E4: the ANN has the topology of E2's SNN on the same dataset
+    e2_hidden = {e["dataset"]: e["model"]["hidden"] for e in e2}
+    assert {c["dataset"] for c in cfg["conversions"].values()} == {"digits", "mnist1d"}
+    for conv in cfg["conversions"].values():
+        assert conv["ann"]["hidden"] == e2_hidden[conv["dataset"]]
+        assert len(conv["ann"]["seeds"]) >= 3 and 0 in conv["alphas"]
+
+
+def test_ann_spec_leaves_out_the_conversion_sweep(quick_config):
+    from spikesparse.config import ann_spec, conversion_spec
+
+    cfg = validate_config(quick_config)
+    ann = ann_spec(cfg, "e4_digits", 1)
+    conv = conversion_spec(cfg, "e4_digits", 1)
+    assert "alphas" not in ann and "seeds" not in ann["ann"] and ann["seed"] == 1
+    assert conv["alphas"] == [0.0, 1.0] and {k: conv[k] for k in ann} == ann

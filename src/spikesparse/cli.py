@@ -229,7 +229,12 @@ def cmd_convert(args) -> None:
 
     start = time.perf_counter()
     info = read_json(args.info)
-    spec = info["spec"]
+    spec = _spec_arg(args.spec) if args.spec else info["spec"]
+    for key in ("dataset", "ann", "seed"):
+        if spec[key] != info["spec"][key]:
+            raise SystemExit(
+                f"convert: the ANN in {args.info} was trained with another {key} than --spec gives"
+            )
     seed_everything(spec["seed"], args.threads)
     checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
     sizes = checkpoint["sizes"]
@@ -348,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         "convert", help="convert a trained ANN to an IF SNN and sweep normalizations, alpha, T"
     )
     p.add_argument("--model", required=True)
+    p.add_argument("--spec", help="conversion spec as JSON, or @file (default: the ANN's spec)")
     p.add_argument("--info", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")

@@ -235,20 +235,24 @@ def expand_conversions(config: dict) -> list[tuple[str, int]]:
     ]
 
 
-def conversion_spec(config: dict, name: str, seed: int) -> dict:
-    """Everything that determines one conversion job's numbers (the seed list excluded)."""
+def ann_spec(config: dict, name: str, seed: int) -> dict:
+    """What determines one conversion job's ANN: dataset, ANN settings and seed. Normalizations,
+    alphas and time steps are not in it, so changing them reconverts without retraining."""
     conv = config["conversions"][name]
     return {
         "experiment": name,
         "seed": int(seed),
         "dataset": {"name": conv["dataset"], **config["datasets"][conv["dataset"]]},
         "ann": {k: v for k, v in conv["ann"].items() if k != "seeds"},
-        **{
-            k: conv[k]
-            for k in ("normalizations", "percentile", "calibration_samples", "alphas", "time_steps")
-        },
         "device": config["device"],
     }
+
+
+def conversion_spec(config: dict, name: str, seed: int) -> dict:
+    """Everything that determines one conversion job's numbers (the seed list excluded)."""
+    conv = config["conversions"][name]
+    sweep = ("normalizations", "percentile", "calibration_samples", "alphas", "time_steps")
+    return {**ann_spec(config, name, seed), **{k: conv[k] for k in sweep}}
 
 
 def run_spec(config: dict, key: RunKey) -> dict:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the quick study on a real single-node SLURM (Debian's slurm-wlm + munge on loopback) with
-# the README's `make cluster` command, and checks that every job went through SLURM and that
-# the tables equal those of a local run byte for byte.
+# Runs a slice of the quick study that uses every rule (data, train, evaluate, train_ann,
+# convert, aggregate, claims, figures, notebook) on a real single-node SLURM (Debian's slurm-wlm +
+# munge on loopback) with the README's `make cluster` command, and checks that every job went
+# through SLURM and that the tables equal those of a local run byte for byte.
 #
 # Needs root and apt-get (Debian). Exits 77 when it cannot run here, 0 on success.
 # Starts munged, slurmctld and slurmd, records their PIDs and stops exactly those at the end.
@@ -82,12 +83,27 @@ done
 sinfo
 
 cd "$REPO"
+make env > "$WORK/env.log" 2>&1
+# E1 with two methods and one seed, and one conversion job: every rule, few jobs.
+.venv/bin/python - "$WORK/slurm.yaml" << 'PY'
+import sys
+
+import yaml
+
+cfg = yaml.safe_load(open("config/quick.yaml"))
+e1 = cfg["experiments"]["e1"]
+e1["methods"] = {k: e1["methods"][k] for k in ("baseline", "homeostatic_l2")}
+e1["training"]["seeds"] = [0]
+cfg["experiments"] = {"e1": e1}
+cfg["conversions"]["e4_digits"]["ann"]["seeds"] = [0]
+yaml.safe_dump(cfg, open(sys.argv[1], "w"))
+PY
 echo "SLURM test: local reference run"
-make study CONFIG=config/quick.yaml WORKDIR="$WORK/local" > "$WORK/local.log" 2>&1
+make study CONFIG="$WORK/slurm.yaml" WORKDIR="$WORK/local" > "$WORK/local.log" 2>&1
 
 echo "SLURM test: the same study through SLURM"
 # README "Running on a cluster"; this test cluster has no accounting database, hence the flags.
-make cluster PARTITION=debug CONFIG=config/quick.yaml WORKDIR="$WORK/slurm" \
+make cluster PARTITION=debug CONFIG="$WORK/slurm.yaml" WORKDIR="$WORK/slurm" \
     SLURM_ARGS="--slurm-no-account --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 --slurm-logdir $WORK/slurm/results/logs/slurm" \
     > "$WORK/slurm.log" 2>&1 || { tail -50 "$WORK/slurm.log"; exit 1; }
 
@@ -106,7 +122,7 @@ echo "SLURM test: $expected jobs expected, $submitted submitted to SLURM, $job_l
 [ "$expected" -gt 0 ] && [ "$submitted" -eq "$expected" ] && [ "$job_logs" -eq "$expected" ] \
     && [ "$completed" -eq "$expected" ] || { echo "SLURM test: not every job went through SLURM" >&2; exit 1; }
 
-for table in runs history neuron_rates; do
+for table in runs history neuron_rates conversion claims; do
     cmp "$WORK/local/results/tables/$table.csv" "$WORK/slurm/results/tables/$table.csv"
 done
 test -s "$WORK/slurm/results/report.html"

@@ -176,6 +176,16 @@ def test_partial_rerun_only_touches_changed_jobs(study, tmp_path):
     assert "train_ann" not in pending and "convert" not in pending
 
 
+def test_changed_conversion_sweep_reconverts_without_retraining_the_ann(study, tmp_path):
+    cfg = yaml.safe_load(QUICK_CONFIG.read_text())
+    cfg["conversions"]["e4_digits"]["alphas"] = [0.0, 0.5, 1.0]
+    changed = tmp_path / "alphas.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    pending = _pending(study, changed)
+    assert "train_ann" not in pending and "train" not in pending
+    assert len(pending["convert"]) == len(cfg["conversions"]["e4_digits"]["ann"]["seeds"])
+
+
 def test_changed_training_value_reruns_its_jobs(study, tmp_path):
     cfg = yaml.safe_load(QUICK_CONFIG.read_text())
     cfg["experiments"]["e1"]["training"]["epochs"] += 1

@@ -12,6 +12,7 @@ from spikesparse import paths
 from spikesparse.config import (
     ConfigError,
     RunKey,
+    ann_spec,
     conversion_spec,
     expand_conversions,
     expand_runs,
@@ -70,6 +71,10 @@ def dataset_file(wildcards):
     )
     name = config[section][wildcards.experiment]["dataset"]
     return paths.DATASET.format(dataset=name)
+
+
+def ann_spec_json(wildcards):
+    return quoted_json(ann_spec(config, wildcards.experiment, int(wildcards.seed)))
 
 
 def conversion_spec_json(wildcards):

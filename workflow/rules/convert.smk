@@ -13,7 +13,7 @@ rule train_ann:
         mem_mb=1500,
         runtime=20,
     params:
-        spec=conversion_spec_json,
+        spec=ann_spec_json,
     shell:
         "python -m spikesparse train-ann --spec {params.spec} --data {input.data} --threads {threads}"
         " --model {output.model} --info {output.info} > {log} 2>&1"
@@ -35,7 +35,9 @@ rule convert:
         mem_mb=2000,
         runtime=30,
     params:
+        spec=conversion_spec_json,
         metrics=lambda wc: quoted_json(config["metrics"]),
     shell:
-        "python -m spikesparse convert --model {input.model} --info {input.info} --data {input.data}"
+        "python -m spikesparse convert --spec {params.spec} --model {input.model} --info {input.info}"
+        " --data {input.data}"
         " --metrics-config {params.metrics} --threads {threads} --out {output.conversion} > {log} 2>&1"
