@@ -311,10 +311,12 @@ def claim_001(runs: pd.DataFrame, experiment: str) -> dict:
         if best
         else "two-phase: no lambda at iso-accuracy; "
     )
+    silent = _ok(two).groupby("lam")["silent_fraction"].mean()
     text = (
         first
         + f"single-phase switched off at lambda {[float(x) for x in single_off]}, "
-        + f"two-phase spared it at {[float(x) for x in spared]}"
+        + f"two-phase spared it at {[float(x) for x in spared]}; "
+        + f"two-phase's largest silent fraction {silent.max():.2f} (lambda={silent.idxmax():g})"
     )
     hashes = list(two["config_hash"]) + list(single["config_hash"])
     return c.row(experiment, text, red, hashes, three_way(a, bool(spared)))

@@ -8,6 +8,7 @@ small configs still produce every file the report lists.
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -428,6 +429,7 @@ def plane(plane_table: pd.DataFrame, x: str, xlabel: str, logx: bool = False) ->
         ax.scatter(front[x], front["accuracy_mean"], s=90, facecolor="none", edgecolor="black", zorder=4)
         if logx:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(xlabel)
 
     return _facets(plane_table, "dataset", draw, size=(5.2, 4.2))
