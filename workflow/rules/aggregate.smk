@@ -33,8 +33,18 @@ rule aggregate:
             category="Tables",
             labels={"table": "plane"},
         ),
-        neurons=paths.NEURON_TABLE,
-        rasters=paths.RASTER_TABLE,
+        neurons=report(
+            paths.NEURON_TABLE,
+            caption="../report/neuron_table.rst",
+            category="Tables",
+            labels={"table": "neuron rates"},
+        ),
+        rasters=report(
+            paths.RASTER_TABLE,
+            caption="../report/raster_table.rst",
+            category="Tables",
+            labels={"table": "rasters"},
+        ),
     log:
         f"{paths.LOGS}/aggregate/aggregate.log",
     conda:
