@@ -69,7 +69,7 @@ def test_large_t_conversion_approaches_the_ann(digits_net):
     acc = {t: float((p == data["y_test"]).mean()) for t, p in sim.predictions.items()}
     assert acc[256] >= ann_acc - 0.03  # stated tolerance: within 3 points of the ANN at T = 256
     assert acc[256] >= acc[8] - 0.01
-    assert sim.input_spikes[256] > sim.input_spikes[8] > 0
+    assert sim.input_counts[256].sum() > sim.input_counts[8].sum() > 0
 
 
 def test_sweep_rows_and_alpha_chosen_on_validation_only(digits_net):
@@ -108,3 +108,18 @@ def test_training_is_reproducible():
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
     assert np.isfinite(ha[-1]["loss"])
+
+
+def test_sweep_counts_effective_acs_per_input_neuron():
+    # two inputs, one always on and one never: only the live input's nonzero synapses count
+    w0 = torch.tensor([[1.0, 1.0], [0.0, 1.0], [0.0, 1.0]])  # input 0 has 1 live synapse, input 1 three
+    snn = C.SNNWeights([w0, torch.ones(2, 3)], [torch.zeros(3), torch.zeros(2)])
+    x = torch.tensor([[1.0, 0.0]] * 4)
+    sim = C.simulate_if(snn, x, [5], torch.Generator().manual_seed(0))
+    assert sim.input_counts[5].tolist() == [20.0, 0.0]
+    row = C._row(
+        "max", 0.0, 5, "test", sim, np.array([0, 1, 0, 1]), snn, 0, {"e_ac_pj": 0.9, "e_mac_pj": 4.6}
+    )
+    hidden_spikes = row["spikes_per_sample"]
+    assert row["synops_per_sample"] == pytest.approx(5 * 3 + hidden_spikes * 2)
+    assert row["effective_acs_per_sample"] == pytest.approx(5 * 1 + hidden_spikes * 2)

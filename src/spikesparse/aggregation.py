@@ -61,6 +61,17 @@ def _flatten(prefix: str, node, out: dict) -> None:
         out[prefix] = node
 
 
+def _add_metric_columns(row: dict, metrics: dict) -> None:
+    """Scalars as they are, per-layer lists as one column per layer (``LAYER_LISTS``); other
+    lists and dicts (per-neuron rates, rasters) have tables of their own."""
+    for k, v in metrics.items():
+        if k in LAYER_LISTS:
+            for i, x in enumerate(v):
+                row[f"{LAYER_LISTS[k]}{i}"] = x
+        elif not isinstance(v, (list, dict)):
+            row[k] = v
+
+
 def load_records(paths: list[str]) -> list[dict]:
     return [read_json(p) for p in paths]
 
@@ -90,12 +101,7 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
             git_commit=rec["provenance"]["git_commit"],
         )
         # Wall times stay in metrics.json: the table must be bit-identical across reruns.
-        for k, v in rec["metrics"].items():
-            if k in LAYER_LISTS:
-                for i, r in enumerate(v):
-                    row[f"{LAYER_LISTS[k]}{i}"] = r
-            elif not isinstance(v, (list, dict)):
-                row[k] = v
+        _add_metric_columns(row, rec["metrics"])
         row["family"] = method_family(rec["spec"])
         _flatten(
             "cfg",
@@ -193,12 +199,7 @@ def conversion_table(records: list[dict]) -> pd.DataFrame:
                 "config_hash": rec["config_hash"],
                 "git_commit": rec["provenance"]["git_commit"],
             }
-            for k, v in r.items():
-                if k == "rate_layers":
-                    for i, x in enumerate(v):
-                        row[f"rate_layer{i}"] = x
-                else:
-                    row[k] = v
+            _add_metric_columns(row, r)
             row["l4_selected"] = chosen[(r["normalization"], r["time_steps"])] == r["alpha"]
             rows.append(row)
     columns = ["study", "experiment", "dataset", "seed", "normalization", "alpha", "time_steps", "split"]

@@ -214,10 +214,14 @@ def spike_reduction(
     return best
 
 
+def _near_chance(rows: pd.DataFrame) -> bool:
+    """Mean accuracy within ``SWITCH_OFF_MARGIN`` of chance: the net does not do the task."""
+    return bool(rows["accuracy"].mean() <= rows["chance_accuracy"].mean() + SWITCH_OFF_MARGIN)
+
+
 def baseline_learned(runs: pd.DataFrame) -> bool:
     base = _ok(runs[runs["family"] == "baseline"])
-    chance = base["chance_accuracy"].mean()
-    return bool(not base.empty and base["accuracy"].mean() > chance + SWITCH_OFF_MARGIN)
+    return not base.empty and not _near_chance(base)
 
 
 def three_way(a: bool, b: bool) -> str:
@@ -279,11 +283,7 @@ def claim_000_hard(runs: pd.DataFrame, experiment: str) -> dict:
 
 
 def _switched_off(grp: pd.DataFrame) -> bool:
-    chance = float(grp["chance_accuracy"].mean())
-    return bool(
-        grp["silent_fraction"].mean() >= SWITCH_OFF_SILENT
-        or grp["accuracy"].mean() <= chance + SWITCH_OFF_MARGIN
-    )
+    return bool(grp["silent_fraction"].mean() >= SWITCH_OFF_SILENT) or _near_chance(grp)
 
 
 def claim_001(runs: pd.DataFrame, experiment: str) -> dict:

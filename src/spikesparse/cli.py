@@ -17,6 +17,19 @@ def _spec_arg(text: str) -> dict:
     return json.loads(text)
 
 
+def save_checkpoint(path: str, checkpoint: dict) -> None:
+    """``torch.save`` through memory, then an atomic write: torch.save names the archive after
+    the file, and the temporary name is random, so saving to it directly would make identical
+    models differ in bytes."""
+    import torch
+
+    from .io import atomic_write
+
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+
+
 def cmd_check_config(args) -> None:
     from .config import expand_runs, load_config
 
@@ -44,10 +57,9 @@ def cmd_generate_data(args) -> None:
 
 def cmd_train(args) -> None:
     import pandas as pd
-    import torch
 
     from .data import load_dataset
-    from .io import atomic_write, config_hash, provenance, write_csv, write_json
+    from .io import config_hash, provenance, write_csv, write_json
     from .runtime import tune_allocator
     from .training import train_run
 
@@ -63,11 +75,7 @@ def cmd_train(args) -> None:
         "status": result.status,
         "reason": result.reason,
     }
-    # Serialise in memory: torch.save names the archive after the file, and the temporary
-    # name is random, so saving to it directly would make identical models differ in bytes.
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    atomic_write(args.model, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    save_checkpoint(args.model, checkpoint)
     write_csv(args.history, pd.DataFrame(result.history))
     write_json(
         args.info,
@@ -189,7 +197,7 @@ def cmd_figures(args) -> None:
 def cmd_train_ann(args) -> None:
     from .conversion import ann_accuracy, train_ann
     from .data import load_dataset
-    from .io import atomic_write, config_hash, provenance, write_json
+    from .io import config_hash, provenance, write_json
     from .runtime import tune_allocator
 
     tune_allocator()
@@ -197,16 +205,12 @@ def cmd_train_ann(args) -> None:
     spec = _spec_arg(args.spec)
     data = load_dataset(args.data)
     net, history = train_ann(spec["ann"], data, spec["seed"], args.threads)
-    buffer = io.BytesIO()
-    import torch
-
-    torch.save({"spec": spec, "state_dict": net.state_dict(), "sizes": _layer_sizes(net)}, buffer)
-    atomic_write(args.model, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    save_checkpoint(args.model, {"spec": spec, "state_dict": net.state_dict(), "sizes": _layer_sizes(net)})
     info = {
         "spec": spec,
         "config_hash": config_hash(spec),
         "history": history,
-        "val_accuracy": ann_accuracy(net, data["x_val"], data["y_val"]),
+        "val_accuracy": history[-1]["val_accuracy"],
         "test_accuracy": ann_accuracy(net, data["x_test"], data["y_test"]),
         "macs_per_sample": net.macs_per_sample(),
         "provenance": provenance("cpu", time.perf_counter() - start),

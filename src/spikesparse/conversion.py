@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import metrics as M
 from .runtime import seed_everything
 
 # The denominator of the L4 factor is kept above this, so a large alpha cannot flip a sign.
@@ -182,8 +183,8 @@ class Simulation:
     """What an IF simulation produced at each checkpoint T (cumulative over the first T steps)."""
 
     predictions: dict[int, np.ndarray]
-    input_spikes: dict[int, float]  # total over samples
-    hidden_spikes: dict[int, list[float]]  # per hidden layer, total over samples
+    input_counts: dict[int, torch.Tensor]  # spikes per input neuron, summed over samples
+    hidden_counts: dict[int, list[torch.Tensor]]  # spikes per neuron of each hidden layer
 
 
 @torch.no_grad()
@@ -197,27 +198,30 @@ def simulate_if(
     t_max = checkpoints[-1]
     n_hidden = len(snn.weights) - 1
     preds = {t: [] for t in checkpoints}
-    in_spikes = dict.fromkeys(checkpoints, 0.0)
-    hid_spikes = {t: [0.0] * n_hidden for t in checkpoints}
+    in_counts = {t: x.new_zeros(x.shape[1], dtype=torch.float64) for t in checkpoints}
+    hid_counts = {
+        t: [x.new_zeros(w.shape[0], dtype=torch.float64) for w in snn.weights[:-1]] for t in checkpoints
+    }
     for lo in range(0, len(x), batch_size):
         xb = x[lo : lo + batch_size]
         mems = [xb.new_zeros(len(xb), w.shape[0]) for w in snn.weights]
-        counts = [0.0] * n_hidden
-        n_in = 0.0
+        n_in = x.new_zeros(x.shape[1], dtype=torch.float64)
+        counts = [x.new_zeros(w.shape[0], dtype=torch.float64) for w in snn.weights[:-1]]
         for t in range(1, t_max + 1):
             s = (torch.rand(xb.shape, generator=generator) < xb).to(xb.dtype)
-            n_in += float(s.sum())
+            n_in += s.sum(0)
             for i, (w, b) in enumerate(zip(snn.weights, snn.biases, strict=True)):
                 mems[i].add_(torch.addmm(b, s, w.t()))
                 if i < n_hidden:
                     s = (mems[i] >= 1.0).to(xb.dtype)
                     mems[i].sub_(s)
-                    counts[i] += float(s.sum())
+                    counts[i] += s.sum(0)
             if t in preds:
                 preds[t].append(mems[-1].argmax(1).numpy())
-                in_spikes[t] += n_in
-                hid_spikes[t] = [a + c for a, c in zip(hid_spikes[t], counts, strict=True)]
-    return Simulation({t: np.concatenate(p) for t, p in preds.items()}, in_spikes, hid_spikes)
+                in_counts[t] += n_in
+                for total, c in zip(hid_counts[t], counts, strict=True):
+                    total += c
+    return Simulation({t: np.concatenate(p) for t, p in preds.items()}, in_counts, hid_counts)
 
 
 def sweep(
@@ -252,16 +256,12 @@ def sweep(
 
 def _row(normalization, alpha, t, split, sim: Simulation, y, snn: SNNWeights, macs, metric_cfg) -> dict:
     n = len(y)
-    hidden_sizes = [w.shape[0] for w in snn.weights[:-1]]
-    layer_spikes = sim.hidden_spikes[t]
-    fan_out = [w.shape[0] for w in snn.weights]  # layer l's spikes feed layer l+1 (input -> layer 0)
-    synops = sim.input_spikes[t] * fan_out[0] + sum(
-        c * f for c, f in zip(layer_spikes, fan_out[1:], strict=True)
-    )
-    nonzero_fan_out = [(w != 0).sum(0).double().mean().item() for w in snn.weights]
-    eff_acs = sim.input_spikes[t] * nonzero_fan_out[0] + sum(
-        c * f for c, f in zip(layer_spikes, nonzero_fan_out[1:], strict=True)
-    )
+    # Presynaptic counts of each layer: the input feeds layer 0, hidden layer l feeds layer l + 1.
+    presynaptic = [sim.input_counts[t], *sim.hidden_counts[t]]
+    synops = sum(M.synops(c, w.shape[0]) for c, w in zip(presynaptic, snn.weights, strict=True))
+    eff_acs = sum(M.effective_acs(c, w) for c, w in zip(presynaptic, snn.weights, strict=True))
+    layer_spikes = [float(c.sum()) for c in sim.hidden_counts[t]]
+    hidden_sizes = [len(c) for c in sim.hidden_counts[t]]
     hidden_total = sum(layer_spikes)
     accuracy = float((sim.predictions[t] == y).mean())
     chance = float(np.bincount(y).max() / n)
@@ -273,17 +273,15 @@ def _row(normalization, alpha, t, split, sim: Simulation, y, snn: SNNWeights, ma
         "split": split,
         "accuracy": accuracy,
         "hidden_rate": hidden_total / (sum(hidden_sizes) * t * n),
-        "rate_layers": [c / (size * t * n) for c, size in zip(layer_spikes, hidden_sizes, strict=True)],
+        "layer_rates": [c / (size * t * n) for c, size in zip(layer_spikes, hidden_sizes, strict=True)],
         "spikes_per_sample": hidden_total / n,
-        "input_spikes_per_sample": sim.input_spikes[t] / n,
+        "input_spikes_per_sample": float(sim.input_counts[t].sum()) / n,
         "synops_per_sample": synops_ps,
         "effective_acs_per_sample": eff_acs / n,
-        "energy_pj_per_sample": synops_ps * metric_cfg["e_ac_pj"],
+        "energy_pj_per_sample": M.energy_pj(synops_ps, 0.0, metric_cfg["e_ac_pj"], metric_cfg["e_mac_pj"]),
         "ann_macs_per_sample": macs,
         "ann_energy_pj_per_sample": macs * metric_cfg["e_mac_pj"],
-        "synaptic_efficiency": ((accuracy - chance) / (1 - chance)) / (synops_ps / 1e6)
-        if synops_ps > 0
-        else float("nan"),
+        "synaptic_efficiency": M.synaptic_efficiency(accuracy, chance, synops_ps),
         "chance_accuracy": chance,
     }
 
