@@ -12,26 +12,48 @@ PARTITION ?=
 ACCOUNT ?=
 SLURM_ARGS ?=
 
-.PHONY: study test env bench lint cluster
+.PHONY: study reference bench-study test env bench lint cluster docs unlock-stale
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+$(VENV)/.installed: requirements.lock requirements-peers.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-peers.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/python -m spikesparse build-ext
 	touch $@
 
 env: $(VENV)/.installed
 
-study: $(VENV)/.installed
+# A run killed with SIGKILL leaves .snakemake/locks behind; unlock it when no Snakemake owns it.
+unlock-stale: $(VENV)/.installed
+	$(BIN)/python -m spikesparse.snakelock --directory $(WORKDIR) -- \
+		$(BIN)/snakemake --unlock --cores 1 --configfile $(CONFIG) --directory $(WORKDIR)
+
+study: $(VENV)/.installed unlock-stale
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --directory $(WORKDIR) \
 		--workflow-profile workflow/profiles/local
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --directory $(WORKDIR) --report results/report.html
+	@cat $(WORKDIR)/results/tables/replication.md
+
+# The reference tables (reference/): the study, then its claims, summary, conversion and plane
+# tables with the machine they came from. Only after a change meant to move the results.
+reference: study
+	$(BIN)/python -m spikesparse freeze-reference --tables $(WORKDIR)/results/tables --out reference
+
+# Where the study's time goes (benchmarks/results/study.json): the study of CONFIG from scratch in
+# BENCH_WORKDIR (deleted first), timed, then job-seconds per rule and experiment and the study
+# efficiency against the 1-thread sgemm peak measured in the same command.
+BENCH_WORKDIR ?= /tmp/spikesparse-bench-study
+bench-study: $(VENV)/.installed
+	rm -rf $(BENCH_WORKDIR)
+	$(BIN)/python -m spikesparse bench-study --config $(CONFIG) --cores $(CORES) \
+		--results $(BENCH_WORKDIR)/results --out benchmarks/results/study.json
 
 # The study as SLURM jobs (workflow/profiles/slurm); the report is built where make runs.
 # With ACCOUNT, sbatch gets it through SBATCH_ACCOUNT and the plugin does not guess one.
 cluster: $(VENV)/.installed
 	@test -n "$(PARTITION)" || { echo "make cluster: set PARTITION=<slurm partition>" >&2; exit 2; }
+	$(MAKE) --no-print-directory unlock-stale
 	SLURM_PARTITION=$(PARTITION) $(if $(ACCOUNT),SBATCH_ACCOUNT=$(ACCOUNT)) \
 		$(BIN)/snakemake --profile workflow/profiles/slurm --configfile $(CONFIG) \
 		--directory $(WORKDIR) $(if $(ACCOUNT),--slurm-no-account) $(SLURM_ARGS)
@@ -40,8 +62,15 @@ cluster: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest tests
 
+# API documentation (mkdocs-material + mkdocstrings) into site/; --strict turns warnings into errors.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# Kernel benchmark at 1 and 2 threads against every installed peer (snnTorch, Norse, SpikingJelly);
+# BENCH_ARGS e.g. "--repeats 5 --skip-quick" (see benchmarks/bench_kernels.py --help).
+BENCH_ARGS ?=
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_kernels.py
+	$(BIN)/python benchmarks/bench_kernels.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

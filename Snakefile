@@ -23,10 +23,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/convert.smk"
-include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/notebook.smk"
+include: "workflow/rules/replication.smk"
 
 
 rule all:
@@ -37,3 +37,5 @@ rule all:
         paths.CLAIMS_MD,
         all_figures(),
         paths.NOTEBOOK_HTML,
+        paths.REPLICATION_CSV,
+        paths.REPLICATION_MD,

@@ -1,19 +1,29 @@
-"""Training-step benchmark: spikesparse kernels against snnTorch's idiomatic per-step loop.
+"""Training-step benchmark: spikesparse kernels against the per-step loops of snnTorch, Norse and
+SpikingJelly, measured against the machine's matmul peak.
 
-One process trains two workloads with both implementations (same initial weights, same input
-spikes), checks that the first-step losses agree, and reports per training step (forward +
-backward + Adam): median milliseconds over >= 20 timed steps after warm-up, speed-up, effective
-GFLOP/s of the step's matmuls against a measured matmul peak, and the peak memory the step
-allocates. It also times the quick config end to end through Snakemake. Results go to
-benchmarks/results/kernels.json and are printed as a Markdown table for the README.
+One process trains two workloads with every implementation (same initial weights for snnTorch
+and spikesparse, whose first-step losses must agree; Norse and SpikingJelly run the same layer
+sizes with their own idiomatic LIF modules when installed) and reports per training step (forward
++ backward + Adam), at 1 and at 2 threads: median milliseconds, speed-up against each peer,
+effective GFLOP/s of the step's matmuls and its fraction of the sgemm peak measured in the same
+run, and the peak memory the step allocates.
 
-    make bench            # or: .venv/bin/python benchmarks/bench_kernels.py [--steps 30]
+Why so many repeats: the machines this runs on are shared. Every figure is the median over
+``--repeats`` rounds; each round measures the peak and then every implementation back to back,
+so a fraction of peak compares two numbers taken under the same load. The JSON records the load
+average and the share of wall time the benchmark got on a CPU (``cpu_share``; 1.0 at 1 thread
+means nobody took the core away). Goals (W1 >= 70 %, W2 >= 80 % of peak) are printed beside the
+figures, never asserted.
+
+    make bench            # or: .venv/bin/python benchmarks/bench_kernels.py [--steps 30] [--threads 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -37,7 +47,9 @@ from spikesparse.runtime import tune_allocator
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "kernels.json"
 BETA, READOUT_BETA, SLOPE = 0.9, 0.9, 25.0
-FUSED_ADAM = True  # the same optimizer kernel for both implementations
+FUSED_ADAM = True  # the same optimizer kernel for every implementation
+GOALS = {"W1": 0.70, "W2": 0.80}  # fraction of the sgemm peak the issue asks for (printed only)
+PEERS = ("snntorch", "norse", "spikingjelly")
 
 WORKLOADS = {
     "W1": dict(n_in=40, hidden=[128], n_out=10, T=100, batch=64, recurrent=True),
@@ -104,6 +116,103 @@ def build_pair(w: dict, seed: int = 0):
         theirs.fc_out.weight.copy_(ours.readout.weight)
         theirs.fc_out.bias.copy_(ours.readout.bias)
     return ours, theirs
+
+
+def _leaky_time_mean(drive: torch.Tensor, beta: float) -> torch.Tensor:
+    """Time mean of a non-spiking leaky integrator fed ``drive`` ``[T, B, C]``, step by step (the
+    readout the peers' users write; spikesparse collapses it into one weighted sum)."""
+    u = torch.zeros_like(drive[0])
+    total = torch.zeros_like(drive[0])
+    for t in range(drive.shape[0]):
+        u = beta * u + drive[t]
+        total = total + u
+    return total / drive.shape[0]
+
+
+class NorseNet(nn.Module):
+    """Norse's sequence modules: ``LIFRecurrent`` (input and recurrent weights inside) or
+    Linear -> ``LIF`` per layer over the whole sequence; then the leaky readout.
+
+    Norse's LIF is current-based (a synaptic current with its own decay) and resets to zero, so
+    its dynamics differ from ours: this is a speed comparison at equal layer sizes, not a
+    numerical one (only snnTorch's losses are compared)."""
+
+    def __init__(self, n_in, hidden, n_out, recurrent):
+        super().__init__()
+        import norse.torch as norse
+
+        p = norse.LIFParameters(alpha=torch.tensor(SLOPE))  # dt * tau_mem_inv = 0.1: beta = 0.9
+        sizes = [n_in, *hidden]
+        self.recurrent = recurrent
+        if recurrent:
+            self.layers = nn.ModuleList(
+                norse.LIFRecurrent(a, b, p=p) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+            )
+        else:
+            self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+            self.layers = nn.ModuleList(norse.LIF(p=p) for _ in hidden)
+        self.fc_out = nn.Linear(hidden[-1], n_out)
+
+    def forward(self, x):
+        h = x
+        for i, lif in enumerate(self.layers):
+            h, _ = lif(h if self.recurrent else self.fcs[i](h))
+        return _leaky_time_mean(self.fc_out(h), READOUT_BETA)
+
+
+class SpikingJellyNet(nn.Module):
+    """SpikingJelly's multi-step mode: ``layer.Linear`` -> ``LIFNode`` (``decay_input=False``,
+    soft reset, tau = 10: our subtract-reset LIF with beta 0.9), recurrent layers through
+    ``LinearRecurrentContainer``; then the leaky readout. SpikingJelly has no fast-sigmoid
+    surrogate; its sigmoid surrogate costs the same."""
+
+    def __init__(self, n_in, hidden, n_out, recurrent):
+        super().__init__()
+        from spikingjelly.activation_based import layer, neuron
+        from spikingjelly.activation_based import surrogate as sj_surrogate
+
+        def lif(step_mode):
+            return neuron.LIFNode(
+                tau=1.0 / (1.0 - BETA),
+                decay_input=False,
+                v_reset=None,
+                detach_reset=True,
+                surrogate_function=sj_surrogate.Sigmoid(alpha=4.0),
+                step_mode=step_mode,
+            )
+
+        sizes = [n_in, *hidden]
+        mods = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            mods.append(layer.Linear(a, b, step_mode="m"))
+            mods.append(
+                layer.LinearRecurrentContainer(lif("s"), b, b, step_mode="m") if recurrent else lif("m")
+            )
+        self.body = nn.Sequential(*mods)
+        self.fc_out = nn.Linear(hidden[-1], n_out)
+
+    def forward(self, x):
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(self)
+        return _leaky_time_mean(self.fc_out(self.body(x)), READOUT_BETA)
+
+
+def installed_peers() -> list[str]:
+    """The peer libraries importable here (snnTorch is a test dependency, the others optional)."""
+    return [p for p in PEERS if importlib.util.find_spec(p) is not None]
+
+
+def build_models(w: dict, peers: list[str], seed: int = 0) -> dict[str, nn.Module]:
+    """spikesparse, snnTorch (same weights) and each other installed peer (its own init)."""
+    ours, theirs = build_pair(w, seed)
+    models = {"spikesparse": ours, "snntorch": theirs}
+    args = (w["n_in"], w["hidden"], w["n_out"], w["recurrent"])
+    if "norse" in peers:
+        models["norse"] = NorseNet(*args)
+    if "spikingjelly" in peers:
+        models["spikingjelly"] = SpikingJellyNet(*args)
+    return models
 
 
 def logits_of(model, x):
@@ -193,77 +302,154 @@ def quick_study_wall_s() -> float:
         return time.perf_counter() - t0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument(
-        "--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: all cores)"
-    )
-    parser.add_argument("--skip-quick", action="store_true", help="do not time the quick study")
-    args = parser.parse_args()
-    tune_allocator()
-    torch.set_num_threads(args.threads)
-    peak = matmul_peak_gflops()
-    results = {"threads": torch.get_num_threads(), "matmul_peak_gflops": peak, "workloads": {}}
+def contention() -> dict:
+    """What else ran: the 1-minute load average and the number of CPUs."""
+    return {"loadavg_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+
+
+def timed_round(step, warmup: int, steps: int) -> tuple[float, float]:
+    """(median ms of ``steps`` steps, share of their wall time spent on a CPU by this process,
+    divided by the thread count): how much of the machine the round actually got."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    ms, _ = median_ms(step, warmup, steps)
+    share = (time.process_time() - c0) / (time.perf_counter() - w0) / torch.get_num_threads()
+    return ms, share
+
+
+def bench_threads(n_threads: int, args, peers: list[str]) -> dict:
+    """Every workload and implementation at one thread count, ``args.repeats`` interleaved rounds."""
+    torch.set_num_threads(n_threads)
+    out = {"threads": n_threads, "contention_before": contention(), "workloads": {}}
+    peaks = []
     for name, w in WORKLOADS.items():
         gen = torch.Generator().manual_seed(1)
         x = (torch.rand(w["T"], w["batch"], w["n_in"], generator=gen) < 0.3).float()
         y = torch.randint(0, w["n_out"], (w["batch"],), generator=gen)
-        ours, theirs = build_pair(w)
-        loss_ours = F.cross_entropy(logits_of(ours, x), y).item()
-        loss_theirs = F.cross_entropy(logits_of(theirs, x), y).item()
-        if abs(loss_ours - loss_theirs) > 1e-4:
-            raise SystemExit(f"{name}: first-step losses differ: {loss_ours} vs {loss_theirs}")
-        row = {"config": w, "first_step_loss": {"spikesparse": loss_ours, "snntorch": loss_theirs}}
+        models = build_models(w, peers)
+        loss = {k: F.cross_entropy(logits_of(m, x), y).item() for k, m in models.items()}
+        if abs(loss["spikesparse"] - loss["snntorch"]) > 1e-4:
+            raise SystemExit(f"{name}: first-step losses differ: {loss['spikesparse']} vs {loss['snntorch']}")
+        steps = {k: make_step(m, x, y) for k, m in models.items()}
         flops = step_flops(w)
-        for label, model in (("snntorch", theirs), ("spikesparse", ours)):
-            step = make_step(model, x, y)
-            ms, times = median_ms(step, args.warmup, args.steps)
-            row[label] = {
+        rounds = {k: [] for k in models}
+        for _ in range(args.repeats):
+            peak = matmul_peak_gflops()
+            peaks.append(peak)
+            for k, step in steps.items():
+                ms, share = timed_round(step, args.warmup, args.steps)
+                rounds[k].append({"ms": ms, "peak": peak, "cpu_share": share})
+        row = {"config": w, "first_step_loss": loss, "goal_fraction_of_peak": GOALS[name]}
+        for k, rs in rounds.items():
+            ms = statistics.median(r["ms"] for r in rs)
+            row[k] = {
                 "median_ms": ms,
-                "min_ms": min(times),
+                "round_ms": [r["ms"] for r in rs],
                 "gflops": flops / (ms / 1e3) / 1e9,
-                "fraction_of_matmul_peak": flops / (ms / 1e3) / 1e9 / peak,
-                "peak_step_memory_mb": peak_step_memory_mb(step),
+                # per round against that round's peak, then the median: both under the same load
+                "fraction_of_matmul_peak": statistics.median(
+                    flops / (r["ms"] / 1e3) / 1e9 / r["peak"] for r in rs
+                ),
+                "cpu_share": statistics.median(r["cpu_share"] for r in rs),
             }
-        row["speedup"] = row["snntorch"]["median_ms"] / row["spikesparse"]["median_ms"]
-        results["workloads"][name] = row
+            if args.memory:
+                row[k]["peak_step_memory_mb"] = peak_step_memory_mb(steps[k])
+        row["speedup_vs"] = {
+            k: row[k]["median_ms"] / row["spikesparse"]["median_ms"] for k in models if k != "spikesparse"
+        }
+        row["speedup"] = row["speedup_vs"]["snntorch"]
+        out["workloads"][name] = row
         print(
-            f"{name}: snnTorch {row['snntorch']['median_ms']:.2f} ms, spikesparse "
-            f"{row['spikesparse']['median_ms']:.2f} ms, speed-up {row['speedup']:.2f}x",
+            f"[{n_threads} thread(s)] {name}: spikesparse {row['spikesparse']['median_ms']:.2f} ms "
+            f"({100 * row['spikesparse']['fraction_of_matmul_peak']:.0f} % of peak, goal "
+            f"{100 * GOALS[name]:.0f} %); "
+            + ", ".join(f"{k} {row[k]['median_ms']:.2f} ms ({v:.2f}x)" for k, v in row["speedup_vs"].items()),
             flush=True,
         )
+    out["matmul_peak_gflops"] = statistics.median(peaks)
+    out["matmul_peak_rounds"] = peaks
+    out["contention_after"] = contention()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (median taken)")
+    parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
+    parser.add_argument("--peers", default=None, help="comma-separated peers (default: all installed)")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the profiler")
+    parser.add_argument("--skip-quick", action="store_true", help="do not time the quick study")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    tune_allocator()
+    peers = installed_peers() if args.peers is None else args.peers.split(",")
+    if "snntorch" not in peers:
+        raise SystemExit("snnTorch is required (the reference whose losses must agree)")
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    results = {
+        "peers": peers,
+        "goals_fraction_of_peak": GOALS,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "threads": {str(n): bench_threads(n, args, peers) for n in thread_counts},
+    }
+    # The top-level figures (README table, earlier readers) are those at the most threads.
+    top = results["threads"][str(max(thread_counts))]
+    results["matmul_peak_gflops"] = top["matmul_peak_gflops"]
+    results["workloads"] = top["workloads"]
     if not args.skip_quick:
-        results["quick_study_wall_s"] = quick_study_wall_s()
+        results["quick_study_s"] = quick_study_wall_s()
     results["provenance"] = {
         **provenance("cpu"),
         "machine": platform.machine(),
         "processor": platform.processor(),
+        "cpu_model": cpu_model(),
+        # OpenMP threads spin while waiting unless PASSIVE; on a shared machine that matters.
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(markdown_table(results))
-    print(f"wrote {OUT.relative_to(REPO)}")
+    print(f"wrote {args.out}")
+
+
+def cpu_model() -> str:
+    """The CPU model as lscpu names it (the README quotes it with every figure)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def markdown_table(r: dict) -> str:
+    peers = [p for p in r["peers"]]
+    head = " | ".join(f"{p} ms/step" for p in peers)
+    vs = " | ".join(f"vs {p}" for p in peers)
     lines = [
-        f"threads {r['threads']}, matmul peak {r['matmul_peak_gflops']:.1f} GFLOP/s",
-        "",
-        "| workload | snnTorch ms/step | spikesparse ms/step | speed-up | GFLOP/s (ours, % of peak) "
-        "| peak step memory MB (snnTorch / ours) |",
-        "|---|---|---|---|---|---|",
+        f"| threads | workload | spikesparse ms/step | % of sgemm peak (goal) | {head} | {vs} |",
+        "|" + "---|" * (4 + 2 * len(peers)),
     ]
-    for name, row in r["workloads"].items():
-        s, o = row["snntorch"], row["spikesparse"]
-        lines.append(
-            f"| {name} | {s['median_ms']:.2f} | {o['median_ms']:.2f} | {row['speedup']:.2f}x | "
-            f"{o['gflops']:.1f} ({100 * o['fraction_of_matmul_peak']:.0f} %) | "
-            f"{s['peak_step_memory_mb']:.1f} / {o['peak_step_memory_mb']:.1f} |"
-        )
-    if "quick_study_wall_s" in r:
-        lines.append(f"\nquick config end to end: {r['quick_study_wall_s']:.1f} s")
+    for n, block in r["threads"].items():
+        for name, row in block["workloads"].items():
+            o = row["spikesparse"]
+            cells = " | ".join(f"{row[p]['median_ms']:.2f}" if p in row else "-" for p in peers)
+            sp = " | ".join(f"{row['speedup_vs'][p]:.2f}x" if p in row["speedup_vs"] else "-" for p in peers)
+            lines.append(
+                f"| {n} | {name} | {o['median_ms']:.2f} | {100 * o['fraction_of_matmul_peak']:.0f} % "
+                f"({100 * row['goal_fraction_of_peak']:.0f} %) | {cells} | {sp} |"
+            )
+    peaks = ", ".join(
+        f"{n} thread(s) {b['matmul_peak_gflops']:.1f} GFLOP/s "
+        f"(load {b['contention_before']['loadavg_1min']:.1f} -> {b['contention_after']['loadavg_1min']:.1f})"
+        for n, b in r["threads"].items()
+    )
+    lines.append(f"\nsgemm peak (1024², median of rounds): {peaks}")
+    if "quick_study_s" in r:
+        lines.append(f"quick config end to end: {r['quick_study_s']:.1f} s")
     return "\n".join(lines)
 
 

@@ -71,9 +71,9 @@ BAD = [
     ("latency on sequence data", (*E1, "encoding"), {"name": "latency"}, "experiments.e1.encoding.name"),
     (
         "static data without n_steps",
-        ("experiments", "e3_digits", "encoding"),
+        ("experiments", "e3_d2_w16", "encoding"),
         {"name": "latency"},
-        "experiments.e3_digits.encoding.n_steps",
+        "experiments.e3_d2_w16.encoding.n_steps",
     ),
     (
         "dataset without section",
@@ -133,16 +133,29 @@ def test_runs_and_spec(quick_config):
     cfg = validate_config(quick_config)
     runs = expand_runs(cfg)
     per_experiment = {
-        "e1": (1 + 2 + 1 + 1 + 1) * 2,  # baseline, 2 homeostatic, spike count, first spike, budget; 2 seeds
+        # baseline, 2 homeostatic (neuron scope), 1 homeostatic (layer scope), spike count,
+        # first spike, budget; 2 seeds
+        "e1": (1 + 2 + 1 + 1 + 1 + 1) * 2,
+        # the 1 x 2 regime map: baseline and homeostatic L2 in both scopes, one lambda, 2 seeds
+        "e1map_g1_s3": 3 * 2,
+        "e1map_g2_s3": 3 * 2,
         "e2_digits": (1 + 2) * 2,
         "e2_mnist1d": (1 + 1) * 1,
-        "e3_digits": (1 + 1 + 1) * 2,
+        # E3: two sizes; baseline, spike count, single- and two-phase first spike (the large
+        # size at 2 lambdas, plus a plateau variant at 1), 2 seeds
+        "e3_d2_w16": (1 + 1 + 1 + 1) * 2,
+        "e3_d3_w32": (1 + 2 + 2 + 2 + 1) * 2,
     }
     assert len(runs) == sum(per_experiment.values())
     assert {r.experiment for r in runs} == set(per_experiment)
     assert expand_conversions(cfg) == [("e4_digits", 0), ("e4_digits", 1)]
     spec = run_spec(cfg, RunKey("e1", "homeostatic_l2", "10.0", 1))
-    assert spec["regularizer"] == {"name": "homeostatic_l2", "lam": 10.0, "target_rate": 0.05}
+    assert spec["regularizer"] == {
+        "name": "homeostatic_l2",
+        "lam": 10.0,
+        "target_rate": 0.05,
+        "scope": "neuron",
+    }
     assert spec["seed"] == 1 and "seeds" not in spec["training"]
     with pytest.raises(ConfigError, match="no lambda"):
         run_spec(cfg, RunKey("e1", "homeostatic_l2", "3.0", 1))

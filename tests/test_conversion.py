@@ -19,16 +19,45 @@ def digits_net():
 def test_normalization_makes_each_layer_max_or_percentile_one(digits_net):
     net, data, _ = digits_net
     x = torch.from_numpy(data["x_train"][:200])
-    for norm, pct in (("max", 100.0), ("percentile", 99.0)):
-        scales = C.layer_scales(net, x, norm, percentile=99.0)
+    for norm, pct, over in (
+        ("max", 100.0, "all"),
+        ("percentile", 99.0, "all"),
+        ("percentile", 99.0, "nonzero"),
+    ):
+        scales = C.layer_scales(net, x, norm, percentile=99.0, percentile_of=over)
         snn = C.normalize(net, scales)
         h = x
         for i, (w, b) in enumerate(zip(snn.weights, snn.biases, strict=True)):
             h = h @ w.t() + b
             if i < len(snn.weights) - 1:
                 h = h.clamp(min=0)
-            top = torch.quantile(h.clamp(min=0).flatten().double(), pct / 100).item()
-            assert top == pytest.approx(1.0, rel=1e-4), (norm, i)
+            values = h.clamp(min=0).flatten().double()
+            if over == "nonzero":
+                values = values[values > 0]
+            top = torch.quantile(values, pct / 100).item()
+            assert top == pytest.approx(1.0, rel=1e-4), (norm, over, i)
+    # a ReLU layer is mostly zeros: over all activations the percentile sits below the nonzero one
+    all_scales = C.layer_scales(net, x, "percentile", 99.0, "all")
+    nonzero_scales = C.layer_scales(net, x, "percentile", 99.0, "nonzero")
+    assert all(a <= n for a, n in zip(all_scales, nonzero_scales, strict=True))
+    with pytest.raises(ValueError, match="percentile_of"):
+        C.layer_scales(net, x, "percentile", 99.0, "some")
+
+
+def test_input_map_is_folded_into_the_first_layer(digits_net):
+    net, data, _ = digits_net
+    x = torch.from_numpy(data["x_train"][:50])
+    shifted = C.ReLUNet(net.layers[0].in_features, [48, 48], 10, input_scale=6.0, input_shift=-3.0)
+    shifted.load_state_dict(
+        {**net.state_dict(), "input_scale": torch.tensor(6.0), "input_shift": torch.tensor(-3.0)}
+    )
+    snn = C.normalize(shifted, [1.0] * len(shifted.layers))
+    h = x
+    for i, (w, b) in enumerate(zip(snn.weights, snn.biases, strict=True)):
+        h = h @ w.t() + b
+        if i < len(snn.weights) - 1:
+            h = h.clamp(min=0)
+    assert torch.allclose(h, shifted(x), atol=1e-4)
 
 
 def test_l4_with_alpha_zero_is_the_identity_and_norms_match_a_hand_count(digits_net):

@@ -102,3 +102,28 @@ def test_bad_split_fractions_are_rejected():
 
     with pytest.raises(ValueError, match="fraction"):
         make_digits_dataset(val_fraction=0.5, test_fraction=0.6)
+
+
+def test_mnist1d_is_standardized_per_feature_on_the_training_split_only():
+    from spikesparse.data import STANDARD_SPAN_SD, ann_input_affine, make_mnist1d_dataset
+
+    data = make_mnist1d_dataset(n_samples=600, seed=3)
+    z = (data["x_train"].astype(np.float64) - 0.5) * 2 * STANDARD_SPAN_SD
+    inside = np.abs(z) < STANDARD_SPAN_SD - 1e-6  # clipping beyond +-3 SD shifts the moments a little
+    assert np.abs(z.mean(axis=0)).max() < 0.1
+    assert np.all((data["x_test"] >= 0) & (data["x_test"] <= 1))
+    assert inside.mean() > 0.98
+    # the test split never informs the scaling: a wild test split leaves train and val as they were
+    from spikesparse.data import _scale_features
+
+    rng = np.random.default_rng(0)
+    raw = {f"x_{s}": rng.normal(5, 2, (50, 4)).astype(np.float32) for s in ("train", "val", "test")}
+    wild = {**raw, "x_test": raw["x_test"] * 100}
+    a, b = dict(raw), dict(wild)
+    _scale_features(a, "standard")
+    _scale_features(b, "standard")
+    assert np.array_equal(a["x_train"], b["x_train"]) and np.array_equal(a["x_val"], b["x_val"])
+    assert ann_input_affine({"name": "mnist1d", "scaling": "standard"}) == (6.0, -3.0)
+    assert ann_input_affine({"name": "digits"}) == (1.0, 0.0)
+    with pytest.raises(ValueError, match="scaling"):
+        make_mnist1d_dataset(n_samples=600, scaling="robust")

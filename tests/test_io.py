@@ -1,10 +1,9 @@
 from pathlib import Path
 
 import pytest
-import torch
 
+from spikesparse.evaluation import run_status
 from spikesparse.io import arrays_checksum, atomic_write, config_hash, write_json
-from spikesparse.training import _status_from_rates
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -43,6 +42,9 @@ def test_checksum_depends_on_content():
 
 
 def test_run_status_rules():
-    assert _status_from_rates(torch.zeros(5), 0.9)[0] == "silent"
-    assert _status_from_rates(torch.full((5,), 0.95), 0.9)[0] == "saturated"
-    assert _status_from_rates(torch.tensor([0.0, 0.95, 0.1]), 0.9) == ("ok", "")
+    quiet = {"hidden_rate": 0.0, "layer_silent_fractions": [1.0], "saturated_fraction": 0.0}
+    assert run_status("ok", "", quiet)[0] == "silent"
+    full = {"hidden_rate": 0.95, "layer_silent_fractions": [0.0], "saturated_fraction": 1.0}
+    assert run_status("ok", "", full)[0] == "saturated"
+    mixed = {"hidden_rate": 0.3, "layer_silent_fractions": [0.3, 0.0], "saturated_fraction": 0.3}
+    assert run_status("ok", "", mixed) == ("ok", "")

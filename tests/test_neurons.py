@@ -167,9 +167,9 @@ def test_forward_equals_snntorch_rleaky(backend):
     torch.manual_seed(1)
     n = 6
     cur = torch.randn(25, 3, n) * 0.6 + 0.4
-    # Subtractive reset only: snnTorch's RLeaky zero reset also discards the input of the step
-    # after a spike, unlike its Leaky; our zero reset follows Leaky (tested above).
-    for reset in ("subtract",):
+    # Zero reset too: RLeaky's also discards the input and recurrence of the step after a spike
+    # (unlike Leaky's, tested above); our recurrent zero reset follows RLeaky.
+    for reset in ("subtract", "zero"):
         rlif = snn.RLeaky(
             beta=0.9,
             linear_features=n,

@@ -9,11 +9,18 @@ from .io import read_json
 
 RUN_KEYS = ["experiment", "method", "regularizer", "lam", "seed"]
 # Per-layer metric lists -> one column per hidden layer (prefix + layer index).
-LAYER_LISTS = {"layer_rates": "rate_layer", "layer_silent_fractions": "silent_layer"}
+LAYER_LISTS = {
+    "layer_rates": "rate_layer",
+    "layer_silent_fractions": "silent_layer",
+    "layer_active_fractions": "active_layer",
+}
 # Metrics summarized over seeds in the summary table (the first one counts the seeds).
 SUMMARY_METRICS = [
     "accuracy",
+    "val_accuracy",
+    "train_accuracy",
     "hidden_rate",
+    "active_fraction",
     "spikes_per_sample",
     "synops_per_sample",
     "effective_acs_per_sample",
@@ -24,7 +31,11 @@ SUMMARY_METRICS = [
     "activation_sparsity",
     "membrane_updates_per_sample",
     "ann_energy_pj_per_sample",
+    "val_hidden_rate",
+    "val_synops_per_sample",
 ]
+# Validation means the Pareto flags are computed from (the test split only reports).
+PARETO_VAL = ["val_accuracy_mean", "val_hidden_rate_mean", "val_synops_per_sample_mean"]
 # Metrics of the E5 plane (every method, trained or converted, on one set of axes).
 PLANE_METRICS = [
     "accuracy",
@@ -61,15 +72,16 @@ def _flatten(prefix: str, node, out: dict) -> None:
         out[prefix] = node
 
 
-def _add_metric_columns(row: dict, metrics: dict) -> None:
+def _add_metric_columns(row: dict, metrics: dict, prefix: str = "") -> None:
     """Scalars as they are, per-layer lists as one column per layer (``LAYER_LISTS``); other
-    lists and dicts (per-neuron rates, rasters) have tables of their own."""
+    lists and dicts (per-neuron rates, rasters) have tables of their own. ``prefix`` names the
+    split (``val_`` for validation; test metrics carry none)."""
     for k, v in metrics.items():
         if k in LAYER_LISTS:
             for i, x in enumerate(v):
-                row[f"{LAYER_LISTS[k]}{i}"] = x
+                row[f"{prefix}{LAYER_LISTS[k]}{i}"] = x
         elif not isinstance(v, (list, dict)):
-            row[k] = v
+            row[f"{prefix}{k}"] = v
 
 
 def load_records(paths: list[str]) -> list[dict]:
@@ -102,6 +114,9 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
         )
         # Wall times stay in metrics.json: the table must be bit-identical across reruns.
         _add_metric_columns(row, rec["metrics"])
+        _add_metric_columns(row, rec.get("val_metrics", {}), prefix="val_")
+        history = rec.get("history") or [{}]
+        row["train_accuracy"] = history[-1].get("train_accuracy", float("nan"))
         row["family"] = method_family(rec["spec"])
         _flatten(
             "cfg",
@@ -165,20 +180,40 @@ def method_family(spec: dict) -> str:
     return "hard_constraint" if constrained else "baseline"
 
 
+# Run statuses whose metrics enter means, fronts and claims; the others are counted per setting.
+USABLE_STATUS = ("ok", "saturated")
+EXCLUDED_STATUS = ("silent", "layer_silent", "diverged")
+
+
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment x method x lambda: mean, SD, SE and 95 % interval over seeds of the
-    main metrics, with the number of seeds and of runs whose status is not ``ok``. Runs that are
-    not ``ok`` stay in (a silent or saturated net is a result); diverged runs have NaN metrics
-    and so drop out of the means but are counted."""
+    main metrics. Means are over usable runs (``USABLE_STATUS``); a silent net, a net with a
+    silent hidden layer and a diverged one are results too, so they keep their rows in the runs
+    table and are counted here (``n_silent``, ``n_layer_silent``, ``n_diverged``, ``n_not_ok``)."""
     from .stats import summarize
 
     keys = ["study", "experiment", "dataset", "family", "method", "regularizer", "lam"]
+    counts = ["n_not_ok", *[f"n_{s}" for s in EXCLUDED_STATUS]]
     if runs.empty:
-        return pd.DataFrame(columns=[*keys, "n_runs", "n_seeds", "n_not_ok"])
-    frame = summarize(runs, keys, [c for c in SUMMARY_METRICS if c in runs])
-    not_ok = runs.assign(bad=runs["status"] != "ok").groupby(keys, dropna=False)["bad"].sum()
-    frame["n_not_ok"] = [int(not_ok.loc[tuple(r)]) for r in frame[keys].itertuples(index=False)]
-    return frame
+        return pd.DataFrame(columns=[*keys, "n_runs", "n_seeds", *counts])
+    usable = runs[runs["status"].isin(USABLE_STATUS)]
+    frame = summarize(usable, keys, [c for c in SUMMARY_METRICS if c in runs])
+    # Settings whose every run was excluded still get a row (NaN means, their counts).
+    every = runs[keys].drop_duplicates()
+    frame = every.merge(frame, on=keys, how="left").sort_values(keys, kind="mergesort")
+    frame["n_seeds"] = frame["n_seeds"].fillna(0).astype(int)
+    tally = (
+        runs.assign(
+            n_not_ok=runs["status"] != "ok", **{f"n_{s}": runs["status"] == s for s in EXCLUDED_STATUS}
+        )
+        .groupby(keys, dropna=False)[counts]
+        .sum()
+    )
+    frame = frame.drop(columns=["n_runs"]).merge(
+        runs.groupby(keys, dropna=False).size().rename("n_runs").reset_index(), on=keys
+    )
+    frame = frame.merge(tally.reset_index(), on=keys)
+    return frame.reset_index(drop=True)
 
 
 def conversion_table(records: list[dict]) -> pd.DataFrame:
@@ -196,6 +231,8 @@ def conversion_table(records: list[dict]) -> pd.DataFrame:
                 "dataset": spec["dataset"]["name"],
                 "seed": spec["seed"],
                 "ann_accuracy": rec["ann"]["test_accuracy"],
+                "ann_val_accuracy": rec["ann"]["val_accuracy"],
+                "ann_train_accuracy": rec["ann"].get("train_accuracy", float("nan")),
                 "config_hash": rec["config_hash"],
                 "git_commit": rec["provenance"]["git_commit"],
             }
@@ -208,47 +245,66 @@ def conversion_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(columns, kind="mergesort").reset_index(drop=True)
 
 
-def conversion_variants(conversion: pd.DataFrame) -> pd.DataFrame:
-    """Test rows of the two variants compared in E4: ``baseline`` (alpha 0) and ``l4`` (alpha
-    chosen on validation), one row per experiment x seed x normalization x T x variant."""
-    test = conversion[conversion["split"] == "test"]
+def conversion_variants(conversion: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Rows of ``split`` for the two variants compared in E4: ``baseline`` (alpha 0) and ``l4``
+    (alpha chosen on validation), one row per experiment x seed x normalization x T x variant."""
+    test = conversion[conversion["split"] == split]
     base = test[test["alpha"] == 0].assign(variant="baseline")
     l4 = test[test["l4_selected"].astype(bool)].assign(variant="l4")
     return pd.concat([base, l4], ignore_index=True)
 
 
+def l4_gains(conversion: pd.DataFrame, experiment: str, split: str = "test") -> pd.DataFrame:
+    """Paired per-seed accuracy gain of the L4 variant (alpha chosen on validation) over its
+    alpha = 0 baseline on ``split``, one row per seed x normalization x T."""
+    rows = conversion[(conversion["experiment"] == experiment) & (conversion["split"] == split)]
+    keys = ["seed", "normalization", "time_steps"]
+    base = rows[rows["alpha"] == 0].set_index(keys)["accuracy"]
+    l4 = rows[rows["l4_selected"].astype(bool)].set_index(keys)[["accuracy", "alpha", "config_hash"]]
+    out = l4.join(base.rename("baseline_accuracy"), how="inner").reset_index()
+    out["gain"] = out["accuracy"] - out["baseline_accuracy"]
+    return out
+
+
+def _converted_settings(conversion: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Conversion rows of ``split`` labelled as plane settings (method = normalization and
+    variant, setting = T)."""
+    variants = conversion_variants(conversion, split)
+    return variants.assign(
+        family="conversion",
+        method="convert_"
+        + variants["normalization"]
+        + variants["variant"].map({"baseline": "", "l4": "_l4"}),
+        setting="T=" + variants["time_steps"].astype(str),
+    )
+
+
 def plane_table(summary: pd.DataFrame, conversion: pd.DataFrame) -> pd.DataFrame:
     """The E5 plane: one row per setting of every method (trained: method x lambda; converted:
     normalization x variant x T), summarized over seeds, with the Pareto flags per dataset
-    (accuracy up, firing rate or SynOps per sample down)."""
+    (accuracy up, firing rate or SynOps per sample down). The flags are computed from the
+    validation means, so a "selected" point is never chosen by test numbers."""
     from .stats import pareto_mask, summarize
 
     keep = ["study", "experiment", "dataset", "family", "method", "setting", "n_seeds"]
-    keep += [f"{m}_{s}" for m in PLANE_METRICS for s in ("mean", "ci_low", "ci_high")]
+    keep += [f"{m}_{s}" for m in PLANE_METRICS for s in ("mean", "ci_low", "ci_high")] + PARETO_VAL
     trained = summary.assign(setting=summary["lam"].map(lambda v: f"lambda={v:g}"))
     parts = [trained[[c for c in keep if c in trained]]]
     if not conversion.empty:
-        variants = conversion_variants(conversion)
-        variants = variants.assign(
-            family="conversion",
-            method="convert_"
-            + variants["normalization"]
-            + variants["variant"].map({"baseline": "", "l4": "_l4"}),
-            setting="T=" + variants["time_steps"].astype(str),
-        )
-        conv = summarize(
-            variants,
-            ["study", "experiment", "dataset", "family", "method", "setting"],
-            [m for m in PLANE_METRICS if m in variants],
-        )
+        by = ["study", "experiment", "dataset", "family", "method", "setting"]
+        metrics = [m for m in PLANE_METRICS if m in conversion]
+        conv, val = (summarize(_converted_settings(conversion, s), by, metrics) for s in ("test", "val"))
+        val = val[by + ["accuracy_mean", "hidden_rate_mean", "synops_per_sample_mean"]]
+        conv = conv.merge(val.rename(columns={c: f"val_{c}" for c in val if c not in by}), on=by, how="left")
         parts.append(conv[[c for c in keep if c in conv]])
     plane = pd.concat(parts, ignore_index=True)
     plane["pareto_rate"] = False
     plane["pareto_synops"] = False
     for _, idx in plane.groupby("dataset").groups.items():
         sub = plane.loc[idx]
-        plane.loc[idx, "pareto_rate"] = pareto_mask(sub["hidden_rate_mean"], sub["accuracy_mean"])
-        plane.loc[idx, "pareto_synops"] = pareto_mask(sub["synops_per_sample_mean"], sub["accuracy_mean"])
+        acc = sub["val_accuracy_mean"]
+        plane.loc[idx, "pareto_rate"] = pareto_mask(sub["val_hidden_rate_mean"], acc)
+        plane.loc[idx, "pareto_synops"] = pareto_mask(sub["val_synops_per_sample_mean"], acc)
     return plane.sort_values(
         ["dataset", "study", "experiment", "method", "setting"], kind="mergesort"
     ).reset_index(drop=True)

@@ -60,13 +60,22 @@ def cmd_train(args) -> None:
 
     from .data import load_dataset
     from .io import config_hash, provenance, write_csv, write_json
+    from .records import evaluated_record
     from .runtime import tune_allocator
     from .training import train_run
 
+    start = time.perf_counter()
     tune_allocator()
     spec = _spec_arg(args.spec)
+    metric_cfg = json.loads(args.metrics_config)
     data = load_dataset(args.data)
-    result = train_run(spec, data, threads=args.threads, log=lambda line: print(line, flush=True))
+    result = train_run(
+        spec,
+        data,
+        threads=args.threads,
+        saturation_rate=metric_cfg["saturation_rate"],
+        log=lambda line: print(line, flush=True),
+    )
     checkpoint = {
         "spec": spec,
         "state_dict": result.model.state_dict(),
@@ -88,62 +97,58 @@ def cmd_train(args) -> None:
             "provenance": provenance(result.device, result.wall_time_s),
         },
     )
-    print(f"status {result.status} {result.reason} in {result.wall_time_s:.1f}s")
+    # Evaluate in the same process: the model, data and torch are already loaded.
+    record = evaluated_record(
+        result.model,
+        data,
+        spec,
+        result.status,
+        result.reason,
+        result.history,
+        metric_cfg,
+        result.device,
+        result.wall_time_s,
+        start,
+    )
+    write_json(args.metrics, record)
+    m = record["metrics"]
+    print(
+        f"status {record['status']} {record['reason']}: accuracy {m['accuracy']:.4f} hidden rate "
+        f"{m['hidden_rate']:.4f}; trained in {result.wall_time_s:.1f}s"
+    )
 
 
 def cmd_evaluate(args) -> None:
-    import numpy as np
+    """Re-evaluate a saved model by hand (the study evaluates inside ``train``)."""
     import torch
 
     from .data import load_dataset
-    from .evaluation import evaluate_model, unevaluated_metrics
-    from .io import config_hash, provenance, read_json, write_json
+    from .io import read_json, write_json
     from .models import build_model
+    from .records import evaluated_record
     from .runtime import pick_device, seed_everything
 
     start = time.perf_counter()
     info = read_json(args.info)
     spec = info["spec"]
-    metric_cfg = json.loads(args.metrics_config)
     seed_everything(spec["seed"], args.threads)
     checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
-    status, reason = info["status"], info["reason"]
-    metrics: dict = {}
-    device = pick_device(spec.get("device", "auto"))
-    if status != "diverged":
-        model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"])
-        model.load_state_dict(checkpoint["state_dict"])
-        data = load_dataset(args.data)
-        metrics = evaluate_model(
-            model.to(device),
-            data["x_test"],
-            data["y_test"],
-            spec["encoding"],
-            metric_cfg,
-            device=device,
-        )
-        if metrics["hidden_rate"] == 0.0 and status == "ok":
-            status, reason = "silent", "no hidden spike on the whole test set"
-        elif metrics["saturated_fraction"] == 1.0 and status == "ok":
-            status, reason = "saturated", "every hidden neuron saturated on the test set"
-    else:
-        metrics = unevaluated_metrics()
-    write_json(
-        args.out,
-        {
-            "spec": spec,
-            "config_hash": config_hash(spec),
-            "metrics_config": metric_cfg,
-            "status": status,
-            "reason": reason,
-            "metrics": metrics,
-            "history": info["history"],
-            "train_wall_time_s": info["provenance"].get("wall_time_s"),
-            "provenance": provenance(str(device), time.perf_counter() - start),
-        },
+    model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"])
+    model.load_state_dict(checkpoint["state_dict"])
+    record = evaluated_record(
+        model,
+        load_dataset(args.data),
+        spec,
+        info["status"],
+        info["reason"],
+        info["history"],
+        json.loads(args.metrics_config),
+        pick_device(spec.get("device", "auto")),
+        info["provenance"].get("wall_time_s"),
+        start,
     )
-    acc = metrics.get("accuracy", np.nan)
-    print(f"status {status}: accuracy {acc:.4f} hidden rate {metrics.get('hidden_rate', np.nan):.4f}")
+    write_json(args.out, record)
+    print(f"status {record['status']}: accuracy {record['metrics'].get('accuracy', float('nan')):.4f}")
 
 
 def cmd_aggregate(args) -> None:
@@ -196,7 +201,7 @@ def cmd_figures(args) -> None:
 
 def cmd_train_ann(args) -> None:
     from .conversion import ann_accuracy, train_ann
-    from .data import load_dataset
+    from .data import ann_input_affine, load_dataset
     from .io import config_hash, provenance, write_json
     from .runtime import tune_allocator
 
@@ -204,12 +209,13 @@ def cmd_train_ann(args) -> None:
     start = time.perf_counter()
     spec = _spec_arg(args.spec)
     data = load_dataset(args.data)
-    net, history = train_ann(spec["ann"], data, spec["seed"], args.threads)
+    net, history = train_ann(spec["ann"], data, spec["seed"], args.threads, ann_input_affine(spec["dataset"]))
     save_checkpoint(args.model, {"spec": spec, "state_dict": net.state_dict(), "sizes": _layer_sizes(net)})
     info = {
         "spec": spec,
         "config_hash": config_hash(spec),
         "history": history,
+        "train_accuracy": ann_accuracy(net, data["x_train"], data["y_train"]),
         "val_accuracy": history[-1]["val_accuracy"],
         "test_accuracy": ann_accuracy(net, data["x_test"], data["y_test"]),
         "macs_per_sample": net.macs_per_sample(),
@@ -253,7 +259,10 @@ def cmd_convert(args) -> None:
             "spec": spec,
             "config_hash": config_hash(spec),
             "metrics_config": metric_cfg,
-            "ann": {k: info[k] for k in ("val_accuracy", "test_accuracy", "macs_per_sample")},
+            "ann": {
+                k: info.get(k, float("nan"))
+                for k in ("train_accuracy", "val_accuracy", "test_accuracy", "macs_per_sample")
+            },
             "chosen_alpha": [
                 {"normalization": n, "time_steps": t, "alpha": a} for (n, t), a in sorted(chosen.items())
             ],
@@ -273,6 +282,16 @@ def cmd_notebook(args) -> None:
     print(f"wrote {args.html}")
 
 
+def cmd_results_section(args) -> None:
+    from .io import write_text
+    from .readme import replace_section, results_markdown
+
+    readme = Path(args.readme)
+    updated = replace_section(readme.read_text(), results_markdown(args.tables))
+    write_text(str(readme), updated)
+    print(f"regenerated the results section of {readme} from {args.tables}")
+
+
 def cmd_build_ext(args) -> None:
     from ._ext import extension
 
@@ -281,6 +300,33 @@ def cmd_build_ext(args) -> None:
         print("compiled LIF loops unavailable: the pure-PyTorch kernels will be used")
     else:
         print(f"compiled LIF loops ready: {module.__file__}")
+
+
+def cmd_replicate(args) -> None:
+    from .replication import replicate, write_replication
+
+    result = replicate(args.ours, args.reference, args.records)
+    write_replication(result, args.csv, args.md, args.machine)
+    print(result.outcome)
+
+
+def cmd_freeze_reference(args) -> None:
+    from .replication import freeze_reference
+
+    out = freeze_reference(args.tables, args.out)
+    print(f"froze the reference tables of {args.tables} into {out}")
+
+
+def cmd_bench_study(args) -> None:
+    from .studybench import bench_study
+
+    bench_study(
+        results=args.results,
+        out=args.out,
+        config=args.config,
+        cores=args.cores,
+        peak_gflops=args.peak_gflops,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,16 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meta", required=True)
     p.set_defaults(func=cmd_generate_data)
 
-    p = sub.add_parser("train", help="train one run")
+    p = sub.add_parser("train", help="train one run and evaluate it on validation and test")
     p.add_argument("--spec", required=True, help="run spec as JSON, or @file")
     p.add_argument("--data", required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--model", required=True)
     p.add_argument("--history", required=True)
     p.add_argument("--info", required=True)
+    p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
+    p.add_argument("--metrics", required=True, help="run record with validation and test metrics")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate one trained run on the test set")
+    p = sub.add_parser("evaluate", help="re-evaluate a saved run on validation and test")
     p.add_argument("--model", required=True)
     p.add_argument("--info", required=True)
     p.add_argument("--data", required=True)
@@ -365,12 +413,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_convert)
 
+    p = sub.add_parser("results-section", help="regenerate the README's results section from tables")
+    p.add_argument("--tables", default="reference", help="folder with claims.csv, summary.csv, ...")
+    p.add_argument("--readme", default="README.md")
+    p.set_defaults(func=cmd_results_section)
+
     p = sub.add_parser("notebook", help="execute the analysis notebook and render HTML")
     p.add_argument("--notebook", required=True)
     p.add_argument("--executed", required=True)
     p.add_argument("--html", required=True)
     p.add_argument("--results", required=True, help="results folder injected into the notebook")
     p.set_defaults(func=cmd_notebook)
+
+    p = sub.add_parser(
+        "replicate", help="compare a study's tables with the reference tables (replication report)"
+    )
+    p.add_argument("--ours", required=True, help="tables folder of the study to check (results/tables)")
+    p.add_argument("--reference", required=True, help="reference folder (reference/); may be absent")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+    p.add_argument("--records", nargs="*", help="metrics.json of the study's runs (their machine)")
+    p.add_argument("--machine", help="write the study's machine (JSON) here")
+    p.set_defaults(func=cmd_replicate)
+
+    p = sub.add_parser("freeze-reference", help="copy a finished study's tables into reference/")
+    p.add_argument("--tables", required=True, help="tables folder of the finished study")
+    p.add_argument("--out", required=True, help="reference folder to write (reference)")
+    p.set_defaults(func=cmd_freeze_reference)
+
+    p = sub.add_parser(
+        "bench-study", help="job-seconds per rule and experiment and the study's matmul efficiency"
+    )
+    p.add_argument("--results", required=True, help="results folder of the study (with benchmarks/)")
+    p.add_argument("--out", required=True, help="JSON to write (benchmarks/results/study.json)")
+    p.add_argument(
+        "--config", help="run this config from scratch into the results folder's parent first, timed"
+    )
+    p.add_argument("--cores", default="all", help="Snakemake --cores for --config")
+    p.add_argument(
+        "--peak-gflops", type=float, help="1-thread sgemm peak (default: measured now with torch.mm)"
+    )
+    p.set_defaults(func=cmd_bench_study)
     return parser
 
 

@@ -1,16 +1,18 @@
 """Config validation and expansion of the study into runs.
 
-Why here and not only in the schema: the schema (workflow/schemas/config.schema.yaml) fills
-defaults and rejects unknown keys and wrong types; this module adds the rules a schema cannot
-say (non-finite numbers, parameters that belong to another regularizer, a batch larger than the
-dataset) and turns every error into one line naming the key path. It also defines what a *run*
-is: one (experiment, method, lambda, seed), with a fully resolved spec that becomes the
-Snakemake ``params`` of its jobs, so a changed value reruns exactly the jobs it touches.
-"""
+Why here and not only in the schema: the schema (``config.schema.yaml`` inside the package, so a
+wheel carries it) fills defaults and rejects unknown keys and wrong types; this module adds the
+rules a schema cannot say (non-finite numbers, parameters that belong to another regularizer, a
+batch larger than the dataset) and turns every error into one line naming the key path. It also
+defines what a *run* is: one (experiment, method, lambda, seed), with a fully resolved spec that
+becomes the Snakemake ``params`` of its jobs, so a changed value reruns exactly the jobs it
+touches. ``regime_maps`` (grids over drive knobs) become ordinary experiments here
+(``expand_regime_maps``), so nothing downstream needs to know about them."""
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,9 @@ import jsonschema
 import yaml
 
 from .data import STATIC_DATASETS
-from .regularizers import REGULARIZERS
+from .plugins import dataset_is_static, resolve_regularizer
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -107,8 +109,124 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
         # Report the deepest error: it names the most specific key path.
         error = max(errors, key=lambda e: len(e.absolute_path))
         raise ConfigError(_describe(error))
+    cells = expand_regime_maps(config, load_schema(schema_path))
+    if cells:
+        # The cells are ordinary experiments now: the schema checks each knob value's type and
+        # range in place (e.g. a threshold of 0) and fills nothing new (the base was filled).
+        errors = list(validator.iter_errors(config))
+        if errors:
+            error = max(errors, key=lambda e: len(e.absolute_path))
+            parts = list(error.absolute_path)
+            cell = parts[1] if len(parts) > 1 and parts[0] == "experiments" else None
+            origin = config["experiments"].get(cell, {}).get("regime", {}).get("map") if cell else None
+            suffix = f" (a cell of regime_maps.{origin})" if origin else ""
+            raise ConfigError(_describe(error) + suffix)
     _check_semantics(config)
     return config
+
+
+def _knob_text(value: float) -> str:
+    """A knob value as it appears in an experiment name: 2.0 -> '2', 1.5 -> '1p5', 1e-05 -> '1em05'."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return format_lambda(value).replace(".", "p").replace("-", "m")
+
+
+def _knob_schema(schema: dict, path: str, where: str) -> dict:
+    """The schema of ``path`` inside an experiment; ConfigError when no such key exists."""
+    node = schema["properties"]["experiments"]["patternProperties"]["^[a-z][a-z0-9_]*$"]
+    walked = []
+    for part in path.split("."):
+        if "$ref" in node:
+            node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+        known = node.get("properties", {})
+        if part not in known:
+            inside = ".".join(walked) or "an experiment"
+            raise ConfigError(
+                f"config error at {where}: {path!r} is not a key of an experiment "
+                f"({part!r} is not under {inside}; known: {sorted(known)})"
+            )
+        node = known[part]
+        walked.append(part)
+    if "$ref" in node:
+        node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+    kinds = node.get("type")
+    kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+    if not kinds & {"number", "integer"}:
+        raise ConfigError(
+            f"config error at {where}: {path!r} is not a numeric key (schema type {node.get('type')})"
+        )
+    return node
+
+
+def expand_regime_maps(config: dict, schema: dict | None = None) -> list[str]:
+    """Turn every ``regime_maps`` entry into ordinary experiments, one per grid cell; return their names.
+
+    Why: a regime map is a grid over drive knobs (input gain, weight init scale, ...) of one base
+    experiment, each cell running the same methods. Writing the cells out by hand would repeat the
+    base and let the cells drift apart; expanding them here, inside validation, means every later
+    step (runs, Snakemake jobs, tables, figures, claims) sees plain experiments. A cell is named
+    ``<map>_<label><value>_...`` (``e1map_g2_s1p5``), copies the base's dataset, encoding, model,
+    training and study, takes the map's methods and seeds, sets each knob at its path, and records
+    ``regime: {map, knobs: {path: value}}`` so tables can place it on the grid. Cells of an earlier
+    expansion are replaced, so validating an already validated config changes nothing.
+    """
+    maps = config.get("regime_maps") or {}
+    experiments = config.get("experiments")
+    if not maps or not isinstance(experiments, dict):
+        return []
+    schema = schema if schema is not None else load_schema()
+    earlier = [
+        n for n, e in experiments.items() if isinstance(e, dict) and e.get("regime", {}).get("map") in maps
+    ]
+    for name in earlier:
+        del experiments[name]
+    created = []
+    for map_name, spec in maps.items():
+        where = f"regime_maps.{map_name}"
+        base_name = spec["base"]
+        if base_name not in experiments:
+            raise ConfigError(
+                f"config error at {where}.base: no experiment {base_name!r} (known: {sorted(experiments)})"
+            )
+        base = experiments[base_name]
+        knobs = spec["knobs"]
+        for field in ("path", "label"):
+            seen = [k[field] for k in knobs]
+            if len(set(seen)) != len(seen):
+                raise ConfigError(f"config error at {where}.knobs: duplicate {field}s {seen}")
+        integer = []
+        for i, knob in enumerate(knobs):
+            node = _knob_schema(schema, knob["path"], f"{where}.knobs[{i}].path")
+            integer.append(node.get("type") == "integer")
+        for values in itertools.product(*(k["values"] for k in knobs)):
+            labels = [k["label"] + _knob_text(v) for k, v in zip(knobs, values, strict=True)]
+            cell_name = "_".join([map_name, *labels])
+            if cell_name in experiments:
+                raise ConfigError(
+                    f"config error at {where}: cell name {cell_name!r} is already used by "
+                    f"experiments.{cell_name}"
+                )
+            skip = ("description", "methods", "regime")
+            cell = {k: copy.deepcopy(v) for k, v in base.items() if k not in skip}
+            cell["methods"] = copy.deepcopy(spec["methods"])
+            cell["training"]["seeds"] = list(spec.get("seeds", base["training"]["seeds"]))
+            settings = {}
+            for knob, value, is_int in zip(knobs, values, integer, strict=True):
+                value = int(value) if is_int and float(value).is_integer() else value
+                *parents, leaf = knob["path"].split(".")
+                node = cell
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = value
+                settings[knob["path"]] = value
+            values_text = ", ".join(f"{p}={v}" for p, v in settings.items())
+            cell["description"] = f"{map_name} cell of {base_name}: {values_text}"
+            cell["regime"] = {"map": map_name, "knobs": settings}
+            experiments[cell_name] = cell
+            created.append(cell_name)
+    return created
 
 
 # Parameters each encoder accepts (besides its name).
@@ -122,7 +240,26 @@ def _check_dataset_section(config: dict, where: str, dataset: str) -> None:
         )
 
 
-def _check_encoding(where: str, encoding: dict, dataset: str) -> None:
+def _plugin_static(config: dict, dataset: str) -> bool:
+    """Whether a plugin dataset (a section with ``generator``) is static; built-ins are not plugins."""
+    section = config["datasets"].get(dataset, {})
+    if "generator" not in section:
+        return False
+    try:
+        return dataset_is_static(section["generator"])
+    except ValueError as err:
+        raise ConfigError(f"config error at datasets.{dataset}.generator: {err}") from None
+
+
+def _regularizer(method: dict, where: str):
+    """The method's Regularizer class (built-in or plugin); an unknown one names the key path."""
+    try:
+        return resolve_regularizer(method["regularizer"])
+    except ValueError as err:
+        raise ConfigError(f"config error at {where}.regularizer: {err}") from None
+
+
+def _check_encoding(config: dict, where: str, encoding: dict, dataset: str) -> None:
     name = encoding["name"]
     for key in encoding:
         if key != "name" and key not in ENCODER_PARAMS[name]:
@@ -130,7 +267,7 @@ def _check_encoding(where: str, encoding: dict, dataset: str) -> None:
                 f"config error at {where}.encoding.{key}: not a parameter of the {name!r} encoder "
                 f"(allowed: {sorted(ENCODER_PARAMS[name])})"
             )
-    static = dataset in STATIC_DATASETS
+    static = dataset in STATIC_DATASETS or _plugin_static(config, dataset)
     if static and "n_steps" not in encoding:
         raise ConfigError(
             f"config error at {where}.encoding.n_steps: required for the static dataset {dataset!r}"
@@ -166,7 +303,7 @@ def _check_semantics(config: dict) -> None:
         where = f"experiments.{exp_name}"
         dataset = exp["dataset"]
         _check_dataset_section(config, where, dataset)
-        _check_encoding(where, exp["encoding"], dataset)
+        _check_encoding(config, where, exp["encoding"], dataset)
         n_train = config["datasets"][dataset].get("n_train")
         if n_train is not None and exp["training"]["batch_size"] > n_train:
             raise ConfigError(
@@ -175,8 +312,8 @@ def _check_semantics(config: dict) -> None:
             )
         for method_name, method in exp["methods"].items():
             m_where = f"{where}.methods.{method_name}"
-            reg = REGULARIZERS[method["regularizer"]]
-            allowed = set(reg.params) | {"regularizer", "lambdas", "neuron"}
+            reg = _regularizer(method, m_where)
+            allowed = set(reg.params) | {"regularizer", "lambdas", "neuron", "seeds"}
             for key in method:
                 if key not in allowed:
                     raise ConfigError(
@@ -208,7 +345,7 @@ def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict
 
 def method_lambdas(method: dict) -> list[str]:
     """Lambda strings of a method; a method without lambda has the single value '0'."""
-    if REGULARIZERS[method["regularizer"]].uses_lambda:
+    if resolve_regularizer(method["regularizer"]).uses_lambda:
         return [format_lambda(x) for x in method["lambdas"]]
     return [format_lambda(0.0)]
 
@@ -221,7 +358,8 @@ def expand_runs(config: dict, experiments: list[str] | None = None) -> list[RunK
             continue
         for method_name, method in exp["methods"].items():
             for lam in method_lambdas(method):
-                for seed in exp["training"]["seeds"]:
+                # A method may run on fewer seeds than its experiment (costly arms of a sweep).
+                for seed in method.get("seeds", exp["training"]["seeds"]):
                     runs.append(RunKey(exp_name, method_name, lam, int(seed)))
     return runs
 
@@ -251,7 +389,7 @@ def ann_spec(config: dict, name: str, seed: int) -> dict:
 def conversion_spec(config: dict, name: str, seed: int) -> dict:
     """Everything that determines one conversion job's numbers (the seed list excluded)."""
     conv = config["conversions"][name]
-    sweep = ("normalizations", "percentile", "calibration_samples", "alphas", "time_steps")
+    sweep = ("normalizations", "percentile", "percentile_of", "calibration_samples", "alphas", "time_steps")
     return {**ann_spec(config, name, seed), **{k: conv[k] for k in sweep}}
 
 
@@ -263,9 +401,9 @@ def run_spec(config: dict, key: RunKey) -> dict:
     if key.lam not in method_lambdas(method):
         raise ConfigError(f"no lambda {key.lam} in experiments.{key.experiment}.methods.{key.method}")
     neuron = {**exp["model"]["neuron"], **method.get("neuron", {})}
-    reg_params = {k: method[k] for k in REGULARIZERS[method["regularizer"]].params if k in method}
+    reg_params = {k: method[k] for k in resolve_regularizer(method["regularizer"]).params if k in method}
     training = {k: v for k, v in exp["training"].items() if k != "seeds"}
-    return {
+    spec = {
         "experiment": key.experiment,
         "study": exp["study"],
         "method": key.method,
@@ -277,3 +415,7 @@ def run_spec(config: dict, key: RunKey) -> dict:
         "training": training,
         "device": config["device"],
     }
+    if "regime" in exp:
+        # Which knobs place this run on a regime map (their values are in encoding/model above).
+        spec["regime"] = {"map": exp["regime"]["map"], "knobs": list(exp["regime"]["knobs"])}
+    return spec

@@ -25,22 +25,36 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import metrics as M
+from .neurons import IFParams, if_state, if_step
 from .runtime import seed_everything
+
+# The converted net's hidden neuron: integrate-and-fire, threshold 1 (weights are normalized to it).
+IF_NEURON = IFParams(threshold=1.0)
 
 # The denominator of the L4 factor is kept above this, so a large alpha cannot flip a sign.
 MIN_L4_DIVISOR = 0.1
 
 
 class ReLUNet(nn.Module):
-    """The ANN: Linear -> ReLU for every hidden layer, then a linear output."""
+    """The ANN: a fixed input affine map, Linear -> ReLU for every hidden layer, a linear output.
 
-    def __init__(self, n_in: int, hidden: list[int], n_out: int) -> None:
+    The input map ``x * input_scale + input_shift`` lets the ANN see standardized features while
+    the data (and so the converted SNN's Bernoulli input) stay rates in [0, 1]; ``normalize``
+    folds it into the first layer, so conversion is exact in expectation.
+    """
+
+    def __init__(
+        self, n_in: int, hidden: list[int], n_out: int, input_scale: float = 1.0, input_shift: float = 0.0
+    ) -> None:
         super().__init__()
         sizes = [n_in, *hidden, n_out]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.register_buffer("input_scale", torch.tensor(float(input_scale)))
+        self.register_buffer("input_shift", torch.tensor(float(input_shift)))
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Output of every layer: ReLU activations of the hidden layers, then the logits."""
+        x = x * self.input_scale + self.input_shift
         out = []
         for i, layer in enumerate(self.layers):
             x = layer(x)
@@ -57,14 +71,19 @@ class ReLUNet(nn.Module):
 
 
 def train_ann(
-    ann_spec: dict, data: dict[str, np.ndarray], seed: int, threads: int = 1
+    ann_spec: dict,
+    data: dict[str, np.ndarray],
+    seed: int,
+    threads: int = 1,
+    input_affine: tuple[float, float] = (1.0, 0.0),
 ) -> tuple[ReLUNet, list]:
-    """Train the ReLU net with Adam and cross-entropy; returns the net and per-epoch history."""
+    """Train the ReLU net with Adam and cross-entropy; returns the net and per-epoch history.
+    ``input_affine`` (scale, shift) is the net's fixed input map (``data.ann_input_affine``)."""
     seed_everything(seed, threads)
     x = torch.from_numpy(data["x_train"])
     y = torch.from_numpy(data["y_train"])
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
-    net = ReLUNet(x.shape[1], list(ann_spec["hidden"]), n_classes)
+    net = ReLUNet(x.shape[1], list(ann_spec["hidden"]), n_classes, *input_affine)
     opt = torch.optim.Adam(net.parameters(), lr=ann_spec["lr"])
     generator = torch.Generator().manual_seed(seed)
     history = []
@@ -97,16 +116,26 @@ def ann_accuracy(net: ReLUNet, x: np.ndarray, y: np.ndarray) -> float:
 
 @torch.no_grad()
 def layer_scales(
-    net: ReLUNet, x_calib: torch.Tensor, normalization: str, percentile: float = 99.9
+    net: ReLUNet,
+    x_calib: torch.Tensor,
+    normalization: str,
+    percentile: float = 99.9,
+    percentile_of: str = "nonzero",
 ) -> list[float]:
     """Scale of every layer's activation on calibration data: the maximum (``max``) or the given
-    percentile over all neurons and samples (``percentile``). A layer that never activates gets
-    scale 1 (nothing to normalize)."""
+    percentile (``percentile``) over the layer's activations: the nonzero ones by default (a ReLU
+    layer is mostly zeros, so a percentile over all of them sits far below the activations that
+    matter), or all of them (``percentile_of="all"``). A layer that never activates gets scale 1
+    (nothing to normalize)."""
     if normalization not in ("max", "percentile"):
         raise ValueError(f"normalization must be 'max' or 'percentile', got {normalization!r}")
+    if percentile_of not in ("nonzero", "all"):
+        raise ValueError(f"percentile_of must be 'nonzero' or 'all', got {percentile_of!r}")
     scales = []
     for act in net.activations(x_calib):
         values = act.clamp(min=0).flatten()
+        if percentile_of == "nonzero" and bool((values > 0).any()):
+            values = values[values > 0]
         s = (
             float(values.max())
             if normalization == "max"
@@ -126,12 +155,18 @@ class SNNWeights:
 
 def normalize(net: ReLUNet, scales: list[float]) -> SNNWeights:
     """Data-based normalization: ``W_l <- W_l * s_{l-1} / s_l``, ``b_l <- b_l / s_l`` (s_0 = 1:
-    the input is already a rate in [0, 1]). After it, layer l's scaled activation is 1 at s_l."""
+    the input is already a rate in [0, 1]). After it, layer l's scaled activation is 1 at s_l.
+    The ANN's fixed input map is folded into the first layer: ``W (a x + c) + b = (a W) x + (b +
+    c W 1)``."""
     weights, biases = [], []
     prev = 1.0
-    for layer, s in zip(net.layers, scales, strict=True):
-        weights.append(layer.weight.detach() * prev / s)
-        biases.append(layer.bias.detach() / s)
+    scale, shift = float(net.input_scale), float(net.input_shift)
+    for i, (layer, s) in enumerate(zip(net.layers, scales, strict=True)):
+        w, b = layer.weight.detach(), layer.bias.detach()
+        if i == 0:
+            w, b = w * scale, b + shift * w.sum(dim=1)
+        weights.append(w * prev / s)
+        biases.append(b / s)
         prev = s
     return SNNWeights(weights, biases)
 
@@ -204,20 +239,23 @@ def simulate_if(
     }
     for lo in range(0, len(x), batch_size):
         xb = x[lo : lo + batch_size]
-        mems = [xb.new_zeros(len(xb), w.shape[0]) for w in snn.weights]
+        # Hidden layers: the package's IF neuron (threshold 1); the output layer only accumulates.
+        states = [if_state(len(xb), w.shape[0], xb) for w in snn.weights[:-1]]
+        out = xb.new_zeros(len(xb), snn.weights[-1].shape[0])
         n_in = x.new_zeros(x.shape[1], dtype=torch.float64)
         counts = [x.new_zeros(w.shape[0], dtype=torch.float64) for w in snn.weights[:-1]]
         for t in range(1, t_max + 1):
             s = (torch.rand(xb.shape, generator=generator) < xb).to(xb.dtype)
             n_in += s.sum(0)
             for i, (w, b) in enumerate(zip(snn.weights, snn.biases, strict=True)):
-                mems[i].add_(torch.addmm(b, s, w.t()))
+                drive = torch.addmm(b, s, w.t())
                 if i < n_hidden:
-                    s = (mems[i] >= 1.0).to(xb.dtype)
-                    mems[i].sub_(s)
+                    s, states[i] = if_step(drive, states[i], IF_NEURON)
                     counts[i] += s.sum(0)
+                else:
+                    out.add_(drive)
             if t in preds:
-                preds[t].append(mems[-1].argmax(1).numpy())
+                preds[t].append(out.argmax(1).numpy())
                 in_counts[t] += n_in
                 for total, c in zip(hid_counts[t], counts, strict=True):
                     total += c
@@ -239,7 +277,9 @@ def sweep(
     rows = []
     macs = net.macs_per_sample()
     for normalization in spec["normalizations"]:
-        scales = layer_scales(net, x_calib, normalization, spec["percentile"])
+        scales = layer_scales(
+            net, x_calib, normalization, spec["percentile"], spec.get("percentile_of", "nonzero")
+        )
         base = normalize(net, scales)
         for alpha in spec["alphas"]:
             snn = l4_adjust(base, float(alpha))

@@ -37,6 +37,9 @@ SCALAR_METRICS = (
     "chance_accuracy",
     "synaptic_efficiency",
     "membrane_updates_per_sample",
+    "active_fraction",
+    "any_layer_silent",
+    "ann_macs_per_sample",
 )
 
 
@@ -66,19 +69,26 @@ def unevaluated_metrics() -> dict:
 @torch.no_grad()
 def evaluate_model(
     model: SpikingNet,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
+    x_eval: np.ndarray,
+    y_eval: np.ndarray,
     encoding: dict,
     metric_cfg: dict,
+    static_input: bool = True,
     batch_size: int = 256,
     device: torch.device | str = "cpu",
+    details: bool = True,
 ) -> dict:
-    """Run the test set through ``model`` and return a flat dict of metrics (per sample where
-    the name says so). Counts add up across batches; rates are computed from the totals."""
+    """Run one split through ``model`` and return a flat dict of metrics (per sample where the
+    name says so). Counts add up across batches; rates are computed from the totals.
+
+    ``static_input``: the dataset has one feature vector per sample (the encoder spreads it over
+    time), so an equivalent ANN runs once per input; for a sequence dataset it runs once per step.
+    ``details`` adds what only the test split needs (per-neuron rates, one spike raster).
+    """
     model.eval()
     device = torch.device(device)
     generator = torch.Generator().manual_seed(metric_cfg["eval_seed"])
-    x_all = torch.from_numpy(x_test)
+    x_all = torch.from_numpy(x_eval)
     n_samples = len(x_all)
     weights = dict(model.synapse_layers())
     n_layers = len(model.layers)
@@ -86,8 +96,10 @@ def evaluate_model(
     counts = [None] * n_layers  # per-neuron spikes over all steps
     fed_back = [None] * n_layers  # per-neuron spikes except the last step (what recurrence sees)
     silent_per_sample = [0.0] * n_layers
+    active = [0.0] * n_layers  # neurons with >= 1 spike, summed over samples
     zero_acts, all_acts = 0.0, 0
     mem_updates = 0.0
+    analog_macs_total = 0.0
     raster = None
     analog_input = False
     scores, preds = [], []
@@ -95,7 +107,9 @@ def evaluate_model(
     for lo in range(0, n_samples, batch_size):
         xb = encode(x_all[lo : lo + batch_size], encoding, generator).to(device)
         n_steps = xb.shape[0]
-        analog_input |= bool(((xb != 0) & (xb != 1)).any())
+        if bool(((xb != 0) & (xb != 1)).any()):
+            analog_input = True
+        analog_macs_total += M.effective_macs(xb.cpu(), weights["fc0"].cpu())
         out = model.traces(xb)
         probs = torch.softmax(out.readout_mem.mean(0), dim=1).cpu()
         preds.append(probs.argmax(1).numpy())
@@ -108,18 +122,19 @@ def evaluate_model(
             counts[i] = c if counts[i] is None else counts[i] + c
             fed_back[i] = f if fed_back[i] is None else fed_back[i] + f
             silent_per_sample[i] += float((s.sum(0) == 0).double().mean(1).sum())
+            active[i] += float(M.active_counts(s).sum())
             zero_acts += float((s == 0).sum())
             all_acts += s.numel()
         mem_updates += sum(M.membrane_updates(m) for m in [*out.hidden_mems, out.readout_mem])
-        if raster is None:
+        if details and raster is None:
             raster = spike_raster([s[:, 0] for s in out.hidden_spikes])
 
-    y = np.asarray(y_test)
+    y = np.asarray(y_eval)
     pred = np.concatenate(preds)
     score = np.concatenate(scores)
     n_classes = int(max(2, model.readout.out_features))
     result: dict = {
-        "n_test": n_samples,
+        "n_samples": n_samples,
         "n_steps": n_steps,
         "accuracy": M.accuracy(pred, y),
     }
@@ -127,15 +142,13 @@ def evaluate_model(
         result["f1"] = M.f1_score(pred, y)
         result["auroc"] = M.auroc(score, y)
 
-    # Presynaptic spike counts for each synaptic layer, in traversal order.
+    # Presynaptic spike counts for each synaptic layer, in traversal order. Analog input makes the
+    # first layer MACs (NeuroBench: nonzero input x nonzero weight pairs), spikes make it ACs.
     synops_total, eff_acs_total, dense_total = 0.0, 0.0, 0
-    analog_macs_total = 0.0
     pre = in_counts
     for i in range(n_layers):
         w = weights[f"fc{i}"]
-        if i == 0 and analog_input:
-            analog_macs_total += float((w != 0).sum()) * n_steps * n_samples
-        else:
+        if i > 0 or not analog_input:
             synops_total += M.synops(pre, w.shape[0])
             eff_acs_total += M.effective_acs(pre, w.cpu())
         dense_total += M.dense_ops(n_steps, w)
@@ -152,18 +165,25 @@ def evaluate_model(
 
     all_counts = torch.cat(counts)
     rates = all_counts / (n_steps * n_samples)
+    sizes = [len(c) for c in counts]
     layer_rates = [float(c.sum() / (len(c) * n_steps * n_samples)) for c in counts]
+    layer_silent = [M.silent_fraction(c) for c in counts]
     spikes_per_sample = float(all_counts.sum()) / n_samples
     synops_ps = synops_total / n_samples
-    analog_ps = analog_macs_total / n_samples
+    analog_ps = analog_macs_total / n_samples if analog_input else 0.0
+    # The equivalent ANN: every synapse once per input; a sequence task feeds it every step.
+    ann_macs = dense_total if not static_input else dense_total // n_steps
     chance = float(np.bincount(y).max() / len(y))
     result.update(
         {
             "hidden_rate": float(all_counts.sum() / (len(all_counts) * n_steps * n_samples)),
             "layer_rates": layer_rates,
+            "active_fraction": sum(active) / (sum(sizes) * n_samples),
+            "layer_active_fractions": [a / (n * n_samples) for a, n in zip(active, sizes, strict=True)],
             "input_rate": float(in_counts.sum() / (len(in_counts) * n_steps * n_samples)),
             "silent_fraction": M.silent_fraction(all_counts),
             "silent_fraction_per_sample": sum(silent_per_sample) / (n_layers * n_samples),
+            "any_layer_silent": int(any(f == 1.0 for f in layer_silent)),
             "saturated_fraction": M.saturated_fraction(rates, metric_cfg["saturation_rate"]),
             "spikes_per_sample": spikes_per_sample,
             "input_spikes_per_sample": float(in_counts.sum()) / n_samples,
@@ -176,13 +196,62 @@ def evaluate_model(
             "energy_pj_per_sample": M.energy_pj(
                 synops_ps, analog_ps, metric_cfg["e_ac_pj"], metric_cfg["e_mac_pj"]
             ),
-            "ann_energy_pj_per_sample": dense_total * metric_cfg["e_mac_pj"],
+            "ann_macs_per_sample": ann_macs,
+            "ann_energy_pj_per_sample": ann_macs * metric_cfg["e_mac_pj"],
             "chance_accuracy": chance,
             "synaptic_efficiency": M.synaptic_efficiency(result["accuracy"], chance, synops_ps),
             "membrane_updates_per_sample": mem_updates / n_samples,
-            "layer_silent_fractions": [M.silent_fraction(c) for c in counts],
-            "neuron_rates": [float(r) for r in rates],
-            "raster": raster,
+            "layer_silent_fractions": layer_silent,
         }
     )
+    if details:
+        result["neuron_rates"] = [float(r) for r in rates]
+        result["raster"] = raster
     return result
+
+
+def run_status(trained: str, reason: str, test: dict) -> tuple[str, str]:
+    """The one status rule of a run, from its training outcome and its test metrics.
+
+    ``diverged`` (training stopped on a non-finite loss or weight) stays; otherwise, on the test
+    set: ``silent`` when no hidden neuron spikes, ``layer_silent`` when some hidden layer is
+    entirely silent (its downstream layers see no input: the network is switched off there),
+    ``saturated`` when every hidden neuron fires on >= the saturation rate, else ``ok``. Non-ok
+    runs keep their rows in every table; claims and fronts exclude them and count them.
+    """
+    if trained == "diverged":
+        return trained, reason
+    if test["hidden_rate"] == 0.0:
+        return "silent", "no hidden spike on the whole test set"
+    silent_layers = [i for i, f in enumerate(test["layer_silent_fractions"]) if f == 1.0]
+    if silent_layers:
+        return "layer_silent", f"hidden layer(s) {silent_layers} silent on the whole test set"
+    if test["saturated_fraction"] == 1.0:
+        return "saturated", "every hidden neuron saturated on the test set"
+    return "ok", ""
+
+
+def evaluate_run(
+    model: SpikingNet,
+    data: dict[str, np.ndarray],
+    spec: dict,
+    metric_cfg: dict,
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Validation and test metrics of one trained run: ``{"val": {...}, "test": {...}}``.
+
+    Validation metrics exist so that every choice downstream (lambda, operating point, best cell)
+    can be made without the test split; both splits are encoded with the same fixed seed.
+    """
+    from .data import is_static
+
+    static = is_static(data)
+    out = {}
+    for split, details in (("val", False), ("test", True)):
+        x, y = data[f"x_{split}"], data[f"y_{split}"]
+        if len(x) == 0:
+            continue
+        out[split] = evaluate_model(
+            model, x, y, spec["encoding"], metric_cfg, static, device=device, details=details
+        )
+    return out

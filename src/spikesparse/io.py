@@ -97,8 +97,95 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+# Environment variables that change which floating-point kernels run (and so the low bits of
+# every sum) without changing the machine: recorded so that a perturbed run never passes for the
+# reference machine.
+NUMERIC_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE")
+# The machine fields two runs must share for their numbers to be bit-identical.
+MACHINE_KEYS = (
+    "cpu_model",
+    "cpu_capability",
+    "blas",
+    "torch_threads",
+    "torch",
+    "python",
+    "numeric_env",
+    "lif_kernels",
+)
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``model name`` in /proc/cpuinfo on Linux), else what
+    ``platform`` knows: floating-point results differ between CPU models, so a result names its."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "cpu model") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def blas_info() -> str:
+    """The BLAS torch's matmuls go through (``BLAS_INFO`` of its build, with the MKL version when
+    it is MKL) and numpy's: another BLAS or version means other kernels and other rounding."""
+    import re
+
+    import torch
+
+    config = torch.__config__.show()
+    found = re.search(r"BLAS_INFO=([^,\s]+)", config)
+    torch_blas = found.group(1) if found else "unknown"
+    mkl = re.search(r"Math Kernel Library Version ([^\s-]+)", config)
+    if torch_blas == "mkl" and mkl:
+        torch_blas = f"mkl {mkl.group(1)}"
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        numpy_blas = f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
+    except Exception:  # older numpy: no dict form of its build config
+        numpy_blas = "unknown"
+    return f"torch: {torch_blas}; numpy: {numpy_blas}"
+
+
+def lif_kernels() -> str:
+    """Which LIF time loops this process ran, without building anything: ``compiled``, ``pytorch``
+    (disabled or unavailable: the pure-PyTorch kernels, whose vectorized math rounds differently
+    from the compiled loops, so the trained nets differ in their low bits) or ``unused`` (no
+    kernel call that the compiled loops cover)."""
+    from . import _ext
+
+    if os.environ.get("SPIKESPARSE_NO_EXT", "") == "1":
+        return "pytorch (SPIKESPARSE_NO_EXT=1)"
+    state = getattr(_ext, "_state", {})
+    if not state.get("tried"):
+        return "unused"
+    return "compiled" if state.get("module") is not None else "pytorch (compiled loops unavailable)"
+
+
+def machine_info() -> dict:
+    """What decides the low bits of this process's floating-point results: CPU model, the
+    instruction set torch dispatches to, BLAS, torch threads, versions and the environment
+    variables that override kernel choice (``NUMERIC_ENV``, only those set). Two runs with equal
+    ``MACHINE_KEYS`` fields are expected to give bit-identical numbers; across machines only
+    numbers within noise (README, "Replication")."""
+    import torch
+
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "blas": blas_info(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "numeric_env": {k: os.environ[k] for k in NUMERIC_ENV if k in os.environ},
+        "lif_kernels": lif_kernels(),
+    }
+
+
 def provenance(device: str, wall_time_s: float | None = None) -> dict:
-    """Versions, code commit and device of this process: recorded in every result file."""
+    """Versions, code commit, device and machine (``machine_info``) of this process: recorded in
+    every result file, so a replication can tell machine noise from a determinism bug."""
     import torch
 
     from . import __version__
@@ -111,6 +198,7 @@ def provenance(device: str, wall_time_s: float | None = None) -> dict:
         "python": platform.python_version(),
         "device": device,
         "torch_threads": torch.get_num_threads(),
+        **machine_info(),
     }
     if wall_time_s is not None:
         info["wall_time_s"] = round(wall_time_s, 3)

@@ -44,6 +44,21 @@ def silent_fraction(counts: torch.Tensor) -> float:
     return float((counts == 0).float().mean())
 
 
+def active_fraction(spikes: torch.Tensor) -> float:
+    """Share of neurons that fire at least once on a sample, averaged over samples: the second
+    reading of "x % of neurons firing" (the first is ``firing_rate``, spikes per neuron and step).
+    A neuron that fires once in T steps counts fully here and 1/T in the rate. ``[T, B, N]``."""
+    _check_spikes(spikes)
+    return float((spikes.sum(dim=0) > 0).double().mean())
+
+
+def active_counts(spikes: torch.Tensor) -> torch.Tensor:
+    """Per sample, the number of neurons with >= 1 spike: ``[B]`` (summed over a test set and
+    divided by samples x neurons it gives ``active_fraction``)."""
+    _check_spikes(spikes)
+    return (spikes.sum(dim=0) > 0).sum(dim=1)
+
+
 def saturated_fraction(rates: torch.Tensor, threshold: float = 0.9) -> float:
     """Fraction of neurons whose per-step firing rate is >= ``threshold``."""
     return float((rates >= threshold).float().mean())
@@ -64,6 +79,16 @@ def effective_acs(presynaptic_counts: torch.Tensor, weight: torch.Tensor) -> flo
     """
     nnz_per_input = (weight != 0).sum(dim=0).to(presynaptic_counts.dtype)
     return float(presynaptic_counts @ nnz_per_input)
+
+
+def effective_macs(inputs: torch.Tensor, weight: torch.Tensor) -> float:
+    """NeuroBench *Effective MACs* of a layer fed analog values (total over the tensor):
+    nonzero input x nonzero weight pairs, i.e. for every nonzero entry of ``inputs`` ``[..., in]``
+    the number of live synapses of its input column (``weight`` ``[out, in]``). An input that is 0
+    at some step costs nothing at that step."""
+    nnz_per_input = (weight != 0).sum(dim=0).double()
+    nonzero_per_input = (inputs != 0).reshape(-1, inputs.shape[-1]).sum(dim=0).double()
+    return float(nonzero_per_input @ nnz_per_input)
 
 
 def dense_ops(n_steps: int, weight: torch.Tensor) -> int:

@@ -28,6 +28,13 @@ class SpikingNet(nn.Module):
     Each layer runs over the whole sequence at once: one matmul for the input projection of all
     T steps, then the membrane kernel. The readout is collapsed into a weighted time sum before
     its weights (see ``neurons.leaky_readout``).
+
+    ``init_scale`` and ``bias`` set how hard the untrained network is driven, so the study can
+    start a network that *wants* to fire densely (the regime where a pull toward a low target
+    rate has something to pull against): ``init_scale`` multiplies the initial input and
+    recurrent weights of every hidden layer, ``bias`` is added to every hidden neuron's initial
+    bias (a constant current each step). The defaults (1, 0) draw exactly the same parameters
+    as PyTorch's default initialization, with the same random numbers.
     """
 
     def __init__(
@@ -38,8 +45,14 @@ class SpikingNet(nn.Module):
         neuron: LIFParams,
         recurrent: bool = True,
         readout_beta: float = 0.9,
+        init_scale: float = 1.0,
+        bias: float = 0.0,
     ) -> None:
         super().__init__()
+        if not (math.isfinite(init_scale) and init_scale > 0):
+            raise ValueError(f"init_scale must be a finite number > 0, got {init_scale}")
+        if not math.isfinite(bias):
+            raise ValueError(f"bias must be a finite number, got {bias}")
         self.neuron = neuron
         self.recurrent = recurrent
         self.readout_beta = readout_beta
@@ -51,6 +64,14 @@ class SpikingNet(nn.Module):
                 bound = 1.0 / math.sqrt(n)
                 self.w_rec.append(nn.Parameter(torch.empty(n, n).uniform_(-bound, bound)))
         self.readout = nn.Linear(hidden[-1], n_out)
+        # After every draw, so the random stream (and thus the defaults) is untouched.
+        if init_scale != 1.0 or bias != 0.0:
+            with torch.no_grad():
+                for i, layer in enumerate(self.layers):
+                    layer.weight.mul_(init_scale)
+                    layer.bias.add_(bias)
+                    if recurrent:
+                        self.w_rec[i].mul_(init_scale)
 
     @property
     def n_in(self) -> int:
@@ -109,4 +130,7 @@ def build_model(model_spec: dict, n_in: int, n_out: int) -> SpikingNet:
         neuron=LIFParams(**model_spec["neuron"]),
         recurrent=model_spec["kind"] == "recurrent",
         readout_beta=model_spec["readout_beta"],
+        # .get: specs written before these knobs existed rebuild the same model.
+        init_scale=float(model_spec.get("init_scale", 1.0)),
+        bias=float(model_spec.get("bias", 0.0)),
     )

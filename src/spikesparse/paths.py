@@ -30,6 +30,14 @@ CONVERSION_TABLE = f"{TABLES}/conversion.csv"
 PLANE_TABLE = f"{TABLES}/plane.csv"
 CLAIMS_CSV = f"{TABLES}/claims.csv"
 CLAIMS_MD = f"{TABLES}/claims.md"
+# Replication check: this results folder against the reference tables shipped in reference/.
+REFERENCE_DIR = "reference"
+REPLICATION_CSV = f"{TABLES}/replication.csv"
+REPLICATION_MD = f"{TABLES}/replication.md"
+# The machine this study's runs ran on (from their provenance), beside the one in reference/.
+MACHINE_JSON = f"{TABLES}/machine.json"
+# Snakemake `benchmark:` files, one per job (job-seconds for the study-throughput table).
+BENCHMARKS = f"{RESULTS}/benchmarks"
 # Tables written by the `aggregate` rule: name -> path (the CLI and the notebook use the names).
 AGGREGATE_TABLES = {
     "runs": RUNS_TABLE,
@@ -55,11 +63,14 @@ FIGURE_NAMES = {
     "e1_rate_histograms": "Per-neuron firing-rate histograms per method (E1)",
     "e1_synaptic_efficiency": "Synaptic efficiency per method (E1)",
     "e1_spike_rasters": "Spike raster of one test sample per method (E1)",
+    "e1_regime_map": "Regime map: baseline and homeostatic rates and accuracy over two drive knobs (E1)",
     "e2_pareto": "Accuracy against spikes per sample, spike-count loss sweep (E2)",
     "e2_reduction": "Spike reduction against accuracy drop, relative to the baseline (E2)",
     "e3_pareto": "Accuracy against spikes per sample, first-spike penalty (E3)",
     "e3_silent_layers": "Silent-neuron fraction per layer per method (E3)",
     "e3_phase_switch": "Training curves across the phase switch (E3)",
+    "e3_rate_vs_size": "Baseline hidden rate and accuracy against depth and width (E3)",
+    "e3_switch_off": "Share of runs with a silent hidden layer against lambda, per arm and size (E3)",
     "e4_accuracy_vs_t": "Converted SNN accuracy against time steps per normalization (E4)",
     "e4_l4_gain": "Accuracy gain of the L4 adjustment over its baseline against time steps (E4)",
     "e4_spikes_vs_t": "Spikes per sample against time steps (E4)",

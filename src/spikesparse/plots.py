@@ -8,6 +8,8 @@ small configs still produce every file the report lists.
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.colors
+import matplotlib.patheffects
 import matplotlib.ticker
 
 matplotlib.use("Agg")
@@ -63,9 +65,10 @@ def _target_rate(runs: pd.DataFrame) -> float | None:
 
 
 def _best_lambda(runs: pd.DataFrame, method: str) -> float:
-    """The lambda of ``method`` with the best mean accuracy (the setting a user would pick)."""
+    """The lambda of ``method`` with the best mean validation accuracy (the setting a user would
+    pick without looking at the test split)."""
     sub = runs[runs["method"] == method]
-    means = sub.groupby("lam")["accuracy"].mean()
+    means = sub.groupby("lam")["val_accuracy"].mean()
     return float(means.idxmax()) if means.notna().any() else float(sub["lam"].iloc[0])
 
 
@@ -329,15 +332,23 @@ def silent_layers(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
     cols = sorted(c for c in df.columns if c.startswith("silent_layer"))
     if df.empty or not cols:
         return _note(f"{study}: no evaluated runs")
-    long = df.melt(id_vars=["method", "lam", "seed"], value_vars=cols, var_name="layer", value_name="silent")
-    long["layer"] = long["layer"].str.replace("silent_layer", "layer ")
-    long["setting"] = long["method"] + " " + long["lam"].map(_lam_label)
-    fig, ax = plt.subplots(figsize=(max(6, 0.5 * long["setting"].nunique() + 4), 4))
-    sns.barplot(data=long, x="setting", y="silent", hue="layer", errorbar=("ci", 95), ax=ax)
-    ax.set_ylabel("silent neuron fraction (test set)")
-    ax.set_xlabel("method and lambda")
-    ax.tick_params(axis="x", rotation=60)
-    ax.set_title(f"{study}: silent neurons per layer")
+
+    def draw(ax, sub):
+        # One panel per experiment: sizes differ in depth, so layer i means different things.
+        here = [c for c in cols if sub[c].notna().any()]
+        long = sub.melt(
+            id_vars=["method", "lam", "seed"], value_vars=here, var_name="layer", value_name="silent"
+        )
+        long["layer"] = long["layer"].str.replace("silent_layer", "layer ")
+        long["setting"] = long["method"] + " " + long["lam"].map(_lam_label)
+        sns.barplot(data=long, x="setting", y="silent", hue="layer", errorbar=("ci", 95), ax=ax)
+        ax.set_ylabel("silent neuron fraction (test set)")
+        ax.set_xlabel("method and lambda")
+        ax.tick_params(axis="x", rotation=60)
+
+    n_settings = df.groupby(["method", "lam"]).ngroups
+    fig = _facets(df, "experiment", draw, ncols=2, size=(max(5.0, 0.45 * n_settings + 3), 4.4))
+    fig.suptitle(f"{study}: silent neurons per layer")
     fig.tight_layout()
     return fig
 
@@ -348,25 +359,123 @@ def phase_switch(history: pd.DataFrame, study: str = "e3") -> plt.Figure:
     df = history[history["study"] == study]
     if df.empty:
         return _note(f"{study}: no run completed an epoch")
-    top = df[df["regularizer"] != "none"].groupby("method")["lam"].max()
-    keep = (df["regularizer"] == "none") & (df["method"] == "baseline")
-    for method, lam in top.items():
-        keep |= (df["method"] == method) & np.isclose(df["lam"], lam)
-    sub = df[keep].assign(
-        label=lambda d: d["method"] + np.where(d["lam"] > 0, " lambda=" + d["lam"].map(_lam_label), "")
+    # One row of panels per experiment that trains a regularizer (sizes are not pooled).
+    experiments = sorted(df.loc[df["regularizer"] != "none", "experiment"].unique()) or sorted(
+        df["experiment"].unique()
     )
     metrics = ["val_accuracy", "rate", "silent_fraction"]
-    fig, axes = _grid(len(metrics), ncols=3, size=(4.5, 3.4), sharey=False)
-    switched = sub[(sub["reg_weight"] > 0) & (sub["regularizer"] != "none")].groupby("label")["epoch"].min()
-    for ax, metric in zip(axes, metrics, strict=True):
-        sns.lineplot(data=sub, x="epoch", y=metric, hue="label", errorbar=("ci", 95), ax=ax)
-        for epoch in switched.to_numpy():
-            if epoch > 1:
-                ax.axvline(epoch - 0.5, ls="--", color="grey", lw=0.8)
-        ax.set_title(metric.replace("_", " "))
-        ax.legend(fontsize=6)
+    fig, axes = _grid(len(metrics) * len(experiments), ncols=3, size=(4.5, 3.4), sharey=False)
+    for row, experiment in enumerate(experiments):
+        ex = df[df["experiment"] == experiment]
+        top = ex[ex["regularizer"] != "none"].groupby("method")["lam"].max()
+        keep = (ex["regularizer"] == "none") & (ex["method"] == "baseline")
+        for method, lam in top.items():
+            keep |= (ex["method"] == method) & np.isclose(ex["lam"], lam)
+        sub = ex[keep].assign(
+            label=lambda d: d["method"] + np.where(d["lam"] > 0, " lambda=" + d["lam"].map(_lam_label), "")
+        )
+        regularized = sub[(sub["reg_weight"] > 0) & (sub["regularizer"] != "none")]
+        switched = regularized.groupby("label")["epoch"].min()
+        for ax, metric in zip(axes[3 * row : 3 * row + 3], metrics, strict=True):
+            sns.lineplot(data=sub, x="epoch", y=metric, hue="label", errorbar=("ci", 95), ax=ax)
+            for epoch in switched.to_numpy():
+                if epoch > 1:
+                    ax.axvline(epoch - 0.5, ls="--", color="grey", lw=0.8)
+            ax.set_title(f"{experiment}: {metric.replace('_', ' ')}")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
+
+
+def _e3_sizes(df: pd.DataFrame) -> pd.DataFrame:
+    """Depth and width of each run's hidden stack, from ``cfg.model.hidden`` ("64,64")."""
+    layers = df["cfg.model.hidden"].astype(str).str.strip("[] ").str.split(",")
+    sizes = layers.map(lambda xs: [int(float(x)) for x in xs if x.strip()])
+    return df.assign(depth=sizes.map(len), width=sizes.map(lambda s: max(s) if s else 0))
+
+
+def rate_vs_size(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
+    """Baseline test hidden rate and test accuracy against depth, one line per width; points =
+    mean over seeds, whiskers = 95 % t-interval (usable runs: no silent layer, not diverged)."""
+    from .aggregation import USABLE_STATUS
+    from .stats import mean_interval
+
+    needed = {"study", "family", "cfg.model.hidden", "hidden_rate", "accuracy", "status"}
+    if runs.empty or not needed <= set(runs.columns):
+        return _note(f"{study}: no data (no baseline runs with a recorded size)")
+    df = runs[(runs["study"] == study) & (runs["family"] == "baseline") & runs["cfg.model.hidden"].notna()]
+    df = df[df["status"].isin(USABLE_STATUS) & df["accuracy"].notna()]
+    if df.empty:
+        return _note(f"{study}: no data (no usable baseline runs)")
+    df = _e3_sizes(df)
+    fig, axes = _grid(2, ncols=2, size=(4.6, 3.6), sharey=False)
+    widths = sorted(df["width"].unique())
+    colours = dict(zip(widths, sns.color_palette("tab10", max(3, len(widths))), strict=False))
+    panels = (("hidden_rate", "test hidden rate"), ("accuracy", "test accuracy"))
+    for ax, (col, label) in zip(axes, panels, strict=True):
+        for width, grp in df.groupby("width"):
+            stats = [(d, mean_interval(g[col])) for d, g in grp.groupby("depth")]
+            depth = np.array([d for d, _ in stats], dtype=float)
+            mean = np.array([s["mean"] for _, s in stats])
+            low = np.array([s["ci_low"] for _, s in stats])
+            high = np.array([s["ci_high"] for _, s in stats])
+            err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
+            n = int(min(s["n"] for _, s in stats))
+            ax.errorbar(depth, mean, yerr=err, marker="o", capsize=3, color=colours[width],
+                        label=f"width {width} (n>={n})")  # fmt: skip
+        ax.set_xlabel("hidden layers (depth)")
+        ax.set_ylabel(label)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{study}: baseline rate and accuracy against network size (95 % CI over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def switch_off_shares(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
+    """Share of runs with an entirely silent hidden layer on the test set against lambda, one
+    panel per experiment (size), one line per regularized method; whiskers = Wilson 95 % score
+    interval; dashed = the baseline's share. Every run that did not diverge counts."""
+    from .claims.seed001 import switched_off, wilson
+
+    needed = {"study", "family", "method", "lam", "status"}
+    if runs.empty or not needed <= set(runs.columns):
+        return _note(f"{study}: no data (no runs)")
+    df = runs[(runs["study"] == study) & (runs["status"] != "diverged")]
+    arms = df[df["family"] != "baseline"]["experiment"].unique()
+    df = df[df["experiment"].isin(arms)]
+    if df.empty:
+        return _note(f"{study}: no data (no regularized runs)")
+    df = df.assign(off=switched_off(df).astype(int).to_numpy())
+
+    def draw(ax, sub):
+        base = sub[sub["family"] == "baseline"]
+        if not base.empty:
+            ax.axhline(base["off"].mean(), ls="--", color="black", lw=0.8,
+                       label=f"baseline ({int(base['off'].sum())}/{len(base)})")  # fmt: skip
+        reg = sub[sub["family"] != "baseline"]
+        palette = _palette(reg["method"])
+        n_methods = reg["method"].nunique()
+        for i, (method, grp) in enumerate(reg.groupby("method")):
+            cells = grp.groupby("lam")["off"].agg(["sum", "count"]).reset_index()
+            # a small multiplicative offset per arm so equal shares at one lambda stay visible
+            cells["lam"] = cells["lam"] * 10 ** (0.04 * (i - (n_methods - 1) / 2))
+            share = cells["sum"] / cells["count"]
+            counts = zip(cells["sum"], cells["count"], strict=True)
+            lo_hi = np.array([wilson(int(k), int(n)) for k, n in counts])
+            err = np.clip(np.vstack([share - lo_hi[:, 0], lo_hi[:, 1] - share]), 0, None)  # rounding
+            ax.errorbar(cells["lam"], share, yerr=err, marker="o", capsize=3,
+                        color=palette[method], label=method)  # fmt: skip
+        ax.set_xscale("log")
+        if not reg.empty:  # at least a decade either side, so one lambda gets readable ticks
+            ax.set_xlim(reg["lam"].min() / 3, reg["lam"].max() * 3)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("lambda")
+        ax.set_ylabel("share of runs switched off (test)")
+
+    return _facets(df, "experiment", draw)
 
 
 def conversion_curves(conversion: pd.DataFrame, y: str, ylabel: str) -> plt.Figure:
@@ -388,7 +497,7 @@ def conversion_curves(conversion: pd.DataFrame, y: str, ylabel: str) -> plt.Figu
 
 def l4_gain(conversion: pd.DataFrame) -> plt.Figure:
     """Paired test-accuracy gain (points) of L4 over its alpha = 0 baseline against T."""
-    from .claims import l4_gains
+    from .aggregation import l4_gains
 
     if conversion.empty:
         return _note("no conversion experiments in this config")
@@ -471,7 +580,117 @@ def plane_energy(plane_table: pd.DataFrame) -> plt.Figure:
     return _facets(plane_table, "dataset", draw, size=(5.2, 4.2))
 
 
+# Rows of the regime-map figure: (column of the runs table, title, colour map, log colour scale).
+_REGIME_ROWS = (
+    ("hidden_rate", "mean hidden rate", "viridis", False),
+    ("ratio", "rate / homeostatic target", "magma", True),
+    ("accuracy", "test accuracy", "crest", False),
+)
+
+
+def _regime_columns(df: pd.DataFrame) -> list[pd.DataFrame]:
+    """Baseline, homeostatic L2 (neuron scope) and homeostatic L2 (layer scope) runs of a map,
+    each reduced to the lambda with the best mean validation accuracy *per cell* (the setting a
+    user would pick without the test split), so every cell shows the method at its own best."""
+    scope = df.get("cfg.regularizer.scope", pd.Series("neuron", index=df.index)).fillna("neuron")
+    hl2 = df["family"] == "homeostatic_l2"
+    out = [df[df["family"] == "baseline"]]
+    for wanted in ("neuron", "layer"):
+        sub = df[hl2 & (scope == wanted)]
+        keep = []
+        for _, cell in sub.groupby("experiment"):
+            means = cell.groupby("lam")["val_accuracy"].mean()
+            lam = means.idxmax() if means.notna().any() else cell["lam"].iloc[0]
+            keep.append(cell[cell["lam"] == lam])
+        out.append(pd.concat(keep) if keep else sub)
+    return out
+
+
+def regime_map(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
+    """Heatmaps over the two drive knobs of a regime map (``regime_maps`` in the config): one
+    column per method (baseline, homeostatic L2 per scope at its validation-best lambda), one row
+    per quantity (test hidden rate, rate as a multiple of the homeostatic target, test accuracy);
+    every cell is the mean over seeds of usable runs, annotated with the value (and lambda).
+    A config with several maps gets the first by name (one figure file per study)."""
+    from .aggregation import USABLE_STATUS
+
+    needed = {"cfg.regime.map", "cfg.regime.knobs", "family", "hidden_rate", "accuracy"}
+    df = runs[runs["study"] == study] if "study" in runs else runs.iloc[0:0]
+    if df.empty or not needed <= set(df.columns) or not df["cfg.regime.map"].notna().any():
+        return _note(f"{study}: no data (no regime-map runs in this config)")
+    df = df[df["cfg.regime.map"].notna() & df["status"].isin(USABLE_STATUS)]
+    if df.empty:
+        return _note(f"{study}: no data (no usable regime-map runs)")
+    map_name = sorted(df["cfg.regime.map"].unique())[0]
+    df = df[df["cfg.regime.map"] == map_name]
+    knobs = str(df["cfg.regime.knobs"].iloc[0]).split(",")
+    x_knob = f"cfg.{knobs[0]}"
+    y_knob = f"cfg.{knobs[1]}" if len(knobs) > 1 else None
+    target = _target_rate(df)
+    titles = ("baseline", "homeostatic L2, neuron scope", "homeostatic L2, layer scope")
+    columns = _regime_columns(df)
+    xs = sorted(df[x_knob].unique())
+    ys = sorted(df[y_knob].unique()) if y_knob else [None]
+    fig, axes = plt.subplots(len(_REGIME_ROWS), 3, figsize=(3.6 * 3, 2.9 * len(_REGIME_ROWS)), squeeze=False)
+    for r, (quantity, label, cmap, log) in enumerate(_REGIME_ROWS):
+        grids, notes = [], []
+        for sub in columns:
+            grid = np.full((len(ys), len(xs)), np.nan)
+            note = np.full((len(ys), len(xs)), "", dtype=object)
+            for (i, yv), (j, xv) in ((a, b) for a in enumerate(ys) for b in enumerate(xs)):
+                cell = sub[sub[x_knob] == xv]
+                if y_knob:
+                    cell = cell[cell[y_knob] == yv]
+                if cell.empty:
+                    continue
+                rate = cell["hidden_rate"].mean()
+                value = rate / target if quantity == "ratio" and target else cell[quantity].mean()
+                if quantity == "ratio" and not target:
+                    value = np.nan
+                grid[i, j] = value
+                lam = cell["lam"].iloc[0]
+                note[i, j] = f"{value:.3g}" + (f"\nλ={lam:g}" if lam > 0 else "") + f"\nn={len(cell)}"
+            grids.append(grid)
+            notes.append(note)
+        finite = np.concatenate([g[np.isfinite(g)] for g in grids]) if grids else np.array([])
+        for c, (grid, note) in enumerate(zip(grids, notes, strict=True)):
+            ax = axes[r, c]
+            if not np.isfinite(grid).any():
+                ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+                ax.set_axis_off()
+                continue
+            lo, hi = float(finite.min()), float(finite.max())
+            if log and lo > 0:
+                norm = matplotlib.colors.LogNorm(vmin=lo, vmax=max(hi, lo * 1.01))
+            else:
+                norm = matplotlib.colors.Normalize(vmin=lo, vmax=max(hi, lo + 1e-9))
+            image = ax.imshow(grid, origin="lower", cmap=cmap, norm=norm, aspect="auto")
+            outline = [matplotlib.patheffects.withStroke(linewidth=1.5, foreground="black")]
+            for (i, j), text in np.ndenumerate(note):
+                if text:
+                    ax.text(
+                        j, i, text, ha="center", va="center", fontsize=7, color="white", path_effects=outline
+                    )
+            ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+            ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys] if y_knob else [""])
+            ax.set_xlabel(knobs[0])
+            if y_knob:
+                ax.set_ylabel(knobs[1])
+            ax.grid(False)
+            ax.set_title(f"{titles[c]}\n{label}", fontsize=8)
+            bar = fig.colorbar(image, ax=ax, shrink=0.8)
+            if isinstance(norm, matplotlib.colors.LogNorm):  # label 1, 2, 5, 10, ... not only decades
+                bar.ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            bar.ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            bar.ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    suffix = f", target rate {target:g}" if target else ""
+    fig.suptitle(f"regime map {map_name}: mean over seeds{suffix}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES = {
+    "e1_regime_map": lambda t: regime_map(t["runs"], "e1"),
     "e1_accuracy_vs_rate": lambda t: accuracy_vs_rate(t["runs"], "e1"),
     "e1_rate_trajectories": lambda t: rate_trajectories(t["history"], t["runs"], "e1"),
     "e1_rate_histograms": lambda t: rate_histograms(t["neurons"], t["runs"], "e1"),
@@ -482,6 +701,8 @@ FIGURES = {
     "e3_pareto": lambda t: pareto_panels(t["runs"], "e3"),
     "e3_silent_layers": lambda t: silent_layers(t["runs"], "e3"),
     "e3_phase_switch": lambda t: phase_switch(t["history"], "e3"),
+    "e3_rate_vs_size": lambda t: rate_vs_size(t["runs"], "e3"),
+    "e3_switch_off": lambda t: switch_off_shares(t["runs"], "e3"),
     "e4_accuracy_vs_t": lambda t: conversion_curves(t["conversion"], "accuracy", "test accuracy"),
     "e4_l4_gain": lambda t: l4_gain(t["conversion"]),
     "e4_spikes_vs_t": lambda t: conversion_curves(

@@ -30,6 +30,34 @@ def neuron_rates(spikes: torch.Tensor) -> torch.Tensor:
     return spikes.mean(dim=(0, 1))
 
 
+# The unweighted terms, one definition each: the classes below multiply them by their (scheduled)
+# weight, and ``spikesparse.api`` exposes them on spikes of any layout.
+
+
+def homeostatic_deviation(
+    hidden_spikes: Sequence[torch.Tensor], target_rate: float, scope: str = "neuron"
+) -> torch.Tensor:
+    """Squared deviation of the rates from ``target_rate``: ``mean_{l,i} (r_{l,i} - r*)^2``
+    (``scope="neuron"``) or ``sum_l (mean_i r_{l,i} - r*)^2`` (``scope="layer"``)."""
+    rates = [neuron_rates(s) for s in hidden_spikes]
+    if scope == "neuron":
+        return (torch.cat(rates) - target_rate).pow(2).mean()
+    return sum((r.mean() - target_rate) ** 2 for r in rates)
+
+
+def mean_spike_rate(hidden_spikes: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean firing probability of all hidden neurons: ``sum s / (B * sum_l N_l * T)``."""
+    total = sum(s.sum() for s in hidden_spikes)
+    T, B = hidden_spikes[0].shape[:2]
+    return total / (B * sum(s.shape[2] for s in hidden_spikes) * T)
+
+
+def mean_excess_spikes(hidden_spikes: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Spikes after each neuron's first in a sample (see ``excess_spikes``), averaged over samples
+    and the neurons of all layers."""
+    return torch.cat([excess_spikes(s) for s in hidden_spikes], dim=1).mean()
+
+
 class Regularizer:
     """Base class: subclasses set ``name``, ``params`` (config keys they accept) and ``uses_lambda``."""
 
@@ -90,12 +118,7 @@ class HomeostaticL2(Regularizer):
 
     def __call__(self, hidden_spikes, epoch=0):
         check_hidden_spikes(hidden_spikes)
-        rates = [neuron_rates(s) for s in hidden_spikes]
-        if self.scope == "neuron":
-            deviation = torch.cat(rates) - self.target_rate
-            raw = deviation.pow(2).mean()
-        else:
-            raw = sum((r.mean() - self.target_rate) ** 2 for r in rates)
+        raw = homeostatic_deviation(hidden_spikes, self.target_rate, self.scope)
         penalty = self.lam * raw
         return penalty, {
             "penalty": float(penalty.detach()),
@@ -132,15 +155,13 @@ class SpikeCount(Regularizer):
 
     def __call__(self, hidden_spikes, epoch=0):
         check_hidden_spikes(hidden_spikes)
-        total = sum(s.sum() for s in hidden_spikes)
-        T, B = hidden_spikes[0].shape[:2]
-        n_neurons = sum(s.shape[2] for s in hidden_spikes)
-        mean_rate = total / (B * n_neurons * T)
+        mean_rate = mean_spike_rate(hidden_spikes)
         penalty = self.weight(epoch) * mean_rate
+        total = sum(float(s.detach().sum()) for s in hidden_spikes)
         return penalty, {
             "penalty": float(penalty.detach()),
             "spike_rate": float(mean_rate.detach()),
-            "spikes_per_sample": float(total.detach()) / B,
+            "spikes_per_sample": total / hidden_spikes[0].shape[1],
         }
 
 
@@ -164,10 +185,24 @@ class FirstSpike(Regularizer):
     0-based) or ``switch="plateau"``: validation accuracy has not improved for ``patience``
     epochs and the silent fraction is below ``silent_epsilon``. Single-phase (``two_phase:
     false``) applies the penalty from the first epoch.
+
+    ``after_switch="at_once"`` applies the full ``lam`` from the switch on; ``"ramp"`` raises it
+    linearly, ``lam * min(1, (e - e_switch + 1) / ramp_epochs)`` for 0-based epoch e, because a
+    full penalty landing on a net the wake-up term made dense is what switched layers off in our
+    first study. For single-phase the ramp starts at epoch 0.
     """
 
     name = "first_spike"
-    params = ("two_phase", "switch", "switch_epoch", "patience", "silent_epsilon", "wake_up")
+    params = (
+        "two_phase",
+        "switch",
+        "switch_epoch",
+        "patience",
+        "silent_epsilon",
+        "wake_up",
+        "after_switch",
+        "ramp_epochs",
+    )
 
     def __init__(
         self,
@@ -178,10 +213,16 @@ class FirstSpike(Regularizer):
         patience: int = 2,
         silent_epsilon: float = 0.05,
         wake_up: float = 0.0,
+        after_switch: str = "at_once",
+        ramp_epochs: int = 5,
     ) -> None:
         super().__init__(lam)
         if switch not in ("epoch", "plateau"):
             raise ValueError(f"first_spike: switch must be 'epoch' or 'plateau', got {switch!r}")
+        if after_switch not in ("at_once", "ramp"):
+            raise ValueError(f"first_spike: after_switch must be 'at_once' or 'ramp', got {after_switch!r}")
+        if ramp_epochs < 1:
+            raise ValueError(f"first_spike: ramp_epochs must be >= 1, got {ramp_epochs}")
         if switch_epoch < 0 or patience < 1:
             raise ValueError("first_spike: switch_epoch must be >= 0 and patience >= 1")
         if not 0.0 <= silent_epsilon <= 1.0 or not wake_up >= 0:
@@ -192,19 +233,28 @@ class FirstSpike(Regularizer):
         self.patience = int(patience)
         self.silent_epsilon = float(silent_epsilon)
         self.wake_up = float(wake_up)
+        self.after_switch = after_switch
+        self.ramp_epochs = int(ramp_epochs)
         self.switched_at: int | None = None if self.two_phase else 0
         self._best = -float("inf")
         self._stale = 0
 
-    def penalty_on(self, epoch: int) -> bool:
+    def switch_at(self) -> int | None:
+        """First 0-based epoch of phase 2 (0 for single-phase; None while a plateau is awaited)."""
         if not self.two_phase:
-            return True
-        if self.switch == "epoch":
-            return epoch >= self.switch_epoch
-        return self.switched_at is not None and epoch >= self.switched_at
+            return 0
+        return self.switch_epoch if self.switch == "epoch" else self.switched_at
+
+    def penalty_on(self, epoch: int) -> bool:
+        start = self.switch_at()
+        return start is not None and epoch >= start
 
     def weight(self, epoch: int) -> float:
-        return self.lam if self.penalty_on(epoch) else 0.0
+        if not self.penalty_on(epoch):
+            return 0.0
+        if self.after_switch == "at_once":
+            return self.lam
+        return self.lam * min(1.0, (epoch - self.switch_at() + 1) / self.ramp_epochs)
 
     def end_epoch(self, row: dict) -> None:
         """Plateau criterion: decide after each epoch whether the next one is phase 2."""
@@ -220,10 +270,9 @@ class FirstSpike(Regularizer):
 
     def __call__(self, hidden_spikes, epoch=0):
         check_hidden_spikes(hidden_spikes)
-        excess = torch.cat([excess_spikes(s) for s in hidden_spikes], dim=1)
-        raw = excess.mean()
+        raw = mean_excess_spikes(hidden_spikes)
         on = self.penalty_on(epoch)
-        penalty = self.lam * raw if on else raw * 0.0
+        penalty = self.weight(epoch) * raw if on else raw * 0.0
         parts = {"excess_per_neuron": float(raw.detach()), "phase": 2.0 if on else 1.0}
         if self.two_phase and not on and self.wake_up > 0:
             counts = torch.cat([s.sum(dim=0) for s in hidden_spikes], dim=1)
@@ -241,11 +290,11 @@ REGULARIZERS: dict[str, type[Regularizer]] = {
 
 def build_regularizer(spec: dict) -> Regularizer:
     """Regularizer from a run spec's ``regularizer`` block: ``{"name": ..., "lam": ..., params}``."""
+    from .plugins import resolve_regularizer  # a plugin (module:Class, entry point) or a built-in
+
     spec = dict(spec)
     name = spec.pop("name")
-    if name not in REGULARIZERS:
-        raise ValueError(f"unknown regularizer {name!r}; known: {sorted(REGULARIZERS)}")
-    cls = REGULARIZERS[name]
+    cls = resolve_regularizer(name)
     lam = spec.pop("lam", 0.0)
     unknown = set(spec) - set(cls.params)
     if unknown:

@@ -1,8 +1,8 @@
 """Surrogate-gradient BPTT training of one run, with per-epoch sparsity history.
 
-A run whose loss or weights become non-finite stops and is marked ``diverged``; a run whose
-hidden layers end fully silent or fully saturated is marked ``silent`` / ``saturated``. The
-status travels with the model into the metrics, so aggregation keeps such runs as rows.
+A run whose loss or weights become non-finite stops and is marked ``diverged``; every other
+status (silent, a silent layer, saturated) is decided on the test set by
+``evaluation.run_status``, the one status rule. Aggregation keeps every run as a row.
 """
 
 from __future__ import annotations
@@ -30,14 +30,6 @@ class TrainResult:
     reason: str = ""
     device: str = "cpu"
     wall_time_s: float = 0.0
-
-
-def _status_from_rates(rates: torch.Tensor, saturation_rate: float) -> tuple[str, str]:
-    if float(rates.max()) == 0.0:
-        return "silent", "every hidden neuron was silent in the last epoch"
-    if saturated_fraction(rates, saturation_rate) == 1.0:
-        return "saturated", f"every hidden neuron fired on >= {saturation_rate:.0%} of steps"
-    return "ok", ""
 
 
 @torch.no_grad()
@@ -170,7 +162,5 @@ def train_run(
             f"saturated {row['saturated_fraction']:.2f}  train_acc {row['train_accuracy']:.3f}  "
             f"val_acc {val_acc:.3f}"
         )
-        if epoch == tr["epochs"] - 1:
-            result.status, result.reason = _status_from_rates(rates, saturation_rate)
     result.wall_time_s = time.perf_counter() - start
     return result

@@ -47,6 +47,8 @@ rule aggregate:
         ),
     log:
         f"{paths.LOGS}/aggregate/aggregate.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/aggregate/aggregate.tsv"
     conda:
         "../envs/spikesparse.yaml"
     resources:
@@ -78,6 +80,8 @@ rule claims:
         ),
     log:
         f"{paths.LOGS}/claims/claims.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/claims/claims.tsv"
     conda:
         "../envs/spikesparse.yaml"
     resources:

@@ -10,6 +10,7 @@ from snakemake.utils import validate
 
 from spikesparse import paths
 from spikesparse.config import (
+    SCHEMA_PATH,
     ConfigError,
     RunKey,
     ann_spec,
@@ -21,7 +22,7 @@ from spikesparse.config import (
 )
 
 REPO = Path(workflow.basedir)
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = SCHEMA_PATH
 
 # Our check first: one line naming the key path and the rule; then Snakemake's own validation,
 # which also fills the schema's defaults.
@@ -97,3 +98,8 @@ def all_figures():
 
 def run_log(rule_name):
     return f"{paths.LOGS}/{rule_name}/{{experiment}}/{{method}}/lam={{lam}}/seed={{seed}}.log"
+
+
+def run_benchmark(rule_name):
+    """Snakemake's per-job timing file (job-seconds for `spikesparse bench-study`)."""
+    return f"{paths.BENCHMARKS}/{rule_name}/{{experiment}}/{{method}}/lam={{lam}}/seed={{seed}}.tsv"

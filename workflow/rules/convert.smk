@@ -6,6 +6,8 @@ rule train_ann:
         info=paths.ANN_INFO,
     log:
         f"{paths.LOGS}/train_ann/{{experiment}}/seed={{seed}}.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/train_ann/{{experiment}}/seed={{seed}}.tsv"
     conda:
         "../envs/spikesparse.yaml"
     threads: config["threads"]
@@ -28,6 +30,8 @@ rule convert:
         conversion=paths.CONVERSION,
     log:
         f"{paths.LOGS}/convert/{{experiment}}/seed={{seed}}.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/convert/{{experiment}}/seed={{seed}}.tsv"
     conda:
         "../envs/spikesparse.yaml"
     threads: config["threads"]

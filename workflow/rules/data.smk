@@ -4,6 +4,8 @@ rule generate_dataset:
         meta=paths.DATASET_META,
     log:
         f"{paths.LOGS}/generate_dataset/{{dataset}}.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/generate_dataset/{{dataset}}.tsv"
     conda:
         "../envs/spikesparse.yaml"
     resources:

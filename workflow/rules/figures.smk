@@ -13,6 +13,8 @@ rule figures:
         ],
     log:
         f"{paths.LOGS}/figures/figures.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/figures/figures.tsv"
     conda:
         "../envs/spikesparse.yaml"
     resources:

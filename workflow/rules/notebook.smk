@@ -3,6 +3,7 @@ rule notebook:
         notebook=REPO / "notebooks" / "analysis.ipynb",
         tables=list(paths.AGGREGATE_TABLES.values()),
         claims=paths.CLAIMS_CSV,
+        replication=paths.REPLICATION_CSV,
     output:
         executed=paths.NOTEBOOK_EXECUTED,
         html=report(
@@ -13,6 +14,8 @@ rule notebook:
         ),
     log:
         f"{paths.LOGS}/notebook/analysis.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/notebook/analysis.tsv"
     conda:
         "../envs/spikesparse.yaml"
     resources:

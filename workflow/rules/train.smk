@@ -5,8 +5,11 @@ rule train:
         model=paths.MODEL,
         history=paths.HISTORY,
         info=paths.TRAIN_INFO,
+        metrics=paths.METRICS,
     log:
         run_log("train"),
+    benchmark:
+        run_benchmark("train")
     conda:
         "../envs/spikesparse.yaml"
     threads: config["threads"]
@@ -15,6 +18,8 @@ rule train:
         runtime=30,
     params:
         spec=spec_json,
+        metrics=lambda wc: quoted_json(config["metrics"]),
     shell:
         "python -m spikesparse train --spec {params.spec} --data {input.data} --threads {threads}"
-        " --model {output.model} --history {output.history} --info {output.info} > {log} 2>&1"
+        " --metrics-config {params.metrics} --model {output.model} --history {output.history}"
+        " --info {output.info} --metrics {output.metrics} > {log} 2>&1"

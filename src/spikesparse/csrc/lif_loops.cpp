@@ -5,7 +5,10 @@
 // The pure-PyTorch kernel in neurons.py is the reference and the fallback.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -18,7 +21,7 @@ inline scalar_t surrogate(scalar_t mem, scalar_t theta, scalar_t slope) {
   return scalar_t(1) / (u * u);
 }
 
-template <typename scalar_t, bool kZero, bool kKeepMem>
+template <typename scalar_t, bool kZero, bool kKeepMem, bool kSurr>
 void ff_forward_kernel(const scalar_t* in, scalar_t* sp, scalar_t* sg, scalar_t* mm, int64_t T,
                        int64_t M, scalar_t b, scalar_t th, scalar_t k) {
   at::parallel_for(0, M, kGrain, [&](int64_t lo, int64_t hi) {
@@ -29,45 +32,60 @@ void ff_forward_kernel(const scalar_t* in, scalar_t* sp, scalar_t* sg, scalar_t*
     for (int64_t t = 0; t < T; ++t) {
       const scalar_t* x = in + t * M + lo;
       scalar_t* so = sp + t * M + lo;
-      scalar_t* go = sg + t * M + lo;
+      scalar_t* go = kSurr ? sg + t * M + lo : nullptr;
       scalar_t* mo = kKeepMem ? mm + t * M + lo : nullptr;
       for (int64_t i = 0; i < n; ++i) {
         const scalar_t m = kZero ? b * (scalar_t(1) - spp[i]) * mp[i] + x[i]
                                  : b * mp[i] + x[i] - th * spp[i];
         const scalar_t fired = static_cast<scalar_t>(m > th);
-        const scalar_t u = scalar_t(1) + k * std::fabs(m - th);
         mp[i] = m;
         spp[i] = fired;
         so[i] = fired;
-        go[i] = scalar_t(1) / (u * u);
+        if (kSurr) {
+          const scalar_t u = scalar_t(1) + k * std::fabs(m - th);
+          go[i] = scalar_t(1) / (u * u);
+        }
         if (kKeepMem) mo[i] = m;
       }
     }
   });
 }
 
-// Feed-forward forward: returns {spikes, surrogate, mems (empty unless keep_mem)}.
+// Run-time flags -> the kernel compiled for them (no branch inside the loop).
+template <typename scalar_t>
+void ff_forward_dispatch(bool zero, bool keep_mem, bool with_surr, const scalar_t* in, scalar_t* sp,
+                         scalar_t* sg, scalar_t* mm, int64_t T, int64_t M, scalar_t b, scalar_t th,
+                         scalar_t k) {
+  const int flags = (zero ? 4 : 0) | (keep_mem ? 2 : 0) | (with_surr ? 1 : 0);
+  switch (flags) {
+    case 0: return ff_forward_kernel<scalar_t, false, false, false>(in, sp, sg, mm, T, M, b, th, k);
+    case 1: return ff_forward_kernel<scalar_t, false, false, true>(in, sp, sg, mm, T, M, b, th, k);
+    case 2: return ff_forward_kernel<scalar_t, false, true, false>(in, sp, sg, mm, T, M, b, th, k);
+    case 3: return ff_forward_kernel<scalar_t, false, true, true>(in, sp, sg, mm, T, M, b, th, k);
+    case 4: return ff_forward_kernel<scalar_t, true, false, false>(in, sp, sg, mm, T, M, b, th, k);
+    case 5: return ff_forward_kernel<scalar_t, true, false, true>(in, sp, sg, mm, T, M, b, th, k);
+    case 6: return ff_forward_kernel<scalar_t, true, true, false>(in, sp, sg, mm, T, M, b, th, k);
+    default: return ff_forward_kernel<scalar_t, true, true, true>(in, sp, sg, mm, T, M, b, th, k);
+  }
+}
+
+// Feed-forward forward: returns {spikes, surrogate (empty unless with_surr), mems (empty unless
+// keep_mem)}. Inference passes with_surr = false: nothing is computed for a backward pass.
 std::vector<at::Tensor> ff_forward(at::Tensor current, double beta, double theta, double slope,
-                                   bool zero_reset, bool keep_mem) {
+                                   bool zero_reset, bool keep_mem, bool with_surr) {
   current = current.contiguous();
   const int64_t T = current.size(0);
   const int64_t M = current.numel() / T;
   auto spikes = at::empty_like(current);
-  auto surr = at::empty_like(current);
+  auto surr = with_surr ? at::empty_like(current) : at::empty({0}, current.options());
   auto mems = keep_mem ? at::empty_like(current) : at::empty({0}, current.options());
   AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "ff_forward", [&] {
     const scalar_t* in = current.data_ptr<scalar_t>();
     scalar_t* sp = spikes.data_ptr<scalar_t>();
-    scalar_t* sg = surr.data_ptr<scalar_t>();
+    scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
     scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
     const scalar_t b = beta, th = theta, k = slope;
-    if (zero_reset) {
-      if (keep_mem) ff_forward_kernel<scalar_t, true, true>(in, sp, sg, mm, T, M, b, th, k);
-      else ff_forward_kernel<scalar_t, true, false>(in, sp, sg, mm, T, M, b, th, k);
-    } else {
-      if (keep_mem) ff_forward_kernel<scalar_t, false, true>(in, sp, sg, mm, T, M, b, th, k);
-      else ff_forward_kernel<scalar_t, false, false>(in, sp, sg, mm, T, M, b, th, k);
-    }
+    ff_forward_dispatch<scalar_t>(zero_reset, keep_mem, with_surr, in, sp, sg, mm, T, M, b, th, k);
   });
   return {spikes, surr, mems};
 }
@@ -107,34 +125,131 @@ at::Tensor ff_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor 
   return grad;
 }
 
-// Recurrent forward, subtractive reset folded into w_eff_t = (W_rec - theta I)^T.
-std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, double beta,
-                                    double theta, double slope, bool keep_mem) {
-  current = current.contiguous();
-  const int64_t T = current.size(0);
-  auto spikes = at::empty_like(current);
-  auto surr = at::empty_like(current);
-  auto mems = keep_mem ? at::empty_like(current) : at::empty({0}, current.options());
-  auto mem = at::zeros_like(current[0]);
-  const int64_t M = mem.numel();
-  AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward", [&] {
-    const scalar_t b = beta, th = theta, k = slope;
-    for (int64_t t = 0; t < T; ++t) {
-      // mem = beta * mem + I[t] (+ s[t-1] @ w_eff_t)
-      at::Tensor drive = current[t];
-      scalar_t* m = mem.data_ptr<scalar_t>();
-      const scalar_t* in = drive.data_ptr<scalar_t>();
-      for (int64_t j = 0; j < M; ++j) m[j] = b * m[j] + in[j];
-      if (t > 0) mem.addmm_(spikes[t - 1], w_eff_t);
-      scalar_t* sp = spikes[t].data_ptr<scalar_t>();
-      scalar_t* sg = surr[t].data_ptr<scalar_t>();
-      scalar_t* mm = keep_mem ? mems[t].data_ptr<scalar_t>() : nullptr;
-      for (int64_t j = 0; j < M; ++j) {
-        sp[j] = m[j] > th ? scalar_t(1) : scalar_t(0);
-        sg[j] = surrogate(m[j], th, k);
-        if (mm) mm[j] = m[j];
+// ---- Per-step GEMMs of the recurrent loops, straight to BLAS ------------------------------------
+// A recurrent step multiplies a small [B, N] block by the same [N, N] matrix T times. Through
+// at::addmm each call pays the dispatcher, shape checks and (in MKL) re-packing of the fixed
+// matrix; here the matrix is packed once per sequence (MKL's packed GEMM) and every step is one
+// BLAS call on raw pointers. The BLAS symbols are those libtorch exports when it is built with
+// MKL; they are declared weak, so on a build without them the loops fall back to at::addmm_.
+
+extern "C" {
+__attribute__((weak)) void sgemm_(const char* ta, const char* tb, const int* m, const int* n,
+                                  const int* k, const float* alpha, const float* a, const int* lda,
+                                  const float* b, const int* ldb, const float* beta, float* c,
+                                  const int* ldc);
+__attribute__((weak)) size_t cblas_sgemm_pack_get_size(int identifier, int m, int n, int k);
+__attribute__((weak)) void cblas_sgemm_pack(int layout, int identifier, int trans, int m, int n,
+                                            int k, float alpha, const float* src, int ld,
+                                            float* dest);
+__attribute__((weak)) void cblas_sgemm_compute(int layout, int transa, int transb, int m, int n,
+                                               int k, const float* a, int lda, const float* b,
+                                               int ldb, float beta, float* c, int ldc);
+}
+
+constexpr int kRowMajor = 101, kNoTrans = 111, kPacked = 151, kBMatrix = 162;
+bool g_direct_blas = true;  // tests switch it off to compare with the at::addmm_ path
+
+enum class GemmKind { kPacked, kPlain, kAten };
+
+// C[m, n] += A[m, k] @ Bm[k, n] (row-major) for a fixed Bm and many A, C.
+template <typename scalar_t>
+class StepGemm {
+ public:
+  StepGemm(const at::Tensor& bm, int64_t m) : bm_(bm.contiguous()), m_(m), k_(bm.size(0)),
+                                              n_(bm.size(1)) {
+    kind_ = GemmKind::kAten;
+    if (std::is_same<scalar_t, float>::value && g_direct_blas) {
+      if (cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
+        kind_ = GemmKind::kPacked;
+        const size_t bytes = cblas_sgemm_pack_get_size(kBMatrix, m_, n_, k_);
+        packed_ = at::empty({static_cast<int64_t>(bytes / sizeof(float)) + 16},
+                            bm_.options().dtype(at::kFloat));
+        cblas_sgemm_pack(kRowMajor, kBMatrix, kNoTrans, m_, n_, k_, 1.0f,
+                         reinterpret_cast<const float*>(bm_.data_ptr()), n_,
+                         packed_.data_ptr<float>());
+      } else if (sgemm_) {
+        kind_ = GemmKind::kPlain;
       }
     }
+  }
+
+  void run(const scalar_t* a, scalar_t* c) const {
+    if constexpr (std::is_same<scalar_t, float>::value) {
+      if (kind_ == GemmKind::kPacked) {
+        cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, m_, n_, k_, a, k_, packed_.data_ptr<float>(),
+                            n_, 1.0f, c, n_);
+        return;
+      }
+      if (kind_ == GemmKind::kPlain) {
+        // Row-major C = A B is column-major C^T = B^T A^T.
+        const int m = m_, n = n_, k = k_;
+        const float one = 1.0f;
+        sgemm_("N", "N", &n, &m, &k, &one, bm_.data_ptr<float>(), &n, a, &k, &one, c, &n);
+        return;
+      }
+    }
+    auto opts = bm_.options();
+    at::Tensor ct = at::from_blob(c, {m_, n_}, opts);
+    ct.addmm_(at::from_blob(const_cast<scalar_t*>(a), {m_, k_}, opts), bm_);
+  }
+
+ private:
+  at::Tensor bm_, packed_;
+  int m_, k_, n_;
+  GemmKind kind_;
+};
+
+// Rows of the batch per thread: samples are independent in the recurrence, so each thread runs
+// the whole time loop on its own rows (its own per-step GEMMs) with no barrier between steps.
+inline int64_t rows_per_thread(int64_t B) {
+  const int64_t n = std::max<int64_t>(1, at::get_num_threads());
+  return std::max<int64_t>(1, (B + n - 1) / n);
+}
+
+// Recurrent forward, subtractive reset folded into w_eff_t = (W_rec - theta I)^T.
+// with_surr = false (inference): the surrogate is neither computed nor returned.
+std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, double beta,
+                                    double theta, double slope, bool keep_mem, bool with_surr) {
+  current = current.contiguous();
+  w_eff_t = w_eff_t.contiguous();
+  const int64_t T = current.size(0);
+  const int64_t B = current.size(1);
+  const int64_t N = current.size(2);
+  const int64_t M = B * N;
+  auto spikes = at::empty_like(current);
+  auto surr = with_surr ? at::empty_like(current) : at::empty({0}, current.options());
+  auto mems = keep_mem ? at::empty_like(current) : at::empty({0}, current.options());
+  AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward", [&] {
+    const scalar_t b = beta, th = theta, k = slope;
+    const scalar_t* in = current.data_ptr<scalar_t>();
+    scalar_t* sp = spikes.data_ptr<scalar_t>();
+    scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
+    scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
+    at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
+      const int64_t Mc = (r1 - r0) * N;  // this thread's rows, contiguous in every step
+      const int64_t off0 = r0 * N;
+      const StepGemm<scalar_t> gemm(w_eff_t, r1 - r0);
+      std::vector<scalar_t> mem_buf(Mc, scalar_t(0));
+      scalar_t* m = mem_buf.data();
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t off = t * M + off0;
+        // mem = beta * mem + I[t] (+ s[t-1] @ w_eff_t)
+        const scalar_t* x = in + off;
+        for (int64_t j = 0; j < Mc; ++j) m[j] = b * m[j] + x[j];
+        if (t > 0) gemm.run(sp + off - M, m);
+        scalar_t* so = sp + off;
+        if (sg) {
+          scalar_t* go = sg + off;
+          for (int64_t j = 0; j < Mc; ++j) {
+            so[j] = m[j] > th ? scalar_t(1) : scalar_t(0);
+            go[j] = surrogate(m[j], th, k);
+          }
+        } else {
+          for (int64_t j = 0; j < Mc; ++j) so[j] = m[j] > th ? scalar_t(1) : scalar_t(0);
+        }
+        if (mm) std::copy(m, m + Mc, mm + off);
+      }
+    });
   });
   return {spikes, surr, mems};
 }
@@ -145,36 +260,55 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
   grad_spikes = grad_spikes.contiguous();
   const bool has_gm = grad_mems.numel() > 0;
   if (has_gm) grad_mems = grad_mems.contiguous();
+  surr = surr.contiguous();
+  w_rec = w_rec.contiguous();
   const int64_t T = surr.size(0);
+  const int64_t B = surr.size(1);
   const int64_t N = surr.size(2);
+  const int64_t M = B * N;
   auto grad = at::empty_like(surr);
-  auto scratch = at::empty_like(surr[0]);
-  const int64_t M = scratch.numel();
   AT_DISPATCH_FLOATING_TYPES(surr.scalar_type(), "rec_backward", [&] {
     const scalar_t b = beta;
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const bool last = t == T - 1;
-      if (last) {
-        scratch.copy_(grad_spikes[t]);
-      } else {
-        at::addmm_out(scratch, grad_spikes[t], grad[t + 1], w_rec);
+    const scalar_t* gs_all = grad_spikes.data_ptr<scalar_t>();
+    const scalar_t* sg_all = surr.data_ptr<scalar_t>();
+    const scalar_t* gm_all = has_gm ? grad_mems.data_ptr<scalar_t>() : nullptr;
+    scalar_t* g = grad.data_ptr<scalar_t>();
+    at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
+      const int64_t Mc = (r1 - r0) * N;
+      const int64_t off0 = r0 * N;
+      const StepGemm<scalar_t> gemm(w_rec, r1 - r0);
+      std::vector<scalar_t> scratch_buf(Mc);
+      scalar_t* scratch = scratch_buf.data();
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t off = t * M + off0;
+        // scratch = g_s[t] (+ d[t+1] @ W_rec): the gradient reaching the spikes of step t.
+        std::copy(gs_all + off, gs_all + off + Mc, scratch);
+        const scalar_t* nx = t == T - 1 ? nullptr : g + off + M;
+        if (nx) gemm.run(nx, scratch);
+        const scalar_t* sg = sg_all + off;
+        const scalar_t* gm = gm_all ? gm_all + off : nullptr;
+        scalar_t* out = g + off;
+        for (int64_t j = 0; j < Mc; ++j) {
+          scalar_t d = scratch[j] * sg[j];
+          if (nx) d += b * nx[j];
+          if (gm) d += gm[j];
+          out[j] = d;
+        }
       }
-      const scalar_t* gs = scratch.data_ptr<scalar_t>();
-      const scalar_t* sg = surr[t].data_ptr<scalar_t>();
-      const scalar_t* gm = has_gm ? grad_mems[t].data_ptr<scalar_t>() : nullptr;
-      const scalar_t* nx = last ? nullptr : grad[t + 1].data_ptr<scalar_t>();
-      scalar_t* out = grad[t].data_ptr<scalar_t>();
-      for (int64_t j = 0; j < M; ++j) {
-        scalar_t d = gs[j] * sg[j];
-        if (nx) d += b * nx[j];
-        if (gm) d += gm[j];
-        out[j] = d;
-      }
-    }
+    });
   });
   auto grad_w = grad.narrow(0, 1, T - 1).reshape({-1, N}).t().mm(
       spikes.narrow(0, 0, T - 1).reshape({-1, N}));
   return {grad, grad_w};
+}
+
+void set_direct_blas(bool on) { g_direct_blas = on; }
+
+// Which GEMM route the recurrent loops take for float32: "packed", "plain" or "aten".
+std::string direct_blas_route() {
+  if (!g_direct_blas) return "aten";
+  if (cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) return "packed";
+  return sgemm_ ? "plain" : "aten";
 }
 
 }  // namespace
@@ -184,4 +318,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("ff_backward", &ff_backward);
   m.def("rec_forward", &rec_forward);
   m.def("rec_backward", &rec_backward);
+  m.def("set_direct_blas", &set_direct_blas);
+  m.def("direct_blas_route", &direct_blas_route);
 }

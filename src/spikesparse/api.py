@@ -1,0 +1,460 @@
+"""The methods of the study as a library: plain functions on spike tensors from any SNN framework.
+
+Why a separate layer: inside the study every regularizer and counter works on our models' lists
+of ``[T, B, N]`` tensors. A researcher with an snnTorch, Norse or SpikingJelly model has spikes in
+other layouts (``[B, T, ...]``, conv maps ``[T, B, C, H, W]``, one tensor per layer in a dict).
+The functions here bring those to ``[T, B, N]`` and call the very same definitions the study uses
+(``spikesparse.regularizers``, ``spikesparse.metrics``, ``spikesparse.conversion``), so a penalty
+or a count computed here equals the study's for the same spikes.
+
+Layout conventions, for every function that takes ``spikes``:
+
+- one tensor or a sequence (or a ``{name: tensor}`` mapping, e.g. from ``SpikeRecorder``) of
+  tensors, one per spiking layer;
+- each tensor has a time dimension (``time_dim``, default 0) and the batch dimension right after
+  it (or first, when time is not first): ``[T, B, ...]`` or ``[B, T, ...]`` with
+  ``time_dim=1``; every remaining dimension is flattened into neurons.
+
+Regularizers return a differentiable scalar (the gradient flows into the spikes, and through a
+surrogate into the weights); metrics return floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import metrics as M
+from . import regularizers as R
+from .conversion import l4_adjust, layer_scales, normalize
+from .neurons import LIFParams, lif_multistep
+
+Spikes = torch.Tensor | Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+
+__all__ = [
+    "LIF",
+    "ConvertedSNN",
+    "LIFParams",
+    "active_fraction",
+    "activation_sparsity",
+    "as_time_major",
+    "convert",
+    "energy_pj",
+    "first_spike_loss",
+    "fold_batchnorm",
+    "firing_rate",
+    "homeostatic_l2_loss",
+    "spike_count_loss",
+    "synaptic_operations",
+]
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
+    """Spikes of every layer as ``[T, B, N]`` (time first, batch second, neurons flattened).
+
+    Raises ValueError when there is no layer, a tensor has fewer than two dimensions, or the
+    layers disagree on T or B (a regularizer over layers of different lengths has no meaning).
+    """
+    if isinstance(spikes, torch.Tensor):
+        layers = [spikes]
+    elif isinstance(spikes, Mapping):
+        layers = list(spikes.values())
+    else:
+        layers = list(spikes)
+    if not layers:
+        raise ValueError("spikes: need at least one layer's spike tensor, got none")
+    out = []
+    for i, s in enumerate(layers):
+        if not isinstance(s, torch.Tensor):
+            raise TypeError(f"spikes[{i}] must be a torch.Tensor, got {type(s).__name__}")
+        if s.dim() < 2:
+            raise ValueError(
+                f"spikes[{i}] must have a time and a batch dimension, got shape {tuple(s.shape)}"
+            )
+        if not -s.dim() <= time_dim < s.dim():
+            raise ValueError(f"time_dim={time_dim} is out of range for spikes[{i}] of shape {tuple(s.shape)}")
+        s = s.movedim(time_dim, 0)
+        s = s.reshape(s.shape[0], s.shape[1], -1)
+        if not s.is_floating_point():
+            s = s.float()
+        out.append(s)
+    t, b = out[0].shape[:2]
+    for i, s in enumerate(out[1:], start=1):
+        if s.shape[:2] != (t, b):
+            raise ValueError(
+                f"spikes[{i}] has (T, B) = {tuple(s.shape[:2])}, but spikes[0] has {(t, b)}: all layers "
+                "must share time steps and batch"
+            )
+    return out
+
+
+def _check_lam(lam: float) -> float:
+    if not lam >= 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    return float(lam)
+
+
+# ----------------------------------------------------------------------------- regularizers
+
+
+def spike_count_loss(spikes: Spikes, lam: float = 1.0, time_dim: int = 0) -> torch.Tensor:
+    """Explicit spike-count term: ``lam * sum s / (B * sum_l N_l * T)``, the mean firing
+    probability of all given neurons, so ``lam`` does not depend on the network's size.
+
+    Same term as the study's ``spike_count`` regularizer at full weight (its ramp schedule is
+    ``lam * min(1, (epoch + 1) / ramp_epochs)``: pass that as ``lam`` to reproduce it).
+    """
+    return _check_lam(lam) * R.mean_spike_rate(as_time_major(spikes, time_dim))
+
+
+def homeostatic_l2_loss(
+    spikes: Spikes,
+    target_rate: float = 0.05,
+    lam: float = 1.0,
+    scope: str = "neuron",
+    time_dim: int = 0,
+) -> torch.Tensor:
+    """Homeostatic L2 toward a target rate ``r*`` (rates per step, on this batch):
+    ``lam * mean_{l,i} (r_{l,i} - r*)^2`` over every neuron (``scope="neuron"``), or the population
+    form ``lam * sum_l (mean_i r_{l,i} - r*)^2`` (``scope="layer"``). Penalizes silence as well
+    as excess firing."""
+    if not 0.0 < target_rate < 1.0:
+        raise ValueError(f"target_rate must lie in (0, 1), got {target_rate}")
+    if scope not in ("neuron", "layer"):
+        raise ValueError(f"scope must be 'neuron' or 'layer', got {scope!r}")
+    return _check_lam(lam) * R.homeostatic_deviation(as_time_major(spikes, time_dim), target_rate, scope)
+
+
+def first_spike_loss(spikes: Spikes, lam: float = 1.0, time_dim: int = 0) -> torch.Tensor:
+    """First-spike penalty: ``lam * mean_{b,i} sum_t s[t] 1[sum_{tau<t} s[tau] >= 1]``, the spikes
+    after each neuron's first in a sample. The first spike is free (the indicator is a
+    stop-gradient mask), so the term does not push neurons toward silence. The study's two-phase
+    schedule (penalty off until a switch epoch) is the caller's ``lam`` per epoch."""
+    return _check_lam(lam) * R.mean_excess_spikes(as_time_major(spikes, time_dim))
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def firing_rate(spikes: Spikes, time_dim: int = 0) -> float:
+    """Mean spikes per neuron per time step over all given layers, in [0, 1]."""
+    layers = as_time_major(spikes, time_dim)
+    return sum(float(s.detach().sum()) for s in layers) / sum(s.numel() for s in layers)
+
+
+def activation_sparsity(spikes: Spikes, time_dim: int = 0) -> float:
+    """NeuroBench *activation sparsity*: zero activations / all activations of the given layers
+    (every neuron at every step of every sample)."""
+    return M.activation_sparsity([s.detach() for s in as_time_major(spikes, time_dim)])
+
+
+def active_fraction(spikes: Spikes, time_dim: int = 0) -> float:
+    """Share of neurons with at least one spike in a sample, averaged over samples: per sample b,
+    ``mean_i 1[sum_t s_{t,b,i} >= 1]`` over the neurons of all given layers, then the mean over b.
+    One minus it is the per-sample silent fraction."""
+    counts = torch.cat([s.detach().sum(dim=0) for s in as_time_major(spikes, time_dim)], dim=1)
+    return float((counts >= 1).float().mean(dim=1).mean())
+
+
+_SYNAPSES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _apply_like(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``layer``'s linear map (no bias) with ``weight`` in place of its own."""
+    if isinstance(layer, nn.Linear):
+        return F.linear(x, weight)
+    conv = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d, nn.Conv3d: F.conv3d}[type(layer)]
+    if layer.padding_mode != "zeros":
+        raise ValueError(f"synaptic_operations: padding_mode {layer.padding_mode!r} is not supported")
+    return conv(x, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
+@torch.no_grad()
+def synaptic_operations(
+    layers: Sequence[nn.Module], inputs: Sequence[torch.Tensor], time_dim: int = 0
+) -> dict[str, float]:
+    """NeuroBench synaptic operations per sample, from each layer's recorded input.
+
+    ``layers[i]`` is a ``Linear`` or ``Conv1d/2d/3d``; ``inputs[i]`` is what it received at every
+    step, time-major ``[T, B, *in_shape]`` (``time_dim`` as elsewhere). Counted per operation
+    (one input element times one weight it meets, biases not counted):
+
+    - ``Effective_ACs``: pairs of a nonzero *binary* input (a spike) and a nonzero weight;
+    - ``Effective_MACs``: the same for non-binary input (e.g. an analog first layer);
+    - ``Dense``: every pair, every step, as if inputs and weights were all nonzero;
+    - ``SynOps``: the study's count, every pair of a spike and a synapse, zero weights included
+      (``spikesparse.metrics.synops``: spikes x fan-out for a dense layer).
+
+    A layer's input counts as binary when all its values are 0 or 1. Conv layers count exactly
+    with stride, padding and groups: each spike meets the weights its receptive fields contain.
+    """
+    if len(layers) != len(inputs):
+        raise ValueError(f"synaptic_operations: {len(layers)} layers but {len(inputs)} input tensors")
+    totals = {"Effective_MACs": 0.0, "Effective_ACs": 0.0, "Dense": 0.0, "SynOps": 0.0}
+    batch = None
+    for i, (layer, x) in enumerate(zip(layers, inputs, strict=True)):
+        if not isinstance(layer, _SYNAPSES):
+            raise TypeError(
+                f"synaptic_operations: layers[{i}] is {type(layer).__name__}, not Linear or ConvNd"
+            )
+        x = x.detach().movedim(time_dim, 0)
+        t, b = x.shape[:2]
+        if batch is not None and b != batch:
+            raise ValueError(f"synaptic_operations: inputs[{i}] has batch {b}, inputs[0] has {batch}")
+        batch = b
+        x = x.reshape(t * b, *x.shape[2:]).float()
+        w = layer.weight.detach()
+        nonzero_in = (x != 0).float()
+        binary = bool(((x == 0) | (x == 1)).all())
+        effective = float(_apply_like(layer, nonzero_in, (w != 0).float()).sum())
+        totals["Effective_ACs" if binary else "Effective_MACs"] += effective
+        totals["Dense"] += float(_apply_like(layer, torch.ones_like(x[:1]), torch.ones_like(w)).sum()) * t * b
+        if binary:
+            totals["SynOps"] += float(_apply_like(layer, nonzero_in, torch.ones_like(w)).sum())
+    return {k: v / batch for k, v in totals.items()}
+
+
+def energy_pj(ops: Mapping[str, float], e_ac: float = M.E_AC_PJ, e_mac: float = M.E_MAC_PJ) -> float:
+    """Energy per sample (pJ) from ``synaptic_operations``' counts: ``SynOps x E_AC +
+    Effective_MACs x E_MAC`` (the study's estimate: memory and membrane updates not counted)."""
+    return M.energy_pj(ops["SynOps"], ops["Effective_MACs"], e_ac, e_mac)
+
+
+# ----------------------------------------------------------------------------- neurons
+
+
+class LIF(nn.Module):
+    """The study's LIF neuron as a layer for a user's ``nn.Sequential``, hard constraints included.
+
+    Takes an input current ``[T, B, ...]`` (a whole sequence: put ``Linear``/``Conv`` layers
+    before it inside a time-distributed wrapper or apply them to ``[T * B, ...]``) and returns
+    spikes of the same shape. ``refractory``, ``spike_budget`` and ``adapt_kappa`` are the hard
+    constraints; training uses the fast-sigmoid surrogate and the compiled kernel where built.
+    """
+
+    def __init__(self, params: LIFParams | None = None, **kwargs) -> None:
+        super().__init__()
+        if params is not None and kwargs:
+            raise ValueError("LIF: give either params or keyword parameters, not both")
+        self.params = params if params is not None else LIFParams(**kwargs)
+        self.mem: torch.Tensor | None = None  # last sequence's membrane, [T, B, ...]
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        if current.dim() < 3:
+            raise ValueError(f"LIF: input must be [T, B, ...], got shape {tuple(current.shape)}")
+        t, b = current.shape[:2]
+        spikes, mem = lif_multistep(current.reshape(t, b, -1), self.params)
+        self.mem = mem.reshape(current.shape)
+        return spikes.reshape(current.shape)
+
+    def extra_repr(self) -> str:
+        return repr(self.params)
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
+    """A copy of ``model`` with every BatchNorm folded into the Linear/Conv before it.
+
+    Why: converted integrate-and-fire neurons have a weight and a bias, not a normalization; in
+    eval mode a BatchNorm is an affine map per channel, ``y = g (x - mu) / sqrt(var + eps) + b``,
+    which is exactly a rescaled weight and a shifted bias of the layer before it.
+    """
+    layers: list[nn.Module] = []
+    for i, m in enumerate(model):
+        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d):
+            if not layers or not isinstance(layers[-1], _SYNAPSES):
+                raise ValueError(f"fold_batchnorm: module {i} (BatchNorm) must follow a Linear or Conv layer")
+            prev = layers[-1]
+            scale = (
+                m.weight.detach() / torch.sqrt(m.running_var + m.eps)
+                if m.affine
+                else (1.0 / torch.sqrt(m.running_var + m.eps))
+            )
+            shift = m.bias.detach() if m.affine else torch.zeros_like(m.running_mean)
+            bias = prev.bias.detach() if prev.bias is not None else torch.zeros_like(m.running_mean)
+            folded = _copy_layer(prev, bias=True)
+            with torch.no_grad():
+                folded.weight.copy_(prev.weight * scale.view(-1, *([1] * (prev.weight.dim() - 1))))
+                folded.bias.copy_((bias - m.running_mean) * scale + shift)
+            layers[-1] = folded
+        else:
+            layers.append(m)
+    return nn.Sequential(*layers)
+
+
+def _copy_layer(layer: nn.Module, bias: bool) -> nn.Module:
+    if isinstance(layer, nn.Linear):
+        new = nn.Linear(layer.in_features, layer.out_features, bias=bias)
+    else:
+        new = type(layer)(
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            stride=layer.stride,
+            padding=layer.padding,
+            dilation=layer.dilation,
+            groups=layer.groups,
+            bias=bias,
+        )
+    with torch.no_grad():
+        new.weight.copy_(layer.weight)
+        if bias:
+            new.bias.copy_(layer.bias if layer.bias is not None else torch.zeros_like(new.bias))
+    return new
+
+
+_PASSTHROUGH = (nn.Flatten, nn.Dropout, nn.Identity)
+
+
+class _Stages:
+    """A folded ReLU net cut into stages: each synaptic layer with the reshapes before it.
+
+    Exposes ``activations`` as ``conversion.ReLUNet`` does, so the study's ``layer_scales``
+    measures its calibration activations unchanged.
+    """
+
+    def __init__(self, model: nn.Sequential) -> None:
+        self.layers: list[nn.Module] = []
+        self.pre: list[list[nn.Module]] = []
+        pending: list[nn.Module] = []
+        relu_after: list[bool] = []
+        for i, m in enumerate(model):
+            if isinstance(m, _SYNAPSES):
+                if m.bias is None:  # normalization scales a bias: give the layer a zero one
+                    m = _copy_layer(m, bias=True)
+                if self.layers and not relu_after[-1]:
+                    raise ValueError(f"convert: layer {i} follows a Linear/Conv without a ReLU between them")
+                self.layers.append(m)
+                self.pre.append(pending)
+                relu_after.append(False)
+                pending = []
+            elif isinstance(m, nn.ReLU):
+                if not self.layers or relu_after[-1]:
+                    raise ValueError(f"convert: ReLU at module {i} must follow a Linear or Conv layer")
+                relu_after[-1] = True
+            elif isinstance(m, _PASSTHROUGH):
+                if not isinstance(m, nn.Dropout | nn.Identity):
+                    pending.append(m)
+            else:
+                raise ValueError(
+                    f"convert: module {i} is {type(m).__name__}; supported: Linear, Conv1d/2d/3d, ReLU, "
+                    "BatchNorm (folded), Flatten, Dropout, Identity"
+                )
+        if not self.layers:
+            raise ValueError("convert: the model has no Linear or Conv layer")
+        if pending:
+            raise ValueError("convert: the model must end with its output Linear/Conv layer")
+        if relu_after[-1]:
+            raise ValueError(
+                "convert: the output layer must not be followed by a ReLU (it accumulates logits)"
+            )
+
+    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        for i, (pre, layer) in enumerate(zip(self.pre, self.layers, strict=True)):
+            for m in pre:
+                x = m(x)
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
+            out.append(x)
+        return out
+
+
+@dataclass
+class ConvertedSNN:
+    """An integrate-and-fire network converted from a ReLU ``nn.Sequential`` (threshold 1, reset
+    by subtraction, Bernoulli rate-coded input in [0, 1]), simulated by ``run``."""
+
+    layers: list[nn.Module]  # normalized (and L4-adjusted) copies of the synaptic layers
+    pre: list[list[nn.Module]]  # reshapes (Flatten) applied before each layer
+    scales: list[float]  # each layer's activation scale on the calibration data
+
+    @torch.no_grad()
+    def run(
+        self, x: torch.Tensor, n_steps: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Simulate ``n_steps`` on Bernoulli(x) input -> (output layer's accumulated input
+        ``[B, out]``, hidden spikes per layer ``[T, B, ...]``). The prediction is its argmax.
+        Same dynamics and random draws as the study's ``conversion.simulate_if``."""
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        if float(x.min()) < 0 or float(x.max()) > 1:
+            raise ValueError("x must hold rates in [0, 1] (the Bernoulli input's firing probabilities)")
+        mems: list[torch.Tensor | None] = [None] * len(self.layers)
+        hidden: list[list[torch.Tensor]] = [[] for _ in self.layers[:-1]]
+        for _ in range(n_steps):
+            s = (torch.rand(x.shape, generator=generator) < x).to(x.dtype)
+            for i, (pre, layer) in enumerate(zip(self.pre, self.layers, strict=True)):
+                for m in pre:
+                    s = m(s)
+                drive = layer(s)
+                mems[i] = drive if mems[i] is None else mems[i] + drive
+                if i < len(self.layers) - 1:
+                    s = (mems[i] >= 1.0).to(x.dtype)
+                    mems[i] = mems[i] - s
+                    hidden[i].append(s)
+        return mems[-1], [torch.stack(h) for h in hidden]
+
+    def inputs_of_layers(self, x_spikes: torch.Tensor, hidden: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each synaptic layer's input ``[T, B, ...]`` (for ``synaptic_operations``): the input
+        spikes, then every hidden layer's spikes, after the reshapes before each layer."""
+        feeds = [x_spikes, *hidden]
+        out = []
+        for pre, feed in zip(self.pre, feeds, strict=True):
+            t, b = feed.shape[:2]
+            f = feed.reshape(t * b, *feed.shape[2:])
+            for m in pre:
+                f = m(f)
+            out.append(f.reshape(t, b, *f.shape[1:]))
+        return out
+
+
+@torch.no_grad()
+def convert(
+    model: nn.Sequential,
+    x_calib: torch.Tensor,
+    normalization: str = "max",
+    percentile: float = 99.9,
+    alpha: float = 0.0,
+) -> ConvertedSNN:
+    """Convert a trained ReLU ``nn.Sequential`` (Linear/Conv + ReLU, BatchNorm folded, Flatten,
+    Dropout) into integrate-and-fire layers, as the study's conversion does.
+
+    Data-based normalization scales each layer so its largest activation on ``x_calib`` (the
+    maximum, or ``percentile``) becomes 1; ``alpha > 0`` applies the L4-norm adjustment, dividing
+    each hidden neuron's (conv: output channel's) weights and bias by
+    ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified.
+    """
+    model = fold_batchnorm(model.eval())
+    stages = _Stages(model)
+    scales = layer_scales(stages, x_calib, normalization, percentile)
+    # The study's normalize and l4_adjust read [out, fan_in] weights: conv kernels flattened per
+    # output channel (the L4 norm of a channel is over its whole kernel), reshaped back below.
+    shapes = [m.weight.shape for m in stages.layers]
+    flat = SimpleNamespace(
+        layers=[
+            SimpleNamespace(weight=m.weight.reshape(m.weight.shape[0], -1), bias=m.bias)
+            for m in stages.layers
+        ],
+        input_scale=1.0,
+        input_shift=0.0,
+    )
+    adjusted = l4_adjust(normalize(flat, scales), float(alpha))
+    layers = []
+    for layer, w, b, shape in zip(stages.layers, adjusted.weights, adjusted.biases, shapes, strict=True):
+        new = _copy_layer(layer, bias=True)
+        new.weight.copy_(w.reshape(shape))
+        new.bias.copy_(b)
+        layers.append(new.eval())
+    return ConvertedSNN(layers, stages.pre, scales)

@@ -1,0 +1,295 @@
+"""The machinery every claim shares: the registry, the verdict vocabulary, paired statistics and
+validation-only selection.
+
+The judging protocol (``shared/methods.md``) in code:
+
+- *Testable first*: a claim's rule names the condition under which it could fail; where the data
+  do not meet it the verdict is ``untestable`` with the reason.
+- *Selection on validation only*: every choice (lambda, method variant, operating point, best
+  cell) reads ``val_*`` columns; the test split only reports the chosen setting. A test permutes the
+  test labels and checks that no selection moves.
+- *Paired statistics*: an effect is computed per seed against the same seed's baseline, then
+  summarized by a two-sided 95 % t-interval over seeds (``stats.mean_interval``).
+- *Verdicts from intervals*: ``held`` where the interval clears the threshold, ``not held`` where it
+  lies on the wrong side, ``inconclusive`` where it straddles (a verdict that sits on its threshold
+  cannot flip between held and not held on machine noise).
+- Runs that diverged, went silent or have a silent hidden layer are excluded from effects and
+  counted (``n_excluded``); near-chance baselines make a claim ``untestable``.
+
+A claim is one ``Claim`` registered with ``register``; its ``evaluate`` function turns the result
+tables into rows. Adding a claim is one module with one ``register`` call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..stats import mean_interval
+
+HELD, NOT_HELD, INCONCLUSIVE, UNTESTABLE, NOT_RUN = (
+    "held",
+    "not held",
+    "inconclusive",
+    "untestable",
+    "not run",
+)
+VERDICTS = (HELD, NOT_HELD, INCONCLUSIVE, UNTESTABLE, NOT_RUN)
+
+# A baseline (or a setting) whose validation accuracy lies within this margin of chance does not
+# do the task: no sparsity claim can be judged on it.
+NEAR_CHANCE_MARGIN = 0.10
+# Run statuses whose metrics enter effects; the others are excluded and counted.
+USABLE_STATUS = ("ok", "saturated")
+
+COLUMNS = [
+    "claim_id",
+    "seed_paper",
+    "experiment",
+    "reading",
+    "claim",
+    "paper_value",
+    "paper_source",
+    "metric",
+    "our_value",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "n_excluded",
+    "selection",
+    "config_hash",
+    "rule",
+    "verdict",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One claim's outcome on one experiment (or group of experiments)."""
+
+    verdict: str
+    reason: str
+    our_value: str = ""
+    stats: dict = field(default_factory=lambda: mean_interval([]))
+    selection: str = ""
+    n_excluded: int = 0
+    hashes: tuple = ()
+    reading: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}; known: {VERDICTS}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a seed paper claims, how we measure it, and the rule that judges it.
+
+    ``evaluate(tables)`` returns ``(experiment, Judgement)`` pairs; ``tables`` holds the aggregated
+    ``runs`` and ``conversion`` frames. ``rule`` and ``selection`` are the words printed in the
+    table, with the thresholds the code uses interpolated into them.
+    """
+
+    claim_id: str
+    seed_paper: str
+    claim: str
+    paper_value: str
+    paper_source: str
+    metric: str
+    rule: str
+    selection: str
+    evaluate: Callable[[dict[str, pd.DataFrame]], list[tuple[str, Judgement]]]
+
+    def row(self, experiment: str, j: Judgement) -> dict:
+        s = j.stats
+        return {
+            "claim_id": self.claim_id,
+            "seed_paper": self.seed_paper,
+            "experiment": experiment,
+            "reading": j.reading,
+            "claim": self.claim,
+            "paper_value": self.paper_value,
+            "paper_source": self.paper_source,
+            "metric": self.metric,
+            "our_value": j.our_value,
+            "estimate": s["mean"],
+            "ci_low": s["ci_low"],
+            "ci_high": s["ci_high"],
+            "n_seeds": s["n"],
+            "n_excluded": j.n_excluded,
+            "selection": j.selection or self.selection,
+            "config_hash": config_digest(j.hashes),
+            "rule": self.rule,
+            "verdict": j.verdict,
+            "reason": j.reason,
+        }
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def register(claim: Claim) -> Claim:
+    """Add a claim to the table; ids are unique so a claim is defined in exactly one place."""
+    if claim.claim_id in REGISTRY:
+        raise ValueError(f"claim {claim.claim_id!r} is registered twice")
+    REGISTRY[claim.claim_id] = claim
+    return claim
+
+
+def config_digest(hashes: Iterable) -> str:
+    joined = ",".join(sorted({str(h) for h in hashes if isinstance(h, str) and h}))
+    return hashlib.sha256(joined.encode()).hexdigest()[:16] if joined else ""
+
+
+# --- run selection ------------------------------------------------------------------------------
+
+
+def experiments_of(runs: pd.DataFrame, study: str) -> list[str]:
+    """Experiments of a study, sorted (one claim row each for per-experiment claims)."""
+    if runs.empty or "study" not in runs:
+        return []
+    return sorted(runs.loc[runs["study"] == study, "experiment"].unique())
+
+
+def usable(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs whose metrics enter effects: not diverged, not silent, no silent hidden layer."""
+    return runs[runs["status"].isin(USABLE_STATUS) & runs["accuracy"].notna()]
+
+
+def n_unusable(runs: pd.DataFrame) -> int:
+    return int(len(runs) - len(usable(runs)))
+
+
+def near_chance(runs: pd.DataFrame, column: str = "val_accuracy") -> bool:
+    """Whether a set of runs fails the task: the upper end of its accuracy interval over seeds
+    lies within ``NEAR_CHANCE_MARGIN`` of chance (the mean when there is one seed)."""
+    if runs.empty:
+        return True
+    s = mean_interval(runs[column])
+    top = s["ci_high"] if np.isfinite(s["ci_high"]) else s["mean"]
+    return bool(top <= runs["chance_accuracy"].mean() + NEAR_CHANCE_MARGIN)
+
+
+# --- paired statistics --------------------------------------------------------------------------
+
+
+def paired(
+    treated: pd.DataFrame,
+    baseline: pd.DataFrame,
+    effect: Callable[[pd.Series, pd.Series], pd.Series],
+    column: str,
+) -> pd.Series:
+    """Per-seed effect ``effect(treated[column], baseline[column])`` over the seeds both have;
+    indexed by seed. Seeds missing on either side drop out (and so out of n)."""
+    t = treated.drop_duplicates("seed").set_index("seed")[column]
+    b = baseline.drop_duplicates("seed").set_index("seed")[column]
+    common = t.index.intersection(b.index)
+    return effect(t.loc[common].astype(float), b.loc[common].astype(float)).sort_index()
+
+
+def reduction(t: pd.Series, b: pd.Series) -> pd.Series:
+    """Relative reduction ``1 - treated / baseline`` (a seed whose baseline is 0 gives NaN)."""
+    return 1.0 - t / b.where(b != 0)
+
+
+def difference(t: pd.Series, b: pd.Series) -> pd.Series:
+    return t - b
+
+
+def interval_verdict(stats: dict, threshold: float, what: str, above: bool = True) -> tuple[str, str]:
+    """``held`` where the 95 % interval clears ``threshold`` on the claimed side, ``not held``
+    where it lies wholly on the other side, ``inconclusive`` where it straddles or cannot be
+    formed (fewer than two seeds)."""
+    lo, hi, n = stats["ci_low"], stats["ci_high"], stats["n"]
+    if n < 2 or not (np.isfinite(lo) and np.isfinite(hi)):
+        return INCONCLUSIVE, f"{what}: no interval from {n} seed(s)"
+    side = ">=" if above else "<="
+    if (lo >= threshold) if above else (hi <= threshold):
+        return HELD, f"{what}: the whole interval is {side} {threshold:g}"
+    if (hi < threshold) if above else (lo > threshold):
+        return NOT_HELD, f"{what}: the whole interval is on the wrong side of {threshold:g}"
+    return INCONCLUSIVE, f"{what}: the interval straddles {threshold:g}"
+
+
+# --- validation-only choices --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A setting chosen on validation: its runs and the validation numbers that chose it."""
+
+    method: str
+    lam: float
+    runs: pd.DataFrame
+    val_score: float
+    val_accuracy_drop: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.method}, lambda={self.lam:g}" if self.lam else self.method
+
+
+def choose(
+    sweep: pd.DataFrame,
+    baseline: pd.DataFrame,
+    max_val_drop: float,
+    score: Callable[[pd.DataFrame, pd.DataFrame], float],
+) -> Choice | None:
+    """The (method, lambda) of ``sweep`` with the highest validation ``score`` among those whose
+    mean paired validation-accuracy drop against ``baseline`` is at most ``max_val_drop``.
+
+    Only ``val_*`` columns are read (the test split never takes part); ties go to the smaller
+    lambda, then the method name, so the choice is deterministic. Settings near chance on
+    validation are skipped. Returns None when no setting qualifies.
+    """
+    best = None
+    for (method, lam), grp in usable(sweep).groupby(["method", "lam"], sort=True):
+        if near_chance(grp):
+            continue
+        drop = float(paired(grp, usable(baseline), lambda t, b: b - t, "val_accuracy").mean())
+        if not np.isfinite(drop) or drop > max_val_drop:
+            continue
+        s = float(score(grp, usable(baseline)))
+        if not np.isfinite(s):
+            continue
+        if best is None or s > best.val_score:
+            best = Choice(str(method), float(lam), grp, s, drop)
+    return best
+
+
+def val_reduction(column: str) -> Callable[[pd.DataFrame, pd.DataFrame], float]:
+    """Score for ``choose``: mean paired validation reduction of ``val_<column>``."""
+
+    def score(grp: pd.DataFrame, base: pd.DataFrame) -> float:
+        return float(paired(grp, base, reduction, f"val_{column}").mean())
+
+    return score
+
+
+# --- words --------------------------------------------------------------------------------------
+
+
+def pct(x: float) -> str:
+    return "nan" if not np.isfinite(x) else f"{100 * x:.1f} %"
+
+
+def points(x: float) -> str:
+    return "nan" if not np.isfinite(x) else f"{100 * x:+.2f} points"
+
+
+def interval_text(s: dict, fmt: Callable[[float], str] = pct) -> str:
+    return f"{fmt(s['mean'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}] (n={s['n']})"
+
+
+def not_run(why: str, **kw) -> Judgement:
+    return Judgement(NOT_RUN, why, **kw)
+
+
+def untestable(why: str, **kw) -> Judgement:
+    return Judgement(UNTESTABLE, why, **kw)

@@ -1,0 +1,321 @@
+"""Multi-step LIF kernels: the whole membrane recurrence over T steps in one call.
+
+Why: the per-time-step Python loop with autograd builds a graph node per step and op, which is
+the training bottleneck of surrogate-gradient SNNs. Here the recurrence is one autograd Function
+whose forward runs without a graph and whose backward is a linear recurrence (the reset and every
+constraint are treated as state, not differentiated), so it only needs the surrogate derivative
+and the spikes. Without autograd (validation and test under ``torch.no_grad``) the same loops run
+without the Function and without computing or keeping anything for a backward pass, so a model's
+prediction is bit-identical to its training forward at a fraction of the cost.
+
+Two implementations of each loop: the compiled one (``csrc/lif_loops.cpp``, CPU, the
+unconstrained case) and the pure-PyTorch one below, which covers every constraint.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .params import LIFParams, check_sequence
+
+
+def fast_sigmoid_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """Surrogate derivative of H(x): 1 / (slope * |x| + 1)^2."""
+    return fast_sigmoid_grad_(x.clone(), slope)
+
+
+def fast_sigmoid_grad_(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """In-place ``fast_sigmoid_grad``: overwrites and returns ``x``."""
+    return x.abs_().mul_(slope).add_(1.0).pow_(-2)
+
+
+_COMPILED_DTYPES = (torch.float32, torch.float64)
+
+
+def _compiled_for(current: torch.Tensor, p: LIFParams, recurrent: bool):
+    """The compiled loops when they cover this case (CPU, float32/float64, detached reset, no
+    constraint, no adaptation; recurrent layers with subtractive reset), else None for the
+    PyTorch loop, which also runs float16 and bfloat16 (the compiled loops are not built for
+    them)."""
+    if current.device.type != "cpu" or current.dtype not in _COMPILED_DTYPES:
+        return None
+    if not p.detach_reset or p.gated or p.adaptive:
+        return None
+    if recurrent and p.reset != "subtract":
+        return None
+    from .._ext import extension
+
+    return extension()
+
+
+def _compiled_forward(ext, current, w_rec, p: LIFParams, recurrent: bool, keep_mem: bool, surrogate: bool):
+    """(spikes, surrogate or empty, mems or empty) from the compiled loops."""
+    if recurrent:
+        eye = torch.eye(current.shape[-1], dtype=w_rec.dtype, device=w_rec.device)
+        w_eff_t = (w_rec.t() - p.threshold * eye).contiguous()
+        return ext.rec_forward(current, w_eff_t, p.beta, p.threshold, p.slope, keep_mem, surrogate)
+    return ext.ff_forward(current, p.beta, p.threshold, p.slope, p.reset == "zero", keep_mem, surrogate)
+
+
+def _pytorch_loop(
+    current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, recurrent: bool, keep_pre: bool = False
+):
+    """The time loop in PyTorch ops for every neuron kind -> (spikes, mems, thetas, gates, pres);
+    ``thetas`` (ALIF) and ``gates`` (refractory, budget) are None when the kind has none.
+
+    Recurrent zero reset follows snnTorch's ``RLeaky``: the step after a spike starts from zero,
+    its input and recurrence included, ``mem[t] = (1 - s[t-1]) * pre[t]`` with ``pre[t] = beta *
+    mem[t-1] + I[t] + s[t-1] @ W_rec.T``; ``pres`` keeps ``pre`` when ``keep_pre`` (the attached
+    reset's backward needs it), else it is None."""
+    T, B, N = current.shape
+    pres = current.new_empty(T, B, N) if keep_pre else None
+    spikes = current.new_empty(T, B, N)  # every step is written
+    mems = current.new_empty(T, B, N)
+    thetas = current.new_empty(T, B, N) if p.adaptive else None
+    gates = torch.ones(T, B, N, dtype=torch.bool, device=current.device) if p.gated else None
+    mem = current.new_zeros(B, N)
+    s_prev = current.new_zeros(B, N)
+    theta_prev = current.new_full((B, N), p.threshold) if p.adaptive else p.threshold
+    adapt = current.new_zeros(B, N) if p.adaptive else None
+    refr = torch.zeros(B, N, dtype=torch.int32, device=current.device) if p.refractory else None
+    count = torch.zeros(B, N, dtype=torch.int32, device=current.device) if p.spike_budget else None
+    # With a constant threshold the subtractive reset folds into the recurrent weight:
+    # one addmm gives input + recurrence - reset.
+    fold = recurrent and p.reset == "subtract" and not p.adaptive
+    if recurrent:
+        w_t = w_rec.t()
+        if fold:
+            w_t = w_t - p.threshold * torch.eye(N, dtype=w_rec.dtype, device=w_rec.device)
+    for t in range(T):
+        if p.reset == "subtract":
+            mem = torch.add(current[t], mem, alpha=p.beta, out=mems[t])
+            if recurrent and t > 0:
+                mem.addmm_(s_prev, w_t)  # recurrence (and folded reset) in place
+            if p.adaptive:
+                mem.sub_(s_prev * theta_prev)
+            elif not fold:
+                mem.sub_(s_prev, alpha=p.threshold)
+        elif recurrent:
+            mem = torch.add(current[t], mem, alpha=p.beta, out=mems[t])
+            if t > 0:
+                mem.addmm_(s_prev, w_t)
+            if pres is not None:
+                pres[t] = mem
+            mem.mul_(1.0 - s_prev)  # RLeaky: everything of the step after a spike is discarded
+        else:
+            mem = torch.addcmul(current[t], mem, (1.0 - s_prev).mul_(p.beta), out=mems[t])
+        theta = theta_prev
+        if p.adaptive:
+            theta = p.threshold + adapt
+            thetas[t] = theta
+        s = spikes[t]
+        if p.gated:
+            fire = mem > theta
+            open_ = gates[t]
+            if p.refractory:
+                open_ &= refr == 0
+            if p.spike_budget:
+                open_ &= count < p.spike_budget
+            fire &= open_
+            s.copy_(fire)
+        else:
+            torch.gt(mem, theta, out=s)  # straight into the float spike buffer
+        if p.refractory:
+            refr = torch.where(fire, p.refractory, (refr - 1).clamp_(min=0))
+        if p.spike_budget:
+            count += fire
+        if p.adaptive:
+            adapt = adapt.mul_(p.adapt_rho).add_(s, alpha=p.adapt_kappa)
+            theta_prev = theta
+        s_prev = s
+    return spikes, mems, thetas, gates, pres
+
+
+class _LIFFunction(torch.autograd.Function):
+    """Membrane recurrence over all T steps; ``w_rec`` is an empty tensor for feed-forward."""
+
+    @staticmethod
+    def forward(ctx, current, w_rec, p: LIFParams, return_mem: bool = True):  # noqa: D401
+        recurrent = w_rec.numel() > 0
+        ext = _compiled_for(current, p, recurrent)
+        ctx.ext = ext
+        ctx.p = p
+        ctx.recurrent = recurrent
+        ctx.set_materialize_grads(False)
+        if ext is not None:
+            spikes, surrogate, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, True)
+            ctx.save_for_backward(surrogate, spikes, w_rec)
+            return (spikes, mems) if return_mem else spikes
+        keep_mem = p.reset == "zero" and not p.detach_reset
+        rleaky = recurrent and p.reset == "zero"
+        spikes, mems, thetas, gates, pres = _pytorch_loop(current, w_rec, p, recurrent, rleaky and keep_mem)
+        # Without a membrane output the surrogate overwrites the membrane buffer (one pass and
+        # one T x B x N allocation fewer).
+        shifted = (
+            mems.sub_(p.threshold)
+            if not (return_mem or keep_mem or p.adaptive)
+            else (mems - (thetas if p.adaptive else p.threshold))
+        )
+        surrogate = fast_sigmoid_grad_(shifted, p.slope)
+        if p.gated:
+            surrogate.mul_(gates)
+        # The attached zero reset's backward needs the membrane before the reset (RLeaky: pre).
+        saved_mem = (pres if rleaky else mems) if keep_mem else None
+        ctx.save_for_backward(surrogate, spikes, w_rec, saved_mem, thetas)
+        return (spikes, mems) if return_mem else spikes
+
+    @staticmethod
+    def backward(ctx, grad_spikes, grad_mems=None):
+        p: LIFParams = ctx.p
+        if grad_spikes is None:
+            grad_spikes = torch.zeros_like(ctx.saved_tensors[0])
+        if ctx.ext is not None:
+            surrogate, spikes, w_rec = ctx.saved_tensors
+            g_mem = grad_mems if grad_mems is not None else surrogate.new_empty(0)
+            if ctx.recurrent:
+                grad_current, grad_w = ctx.ext.rec_backward(
+                    grad_spikes, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta
+                )
+                return grad_current, grad_w if ctx.needs_input_grad[1] else None, None, None
+            grad_current = ctx.ext.ff_backward(
+                grad_spikes, g_mem, surrogate, spikes, p.beta, p.reset == "zero"
+            )
+            return grad_current, None, None, None
+        surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
+        T, B, N = surrogate.shape
+        grad_current = torch.empty_like(surrogate)
+        d_next = None  # dL/dmem[t+1]
+        zero_reset = p.reset == "zero"
+        if zero_reset:
+            carry = (1.0 - spikes).mul_(p.beta)  # dmem[t+1]/dmem[t]
+        attached = not p.detach_reset
+        if not ctx.recurrent and not attached:
+            # Feed-forward, detached reset: dmem[t] = g_s[t] * surr[t] (+ g_mem[t]) + c[t] * dmem[t+1]
+            # is a linear recurrence: form the driving term for all T at once, then one op per step.
+            torch.mul(grad_spikes, surrogate, out=grad_current)
+            if grad_mems is not None:
+                grad_current.add_(grad_mems)
+            for t in range(T - 2, -1, -1):
+                if zero_reset:
+                    grad_current[t].addcmul_(carry[t], grad_current[t + 1])
+                else:
+                    grad_current[t].add_(grad_current[t + 1], alpha=p.beta)
+            return grad_current, None, None, None
+        if ctx.recurrent and zero_reset:
+            return _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, mems)
+        scratch = surrogate.new_empty(B, N)
+        for t in range(T - 1, -1, -1):
+            gs = grad_spikes[t]
+            last = t == T - 1  # nothing flows back from beyond the sequence
+            if ctx.recurrent and not last:
+                gs = torch.addmm(gs, d_next, w_rec, out=scratch)
+            if attached and not last:
+                if zero_reset:
+                    gs = gs - p.beta * mems[t] * d_next
+                else:
+                    theta_t = thetas[t] if p.adaptive else p.threshold
+                    gs = gs - theta_t * d_next
+            d = torch.mul(gs, surrogate[t], out=grad_current[t])
+            if not last:
+                if zero_reset:
+                    d.addcmul_(carry[t], d_next)
+                else:
+                    d.add_(d_next, alpha=p.beta)
+            if grad_mems is not None:
+                d.add_(grad_mems[t])
+            d_next = d
+        grad_w = None
+        if ctx.recurrent and ctx.needs_input_grad[1]:
+            # dL/dW_rec[i, j] = sum_t dI[t+1, :, i] * s[t, :, j]: one matmul over all T.
+            grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
+        return grad_current, grad_w, None, None
+
+
+def _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, pres):
+    """Backward of the recurrent zero reset in RLeaky's form, ``mem[t] = (1 - s[t-1]) * pre[t]``.
+
+    With ``d[t] = dL/dmem[t]`` and ``e[t] = dL/dpre[t] = (1 - s[t-1]) d[t]``: the input current
+    and the recurrent weight get ``e``; ``d[t] = (g_s[t] + e[t+1] @ W_rec) * surr[t] + beta *
+    e[t+1] (+ g_mem[t])``, and the attached reset adds ``-pre[t+1] * d[t+1]`` to the spike's
+    gradient."""
+    p: LIFParams = ctx.p
+    T = surrogate.shape[0]
+    N = surrogate.shape[-1]
+    keep = 1.0 - spikes  # (1 - s[t]) gates step t + 1
+    grad_current = torch.empty_like(surrogate)
+    d_next = e_next = None
+    for t in range(T - 1, -1, -1):
+        gs = grad_spikes[t]
+        if e_next is not None:
+            gs = torch.addmm(gs, e_next, w_rec)
+            if pres is not None:
+                gs = gs - pres[t + 1] * d_next
+        d = gs * surrogate[t]
+        if e_next is not None:
+            d.add_(e_next, alpha=p.beta)
+        if grad_mems is not None:
+            d.add_(grad_mems[t])
+        e = torch.mul(d, keep[t - 1], out=grad_current[t]) if t > 0 else grad_current[t].copy_(d)
+        d_next, e_next = d, e
+    grad_w = None
+    if ctx.needs_input_grad[1]:
+        grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
+    return grad_current, grad_w, None, None
+
+
+def _infer(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool):
+    """The forward loops alone: no autograd Function, no surrogate, nothing kept for backward.
+    Spikes and membranes are computed by the same code as in training, so they are identical."""
+    recurrent = w_rec.numel() > 0
+    ext = _compiled_for(current, p, recurrent)
+    if ext is not None:
+        spikes, _, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, False)
+    else:
+        spikes, mems, _, _, _ = _pytorch_loop(current, w_rec, p, recurrent)
+    return (spikes, mems) if return_mem else spikes
+
+
+def _apply(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool):
+    """Autograd Function when a gradient can flow, else the inference loops."""
+    if torch.is_grad_enabled() and (current.requires_grad or w_rec.requires_grad):
+        return _LIFFunction.apply(current, w_rec, p, return_mem)
+    return _infer(current, w_rec, p, return_mem)
+
+
+DEFAULT_LIF = LIFParams()  # frozen, so one shared default is safe
+
+_NO_WEIGHT: dict[tuple, torch.Tensor] = {}
+
+
+def _empty_like(x: torch.Tensor) -> torch.Tensor:
+    key = (x.dtype, x.device)
+    if key not in _NO_WEIGHT:
+        _NO_WEIGHT[key] = torch.empty(0, dtype=x.dtype, device=x.device)
+    return _NO_WEIGHT[key]
+
+
+def run_lif(current: torch.Tensor, w_rec: torch.Tensor | None, params: LIFParams) -> torch.Tensor:
+    """Spikes only, unchecked: for models that validated their input once (hidden currents are
+    finite whenever the input and weights are). Feed-forward when ``w_rec`` is None."""
+    w = _empty_like(current) if w_rec is None else w_rec
+    return _apply(current, w, params, False)
+
+
+def lif_multistep(
+    current: torch.Tensor, params: LIFParams = DEFAULT_LIF
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feed-forward LIF over a whole sequence: input current ``[T, B, N]`` -> (spikes, mem)."""
+    check_sequence(current, "current")
+    return _apply(current, _empty_like(current), params, True)
+
+
+def rlif_multistep(
+    current: torch.Tensor, w_rec: torch.Tensor, params: LIFParams = DEFAULT_LIF
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recurrent LIF: ``current`` ``[T, B, N]`` from the input layer, ``w_rec`` ``[N, N]``
+    (row = target neuron, as in ``nn.Linear``), fed the previous step's spikes."""
+    check_sequence(current, "current")
+    n = current.shape[-1]
+    if w_rec.shape != (n, n):
+        raise ValueError(f"w_rec must have shape ({n}, {n}), got {tuple(w_rec.shape)}")
+    return _apply(current, w_rec, params, True)

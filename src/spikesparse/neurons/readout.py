@@ -1,0 +1,33 @@
+"""The study's non-spiking leaky readout, collapsed into one weighted time sum."""
+
+from __future__ import annotations
+
+import torch
+
+
+def readout_weights(n_steps: int, beta: float, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Time weights c_t with mean_t(leaky integrator of x) = sum_t c_t x[t].
+
+    A non-spiking leaky readout ``u[t] = beta * u[t-1] + W s[t]`` averaged over time equals
+    ``W @ sum_t c_t s[t]`` with ``c_t = (1/T) * sum_{tau >= t} beta^(tau - t)``, so the readout
+    needs one matmul instead of T.
+    """
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    k = torch.arange(n_steps, device=device, dtype=torch.float64)
+    remaining = n_steps - k  # number of terms tau = t .. T-1
+    c = (1.0 - beta**remaining) / (1.0 - beta) if beta < 1.0 else remaining
+    return (c / n_steps).to(dtype)
+
+
+def leaky_readout(spikes: torch.Tensor, linear: torch.nn.Linear, beta: float) -> torch.Tensor:
+    """Time-mean membrane of a leaky, non-spiking readout layer: ``[T, B, N]`` -> ``[B, out]``.
+
+    The bias enters every step, so it is weighted by sum_t c_t as well.
+    """
+    c = readout_weights(spikes.shape[0], beta, spikes.device, spikes.dtype)
+    pooled = torch.tensordot(c, spikes, dims=([0], [0]))
+    out = pooled @ linear.weight.t()
+    if linear.bias is not None:
+        out = out + c.sum() * linear.bias
+    return out

@@ -1,0 +1,121 @@
+"""Bring your own regularizer or dataset: resolve ``module:attribute`` names and entry points.
+
+Why: a new method or dataset should not need edits in several package modules. A config names it
+as ``module:attribute`` (the module importable from the Python path or from the working
+directory, which is Snakemake's ``--directory``), or by a short name that an installed package
+registers as an entry point (groups ``spikesparse.regularizers`` and ``spikesparse.datasets``).
+Everything downstream (training log, tables, figures, the notebook) reads the regularizer's name
+and the run's metrics, never a fixed list of methods.
+
+A regularizer is a subclass of ``spikesparse.regularizers.Regularizer`` (``params``: the config
+keys it accepts; ``__call__(hidden_spikes, epoch) -> (penalty, parts)``). A dataset is a function
+of its config parameters returning the arrays ``x_train, y_train, x_val, y_val, x_test, y_test``
+as sequences ``[n, T, channels]`` of rates in [0, 1] (one rate-coded draw per step) and labels;
+static plugin datasets (``static = True`` on the function) are rejected for now.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from importlib.metadata import entry_points
+
+from .regularizers import REGULARIZERS, Regularizer
+
+REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+REGULARIZER_GROUP = "spikesparse.regularizers"
+DATASET_GROUP = "spikesparse.datasets"
+DATASET_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def load_object(ref: str, what: str) -> object:
+    """Import ``module:attribute``; the working directory is searched after the Python path."""
+    if not isinstance(ref, str) or not REF.match(ref):
+        raise ValueError(f"{what} {ref!r} is not of the form 'module:attribute'")
+    module_name, attr = ref.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        cwd = os.getcwd()
+        if err.name != module_name.split(".")[0] or cwd in sys.path:
+            raise ValueError(f"{what} {ref!r}: cannot import {module_name!r} ({err})") from None
+        sys.path.append(cwd)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err2:
+            raise ValueError(
+                f"{what} {ref!r}: module {module_name!r} is neither on the Python path nor in {cwd} ({err2})"
+            ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"{what} {ref!r}: module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _entry_point(group: str, name: str) -> object | None:
+    found = [ep for ep in entry_points(group=group) if ep.name == name]
+    return found[0].load() if found else None
+
+
+def resolve_regularizer(name: str) -> type[Regularizer]:
+    """The Regularizer class for a config's ``regularizer`` value: a built-in name, an entry point
+    of group ``spikesparse.regularizers``, or ``module:Class``. Plugins are added to
+    ``REGULARIZERS`` under the name given, so later look-ups agree."""
+    if name in REGULARIZERS:
+        return REGULARIZERS[name]
+    cls = load_object(name, "regularizer") if ":" in str(name) else _entry_point(REGULARIZER_GROUP, name)
+    if cls is None:
+        raise ValueError(
+            f"unknown regularizer {name!r}; known: {sorted(REGULARIZERS)}, 'module:Class', or an "
+            f"entry point of group {REGULARIZER_GROUP!r}"
+        )
+    if not (isinstance(cls, type) and issubclass(cls, Regularizer)):
+        raise ValueError(f"regularizer {name!r} must be a subclass of spikesparse.regularizers.Regularizer")
+    if not isinstance(cls.params, tuple) or not all(isinstance(p, str) for p in cls.params):
+        raise ValueError(f"regularizer {name!r}: params must be a tuple of config key names")
+    REGULARIZERS[name] = cls
+    return cls
+
+
+def resolve_dataset(ref: str):
+    """The generator function a dataset section names with ``generator``: ``module:function`` or
+    an entry point of group ``spikesparse.datasets``."""
+    fn = load_object(ref, "dataset generator") if ":" in str(ref) else _entry_point(DATASET_GROUP, ref)
+    if fn is None:
+        raise ValueError(
+            f"unknown dataset generator {ref!r}: use 'module:function' or an entry point of {DATASET_GROUP!r}"
+        )
+    if not callable(fn):
+        raise ValueError(f"dataset generator {ref!r} is not callable")
+    return fn
+
+
+def dataset_is_static(ref: str) -> bool:
+    """Whether a plugin dataset holds one feature vector per sample (its ``static`` attribute).
+
+    Plugin datasets are sequences (``[n, T, channels]``): evaluation tells static datasets from
+    the built-in list, so a plugin marked ``static = True`` is rejected here rather than evaluated
+    with the wrong encoding.
+    """
+    static = bool(getattr(resolve_dataset(ref), "static", False))
+    if static:
+        raise ValueError(
+            f"dataset generator {ref!r} is marked static; plugin datasets must be sequences "
+            "[n, T, channels] (static plugin datasets are not supported yet)"
+        )
+    return static
+
+
+def check_arrays(ref: str, arrays: object) -> None:
+    """A plugin dataset must return the six split arrays with matching lengths."""
+    if not isinstance(arrays, dict) or set(DATASET_ARRAYS) - set(arrays):
+        got = sorted(arrays) if isinstance(arrays, dict) else type(arrays).__name__
+        raise ValueError(
+            f"dataset generator {ref!r} must return a dict with {list(DATASET_ARRAYS)}, got {got}"
+        )
+    for split in ("train", "val", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y):
+            raise ValueError(f"dataset generator {ref!r}: x_{split} has {len(x)} samples, y_{split} {len(y)}")

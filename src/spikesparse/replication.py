@@ -1,0 +1,497 @@
+"""Replication check: this study's tables against a reference set (``reference/``, shipped with
+the repository), so that whoever reruns the study learns whether they reproduced it.
+
+Why a check and not a byte comparison: on one machine (same CPU model, instruction set, BLAS,
+threads and versions) the tables are bit-identical, but another CPU rounds its sums differently
+and training amplifies the difference, so a faithful replication elsewhere gives *other* numbers
+that should agree within the seed-to-seed noise the intervals measure. The check says which of
+the three it is:
+
+- ``reproduced``: every compared number and verdict is identical;
+- ``reproduced within noise``: every verdict agrees and each estimate lies inside the other
+  side's 95 % interval;
+- ``differs``: the rows that do not, listed.
+
+Identical machines with different numbers are a determinism bug, called out as such. Rows present
+on one side only (another config, a claim added since) are listed and not compared.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import MACHINE_KEYS, git_commit, machine_info, read_json, write_csv, write_json, write_text
+
+# Tables a reference holds (a release's README reports them); model files are never copied.
+REFERENCE_TABLES = ("claims.csv", "summary.csv", "conversion.csv", "plane.csv")
+MACHINE_FILE = "machine.json"
+REFERENCE_README = "README.md"
+REPRODUCED = "reproduced"
+WITHIN_NOISE = "reproduced within noise"
+DIFFERS = "differs"
+NO_REFERENCE = "no reference"
+
+CLAIM_KEYS = ["claim_id", "experiment"]
+SUMMARY_KEYS = ["experiment", "method", "lam"]
+SUMMARY_QUANTITIES = ["accuracy", "hidden_rate"]
+COLUMNS = [
+    "table",
+    "key",
+    "quantity",
+    "ref_estimate",
+    "ref_ci_low",
+    "ref_ci_high",
+    "our_estimate",
+    "our_ci_low",
+    "our_ci_high",
+    "ours_in_ref_ci",
+    "ref_in_our_ci",
+    "intervals_overlap",
+    "ref_verdict",
+    "our_verdict",
+    "verdicts_agree",
+    "identical",
+    "status",
+    "note",
+]
+
+
+@dataclass
+class Replication:
+    """The comparison: one row per compared quantity (``COLUMNS``), the outcome line and the two
+    machines."""
+
+    rows: pd.DataFrame
+    outcome: str
+    determinism_bug: bool = False
+    ours_machine: dict = field(default_factory=dict)
+    ref_machine: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """The outcome's first word group: one of the three results or ``no reference``."""
+        for word in (WITHIN_NOISE, REPRODUCED, DIFFERS, NO_REFERENCE):
+            if self.outcome.startswith(word):
+                return word
+        raise ValueError(f"outcome line {self.outcome!r} starts with no known result")
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
+
+
+def _same(a, b) -> bool:
+    """Equal numbers, both NaN, or equal strings: what "identical" means for one cell."""
+    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
+        return (math.isnan(a) and math.isnan(b)) or a == b
+    if pd.isna(a) and pd.isna(b):
+        return True
+    return a == b
+
+
+def _inside(x, lo, hi) -> bool | None:
+    """Whether ``x`` lies in ``[lo, hi]``; None when there is no interval (one seed)."""
+    if not (_finite(lo) and _finite(hi)):
+        return None
+    return bool(_finite(x) and lo <= x <= hi)
+
+
+def _overlap(a_lo, a_hi, b_lo, b_hi) -> bool | None:
+    if not all(_finite(v) for v in (a_lo, a_hi, b_lo, b_hi)):
+        return None
+    return bool(a_lo <= b_hi and b_lo <= a_hi)
+
+
+def compare_row(table: str, key: str, quantity: str, ref: dict, ours: dict, note: str = "") -> dict:
+    """One compared quantity: each side's estimate and interval, each estimate inside the other
+    side's interval, verdict agreement and the row's status (``identical`` / ``within noise`` /
+    ``differs``). ``ref`` and ``ours`` hold ``estimate``, ``ci_low``, ``ci_high`` and, for claims,
+    ``verdict``."""
+    ours_in_ref = _inside(ours["estimate"], ref["ci_low"], ref["ci_high"])
+    ref_in_ours = _inside(ref["estimate"], ours["ci_low"], ours["ci_high"])
+    has_verdict = "verdict" in ref or "verdict" in ours
+    agree = _same(ref.get("verdict"), ours.get("verdict")) if has_verdict else None
+    identical = all(_same(ref[k], ours[k]) for k in ("estimate", "ci_low", "ci_high")) and agree is not False
+    notes = [note] if note else []
+    if identical:
+        status = "identical"
+    elif agree is False:
+        status = DIFFERS
+        notes.append("verdicts differ")
+    elif ours_in_ref and ref_in_ours:
+        status = "within noise"
+    else:
+        status = DIFFERS
+        if not (_finite(ref["estimate"]) and _finite(ours["estimate"])):
+            notes.append("no estimate on one side")
+        elif ours_in_ref is None or ref_in_ours is None:
+            notes.append("no interval to judge the difference (fewer than two seeds)")
+        else:
+            notes.append("an estimate lies outside the other side's interval")
+    return {
+        "table": table,
+        "key": key,
+        "quantity": quantity,
+        **{f"ref_{k}": ref[k] for k in ("estimate", "ci_low", "ci_high")},
+        **{f"our_{k}": ours[k] for k in ("estimate", "ci_low", "ci_high")},
+        "ours_in_ref_ci": ours_in_ref,
+        "ref_in_our_ci": ref_in_ours,
+        "intervals_overlap": _overlap(ref["ci_low"], ref["ci_high"], ours["ci_low"], ours["ci_high"]),
+        "ref_verdict": ref.get("verdict"),
+        "our_verdict": ours.get("verdict"),
+        "verdicts_agree": agree,
+        "identical": identical,
+        "status": status,
+        "note": "; ".join(notes),
+    }
+
+
+def _one_side_row(table: str, key: str, quantity: str, side: str) -> dict:
+    row = dict.fromkeys(COLUMNS)
+    row.update(table=table, key=key, quantity=quantity, status=f"only in {side}", note="not compared")
+    return row
+
+
+def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks the column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _keyed(frame: pd.DataFrame, keys: list[str], what: str) -> dict[tuple, dict]:
+    """Rows by key; a key that appears twice is an error (which row would be compared?)."""
+    out: dict[tuple, dict] = {}
+    for row in frame.to_dict("records"):
+        key = tuple(row[k] for k in keys)
+        if key in out:
+            raise ValueError(f"{what}: the key {dict(zip(keys, key, strict=True))} appears more than once")
+        out[key] = row
+    return out
+
+
+def _key_text(key: tuple) -> str:
+    return " | ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in key)
+
+
+def compare_claims(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
+    """Per claim (``claim_id`` + ``experiment``): estimate, interval and verdict on both sides.
+    Optional columns (``metric``, ``config_hash``) only enrich the row."""
+    needed = [*CLAIM_KEYS, "estimate", "ci_low", "ci_high", "verdict"]
+    _require(ref, needed, "reference claims")
+    _require(ours, needed, "our claims")
+    ref_rows = _keyed(ref.astype({"claim_id": str}), CLAIM_KEYS, "reference claims")
+    our_rows = _keyed(ours.astype({"claim_id": str}), CLAIM_KEYS, "our claims")
+    rows = []
+    for key in sorted(set(ref_rows) | set(our_rows)):
+        r, o = ref_rows.get(key), our_rows.get(key)
+        quantity = str((r or o).get("metric", "")) if pd.notna((r or o).get("metric", "")) else ""
+        if r is None or o is None:
+            rows.append(
+                _one_side_row("claims", _key_text(key), quantity, "ours" if r is None else "reference")
+            )
+            continue
+        note = ""
+        if "config_hash" in r and "config_hash" in o and not _same(r["config_hash"], o["config_hash"]):
+            note = "config differs"
+        rows.append(compare_row("claims", _key_text(key), quantity, r, o, note))
+    return rows
+
+
+def compare_summary(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
+    """Per setting (experiment, method, lambda) of the summary: accuracy and hidden rate."""
+    needed = [*SUMMARY_KEYS] + [f"{q}_{s}" for q in SUMMARY_QUANTITIES for s in ("mean", "ci_low", "ci_high")]
+    _require(ref, needed, "reference summary")
+    _require(ours, needed, "our summary")
+    ref_rows = _keyed(ref.astype({"lam": float}), SUMMARY_KEYS, "reference summary")
+    our_rows = _keyed(ours.astype({"lam": float}), SUMMARY_KEYS, "our summary")
+    rows = []
+    for key in sorted(set(ref_rows) | set(our_rows)):
+        r, o = ref_rows.get(key), our_rows.get(key)
+        for q in SUMMARY_QUANTITIES:
+            if r is None or o is None:
+                side = "ours" if r is None else "reference"
+                rows.append(_one_side_row("summary", _key_text(key), q, side))
+                continue
+
+            def pick(row: dict, q: str = q) -> dict:
+                return {
+                    "estimate": row[f"{q}_mean"],
+                    "ci_low": row[f"{q}_ci_low"],
+                    "ci_high": row[f"{q}_ci_high"],
+                }
+
+            rows.append(compare_row("summary", _key_text(key), q, pick(r), pick(o)))
+    return rows
+
+
+def same_machine(a: dict, b: dict) -> bool:
+    """Whether two machine records share every field that decides the low bits (``MACHINE_KEYS``);
+    a field missing on either side means "not known to be the same"."""
+    if not a or not b:
+        return False
+    return all(k in a and k in b and a[k] == b[k] for k in MACHINE_KEYS)
+
+
+def outcome_line(rows: pd.DataFrame, determinism_bug: bool) -> str:
+    """The one-line verdict of the replication (see the module docstring)."""
+    compared = rows[~rows["status"].astype(str).str.startswith("only in")]
+    unmatched = len(rows) - len(compared)
+    if compared.empty:
+        line = f"{DIFFERS}: no row in common with the reference"
+    elif compared["identical"].astype(bool).all():
+        line = f"{REPRODUCED}: all {len(compared)} compared values identical"
+    elif (compared["status"] != DIFFERS).all():
+        n = int((compared["status"] == "within noise").sum())
+        line = (
+            f"{WITHIN_NOISE}: verdicts agree, {n} of {len(compared)} values differ, "
+            "each inside the other side's interval"
+        )
+    else:
+        bad = compared[compared["status"] == DIFFERS]
+        listed = ", ".join(
+            f"{t} {k} {q}".strip() for t, k, q in bad[["table", "key", "quantity"]].itertuples(index=False)
+        )
+        line = f"{DIFFERS}: {len(bad)} of {len(compared)} values ({listed})"
+    if unmatched:
+        line += f"; {unmatched} rows on one side only, not compared"
+    if determinism_bug:
+        line += (
+            "; DETERMINISM BUG: same machine, threads, versions, commit and config as the reference, "
+            "other numbers"
+        )
+    return line
+
+
+def compare(
+    ref_claims: pd.DataFrame,
+    our_claims: pd.DataFrame,
+    ref_summary: pd.DataFrame,
+    our_summary: pd.DataFrame,
+    ref_machine: dict | None = None,
+    ours_machine: dict | None = None,
+) -> Replication:
+    """Compare two studies' claims and summary tables (pure: no files)."""
+    rows = pd.DataFrame(
+        compare_claims(ref_claims, our_claims) + compare_summary(ref_summary, our_summary), columns=COLUMNS
+    )
+    ref_machine, ours_machine = ref_machine or {}, ours_machine or {}
+    compared = rows[~rows["status"].astype(str).str.startswith("only in")]
+    numbers_differ = not compared["identical"].astype(bool).all()
+    # Other code or another config explains different numbers; only the same code, config and
+    # machine make a difference a bug.
+    commits = [m.get("git_commit") for m in (ref_machine, ours_machine)]
+    same_code = None in commits or commits[0] == commits[1]
+    same_config = not compared["note"].astype(str).str.contains("config differs").any()
+    bug = numbers_differ and same_code and same_config and same_machine(ref_machine, ours_machine)
+    return Replication(rows, outcome_line(rows, bug), bug, ours_machine, ref_machine)
+
+
+def machine_from_records(records: list[dict]) -> dict:
+    """The machine the runs of a results folder ran on, from their provenance. Several machines
+    (a cluster with mixed nodes) give ``{"machines": [...]}``, which never counts as the same
+    machine as the reference. Records written before machine provenance existed give ``{}``."""
+    seen: list[dict] = []
+    commits: set[str] = set()
+    kernels: set[str] = set()
+    for rec in records:
+        prov = rec.get("provenance", {})
+        commits.add(prov.get("git_commit", "unknown"))
+        if not all(k in prov for k in MACHINE_KEYS):
+            return {}
+        # Runs whose neurons the compiled loops do not cover say "unused": they do not make a
+        # second machine. Compiled and PyTorch loops in one study (a failed build) show as both.
+        if prov["lif_kernels"] != "unused":
+            kernels.add(prov["lif_kernels"])
+        machine = {k: prov[k] for k in MACHINE_KEYS if k != "lif_kernels"}
+        if machine not in seen:
+            seen.append(machine)
+    if not seen:
+        return {}
+    used = " + ".join(sorted(kernels)) or "unused"
+    out = {**seen[0], "lif_kernels": used} if len(seen) == 1 else {"machines": seen, "lif_kernels": used}
+    out["git_commit"] = sorted(commits)[0] if len(commits) == 1 else sorted(commits)
+    out["n_runs"] = len(records)
+    return out
+
+
+def study_machine(tables: str | Path, records: list[str] | None = None) -> dict:
+    """Machine of the study whose tables are in ``tables``: from the given metrics.json records,
+    else ``tables/machine.json``, else the records under the results folder (``../runs``)."""
+    tables = Path(tables)
+    if records:
+        return machine_from_records([read_json(p) for p in records])
+    if (tables / MACHINE_FILE).exists():
+        return read_json(tables / MACHINE_FILE)
+    found = sorted((tables.parent / "runs").glob("**/metrics.json"))
+    return machine_from_records([read_json(p) for p in found])
+
+
+def no_reference(reference: str | Path) -> Replication:
+    row = dict.fromkeys(COLUMNS)
+    row.update(table="none", status=NO_REFERENCE, note=f"{reference} holds no claims.csv and summary.csv")
+    return Replication(pd.DataFrame([row], columns=COLUMNS), f"{NO_REFERENCE}: nothing to compare against")
+
+
+def replicate(ours: str | Path, reference: str | Path, records: list[str] | None = None) -> Replication:
+    """Compare the tables folder ``ours`` with the reference folder; a missing reference gives the
+    ``no reference`` outcome (a fresh clone without reference/ must still finish its study)."""
+    ours, reference = Path(ours), Path(reference)
+    for name in ("claims.csv", "summary.csv"):
+        if not (ours / name).exists():
+            raise ValueError(f"our tables folder {ours} has no {name}: run the study first")
+    ours_machine = study_machine(ours, records)
+    if not all((reference / name).exists() for name in ("claims.csv", "summary.csv")):
+        result = no_reference(reference)
+        result.ours_machine = ours_machine
+        return result
+    ref_machine = read_json(reference / MACHINE_FILE) if (reference / MACHINE_FILE).exists() else {}
+    ids = {"claim_id": str}  # "000" stays "000", not the number 0
+    return compare(
+        pd.read_csv(reference / "claims.csv", dtype=ids),
+        pd.read_csv(ours / "claims.csv", dtype=ids),
+        pd.read_csv(reference / "summary.csv"),
+        pd.read_csv(ours / "summary.csv"),
+        ref_machine,
+        ours_machine,
+    )
+
+
+def _fmt(x, percent: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (int, float, np.floating, np.integer)):
+        return f"{100 * x:.2f}" if percent else f"{x:.4g}"
+    return str(x)
+
+
+def _estimate(row: pd.Series, side: str, percent: bool) -> str:
+    return (
+        f"{_fmt(row[f'{side}_estimate'], percent)} "
+        f"[{_fmt(row[f'{side}_ci_low'], percent)}, {_fmt(row[f'{side}_ci_high'], percent)}]"
+    )
+
+
+def _machine_lines(result: Replication) -> list[str]:
+    keys = [*MACHINE_KEYS, "git_commit", "date"]
+    lines = ["| | reference | this study |", "|---|---|---|"]
+    for k in keys:
+        a, b = result.ref_machine.get(k, "–"), result.ours_machine.get(k, "–")
+        if k in ("git_commit", "date") and a == "–" and b == "–":
+            continue
+        lines.append(f"| {k} | {a} | {b} |")
+    if "machines" in result.ours_machine:
+        lines.append(f"\nThis study's runs ran on {len(result.ours_machine['machines'])} different machines.")
+    return lines
+
+
+def replication_markdown(result: Replication) -> str:
+    """The report: outcome, the two machines, then every claim and every summary setting."""
+    lines = [
+        "# Replication check",
+        "",
+        f"**Outcome: {result.outcome}.**",
+        "",
+        "Same machine, threads and versions as the reference: the tables should be bit-identical "
+        "(`reproduced`). Another CPU: numbers differ in the low bits, training amplifies them, and a "
+        "faithful replication has every verdict equal and each estimate inside the other side's 95 % "
+        "interval (`reproduced within noise`). Anything else is listed as `differs`.",
+        "",
+    ]
+    if result.status == NO_REFERENCE:
+        lines += ["No reference tables were found (`reference/`; `make reference` creates them).", ""]
+        return "\n".join(lines)
+    lines += ["## Machines", "", *_machine_lines(result), ""]
+    rows = result.rows
+    claims = rows[rows["table"] == "claims"]
+    lines += [
+        "## Claims",
+        "",
+        "| claim | experiment | metric | reference | ours | ours in ref. CI | ref. in our CI "
+        "| verdicts (ref. / ours) | status |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in claims.iterrows():
+        lines.append(
+            f"| {r['key']} | {_fmt(r['quantity'])} | {_estimate(r, 'ref', False)} "
+            f"| {_estimate(r, 'our', False)} "
+            f"| {_fmt(r['ours_in_ref_ci'])} | {_fmt(r['ref_in_our_ci'])} "
+            f"| {_fmt(r['ref_verdict'])} / {_fmt(r['our_verdict'])} | {r['status']}"
+            f"{' (' + r['note'] + ')' if isinstance(r['note'], str) and r['note'] else ''} |"
+        )
+    summary = rows[rows["table"] == "summary"]
+    lines += [
+        "",
+        "## Summary settings (accuracy and hidden rate, %)",
+        "",
+        "| experiment \\| method \\| λ | quantity | reference | ours | ours in ref. CI "
+        "| ref. in our CI | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, r in summary.iterrows():
+        lines.append(
+            f"| {r['key'].replace('|', chr(92) + '|')} | {r['quantity']} | {_estimate(r, 'ref', True)} "
+            f"| {_estimate(r, 'our', True)} | {_fmt(r['ours_in_ref_ci'])} | {_fmt(r['ref_in_our_ci'])} "
+            f"| {r['status']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_replication(
+    result: Replication, csv: str | Path, md: str | Path, machine: str | Path | None = None
+) -> None:
+    write_csv(csv, result.rows)
+    write_text(md, replication_markdown(result))
+    if machine is not None:
+        write_json(machine, result.ours_machine)
+
+
+def freeze_reference(tables: str | Path, out: str | Path, records: list[str] | None = None) -> Path:
+    """Copy a finished study's reference tables (``REFERENCE_TABLES``, no model files) into
+    ``out`` with the machine they came from (``machine.json``: the runs' machine, the date and
+    the commit) and a README saying how to regenerate them."""
+    tables, out = Path(tables), Path(out)
+    missing = [name for name in REFERENCE_TABLES if not (tables / name).exists()]
+    if missing:
+        raise ValueError(f"{tables} lacks {missing}: run the whole study (make study) before freezing it")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in REFERENCE_TABLES:
+        shutil.copyfile(tables / name, out / name)
+    machine = study_machine(tables, records)
+    if not machine:
+        # Runs recorded before machine provenance existed: describe this process's machine,
+        # and say so.
+        machine = {
+            **machine_info(),
+            "source": "the machine that froze the reference (runs carry no machine record)",
+        }
+    machine.setdefault("git_commit", git_commit())
+    machine["date"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    write_json(out / MACHINE_FILE, machine)
+    write_text(out / REFERENCE_README, _reference_readme(machine))
+    return out
+
+
+def _reference_readme(machine: dict) -> str:
+    described = "\n".join(f"- {k}: {machine.get(k, '–')}" for k in (*MACHINE_KEYS, "git_commit", "date"))
+    return (
+        "# Reference results\n\n"
+        "The tables the README reports (claims, summary, conversion, plane; no model files), frozen\n"
+        "from a full `make study` on this machine:\n\n"
+        f"{described}\n\n"
+        "`make study` compares every rerun against these tables and ends with the replication report\n"
+        "(`results/tables/replication.md`; also `spikesparse replicate --ours results/tables --reference\n"
+        "reference --csv replication.csv --md replication.md`). On this machine, with the same threads\n"
+        "and versions, the numbers are bit-identical; on another CPU they agree within noise (README,\n"
+        '"Replication").\n\n'
+        "Regenerate (after a change that is meant to move the results): `make reference`, which runs\n"
+        "`make study` and then `spikesparse freeze-reference --tables results/tables --out reference`.\n"
+    )

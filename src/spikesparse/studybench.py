@@ -1,0 +1,365 @@
+"""Where a study's time goes: job-seconds per rule and per experiment from Snakemake's
+``benchmark:`` files, and the study efficiency against the machine's matmul peak.
+
+Why a ratio: absolute study times move with the machine (a 2-core AMD EPYC and a 2-core Xeon
+differ by 1.5x on the same commit), so the study is judged by how much of the machine it uses:
+
+    study efficiency = matmul FLOPs of all training and evaluation steps
+                       / (job-seconds x measured 1-thread sgemm peak)
+
+Job-seconds are the sum of Snakemake's ``s`` column over every benchmark file (every job, the
+start-up, data loading and bookkeeping included, which is the overhead being measured). The
+peak is ``torch.mm`` of two 1024 x 1024 float32 matrices on one thread, measured in the same
+command. FLOPs are counted from the resolved config of every run, never from timings:
+
+- SNN forward per sample: ``T x 2 x (sum of fan_in x fan_out over hidden layers + N^2 per
+  recurrent layer)`` plus ``2 x N_last x n_out`` for the readout (which runs once on the
+  time-weighted sum of the last layer's spikes, ``neurons.leaky_readout``);
+- training: 3x forward (forward + backward) per training sample and epoch, plus one forward per
+  validation sample and epoch; test evaluation: one forward per test sample;
+- ANN -> SNN conversion (E4), when its result files are present: 3x the ANN's MACs x 2 per
+  training sample and epoch, one forward per validation sample and epoch and per test sample;
+  the sweep's calibration forward per normalization and ``max(T)`` steps of the dense IF net per
+  normalization x alpha x split.
+
+Element-wise work (membrane updates, surrogate gradients, Adam) is not counted: the efficiency
+is a lower bound on the fraction of the machine that does useful matmul work.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from . import paths
+from .encoding import ENCODERS, encoded_size
+from .io import machine_info, read_json, write_json
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = "(shared)"  # jobs of no single experiment: datasets, tables, figures, notebook
+
+
+def _under_results(pattern: str) -> Path:
+    """A path pattern of ``paths`` relative to the results folder (``results/x`` -> ``x``)."""
+    return Path(pattern).relative_to(paths.RESULTS)
+
+
+def sgemm_peak_gflops(n: int = 1024, repeats: int = 10, blocks: int = 5) -> float:
+    """1-thread float32 matmul throughput (GFLOP/s): the best of ``blocks`` timed blocks of
+    ``repeats`` ``torch.mm`` calls, so a neighbour's burst on a shared machine lowers one block,
+    not the figure. The caller's thread count is restored."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+        for _ in range(3):
+            torch.mm(a, b)
+        best = math.inf
+        for _ in range(blocks):
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                torch.mm(a, b)
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    return 2 * n**3 * repeats / best / 1e9
+
+
+def read_benchmarks(bench_dir: str | Path, experiments: set[str]) -> pd.DataFrame:
+    """One row per benchmark file: ``rule`` (the first folder under ``bench_dir``), ``experiment``
+    (the first path component below it that names an experiment, else ``(shared)``), job-seconds
+    ``s`` and ``cpu_time`` (summed over the file's rows, one per repeat)."""
+    bench_dir = Path(bench_dir)
+    files = sorted(p for p in bench_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise ValueError(
+            f"no benchmark files under {bench_dir}: run the study with its benchmark: directives"
+        )
+    rows = []
+    for path in files:
+        rel = path.relative_to(bench_dir)
+        if len(rel.parts) < 2:
+            raise ValueError(f"benchmark file {path} is not inside a folder named after its rule")
+        frame = pd.read_csv(path, sep="\t")
+        if "s" not in frame.columns:
+            raise ValueError(f"benchmark file {path} has no 's' column; columns: {list(frame.columns)}")
+        names = [Path(part).stem if i == len(rel.parts) - 1 else part for i, part in enumerate(rel.parts)]
+        experiment = next((p for p in names[1:] if p in experiments), SHARED)
+        cpu = frame["cpu_time"] if "cpu_time" in frame.columns else pd.Series(dtype=float)
+        rows.append(
+            {
+                "rule": rel.parts[0],
+                "experiment": experiment,
+                "file": str(rel),
+                "s": float(pd.to_numeric(frame["s"], errors="coerce").sum()),
+                "cpu_time": float(pd.to_numeric(cpu, errors="coerce").sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _hidden(value) -> list[int]:
+    """``cfg.model.hidden`` as the runs table stores it: ``"128,128"``, or a bare ``128``."""
+    text = str(value).strip()
+    if not text or text == "nan":
+        raise ValueError(f"cfg.model.hidden is empty ({value!r})")
+    return [int(float(v)) for v in text.split(",")]
+
+
+def snn_forward_flops(n_in: int, hidden: list[int], n_out: int, n_steps: int, recurrent: bool) -> int:
+    """Matmul FLOPs of one sample's forward pass through ``models.SpikingNet`` (module docstring)."""
+    sizes = [n_in, *hidden]
+    per_step = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if recurrent:
+        per_step += sum(n * n for n in hidden)
+    return 2 * n_steps * per_step + 2 * hidden[-1] * n_out
+
+
+def _encoding(row: pd.Series) -> dict:
+    """The run's encoding spec back from its ``cfg.encoding.*`` columns (NaN = unset)."""
+    spec = {}
+    for col, value in row.items():
+        if str(col).startswith("cfg.encoding.") and not (isinstance(value, float) and math.isnan(value)):
+            spec[str(col).removeprefix("cfg.encoding.")] = value
+    if "name" not in spec:
+        raise ValueError(f"run {row.get('experiment')}/{row.get('method')} has no cfg.encoding.name")
+    return spec
+
+
+def _n_steps(encoding: dict, shapes: dict) -> int:
+    """Sequence data sets their own length; static data takes the encoding's ``n_steps`` or the
+    encoder's default."""
+    if len(shapes["x_train"]) == 3:
+        return int(shapes["x_train"][1])
+    if "n_steps" in encoding:
+        return int(encoding["n_steps"])
+    default = inspect.signature(ENCODERS[encoding["name"]]).parameters["n_steps"].default
+    if not isinstance(default, int):
+        raise ValueError(f"static data with the {encoding['name']!r} code needs encoding.n_steps")
+    return default
+
+
+def run_flops(runs: pd.DataFrame, metas: dict[str, dict]) -> pd.DataFrame:
+    """Per run of the runs table: matmul FLOPs of training (incl. per-epoch validation) and of
+    the test evaluation. ``metas`` maps dataset name -> its ``results/data/<name>.json``."""
+    needed = ["experiment", "dataset", "cfg.model.hidden", "cfg.model.kind", "cfg.training.epochs"]
+    missing = [c for c in needed if c not in runs.columns]
+    if missing:
+        raise ValueError(f"the runs table lacks {missing}")
+    rows = []
+    for _, run in runs.iterrows():
+        if run["dataset"] not in metas:
+            raise ValueError(
+                f"no dataset metadata for {run['dataset']!r} (results/data/{run['dataset']}.json)"
+            )
+        meta = metas[run["dataset"]]
+        shapes = meta["shapes"]
+        encoding = _encoding(run)
+        kind = run["cfg.model.kind"]
+        if kind not in ("recurrent", "feedforward"):
+            raise ValueError(f"cfg.model.kind must be recurrent or feedforward, got {kind!r}")
+        fwd = snn_forward_flops(
+            encoded_size(int(shapes["x_train"][-1]), encoding),
+            _hidden(run["cfg.model.hidden"]),
+            int(meta["n_classes"]),
+            _n_steps(encoding, shapes),
+            kind == "recurrent",
+        )
+        epochs = int(run["cfg.training.epochs"])
+        n_train, n_val, n_test = (int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test"))
+        rows.append(
+            {
+                "experiment": run["experiment"],
+                "train_flops": epochs * (3 * fwd * n_train + fwd * n_val),
+                "eval_flops": fwd * n_test,
+            }
+        )
+    return pd.DataFrame(rows, columns=["experiment", "train_flops", "eval_flops"])
+
+
+def conversion_flops(results: str | Path, metas: dict[str, dict]) -> pd.DataFrame:
+    """Per conversion job found under ``results``: matmul FLOPs of training its ANN and of the
+    conversion sweep (module docstring). No E4 result files: an empty table."""
+    results = Path(results)
+    rows = []
+    for conv_file in sorted(
+        results.glob(str(_under_results(paths.CONVERSION)).format(experiment="*", seed="*"))
+    ):
+        rec = read_json(conv_file)
+        spec = rec["spec"]
+        shapes = metas[spec["dataset"]["name"]]["shapes"]
+        n_train, n_val, n_test = (int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test"))
+        fwd = 2 * int(rec["ann"]["macs_per_sample"])
+        ann_info = results / _under_results(paths.ANN_INFO).as_posix().format(
+            experiment=spec["experiment"], seed=spec["seed"]
+        )
+        epochs = len(read_json(ann_info)["history"]) if ann_info.exists() else int(spec["ann"]["epochs"])
+        train = epochs * (3 * fwd * n_train + fwd * n_val) + fwd * n_test
+        t_max = max(int(t) for t in spec["time_steps"])
+        per_norm = fwd * min(int(spec["calibration_samples"]), n_train) + len(
+            spec["alphas"]
+        ) * fwd * t_max * (n_val + n_test)
+        rows.append(
+            {
+                "experiment": spec["experiment"],
+                "train_flops": train,
+                "eval_flops": len(spec["normalizations"]) * per_norm,
+            }
+        )
+    return pd.DataFrame(rows, columns=["experiment", "train_flops", "eval_flops"])
+
+
+def dataset_metas(results: str | Path) -> dict[str, dict]:
+    folder = Path(results) / _under_results(paths.DATASET).parent
+    return {p.stem: read_json(p) for p in sorted(folder.glob("*.json"))}
+
+
+def study_table(bench: pd.DataFrame, flops: pd.DataFrame, peak_gflops: float) -> dict:
+    """Per-rule and per-experiment job-seconds, FLOPs and efficiency, and the study's total."""
+    if not (math.isfinite(peak_gflops) and peak_gflops > 0):
+        raise ValueError(f"the sgemm peak must be a positive number of GFLOP/s, got {peak_gflops}")
+    total_s = float(bench["s"].sum())
+    if total_s <= 0:
+        raise ValueError("the benchmark files sum to 0 job-seconds")
+    flops = flops.assign(flops=flops["train_flops"] + flops["eval_flops"])
+
+    def efficiency(n_flops: float, seconds: float) -> float | None:
+        return n_flops / (seconds * peak_gflops * 1e9) if seconds > 0 else None
+
+    per_rule = {}
+    for rule, grp in bench.groupby("rule", sort=True):
+        s = float(grp["s"].sum())
+        per_rule[rule] = {
+            "jobs": len(grp),
+            "job_s": s,
+            "cpu_s": float(grp["cpu_time"].sum()),
+            "mean_job_s": s / len(grp),
+            "share": s / total_s,
+        }
+    per_experiment = {}
+    by_exp_flops = flops.groupby("experiment")["flops"].sum()
+    for exp in sorted(set(bench["experiment"]) | set(by_exp_flops.index)):
+        grp = bench[bench["experiment"] == exp]
+        s = float(grp["s"].sum())
+        f = float(by_exp_flops.get(exp, 0.0))
+        per_experiment[exp] = {
+            "jobs": len(grp),
+            "job_s": s,
+            "share": s / total_s,
+            "gflop": f / 1e9,
+            "efficiency": efficiency(f, s),
+        }
+    total_flops = float(flops["flops"].sum())
+    return {
+        "total_job_s": total_s,
+        "jobs": len(bench),
+        "gflop": total_flops / 1e9,
+        "matmul_peak_gflops_1thread": peak_gflops,
+        "study_efficiency": efficiency(total_flops, total_s),
+        "per_rule": per_rule,
+        "per_experiment": per_experiment,
+    }
+
+
+def _percent(x: float) -> str:
+    """One decimal, or two significant digits below 1 % (a tiny study is still told apart from 0)."""
+    return f"{100 * x:.1f} %" if x == 0 or 100 * x >= 1 else f"{100 * x:.2g} %"
+
+
+def markdown(result: dict) -> str:
+    """The table printed by ``bench-study`` (and pasted into the README)."""
+    full = result.get("full_study_s")
+    lines = [
+        f"study: {result['jobs']} jobs, {result['total_job_s']:.0f} job-s"
+        + (f", wall {full:.0f} s" if full else "")
+        + f"; matmul {result['gflop']:.0f} GFLOP; 1-thread sgemm peak "
+        f"{result['matmul_peak_gflops_1thread']:.1f} GFLOP/s; "
+        f"study efficiency {_percent(result['study_efficiency'])} (goal >= 50 %)",
+        "",
+        "| rule | jobs | job-s | share | mean s/job | CPU s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for rule, r in sorted(result["per_rule"].items(), key=lambda kv: -kv[1]["job_s"]):
+        lines.append(
+            f"| {rule} | {r['jobs']} | {r['job_s']:.1f} | {100 * r['share']:.1f} % "
+            f"| {r['mean_job_s']:.2f} | {r['cpu_s']:.1f} |"
+        )
+    lines += [
+        "",
+        "| experiment | jobs | job-s | share | GFLOP | efficiency |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for exp, r in result["per_experiment"].items():
+        eff = "–" if r["efficiency"] is None else _percent(r["efficiency"])
+        lines.append(
+            f"| {exp} | {r['jobs']} | {r['job_s']:.1f} | {100 * r['share']:.1f} % "
+            f"| {r['gflop']:.1f} | {eff} |"
+        )
+    return "\n".join(lines)
+
+
+def run_study(config: str | Path, results: Path, cores: str) -> float:
+    """Run the whole study of ``config`` from scratch into ``results`` (whose parent is the
+    Snakemake working directory); returns its wall time in seconds."""
+    if results.name != paths.RESULTS:
+        raise ValueError(f"--results must be a folder named {paths.RESULTS!r}, got {results}")
+    if results.exists():
+        raise ValueError(f"{results} exists: remove it so that every job of the study runs and is timed")
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(results.parent),
+        "--configfile",
+        str(Path(config).resolve()),
+        "--cores",
+        str(cores),
+        "--workflow-profile",
+        str(REPO / "workflow" / "profiles" / "local"),
+    ]
+    results.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=REPO)
+    return time.perf_counter() - t0
+
+
+def bench_study(
+    results: str | Path,
+    out: str | Path,
+    config: str | Path | None = None,
+    cores: str = "all",
+    peak_gflops: float | None = None,
+) -> dict:
+    """Optionally run ``config`` from scratch (timed), then read its benchmark files, count its
+    FLOPs, measure the sgemm peak and write/print the table."""
+    results = Path(results).resolve()
+    full_study_s = run_study(config, results, cores) if config else None
+    runs_file = results / _under_results(paths.RUNS_TABLE)
+    if not runs_file.exists():
+        raise ValueError(f"{runs_file} not found: the study has not finished")
+    runs = pd.read_csv(runs_file)
+    metas = dataset_metas(results)
+    conv = conversion_flops(results, metas)
+    experiments = set(runs["experiment"]) | set(conv["experiment"])
+    bench = read_benchmarks(results / _under_results(paths.BENCHMARKS), experiments)
+    flops = pd.concat([run_flops(runs, metas), conv], ignore_index=True)
+    peak = peak_gflops if peak_gflops is not None else sgemm_peak_gflops()
+    result = {"full_study_s": full_study_s, **study_table(bench, flops, peak)}
+    result["config"] = str(config) if config else None
+    result["machine"] = machine_info()
+    write_json(out, result)
+    print(markdown(result))
+    print(f"wrote {out}")
+    return result

@@ -1,0 +1,183 @@
+"""The public API on plain tensors: same numbers as the study's classes, any layout, conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from spikesparse import api
+from spikesparse import metrics as M
+from spikesparse.conversion import ReLUNet, l4_adjust, layer_scales, normalize, simulate_if
+from spikesparse.regularizers import FirstSpike, HomeostaticL2, SpikeCount
+
+
+def _spikes(seed: int, shape=(6, 4, 5), p: float = 0.3) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=g) < p).float()
+
+
+@pytest.fixture
+def layers():
+    return [_spikes(0, (6, 4, 5)), _spikes(1, (6, 4, 3), 0.6)]
+
+
+def test_regularizer_functions_equal_the_study_classes(layers):
+    pen, _ = SpikeCount(2.0, schedule="constant")(layers)
+    assert torch.equal(api.spike_count_loss(layers, lam=2.0), pen)
+    for scope in ("neuron", "layer"):
+        pen, _ = HomeostaticL2(3.0, target_rate=0.1, scope=scope)(layers)
+        assert torch.equal(api.homeostatic_l2_loss(layers, 0.1, lam=3.0, scope=scope), pen)
+    pen, _ = FirstSpike(0.5, two_phase=False)(layers)
+    assert torch.equal(api.first_spike_loss(layers, lam=0.5), pen)
+
+
+def test_layouts_batch_first_conv_maps_and_dicts_agree():
+    s = _spikes(2, (7, 3, 2, 4, 4))  # [T, B, C, H, W]
+    flat = s.reshape(7, 3, -1)
+    batch_first = s.transpose(0, 1).contiguous()  # [B, T, C, H, W]
+    for fn in (api.spike_count_loss, api.first_spike_loss, api.homeostatic_l2_loss):
+        want = fn(flat)
+        assert torch.allclose(fn(s), want)
+        assert torch.allclose(fn(batch_first, time_dim=1), want)
+        assert torch.allclose(fn({"conv": s}), want)
+
+
+def test_regularizers_are_differentiable_and_first_spike_is_free():
+    s = _spikes(3).requires_grad_()
+    api.spike_count_loss(s).backward()
+    assert torch.allclose(s.grad, torch.full_like(s, 1 / s.numel()))
+    # One spike per neuron and sample (at t=2): nothing to penalize; the first spike and the
+    # steps before it get no gradient, only a spike after it would be pushed down.
+    single = torch.zeros(5, 2, 3)
+    single[2] = 1.0
+    single.requires_grad_()
+    loss = api.first_spike_loss(single)
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    assert float(single.grad[:3].abs().sum()) == 0.0
+    assert torch.all(single.grad[3:] > 0)
+
+
+def test_bad_input_names_the_cause():
+    with pytest.raises(ValueError, match="at least one"):
+        api.spike_count_loss([])
+    with pytest.raises(ValueError, match="share time steps"):
+        api.spike_count_loss([torch.zeros(4, 2, 3), torch.zeros(5, 2, 3)])
+    with pytest.raises(ValueError, match="time_dim=3"):
+        api.spike_count_loss(torch.zeros(4, 2, 3), time_dim=3)
+    with pytest.raises(ValueError, match="target_rate"):
+        api.homeostatic_l2_loss(torch.zeros(4, 2, 3), target_rate=1.5)
+    with pytest.raises(ValueError, match="lam"):
+        api.first_spike_loss(torch.zeros(4, 2, 3), lam=-1)
+
+
+def test_rate_sparsity_and_active_fraction_by_hand():
+    s = torch.zeros(4, 2, 3)  # T=4, B=2, N=3
+    s[0, 0, 0] = s[1, 0, 0] = s[3, 0, 2] = 1  # sample 0: neurons 0 and 2 active
+    s[2, 1, 1] = 1  # sample 1: neuron 1 active
+    assert api.firing_rate(s) == pytest.approx(4 / 24)
+    assert api.activation_sparsity(s) == pytest.approx(20 / 24)
+    assert api.active_fraction(s) == pytest.approx((2 / 3 + 1 / 3) / 2)
+
+
+def test_synaptic_operations_linear_by_hand():
+    torch.manual_seed(0)
+    fc1, fc2 = nn.Linear(4, 6), nn.Linear(6, 3)
+    with torch.no_grad():
+        fc2.weight[:, 1] = 0.0  # input neuron 1 of fc2 has no live synapse
+        fc1.weight[0, 0] = 0.0
+    x = torch.rand(5, 2, 4)  # analog input: MACs
+    x[0, 0, 0] = 0.0
+    s = _spikes(4, (5, 2, 6), 0.5)
+    ops = api.synaptic_operations([fc1, fc2], [x, s])
+    nz_pairs = sum(
+        int((x[t, b] != 0).float() @ (fc1.weight != 0).float().sum(0)) for t in range(5) for b in range(2)
+    )
+    assert ops["Effective_MACs"] == pytest.approx(nz_pairs / 2)
+    counts = s.sum(dim=(0, 1))
+    assert ops["SynOps"] == pytest.approx(M.synops(counts, 3) / 2)
+    assert ops["Effective_ACs"] == pytest.approx(M.effective_acs(counts, fc2.weight) / 2)
+    assert ops["Effective_ACs"] == pytest.approx((float(counts.sum()) - float(counts[1])) * 3 / 2)
+    assert ops["Dense"] == 5 * (M.dense_ops(1, fc1.weight) + M.dense_ops(1, fc2.weight))
+    assert api.energy_pj(ops) == pytest.approx(M.energy_pj(ops["SynOps"], ops["Effective_MACs"]))
+
+
+def test_synaptic_operations_conv_counts_receptive_fields():
+    conv = nn.Conv2d(1, 2, kernel_size=3, padding=0, bias=False)
+    s = torch.zeros(1, 1, 1, 4, 4)  # one step, one sample, a 4x4 map
+    s[0, 0, 0, 0, 0] = 1  # corner pixel: in 1 receptive field of the 2x2 output
+    s[0, 0, 0, 1, 1] = 1  # inner pixel: in all 4
+    ops = api.synaptic_operations([conv], [s])
+    assert ops["SynOps"] == (1 + 4) * 2  # x 2 output channels
+    assert ops["Dense"] == 2 * 2 * 2 * 9  # output positions x channels x kernel
+
+
+def test_lif_layer_enforces_the_spike_budget():
+    lif = api.LIF(beta=1.0, threshold=1.0, spike_budget=2)
+    current = torch.full((20, 3, 2, 2), 0.6)
+    spikes = lif(current)
+    assert spikes.shape == current.shape
+    assert torch.all(spikes.sum(dim=0) == 2)
+    with pytest.raises(ValueError, match="either params"):
+        api.LIF(api.LIFParams(), beta=0.5)
+
+
+def _trained_relu_net(seed: int = 0):
+    torch.manual_seed(seed)
+    net = ReLUNet(6, [12, 8], 3)
+    x = torch.rand(64, 6)
+    return net, x
+
+
+def test_convert_equals_the_study_conversion():
+    net, x = _trained_relu_net()
+    seq = nn.Sequential(net.layers[0], nn.ReLU(), net.layers[1], nn.ReLU(), net.layers[2])
+    for normalization, alpha in (("max", 0.0), ("percentile", 0.5)):
+        snn = api.convert(seq, x, normalization=normalization, percentile=99.0, alpha=alpha)
+        study = l4_adjust(normalize(net, layer_scales(net, x, normalization, 99.0)), alpha)
+        for layer, w, b in zip(snn.layers, study.weights, study.biases, strict=True):
+            assert torch.allclose(layer.weight, w) and torch.allclose(layer.bias, b)
+        out, hidden = snn.run(x, 12, torch.Generator().manual_seed(5))
+        sim = simulate_if(study, x, [12], torch.Generator().manual_seed(5))
+        np.testing.assert_array_equal(out.argmax(1).numpy(), sim.predictions[12])
+        for h, counts in zip(hidden, sim.hidden_counts[12], strict=True):
+            assert torch.equal(h.sum(dim=(0, 1)).double(), counts)
+
+
+def test_batchnorm_folding_preserves_the_function():
+    torch.manual_seed(1)
+    seq = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.BatchNorm2d(3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(3 * 5 * 5, 4, bias=False),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.Linear(4, 2),
+    )
+    x = torch.rand(16, 1, 5, 5)
+    seq.train()
+    seq(x)  # give the BatchNorms non-trivial running statistics
+    seq.eval()
+    folded = api.fold_batchnorm(seq)
+    assert not any(isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in folded)
+    assert torch.allclose(folded(x), seq(x), atol=1e-5)
+    snn = api.convert(seq, x, alpha=0.3)
+    out, hidden = snn.run(x, 8, torch.Generator().manual_seed(0))
+    assert out.shape == (16, 2) and [h.shape for h in hidden] == [(8, 16, 3, 5, 5), (8, 16, 4)]
+    ops = api.synaptic_operations(
+        snn.layers, snn.inputs_of_layers((torch.rand(8, *x.shape) < x).float(), hidden)
+    )
+    assert ops["SynOps"] > 0 and ops["Effective_MACs"] == 0
+
+
+def test_convert_rejects_what_it_cannot_convert():
+    with pytest.raises(ValueError, match="Sigmoid"):
+        api.convert(nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 2)), torch.rand(4, 2))
+    with pytest.raises(ValueError, match="without a ReLU"):
+        api.convert(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)), torch.rand(4, 2))
+    with pytest.raises(ValueError, match="rates in \\[0, 1\\]"):
+        api.convert(nn.Sequential(nn.Linear(2, 2)), torch.rand(4, 2)).run(torch.rand(4, 2) + 1, 3)

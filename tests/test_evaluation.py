@@ -1,0 +1,93 @@
+"""Evaluation of a trained run: both readings of firing, per-layer silence, the status rule,
+analog effective MACs and the ANN comparison, checked by hand on tiny inputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from spikesparse import metrics as M
+from spikesparse.evaluation import evaluate_model, evaluate_run, run_status
+from spikesparse.models import SpikingNet
+from spikesparse.neurons import LIFParams
+
+CFG = {"eval_seed": 1, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
+
+
+def test_active_fraction_by_hand():
+    s = torch.zeros(4, 2, 3)  # [T, B, N]
+    s[0, 0, 0] = 1  # sample 0: neuron 0 fires once, neuron 2 fires on every step
+    s[:, 0, 2] = 1
+    s[3, 1, 1] = 1  # sample 1: neuron 1 fires once
+    # sample 0: 2 of 3 neurons active, sample 1: 1 of 3 -> mean 0.5; the rate is 6 / 24 = 0.25
+    assert M.active_fraction(s) == pytest.approx(0.5)
+    assert M.firing_rate(s) == pytest.approx(0.25)
+    assert M.active_counts(s).tolist() == [2, 1]
+
+
+def test_effective_macs_count_nonzero_input_times_nonzero_weight_pairs():
+    w = torch.tensor([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]])  # live synapses per input: 1, 0, 2
+    x = torch.tensor([[[0.5, 0.7, 0.0]], [[0.0, 0.2, 0.9]]])  # [T=2, B=1, in=3]
+    # t0: input 0 (1 synapse) + input 1 (0); t1: input 1 (0) + input 2 (2 synapses) -> 3
+    assert M.effective_macs(x, w) == 3.0
+
+
+def _net(hidden, recurrent=False, silence_layer=None):
+    torch.manual_seed(0)
+    net = SpikingNet(6, hidden, 3, LIFParams(threshold=0.5), recurrent=recurrent)
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.abs_()
+        if silence_layer is not None:
+            net.layers[silence_layer].weight.zero_()
+            net.layers[silence_layer].bias.fill_(-1.0)
+    return net
+
+
+def _data(n=12, static=True):
+    rng = np.random.default_rng(0)
+    shape = (n, 6) if static else (n, 5, 6)
+    x = rng.random(shape).astype(np.float32)
+    y = np.arange(n) % 3
+    return x, y
+
+
+def test_per_layer_silence_and_the_status_rule():
+    x, y = _data()
+    enc = {"name": "rate", "n_steps": 5}
+    ok = evaluate_model(_net([8, 8]), x, y, enc, CFG)
+    assert ok["any_layer_silent"] == 0 and run_status("ok", "", ok) == ("ok", "")
+    off = evaluate_model(_net([8, 8], silence_layer=1), x, y, enc, CFG)
+    assert off["layer_silent_fractions"][1] == 1.0 and off["any_layer_silent"] == 1
+    assert off["hidden_rate"] > 0  # the first layer still fires: only a layer is off
+    status, reason = run_status("ok", "", off)
+    assert status == "layer_silent" and "[1]" in reason
+    assert run_status("diverged", "nan loss", off) == ("diverged", "nan loss")
+    assert 0 < ok["active_fraction"] <= 1 and ok["active_fraction"] >= ok["hidden_rate"]
+    assert len(ok["layer_active_fractions"]) == 2
+
+
+def test_ann_comparison_runs_once_per_input_for_static_data_and_every_step_for_sequences():
+    enc = {"name": "rate", "n_steps": 5}
+    x, y = _data()
+    static = evaluate_model(_net([8]), x, y, enc, CFG, static_input=True)
+    assert static["ann_macs_per_sample"] == 6 * 8 + 8 * 3  # one inference, no T factor
+    assert static["ann_energy_pj_per_sample"] == pytest.approx(static["ann_macs_per_sample"] * 4.6)
+    xs, ys = _data(static=False)
+    seq = evaluate_model(_net([8], recurrent=True), xs, ys, {"name": "rate"}, CFG, static_input=False)
+    assert seq["ann_macs_per_sample"] == 5 * (6 * 8 + 8 * 8 + 8 * 3)
+
+
+def test_analog_input_first_layer_counts_effective_macs():
+    x, y = _data()
+    enc = {"name": "latency", "n_steps": 5}  # binary spikes: ACs, no MACs
+    spikes = evaluate_model(_net([8]), x, y, enc, CFG)
+    assert spikes["effective_macs_per_sample"] == 0.0
+
+
+def test_evaluate_run_reports_validation_and_test():
+    x, y = _data()
+    data = {"x_train": x, "x_val": x[:6], "y_val": y[:6], "x_test": x, "y_test": y}
+    spec = {"dataset": {"name": "digits"}, "encoding": {"name": "rate", "n_steps": 5}}
+    out = evaluate_run(_net([8]), data, spec, CFG)
+    assert out["val"]["n_samples"] == 6 and out["test"]["n_samples"] == 12
+    assert "raster" in out["test"] and "raster" not in out["val"]  # details only where figures need them

@@ -1,0 +1,135 @@
+"""Bring your own regularizer or dataset: examples/own_method through config, training, workflow."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from spikesparse import plugins
+from spikesparse.config import ConfigError, expand_runs, run_spec, validate_config
+from spikesparse.data import generate
+from spikesparse.regularizers import REGULARIZERS, build_regularizer
+from spikesparse.training import train_run
+from tests.conftest import REPO
+
+EXAMPLE = REPO / "examples" / "own_method"
+
+
+@pytest.fixture
+def example(monkeypatch, tmp_path):
+    """The example's config, loaded with the example copied to (and run from) a temporary folder:
+    the module is found in the working directory, as Snakemake's jobs find it."""
+    work = tmp_path / "own"
+    shutil.copytree(EXAMPLE, work)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield yaml.safe_load((work / "config.yaml").read_text())
+    sys.modules.pop("my_methods", None)
+    for name in [n for n in REGULARIZERS if ":" in n]:
+        del REGULARIZERS[name]
+
+
+def test_example_config_validates_and_expands(example):
+    cfg = validate_config(example)
+    runs = expand_runs(cfg)
+    methods = {r.method for r in runs}
+    assert methods == {"baseline", "spike_count", "rate_ceiling"}
+    key = next(r for r in runs if r.method == "rate_ceiling")
+    spec = run_spec(cfg, key)
+    assert spec["regularizer"] == {"name": "my_methods:RateCeiling", "lam": 1.0, "max_rate": 0.05}
+    reg = build_regularizer(spec["regularizer"])
+    assert type(reg).__name__ == "RateCeiling" and reg.max_rate == 0.05
+    quiet, busy = torch.zeros(4, 2, 3), torch.ones(4, 2, 3)
+    assert float(reg([quiet])[0]) == 0.0 and float(reg([busy])[0]) == pytest.approx(0.95**2)
+
+
+def test_example_dataset_and_one_training_run(example):
+    cfg = validate_config(example)
+    key = next(r for r in expand_runs(cfg) if r.method == "rate_ceiling")
+    spec = run_spec(cfg, key)
+    params = {k: v for k, v in spec["dataset"].items() if k != "name"}
+    arrays, meta = generate("pulses", params)
+    assert arrays["x_train"].shape == (160, 30, 4) and meta["n_classes"] == 2
+    spec["training"]["epochs"] = 1
+    result = train_run(spec, arrays, log=lambda _: None)
+    assert result.status in ("ok", "silent") and len(result.history) == 1
+    assert result.history[0]["reg_weight"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "cause"),
+    [
+        (
+            lambda c: c["experiments"]["e1"]["methods"]["rate_ceiling"].update(regularizer="nomodule:X"),
+            "methods.rate_ceiling.regularizer",
+            "cannot import",
+        ),
+        (
+            lambda c: c["experiments"]["e1"]["methods"]["rate_ceiling"].update(
+                regularizer="my_methods:Missing"
+            ),
+            "methods.rate_ceiling.regularizer",
+            "no attribute 'Missing'",
+        ),
+        (
+            lambda c: c["experiments"]["e1"]["methods"]["rate_ceiling"].update(
+                regularizer="my_methods:make_pulses"
+            ),
+            "methods.rate_ceiling.regularizer",
+            "subclass",
+        ),
+        (
+            lambda c: c["experiments"]["e1"]["methods"]["rate_ceiling"].update(gamma=1),
+            "methods.rate_ceiling.gamma",
+            "not a parameter",
+        ),
+        (
+            lambda c: c["experiments"]["e1"]["methods"]["rate_ceiling"].update(regularizer="dropout"),
+            "methods.rate_ceiling.regularizer",
+            "unknown regularizer",
+        ),
+        (
+            lambda c: c["datasets"]["pulses"].update(generator="my_methods:nothing"),
+            "datasets.pulses.generator",
+            "no attribute",
+        ),
+        (lambda c: c["datasets"].update(other={"n_train": 3}), "datasets.other", "generator"),
+    ],
+)
+def test_bad_plugins_name_the_key_path(example, edit, where, cause):
+    cfg = copy.deepcopy(example)
+    edit(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert where in str(err.value) and cause in str(err.value), str(err.value)
+
+
+def test_static_plugin_dataset_is_rejected(example):
+    validate_config(copy.deepcopy(example))
+    sys.modules["my_methods"].make_pulses.static = True
+    with pytest.raises(ConfigError, match="static plugin datasets"):
+        validate_config(copy.deepcopy(example))
+
+
+def test_plugin_dataset_must_return_the_splits(example):
+    validate_config(copy.deepcopy(example))
+    with pytest.raises(ValueError, match="must return a dict"):
+        plugins.check_arrays("my_methods:make_pulses", {"x_train": []})
+
+
+def test_workflow_dry_run_on_the_example(tmp_path):
+    work = tmp_path / "own"
+    shutil.copytree(EXAMPLE, work)
+    cmd = [
+        *(sys.executable, "-m", "snakemake", "-n", "--cores", "1"),
+        *("--configfile", str(work / "config.yaml"), "--directory", str(work)),
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "results/runs/e1/rate_ceiling/lam=10.0/seed=1/metrics.json" in proc.stdout

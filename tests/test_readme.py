@@ -1,0 +1,55 @@
+"""The README's results section is generated from the reference tables and must match them."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from spikesparse import readme
+from spikesparse.claims import COLUMNS, REGISTRY
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_readme_results_section_is_regenerated_from_reference():
+    text = (REPO / "README.md").read_text()
+    expected = readme.results_markdown(REPO / "reference")
+    head, rest = text.split(readme.START, 1)
+    section = readme.START + rest.split(readme.END, 1)[0] + readme.END
+    assert section == expected, "run: spikesparse results-section --tables reference --readme README.md"
+
+
+def test_section_lists_every_claim_row_and_rule(tmp_path):
+    claims = pd.DataFrame(
+        [{c: "x" for c in COLUMNS} | {"claim_id": "002-iso", "verdict": "held", "experiment": "e2_a"}]
+    )
+    claims.to_csv(tmp_path / "claims.csv", index=False)
+    summary = pd.DataFrame(
+        [
+            {
+                "experiment": "e2_a",
+                "dataset": "mnist1d",
+                "family": "baseline",
+                "accuracy_mean": 0.6,
+                "accuracy_ci_low": 0.55,
+                "accuracy_ci_high": 0.65,
+                "val_accuracy_mean": 0.61,
+                "train_accuracy_mean": 0.9,
+                "n_seeds": 5,
+            }
+        ]
+    )
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    md = readme.results_markdown(tmp_path)
+    assert md.startswith(readme.START) and md.endswith(readme.END)
+    assert "| 002-iso | e2_a |" in md and "**held**" in md
+    assert "0.900 | 0.610 | 0.600 [0.550, 0.650] | 5 | MLP ~68 %" in md
+    for claim_id in REGISTRY:
+        assert f"**{claim_id}**" in md
+
+
+def test_replace_section_refuses_a_readme_without_markers():
+    with pytest.raises(ValueError, match="markers"):
+        readme.replace_section("no markers here", "x")
+    out = readme.replace_section(f"a\n{readme.START}\nold\n{readme.END}\nb", "NEW")
+    assert out == "a\nNEW\nb"

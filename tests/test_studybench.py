@@ -1,0 +1,178 @@
+"""Study throughput analysis on a synthetic results folder: benchmark files, a tiny runs table,
+dataset metadata and one conversion job, with FLOPs counted by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from spikesparse import studybench as SB
+from spikesparse.cli import main
+
+# Hand counts for the tiny study below.
+# e1: recurrent, anomaly (sequence: 6 steps, 2 channels), rate population 3 -> 6 inputs, hidden 4,
+#     2 classes. Forward = 2*6*(6*4 + 4*4) + 2*4*2 = 480 + 16 = 496 FLOPs per sample.
+E1_FWD = 2 * 6 * (6 * 4 + 4 * 4) + 2 * 4 * 2
+# e3: feed-forward, digits (static, 5 features), latency code without n_steps -> the encoder's
+#     default 16 steps; hidden 3,3; 10 classes. Forward = 2*16*(5*3 + 3*3) + 2*3*10 = 768 + 60.
+E3_FWD = 2 * 16 * (5 * 3 + 3 * 3) + 2 * 3 * 10
+SIZES = {"anomaly": (10, 4, 8), "digits": (20, 5, 6)}  # train, val, test
+E1_FLOPS = 2 * (3 * E1_FWD * 10 + E1_FWD * 4) + E1_FWD * 8  # 2 epochs, val each epoch, test once
+E3_FLOPS = 3 * (3 * E3_FWD * 20 + E3_FWD * 5) + E3_FWD * 6  # 3 epochs
+# e4: ANN 5 -> 3 -> 10: 45 MACs; 2 epochs recorded in its history; sweep: 2 normalizations x
+#     (calibration 4 samples + 2 alphas x max T 8 x (val 5 + test 6)).
+ANN_FWD = 2 * 45
+E4_FLOPS = 2 * (3 * ANN_FWD * 20 + ANN_FWD * 5) + ANN_FWD * 6 + 2 * (ANN_FWD * 4 + 2 * ANN_FWD * 8 * 11)
+
+
+def write_tsv(path: Path, seconds: list[float], cpu: float = 1.0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"]
+    lines += [f"{s}\t0:00:0{int(s)}\t100\t200\t90\t95\t0\t1\t50\t{cpu}" for s in seconds]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    res = tmp_path / "results"
+    data = res / "data"
+    data.mkdir(parents=True)
+    anomaly = {"x_train": [10, 6, 2], "x_val": [4, 6, 2], "x_test": [8, 6, 2]}
+    digits = {"x_train": [20, 5], "x_val": [5, 5], "x_test": [6, 5]}
+    (data / "anomaly.json").write_text(json.dumps({"shapes": anomaly, "n_classes": 2}))
+    (data / "digits.json").write_text(json.dumps({"shapes": digits, "n_classes": 10}))
+    tables = res / "tables"
+    tables.mkdir()
+    runs = pd.DataFrame(
+        {
+            "experiment": ["e1", "e3_digits"],
+            "method": ["baseline", "baseline"],
+            "dataset": ["anomaly", "digits"],
+            "cfg.model.hidden": [4, "3,3"],  # a one-layer list is read back as a number
+            "cfg.model.kind": ["recurrent", "feedforward"],
+            "cfg.encoding.name": ["rate", "latency"],
+            "cfg.encoding.population": [3.0, float("nan")],
+            "cfg.training.epochs": [2, 3],
+        }
+    )
+    runs.to_csv(tables / "runs.csv", index=False)
+    conv = res / "runs" / "e4_digits" / "conversion" / "seed=0" / "conversion.json"
+    conv.parent.mkdir(parents=True)
+    spec = {
+        "experiment": "e4_digits",
+        "seed": 0,
+        "dataset": {"name": "digits"},
+        "ann": {"hidden": [3], "epochs": 30},
+        "normalizations": ["max", "percentile"],
+        "alphas": [0.0, 1.0],
+        "time_steps": [4, 8],
+        "calibration_samples": 4,
+    }
+    conv.write_text(json.dumps({"spec": spec, "ann": {"macs_per_sample": 45}}))
+    ann = res / "runs" / "e4_digits" / "ann" / "seed=0" / "ann.json"
+    ann.parent.mkdir(parents=True)
+    ann.write_text(json.dumps({"history": [{"epoch": 1}, {"epoch": 2}]}))
+    bench = res / "benchmarks"
+    write_tsv(bench / "train" / "e1" / "baseline" / "lam=0.0" / "seed=0.tsv", [2.0])
+    write_tsv(bench / "train" / "e3_digits" / "baseline" / "lam=0.0" / "seed=0.tsv", [3.0])
+    write_tsv(bench / "train_ann" / "e4_digits" / "seed=0.tsv", [1.5])
+    write_tsv(bench / "convert" / "e4_digits" / "seed=0.tsv", [0.5])
+    write_tsv(bench / "generate_dataset" / "digits.tsv", [1.0, 1.0])  # two repeats: summed
+    write_tsv(bench / "aggregate" / "aggregate.tsv", [1.0], cpu=0.8)
+    return res
+
+
+def test_forward_flops_by_hand():
+    assert SB.snn_forward_flops(6, [4], 2, 6, recurrent=True) == E1_FWD == 496
+    assert SB.snn_forward_flops(5, [3, 3], 10, 16, recurrent=False) == E3_FWD
+    assert SB.snn_forward_flops(5, [3, 3], 10, 16, recurrent=True) == E3_FWD + 2 * 16 * 18
+
+
+def test_run_and_conversion_flops(results):
+    metas = SB.dataset_metas(results)
+    runs = SB.run_flops(pd.read_csv(results / "tables" / "runs.csv"), metas)
+    totals = (runs["train_flops"] + runs["eval_flops"]).tolist()
+    assert totals == [E1_FLOPS, E3_FLOPS]
+    assert runs["eval_flops"].tolist() == [E1_FWD * 8, E3_FWD * 6]
+    conv = SB.conversion_flops(results, metas)
+    assert conv["experiment"].tolist() == ["e4_digits"]
+    assert int(conv["train_flops"].item() + conv["eval_flops"].item()) == E4_FLOPS
+
+
+def test_benchmarks_attributed_to_rules_and_experiments(results):
+    bench = SB.read_benchmarks(results / "benchmarks", {"e1", "e3_digits", "e4_digits"})
+    by_file = bench.set_index("file")
+    assert by_file.loc["generate_dataset/digits.tsv", "s"] == 2.0
+    assert by_file.loc["generate_dataset/digits.tsv", "experiment"] == SB.SHARED
+    assert by_file.loc["train/e3_digits/baseline/lam=0.0/seed=0.tsv", "experiment"] == "e3_digits"
+    assert by_file.loc["convert/e4_digits/seed=0.tsv", "rule"] == "convert"
+    assert bench["s"].sum() == 10.0
+
+
+def test_bench_study_writes_the_table(results, tmp_path, capsys):
+    out = tmp_path / "study.json"
+    peak = 1e-6  # GFLOP/s: 1000 FLOP/s, so the tiny study has a readable efficiency
+    result = SB.bench_study(results, out, peak_gflops=peak)
+    written = json.loads(out.read_text())
+    for key in ("full_study_s", "study_efficiency", "per_rule", "per_experiment"):
+        assert key in written, key
+    assert written["full_study_s"] is None  # analysis only: no study was run
+    total = E1_FLOPS + E3_FLOPS + E4_FLOPS
+    assert written["total_job_s"] == 10.0
+    assert written["study_efficiency"] == pytest.approx(total / (10.0 * 1000.0))
+    assert written["per_rule"]["train"] == {
+        "jobs": 2,
+        "job_s": 5.0,
+        "cpu_s": 2.0,
+        "mean_job_s": 2.5,
+        "share": 0.5,
+    }
+    e4 = written["per_experiment"]["e4_digits"]
+    assert e4["job_s"] == 2.0 and e4["efficiency"] == pytest.approx(E4_FLOPS / (2.0 * 1000.0))
+    shared = written["per_experiment"][SB.SHARED]
+    assert shared["job_s"] == 3.0 and shared["gflop"] == 0 and shared["efficiency"] == 0
+    assert result["per_experiment"]["e1"]["gflop"] == pytest.approx(E1_FLOPS / 1e9)
+    printed = capsys.readouterr().out
+    assert "| train | 2 | 5.0 | 50.0 % | 2.50 | 2.0 |" in printed
+    assert "study efficiency" in printed
+
+
+def test_cli_bench_study_analysis_only(results, tmp_path):
+    out = tmp_path / "s.json"
+    args = ["bench-study", "--results", str(results), "--out", str(out), "--peak-gflops", "100"]
+    assert main(args) == 0
+    assert json.loads(out.read_text())["matmul_peak_gflops_1thread"] == 100
+
+
+def test_bad_inputs_name_the_cause(results, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no benchmark files"):
+        SB.read_benchmarks(empty, set())
+    bad = tmp_path / "bad" / "train" / "x.tsv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("seconds\n1\n")
+    with pytest.raises(ValueError, match="no 's' column"):
+        SB.read_benchmarks(tmp_path / "bad", set())
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    with pytest.raises(ValueError, match="cfg.model.kind"):
+        SB.run_flops(runs.drop(columns="cfg.model.kind"), SB.dataset_metas(results))
+    with pytest.raises(ValueError, match="no dataset metadata for 'anomaly'"):
+        SB.run_flops(runs, {})
+    with pytest.raises(ValueError, match="exists"):
+        SB.run_study("config/quick.yaml", results, "1")
+    with pytest.raises(ValueError, match="positive"):
+        SB.study_table(
+            pd.DataFrame({"s": [1.0]}), pd.DataFrame(columns=["experiment", "train_flops", "eval_flops"]), 0.0
+        )
+
+
+def test_sgemm_peak_is_measured_on_one_thread_and_restores_threads():
+    before = torch.get_num_threads()
+    peak = SB.sgemm_peak_gflops(n=128, repeats=3, blocks=2)
+    assert 0.01 < peak < 1e5
+    assert torch.get_num_threads() == before
