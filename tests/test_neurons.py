@@ -15,7 +15,7 @@ from spikesparse.reference import lif_reference
 
 CONSTRAINTS = list(
     itertools.product(
-        ["subtract", "zero"],  # reset
+        ["subtract", "zero", "zero_rleaky"],  # reset
         [True, False],  # detach_reset
         [0, 2],  # refractory
         [None, 2],  # spike_budget
@@ -167,9 +167,9 @@ def test_forward_equals_snntorch_rleaky(backend):
     torch.manual_seed(1)
     n = 6
     cur = torch.randn(25, 3, n) * 0.6 + 0.4
-    # Zero reset too: RLeaky's also discards the input and recurrence of the step after a spike
-    # (unlike Leaky's, tested above); our recurrent zero reset follows RLeaky.
-    for reset in ("subtract", "zero"):
+    # RLeaky's zero reset also discards the input and recurrence of the step after a spike,
+    # unlike Leaky's (our "zero", tested above): that is our "zero_rleaky".
+    for reset, ours in (("subtract", "subtract"), ("zero", "zero_rleaky")):
         rlif = snn.RLeaky(
             beta=0.9,
             linear_features=n,
@@ -186,7 +186,7 @@ def test_forward_equals_snntorch_rleaky(backend):
             spk, mem = rlif(cur[t], spk, mem)
             spk_ref.append(spk)
             mem_ref.append(mem)
-        s, m = rlif_multistep(cur, rlif.recurrent.weight.detach(), LIFParams(beta=0.9, reset=reset))
+        s, m = rlif_multistep(cur, rlif.recurrent.weight.detach(), LIFParams(beta=0.9, reset=ours))
         torch.testing.assert_close(s, torch.stack(spk_ref))
         torch.testing.assert_close(m, torch.stack(mem_ref), atol=1e-5, rtol=1e-5)
 

@@ -1,6 +1,7 @@
 """Defects found off the study's path (issue 20), each with a test that failed before its fix.
 
-The recurrent zero reset in snnTorch RLeaky's form is tested against snnTorch in
+The zero reset in snnTorch RLeaky's form (``reset="zero_rleaky"``; ``"zero"`` stays Leaky's,
+which NIR's LIF with a recurrent edge also means) is tested against snnTorch in
 ``test_neurons.py::test_forward_equals_snntorch_rleaky`` and against the autograd reference in
 ``test_neurons.py::test_kernel_matches_autograd_reference``.
 """

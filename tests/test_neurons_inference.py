@@ -12,7 +12,9 @@ from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams, lif_multistep, rlif_multistep, run_lif
 
 CASES = list(
-    itertools.product(["subtract", "zero"], [True, False], [0, 3], [None, 2], [0.0, 0.4], [False, True])
+    itertools.product(
+        ["subtract", "zero", "zero_rleaky"], [True, False], [0, 3], [None, 2], [0.0, 0.4], [False, True]
+    )
 )
 
 

@@ -77,7 +77,7 @@ def backend(request, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "zero_rleaky"])
 def test_feed_forward_steps_equal_kernel(kind, reset, backend):
     extra, init, step = KINDS[kind]
     p = LIFParams(beta=0.85, threshold=0.9, reset=reset, **extra)
@@ -90,7 +90,7 @@ def test_feed_forward_steps_equal_kernel(kind, reset, backend):
     torch.testing.assert_close(m_s, m_k, atol=1e-12, rtol=1e-12)
 
 
-@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "zero_rleaky"])
 def test_recurrent_step_equals_kernel(reset, backend):
     p = LIFParams(beta=0.9, threshold=0.8, reset=reset)
     gen = torch.Generator().manual_seed(12)

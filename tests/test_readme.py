@@ -12,8 +12,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_readme_results_section_is_regenerated_from_reference():
+    """The section equals what the generator makes of reference/ (or, while reference/ has no
+    tables, the statement that there are none): it can never be typed by hand."""
     text = (REPO / "README.md").read_text()
-    expected = readme.results_markdown(REPO / "reference")
+    expected = readme.section_for(REPO / "reference")
     head, rest = text.split(readme.START, 1)
     section = readme.START + rest.split(readme.END, 1)[0] + readme.END
     assert section == expected, "run: spikesparse results-section --tables reference --readme README.md"
@@ -46,6 +48,11 @@ def test_section_lists_every_claim_row_and_rule(tmp_path):
     assert "0.900 | 0.610 | 0.600 [0.550, 0.650] | 5 | MLP ~68 %" in md
     for claim_id in REGISTRY:
         assert f"**{claim_id}**" in md
+
+
+def test_section_without_reference_tables_says_so(tmp_path):
+    assert readme.section_for(tmp_path) == readme.placeholder_section()
+    assert "No reference results" in readme.placeholder_section()
 
 
 def test_replace_section_refuses_a_readme_without_markers():

@@ -150,6 +150,21 @@ def test_rows_on_one_side_are_listed_not_compared():
     assert "4 rows on one side only" in result.outcome
 
 
+def test_one_claim_read_two_ways_is_keyed_by_its_reading():
+    # The lead's claims: claim 001d on one experiment under two switch rules.
+    two = pd.concat(
+        [claims().iloc[:1].assign(reading="epoch switch"), claims().iloc[:1].assign(reading="plateau")]
+    )
+    two = two.reset_index(drop=True)
+    ours = two.copy()
+    ours.loc[1, "verdict"] = "partly"
+    result = R.compare(two, ours, summary(), summary())
+    claim_rows = result.rows[result.rows["table"] == "claims"].set_index("key")
+    assert claim_rows.loc["000 | e1 | epoch switch", "status"] == "identical"
+    assert claim_rows.loc["000 | e1 | plateau", "status"] == R.DIFFERS
+    assert "| 000 | e1 | plateau |" in R.replication_markdown(result)
+
+
 def test_missing_required_column_names_it():
     with pytest.raises(ValueError, match="verdict"):
         R.compare(claims(), claims().drop(columns="verdict"), summary(), summary())
@@ -206,9 +221,9 @@ def test_cli_compares_folders_and_keeps_claim_ids_as_text(tmp_path):
     outcome = f"{R.WITHIN_NOISE}: verdicts agree, 1 of 6 values differ, each inside the other side's interval"
     assert text.splitlines()[2] == f"**Outcome: {outcome}.**"
     assert "AMD EPYC" in text and "Intel(R) Xeon(R)" in text
-    assert "| 000 | e1 | rate overshoot | 0.044 [0.04, 0.047] | 0.044 [0.04, 0.047] |" in text
+    assert "| 000 | e1 | – | rate overshoot | 0.044 [0.04, 0.047] | 0.044 [0.04, 0.047] |" in text
     claim_lines = [line for line in text.splitlines() if line.startswith("| 00")]
-    assert len(claim_lines) == 2 and all(line.count(" | ") == 8 for line in claim_lines)  # 9 cells
+    assert len(claim_lines) == 2 and all(line.count(" | ") == 9 for line in claim_lines)  # 10 cells
 
 
 def test_machine_from_records_of_one_and_of_two_machines():

@@ -284,10 +284,10 @@ def cmd_notebook(args) -> None:
 
 def cmd_results_section(args) -> None:
     from .io import write_text
-    from .readme import replace_section, results_markdown
+    from .readme import replace_section, section_for
 
     readme = Path(args.readme)
-    updated = replace_section(readme.read_text(), results_markdown(args.tables))
+    updated = replace_section(readme.read_text(), section_for(args.tables))
     write_text(str(readme), updated)
     print(f"regenerated the results section of {readme} from {args.tables}")
 

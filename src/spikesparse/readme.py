@@ -142,6 +142,28 @@ def results_markdown(tables: str | Path) -> str:
     return "\n".join(lines)
 
 
+NO_REFERENCE = (
+    "No reference results for this version yet: the grown default study (5 seeds, the E1 regimes "
+    "and regime map, the E3 size sweep; about 490 training jobs) has not been run to completion "
+    "at this commit, and the previous results (3 seeds, verdicts chosen on the test split, unpaired "
+    "intervals) were withdrawn because they do not follow the judging protocol below. `make "
+    "reference` runs the study, writes `reference/` and then `spikesparse results-section` "
+    "regenerates this section from it."
+)
+
+
+def placeholder_section() -> str:
+    """What the section says while ``reference/`` holds no tables: that there are none, and why."""
+    return "\n".join([START, "", NO_REFERENCE, "", END])
+
+
+def section_for(reference: str | Path) -> str:
+    """The section the README must hold for a reference folder: generated from its tables, or the
+    placeholder when it has none."""
+    folder = Path(reference)
+    return results_markdown(folder) if (folder / "claims.csv").exists() else placeholder_section()
+
+
 def replace_section(readme: str, section: str) -> str:
     if START not in readme or END not in readme:
         raise ValueError(f"README has no results markers ({START!r} ... {END!r})")

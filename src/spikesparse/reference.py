@@ -44,7 +44,7 @@ def lif_reference(
         reset = s_prev if not p.detach_reset else s_prev.detach()
         if p.reset == "subtract":
             mem = p.beta * mem + drive - reset * theta_prev
-        elif w_rec is not None:  # snnTorch RLeaky: the step after a spike starts from zero
+        elif p.reset == "zero_rleaky":  # snnTorch RLeaky: the step after a spike starts from zero
             mem = (1 - reset) * (p.beta * mem + drive)
         else:  # snnTorch Leaky: only the decayed membrane is reset
             mem = p.beta * (1 - reset) * mem + drive

@@ -39,6 +39,9 @@ DIFFERS = "differs"
 NO_REFERENCE = "no reference"
 
 CLAIM_KEYS = ["claim_id", "experiment"]
+# One claim can be read several ways on one experiment (e.g. two switch rules): the reading is
+# part of the key where both tables have it.
+OPTIONAL_CLAIM_KEYS = ["reading"]
 SUMMARY_KEYS = ["experiment", "method", "lam"]
 SUMMARY_QUANTITIES = ["accuracy", "hidden_rate"]
 COLUMNS = [
@@ -180,14 +183,21 @@ def _key_text(key: tuple) -> str:
     return " | ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in key)
 
 
+def claim_keys(ref: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
+    """``claim_id`` + ``experiment``, and ``reading`` where both tables have it."""
+    return CLAIM_KEYS + [k for k in OPTIONAL_CLAIM_KEYS if k in ref.columns and k in ours.columns]
+
+
 def compare_claims(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
-    """Per claim (``claim_id`` + ``experiment``): estimate, interval and verdict on both sides.
-    Optional columns (``metric``, ``config_hash``) only enrich the row."""
+    """Per claim (``claim_keys``): estimate, interval and verdict on both sides. Optional
+    columns (``metric``, ``config_hash``) only enrich the row."""
     needed = [*CLAIM_KEYS, "estimate", "ci_low", "ci_high", "verdict"]
     _require(ref, needed, "reference claims")
     _require(ours, needed, "our claims")
-    ref_rows = _keyed(ref.astype({"claim_id": str}), CLAIM_KEYS, "reference claims")
-    our_rows = _keyed(ours.astype({"claim_id": str}), CLAIM_KEYS, "our claims")
+    keys = claim_keys(ref, ours)
+    text = {k: str for k in keys}
+    ref_rows = _keyed(ref.fillna({k: "" for k in keys}).astype(text), keys, "reference claims")
+    our_rows = _keyed(ours.fillna({k: "" for k in keys}).astype(text), keys, "our claims")
     rows = []
     for key in sorted(set(ref_rows) | set(our_rows)):
         r, o = ref_rows.get(key), our_rows.get(key)
@@ -415,13 +425,15 @@ def replication_markdown(result: Replication) -> str:
     lines += [
         "## Claims",
         "",
-        "| claim | experiment | metric | reference | ours | ours in ref. CI | ref. in our CI "
+        "| claim | experiment | reading | metric | reference | ours | ours in ref. CI | ref. in our CI "
         "| verdicts (ref. / ours) | status |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in claims.iterrows():
+        claim_id, experiment, *reading = str(r["key"]).split(" | ", 2)
         lines.append(
-            f"| {r['key']} | {_fmt(r['quantity'])} | {_estimate(r, 'ref', False)} "
+            f"| {claim_id} | {experiment} | {(reading or ['–'])[0].replace('|', chr(92) + '|')} "
+            f"| {_fmt(r['quantity'])} | {_estimate(r, 'ref', False)} "
             f"| {_estimate(r, 'our', False)} "
             f"| {_fmt(r['ours_in_ref_ci'])} | {_fmt(r['ref_in_our_ci'])} "
             f"| {_fmt(r['ref_verdict'])} / {_fmt(r['our_verdict'])} | {r['status']}"

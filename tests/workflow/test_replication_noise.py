@@ -21,6 +21,7 @@ import pytest
 
 from spikesparse import paths
 from spikesparse import replication as R
+from tests.workflow.quick_study import quick_study
 from tests.workflow.runner import SNAKEMAKE, copy_workflow
 
 pytestmark = pytest.mark.workflow
@@ -46,10 +47,11 @@ def run_quick(workdir: Path, perturbation: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="module")
 def two_studies(tmp_path_factory) -> tuple[Path, Path]:
-    """Tables of the quick study as is and under the perturbation."""
-    plain = copy_workflow(tmp_path_factory.mktemp("plain"))
+    """Tables of the quick study as is (the one shared by the workflow tests) and under the
+    perturbation."""
+    plain = quick_study(tmp_path_factory) / paths.TABLES
     perturbed = copy_workflow(tmp_path_factory.mktemp("perturbed"))
-    return run_quick(plain, {}), run_quick(perturbed, PERTURBATION)
+    return plain, run_quick(perturbed, PERTURBATION)
 
 
 def test_perturbation_changes_numbers_and_is_recorded(two_studies):
@@ -72,8 +74,11 @@ def _interval(row: pd.Series) -> tuple[float, float]:
 def test_every_claim_has_the_same_verdict_and_overlapping_intervals(two_studies):
     plain, perturbed = two_studies
     ids = {"claim_id": str}
-    a = pd.read_csv(plain / Path(paths.CLAIMS_CSV).name, dtype=ids).set_index(R.CLAIM_KEYS)
-    b = pd.read_csv(perturbed / Path(paths.CLAIMS_CSV).name, dtype=ids).set_index(R.CLAIM_KEYS)
+    a = pd.read_csv(plain / Path(paths.CLAIMS_CSV).name, dtype=ids)
+    b = pd.read_csv(perturbed / Path(paths.CLAIMS_CSV).name, dtype=ids)
+    keys = R.claim_keys(a, b)  # claim, experiment and reading: one row each
+    a, b = a.set_index(keys), b.set_index(keys)
+    assert a.index.is_unique, "one row per claim, experiment and reading"
     assert list(a.index) == list(b.index), "both studies state the same claims"
     assert len(a) > 0
     problems = []

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from spikesparse import paths
-from spikesparse.config import expand_runs, load_config
+from spikesparse.config import expand_runs, load_config, run_spec
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.quick_study import quick_study
 from tests.workflow.runner import copy_workflow, snakemake
@@ -56,16 +56,22 @@ def test_table_has_one_row_per_run(study):
 
 def test_history_has_every_epoch(study):
     history = pd.read_csv(study / paths.HISTORY_TABLE)
-    experiments = yaml.safe_load(QUICK_CONFIG.read_text())["experiments"]
+    experiments = load_config(QUICK_CONFIG)["experiments"]  # regime-map cells expanded
     last = history.groupby(["experiment", "method", "lam", "seed"])["epoch"].max()
     for (experiment, *_), epoch in last.items():
         assert epoch == experiments[experiment]["training"]["epochs"]
     assert history["rate"].between(0, 1).all()
     for col in ("task_loss", "penalty", "silent_fraction", "saturated_fraction", "reg_weight"):
         assert history[col].notna().all(), col
-    two_phase = history[history["method"] == "first_spike_two_phase"]
-    assert (two_phase.loc[two_phase["epoch"] == 1, "reg_weight"] == 0).all()  # phase 1: no penalty
-    assert (two_phase.loc[two_phase["epoch"] > 1, "reg_weight"] > 0).all()  # switched at epoch 1
+    runs = pd.read_csv(study / paths.RUNS_TABLE)
+    keys = ["experiment", "method", "lam", "seed"]
+    two = runs["cfg.regularizer.two_phase"].astype(str) == "True"
+    at_epoch = runs[two & (runs["cfg.regularizer.switch"] != "plateau")]  # unset = the epoch switch
+    two_phase = history.merge(at_epoch[[*keys, "cfg.regularizer.switch_epoch"]], on=keys)
+    assert not two_phase.empty
+    before = two_phase["epoch"] <= two_phase["cfg.regularizer.switch_epoch"]
+    assert (two_phase.loc[before, "reg_weight"] == 0).all()  # phase 1: no penalty
+    assert (two_phase.loc[~before, "reg_weight"] > 0).all()  # switched on at the switch epoch
 
 
 def test_figures_notebook_and_report_exist(study):
@@ -90,6 +96,7 @@ def test_every_rule_logs_under_results_logs(study):
         "claims",
         "figures",
         "notebook",
+        "replication",
     }
     train_log = next((study / paths.LOGS / "train").rglob("*.log")).read_text()
     assert "epoch 1/" in train_log  # per-epoch progress
@@ -164,7 +171,10 @@ def test_partial_rerun_only_touches_changed_jobs(study, tmp_path):
         for k in expand_runs(load_config(changed))
         if k.experiment == "e1" and k.seed == 5 and k.lam != "20.0"
     }
-    assert len(expected) == 3 + 5  # the new lambda x 3 seeds, the new seed x the 5 other e1 settings
+    others = {(k.method, k.lam) for k in expand_runs(load_config(changed)) if k.experiment == "e1"} - {
+        ("homeostatic_l2", "20.0")
+    }
+    assert len(expected) == 3 + len(others)  # the new lambda x 3 seeds, the new seed x the other e1 settings
     assert _run_dirs(pending["train"]) == expected
     assert "evaluate" not in pending  # evaluation runs inside the training job
     assert "generate_dataset" not in pending
@@ -188,8 +198,11 @@ def test_changed_training_value_reruns_its_jobs(study, tmp_path):
     changed = tmp_path / "epochs.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     pending = _pending(study, changed)
-    e1_runs = [k for k in expand_runs(load_config(QUICK_CONFIG)) if k.experiment == "e1"]
-    assert _run_dirs(pending["train"]) == {paths.run_dir(*k.wildcards.values()) for k in e1_runs}
+    before, after = load_config(QUICK_CONFIG), load_config(changed)
+    # exactly the runs whose resolved spec changed: e1's and the regime-map cells built on e1
+    touched = [k for k in expand_runs(before) if run_spec(before, k) != run_spec(after, k)]
+    assert {k.experiment for k in touched} >= {"e1"}
+    assert _run_dirs(pending["train"]) == {paths.run_dir(*k.wildcards.values()) for k in touched}
     assert "generate_dataset" not in pending
 
 

@@ -373,9 +373,11 @@ def _judge_two_phase(runs: pd.DataFrame, variant: pd.DataFrame) -> Judgement:
         f"two-phase {_share_text(k2, n2)} (test, Wilson 95 %); difference {pct(diff['mean'])} "
         f"[{pct(diff['ci_low'])}, {pct(diff['ci_high'])}]; accuracy {interval_text(acc, points)}"
     )
-    # A net with no silent layer that still sits at chance has not escaped the switch-off.
+    # A net with no silent layer that still sits at chance has not shown that it escaped the
+    # switch-off: that caps the verdict at inconclusive (it never turns a straddling interval into
+    # "not held", so one seed going silent on another CPU cannot flip the verdict).
     dead = near_chance(t, "accuracy")
-    v_learn = NOT_HELD if dead else HELD
+    v_learn = INCONCLUSIVE if dead else HELD
     why_learn = "; but two-phase does not learn (test accuracy within 0.1 of chance)" if dead else ""
     return Judgement(
         _combine(v_off, v_acc, v_learn),
@@ -458,8 +460,8 @@ register(
             "(untestable otherwise): held if the Newcombe 95 % interval of single- minus two-phase "
             "switch-off share lies >= 0 and the paired test accuracy change (two- minus "
             f"single-phase) has its interval >= -{100 * ONE_POINT:g} point; not held if either lies "
-            "wholly on the wrong side or two-phase's test accuracy is near chance (no silent layer, "
-            "but no learning either)"
+            "wholly on the wrong side; at most inconclusive where two-phase's test accuracy is near "
+            "chance (no silent layer, but no learning either)"
         ),
         selection="lambdas where single-phase switched off in >= 1 seed on validation",
         evaluate=evaluate_two_phase,

@@ -21,32 +21,40 @@ inline scalar_t surrogate(scalar_t mem, scalar_t theta, scalar_t slope) {
   return scalar_t(1) / (u * u);
 }
 
+// One step of the feed-forward loop on n neurons. Separate function with restrict pointers and
+// by-value scalars: inside a lambda that captures the scalars by reference the compiler must
+// assume every store may change them, and does not vectorize the loop.
+template <typename scalar_t, bool kZero, bool kKeepMem, bool kSurr>
+inline void ff_step(const scalar_t* __restrict__ x, scalar_t* __restrict__ mp,
+                    scalar_t* __restrict__ spp, scalar_t* __restrict__ so,
+                    scalar_t* __restrict__ go, scalar_t* __restrict__ mo, int64_t n,
+                    const scalar_t b, const scalar_t th, const scalar_t k) {
+  for (int64_t i = 0; i < n; ++i) {
+    const scalar_t m = kZero ? b * (scalar_t(1) - spp[i]) * mp[i] + x[i]
+                             : b * mp[i] + x[i] - th * spp[i];
+    const scalar_t fired = m > th ? scalar_t(1) : scalar_t(0);
+    mp[i] = m;
+    spp[i] = fired;
+    so[i] = fired;
+    if (kSurr) {
+      const scalar_t u = scalar_t(1) + k * std::fabs(m - th);
+      go[i] = scalar_t(1) / (u * u);
+    }
+    if (kKeepMem) mo[i] = m;
+  }
+}
+
 template <typename scalar_t, bool kZero, bool kKeepMem, bool kSurr>
 void ff_forward_kernel(const scalar_t* in, scalar_t* sp, scalar_t* sg, scalar_t* mm, int64_t T,
                        int64_t M, scalar_t b, scalar_t th, scalar_t k) {
-  at::parallel_for(0, M, kGrain, [&](int64_t lo, int64_t hi) {
+  at::parallel_for(0, M, kGrain, [=](int64_t lo, int64_t hi) {
     const int64_t n = hi - lo;
     std::vector<scalar_t> mem(n, scalar_t(0)), s(n, scalar_t(0));
-    scalar_t* mp = mem.data();
-    scalar_t* spp = s.data();
     for (int64_t t = 0; t < T; ++t) {
-      const scalar_t* x = in + t * M + lo;
-      scalar_t* so = sp + t * M + lo;
-      scalar_t* go = kSurr ? sg + t * M + lo : nullptr;
-      scalar_t* mo = kKeepMem ? mm + t * M + lo : nullptr;
-      for (int64_t i = 0; i < n; ++i) {
-        const scalar_t m = kZero ? b * (scalar_t(1) - spp[i]) * mp[i] + x[i]
-                                 : b * mp[i] + x[i] - th * spp[i];
-        const scalar_t fired = static_cast<scalar_t>(m > th);
-        mp[i] = m;
-        spp[i] = fired;
-        so[i] = fired;
-        if (kSurr) {
-          const scalar_t u = scalar_t(1) + k * std::fabs(m - th);
-          go[i] = scalar_t(1) / (u * u);
-        }
-        if (kKeepMem) mo[i] = m;
-      }
+      const int64_t off = t * M + lo;
+      ff_step<scalar_t, kZero, kKeepMem, kSurr>(in + off, mem.data(), s.data(), sp + off,
+                                                kSurr ? sg + off : nullptr,
+                                                kKeepMem ? mm + off : nullptr, n, b, th, k);
     }
   });
 }
@@ -90,6 +98,20 @@ std::vector<at::Tensor> ff_forward(at::Tensor current, double beta, double theta
   return {spikes, surr, mems};
 }
 
+template <typename scalar_t>
+inline void ff_back_step(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gm,
+                         const scalar_t* __restrict__ sg, const scalar_t* __restrict__ sp,
+                         scalar_t* __restrict__ out, scalar_t* __restrict__ next, int64_t n,
+                         const scalar_t b, const bool zero_reset) {
+  for (int64_t i = 0; i < n; ++i) {
+    const scalar_t carry = zero_reset ? b * (scalar_t(1) - sp[i]) : b;
+    scalar_t d = gs[i] * sg[i] + carry * next[i];
+    if (gm) d += gm[i];
+    out[i] = d;
+    next[i] = d;
+  }
+}
+
 // Feed-forward backward: d[t] = g_s[t] * surr[t] (+ g_m[t]) + c[t] * d[t+1],
 // c = beta (subtract) or beta * (1 - s[t]) (zero reset).
 at::Tensor ff_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor surr,
@@ -107,18 +129,12 @@ at::Tensor ff_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor 
     const scalar_t* sp = spikes.data_ptr<scalar_t>();
     scalar_t* out = grad.data_ptr<scalar_t>();
     const scalar_t b = beta;
-    at::parallel_for(0, M, kGrain, [&](int64_t lo, int64_t hi) {
+    at::parallel_for(0, M, kGrain, [=](int64_t lo, int64_t hi) {
       std::vector<scalar_t> next(hi - lo, scalar_t(0));
       for (int64_t t = T - 1; t >= 0; --t) {
-        const int64_t off = t * M;
-        for (int64_t j = lo; j < hi; ++j) {
-          const int64_t i = j - lo;
-          const scalar_t carry = zero_reset ? b * (scalar_t(1) - sp[off + j]) : b;
-          scalar_t d = gs[off + j] * sg[off + j] + carry * next[i];
-          if (gm) d += gm[off + j];
-          out[off + j] = d;
-          next[i] = d;
-        }
+        const int64_t off = t * M + lo;
+        ff_back_step(gs + off, gm ? gm + off : nullptr, sg + off, sp + off, out + off,
+                     next.data(), hi - lo, b, zero_reset);
       }
     });
   });
@@ -199,6 +215,34 @@ class StepGemm {
   GemmKind kind_;
 };
 
+// Element-wise parts of the recurrent loops (restrict, by-value scalars: see ff_step).
+template <typename scalar_t>
+inline void rec_integrate(const scalar_t* __restrict__ x, scalar_t* __restrict__ m, int64_t n,
+                          const scalar_t b) {
+  for (int64_t j = 0; j < n; ++j) m[j] = b * m[j] + x[j];
+}
+
+template <typename scalar_t, bool kSurr>
+inline void rec_fire(const scalar_t* __restrict__ m, scalar_t* __restrict__ so,
+                     scalar_t* __restrict__ go, int64_t n, const scalar_t th, const scalar_t k) {
+  for (int64_t j = 0; j < n; ++j) {
+    so[j] = m[j] > th ? scalar_t(1) : scalar_t(0);
+    if (kSurr) go[j] = surrogate(m[j], th, k);
+  }
+}
+
+template <typename scalar_t>
+inline void rec_back_step(const scalar_t* __restrict__ scratch, const scalar_t* __restrict__ sg,
+                          const scalar_t* __restrict__ nx, const scalar_t* __restrict__ gm,
+                          scalar_t* __restrict__ out, int64_t n, const scalar_t b) {
+  for (int64_t j = 0; j < n; ++j) {
+    scalar_t d = scratch[j] * sg[j];
+    if (nx) d += b * nx[j];
+    if (gm) d += gm[j];
+    out[j] = d;
+  }
+}
+
 // Rows of the batch per thread: samples are independent in the recurrence, so each thread runs
 // the whole time loop on its own rows (its own per-step GEMMs) with no barrier between steps.
 inline int64_t rows_per_thread(int64_t B) {
@@ -234,19 +278,10 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
       for (int64_t t = 0; t < T; ++t) {
         const int64_t off = t * M + off0;
         // mem = beta * mem + I[t] (+ s[t-1] @ w_eff_t)
-        const scalar_t* x = in + off;
-        for (int64_t j = 0; j < Mc; ++j) m[j] = b * m[j] + x[j];
+        rec_integrate(in + off, m, Mc, b);
         if (t > 0) gemm.run(sp + off - M, m);
-        scalar_t* so = sp + off;
-        if (sg) {
-          scalar_t* go = sg + off;
-          for (int64_t j = 0; j < Mc; ++j) {
-            so[j] = m[j] > th ? scalar_t(1) : scalar_t(0);
-            go[j] = surrogate(m[j], th, k);
-          }
-        } else {
-          for (int64_t j = 0; j < Mc; ++j) so[j] = m[j] > th ? scalar_t(1) : scalar_t(0);
-        }
+        if (sg) rec_fire<scalar_t, true>(m, sp + off, sg + off, Mc, th, k);
+        else rec_fire<scalar_t, false>(m, sp + off, nullptr, Mc, th, k);
         if (mm) std::copy(m, m + Mc, mm + off);
       }
     });
@@ -285,15 +320,7 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
         std::copy(gs_all + off, gs_all + off + Mc, scratch);
         const scalar_t* nx = t == T - 1 ? nullptr : g + off + M;
         if (nx) gemm.run(nx, scratch);
-        const scalar_t* sg = sg_all + off;
-        const scalar_t* gm = gm_all ? gm_all + off : nullptr;
-        scalar_t* out = g + off;
-        for (int64_t j = 0; j < Mc; ++j) {
-          scalar_t d = scratch[j] * sg[j];
-          if (nx) d += b * nx[j];
-          if (gm) d += gm[j];
-          out[j] = d;
-        }
+        rec_back_step(scratch, sg_all + off, nx, gm_all ? gm_all + off : nullptr, g + off, Mc, b);
       }
     });
   });

@@ -3,8 +3,8 @@
 Dynamics (snnTorch ``Leaky``/``RLeaky`` conventions, reset applied one step later)::
 
     subtract reset:  mem[t] = beta * mem[t-1] + I[t] - theta[t-1] * s[t-1]
-    zero reset:      mem[t] = beta * (1 - s[t-1]) * mem[t-1] + I[t]                 (Leaky)
-    recurrent zero:  mem[t] = (1 - s[t-1]) * (beta * mem[t-1] + I[t])               (RLeaky)
+    zero reset:      mem[t] = beta * (1 - s[t-1]) * mem[t-1] + I[t]       (snnTorch Leaky, NIR)
+    zero_rleaky:     mem[t] = (1 - s[t-1]) * (beta * mem[t-1] + I[t])     (snnTorch RLeaky)
     spike:           s[t]   = H(mem[t] - theta[t]) * gate[t]          (strictly above)
     recurrent:       I[t]   = I_in[t] + s[t-1] @ W_rec.T
 

@@ -39,7 +39,7 @@ def _compiled_for(current: torch.Tensor, p: LIFParams, recurrent: bool):
     them)."""
     if current.device.type != "cpu" or current.dtype not in _COMPILED_DTYPES:
         return None
-    if not p.detach_reset or p.gated or p.adaptive:
+    if not p.detach_reset or p.gated or p.adaptive or p.reset == "zero_rleaky":
         return None
     if recurrent and p.reset != "subtract":
         return None
@@ -63,10 +63,10 @@ def _pytorch_loop(
     """The time loop in PyTorch ops for every neuron kind -> (spikes, mems, thetas, gates, pres);
     ``thetas`` (ALIF) and ``gates`` (refractory, budget) are None when the kind has none.
 
-    Recurrent zero reset follows snnTorch's ``RLeaky``: the step after a spike starts from zero,
-    its input and recurrence included, ``mem[t] = (1 - s[t-1]) * pre[t]`` with ``pre[t] = beta *
-    mem[t-1] + I[t] + s[t-1] @ W_rec.T``; ``pres`` keeps ``pre`` when ``keep_pre`` (the attached
-    reset's backward needs it), else it is None."""
+    ``reset="zero_rleaky"`` follows snnTorch's ``RLeaky``: the step after a spike starts from
+    zero, its input and recurrence included, ``mem[t] = (1 - s[t-1]) * pre[t]`` with ``pre[t] =
+    beta * mem[t-1] + I[t] (+ s[t-1] @ W_rec.T)``; ``pres`` keeps ``pre`` when ``keep_pre`` (the
+    attached reset's backward needs it), else it is None."""
     T, B, N = current.shape
     pres = current.new_empty(T, B, N) if keep_pre else None
     spikes = current.new_empty(T, B, N)  # every step is written
@@ -95,15 +95,17 @@ def _pytorch_loop(
                 mem.sub_(s_prev * theta_prev)
             elif not fold:
                 mem.sub_(s_prev, alpha=p.threshold)
-        elif recurrent:
+        elif p.reset == "zero_rleaky":
             mem = torch.add(current[t], mem, alpha=p.beta, out=mems[t])
-            if t > 0:
+            if recurrent and t > 0:
                 mem.addmm_(s_prev, w_t)
             if pres is not None:
                 pres[t] = mem
             mem.mul_(1.0 - s_prev)  # RLeaky: everything of the step after a spike is discarded
         else:
             mem = torch.addcmul(current[t], mem, (1.0 - s_prev).mul_(p.beta), out=mems[t])
+            if recurrent and t > 0:
+                mem.addmm_(s_prev, w_t)
         theta = theta_prev
         if p.adaptive:
             theta = p.threshold + adapt
@@ -146,8 +148,8 @@ class _LIFFunction(torch.autograd.Function):
             spikes, surrogate, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, True)
             ctx.save_for_backward(surrogate, spikes, w_rec)
             return (spikes, mems) if return_mem else spikes
-        keep_mem = p.reset == "zero" and not p.detach_reset
-        rleaky = recurrent and p.reset == "zero"
+        keep_mem = p.reset != "subtract" and not p.detach_reset
+        rleaky = p.reset == "zero_rleaky"
         spikes, mems, thetas, gates, pres = _pytorch_loop(current, w_rec, p, recurrent, rleaky and keep_mem)
         # Without a membrane output the surrogate overwrites the membrane buffer (one pass and
         # one T x B x N allocation fewer).
@@ -182,6 +184,8 @@ class _LIFFunction(torch.autograd.Function):
             )
             return grad_current, None, None, None
         surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
+        if p.reset == "zero_rleaky":
+            return _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, mems)
         T, B, N = surrogate.shape
         grad_current = torch.empty_like(surrogate)
         d_next = None  # dL/dmem[t+1]
@@ -201,8 +205,6 @@ class _LIFFunction(torch.autograd.Function):
                 else:
                     grad_current[t].add_(grad_current[t + 1], alpha=p.beta)
             return grad_current, None, None, None
-        if ctx.recurrent and zero_reset:
-            return _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, mems)
         scratch = surrogate.new_empty(B, N)
         for t in range(T - 1, -1, -1):
             gs = grad_spikes[t]
@@ -232,7 +234,7 @@ class _LIFFunction(torch.autograd.Function):
 
 
 def _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, pres):
-    """Backward of the recurrent zero reset in RLeaky's form, ``mem[t] = (1 - s[t-1]) * pre[t]``.
+    """Backward of the zero reset in RLeaky's form, ``mem[t] = (1 - s[t-1]) * pre[t]``.
 
     With ``d[t] = dL/dmem[t]`` and ``e[t] = dL/dpre[t] = (1 - s[t-1]) d[t]``: the input current
     and the recurrent weight get ``e``; ``d[t] = (g_s[t] + e[t+1] @ W_rec) * surr[t] + beta *
@@ -247,7 +249,8 @@ def _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec,
     for t in range(T - 1, -1, -1):
         gs = grad_spikes[t]
         if e_next is not None:
-            gs = torch.addmm(gs, e_next, w_rec)
+            if ctx.recurrent:
+                gs = torch.addmm(gs, e_next, w_rec)
             if pres is not None:
                 gs = gs - pres[t + 1] * d_next
         d = gs * surrogate[t]
@@ -258,7 +261,7 @@ def _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec,
         e = torch.mul(d, keep[t - 1], out=grad_current[t]) if t > 0 else grad_current[t].copy_(d)
         d_next, e_next = d, e
     grad_w = None
-    if ctx.needs_input_grad[1]:
+    if ctx.recurrent and ctx.needs_input_grad[1]:
         grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
     return grad_current, grad_w, None, None
 

@@ -11,7 +11,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-RESETS = ("subtract", "zero")
+# "zero": snnTorch Leaky's zero reset (the decayed membrane is reset, the step's input and
+# recurrence still enter; NIR's LIF + recurrent edge); "zero_rleaky": snnTorch RLeaky's (the
+# whole step after a spike starts from zero, its input and recurrence included).
+RESETS = ("subtract", "zero", "zero_rleaky")
 
 
 @dataclass(frozen=True)

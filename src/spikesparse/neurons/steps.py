@@ -107,15 +107,17 @@ def alif_state(batch: int, n: int, like: torch.Tensor, p: LIFParams) -> ALIFStat
 
 def _integrate(current, mem, spikes, theta_prev, p: LIFParams, rec=None) -> torch.Tensor:
     """The membrane update with the previous step's reset: subtract ``theta * s``, or zero reset
-    in snnTorch Leaky's form (feed-forward) or RLeaky's (recurrent, ``rec`` given)."""
+    in snnTorch Leaky's form (``zero``) or RLeaky's (``zero_rleaky``); ``rec`` the recurrence."""
     if p.reset == "subtract":
         mem = torch.add(current, mem, alpha=p.beta)
         if rec is not None:
             mem = mem + rec
         return mem - spikes * theta_prev
-    if rec is not None:
-        return (1.0 - spikes) * (torch.add(current, mem, alpha=p.beta) + rec)
-    return torch.addcmul(current, mem, (1.0 - spikes) * p.beta)
+    if p.reset == "zero_rleaky":
+        pre = torch.add(current, mem, alpha=p.beta)
+        return (1.0 - spikes) * (pre if rec is None else pre + rec)
+    mem = torch.addcmul(current, mem, (1.0 - spikes) * p.beta)
+    return mem if rec is None else mem + rec
 
 
 def _plain(p: LIFParams, kind: str) -> None:
