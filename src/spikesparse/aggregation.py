@@ -197,7 +197,11 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame(columns=[*keys, "n_runs", "n_seeds", *counts])
     usable = runs[runs["status"].isin(USABLE_STATUS)]
-    frame = summarize(usable, keys, [c for c in SUMMARY_METRICS if c in runs])
+    metrics = [c for c in SUMMARY_METRICS if c in runs]
+    frame = summarize(usable, keys, metrics)
+    if frame.empty:  # every run excluded (e.g. all diverged): the rows still come, with NaN means
+        stats = [f"{m}_{k}" for m in metrics for k in ("mean", "sd", "se", "ci_low", "ci_high")]
+        frame = pd.DataFrame(columns=[*keys, "n_runs", "n_seeds", *stats])
     # Settings whose every run was excluded still get a row (NaN means, their counts).
     every = runs[keys].drop_duplicates()
     frame = every.merge(frame, on=keys, how="left").sort_values(keys, kind="mergesort")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -109,6 +110,6 @@ def test_replication_report_of_the_perturbed_study(two_studies):
 def _as_reference(tables: Path) -> Path:
     """Freeze the plain study as a reference folder beside it (the machine from its runs)."""
     out = tables.parent / "reference"
-    if not (out / R.MACHINE_FILE).exists():
-        R.freeze_reference(tables, out)
+    shutil.rmtree(out, ignore_errors=True)  # never a stale freeze of an earlier run of the folder
+    R.freeze_reference(tables, out)
     return out
