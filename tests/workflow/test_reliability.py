@@ -25,8 +25,10 @@ TRAIN_LOG = f"{paths.LOGS}/train/e1/baseline/lam=0.0/seed=0.log"
 
 
 def write_config(workdir: Path, edit) -> str:
-    """The quick config cut to its E1 baseline and homeostatic L2 runs, then ``edit``-ed."""
+    """The quick config cut to its E1 baseline and homeostatic L2 runs (no regime map), then
+    ``edit``-ed."""
     cfg = yaml.safe_load(QUICK_CONFIG.read_text())
+    cfg.pop("regime_maps", None)
     e1 = cfg["experiments"]["e1"]
     e1["methods"] = {k: e1["methods"][k] for k in ("baseline", "homeostatic_l2")}
     cfg["experiments"] = {"e1": e1}
