@@ -99,7 +99,7 @@ def evaluate_model(
     active = [0.0] * n_layers  # neurons with >= 1 spike, summed over samples
     zero_acts, all_acts = 0.0, 0
     mem_updates = 0.0
-    analog_macs_total = 0.0
+    nonzero_in = None  # per input channel: nonzero entries over all steps and samples
     raster = None
     analog_input = False
     scores, preds = [], []
@@ -109,7 +109,8 @@ def evaluate_model(
         n_steps = xb.shape[0]
         if bool(((xb != 0) & (xb != 1)).any()):
             analog_input = True
-        analog_macs_total += M.effective_macs(xb.cpu(), weights["fc0"].cpu())
+        nz = M.nonzero_input_counts(xb.cpu())
+        nonzero_in = nz if nonzero_in is None else nonzero_in + nz
         out = model.traces(xb)
         probs = torch.softmax(out.readout_mem.mean(0), dim=1).cpu()
         preds.append(probs.argmax(1).numpy())
@@ -170,7 +171,9 @@ def evaluate_model(
     layer_silent = [M.silent_fraction(c) for c in counts]
     spikes_per_sample = float(all_counts.sum()) / n_samples
     synops_ps = synops_total / n_samples
-    analog_ps = analog_macs_total / n_samples if analog_input else 0.0
+    # Analog input: NeuroBench effective MACs, counted once from the summed nonzero entries.
+    analog_macs = M.effective_acs(nonzero_in, weights["fc0"].cpu()) if analog_input else 0.0
+    analog_ps = analog_macs / n_samples
     # The equivalent ANN: every synapse once per input; a sequence task feeds it every step.
     ann_macs = dense_total if not static_input else dense_total // n_steps
     chance = float(np.bincount(y).max() / len(y))

@@ -86,9 +86,13 @@ def effective_macs(inputs: torch.Tensor, weight: torch.Tensor) -> float:
     nonzero input x nonzero weight pairs, i.e. for every nonzero entry of ``inputs`` ``[..., in]``
     the number of live synapses of its input column (``weight`` ``[out, in]``). An input that is 0
     at some step costs nothing at that step."""
-    nnz_per_input = (weight != 0).sum(dim=0).double()
-    nonzero_per_input = (inputs != 0).reshape(-1, inputs.shape[-1]).sum(dim=0).double()
-    return float(nonzero_per_input @ nnz_per_input)
+    return effective_acs(nonzero_input_counts(inputs), weight)
+
+
+def nonzero_input_counts(inputs: torch.Tensor) -> torch.Tensor:
+    """Per input channel, how many entries of ``inputs`` ``[..., in]`` are nonzero (float64, so
+    counts can be summed over batches and fed to ``effective_acs`` once)."""
+    return (inputs != 0).reshape(-1, inputs.shape[-1]).sum(dim=0).double()
 
 
 def dense_ops(n_steps: int, weight: torch.Tensor) -> int:
