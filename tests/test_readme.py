@@ -60,3 +60,26 @@ def test_replace_section_refuses_a_readme_without_markers():
         readme.replace_section("no markers here", "x")
     out = readme.replace_section(f"a\n{readme.START}\nold\n{readme.END}\nb", "NEW")
     assert out == "a\nNEW\nb"
+
+
+@pytest.mark.parametrize("name", ["metrics", "figures"])
+def test_readme_catalog_tables_are_generated_from_the_code(name):
+    """The metric table (``metric_catalog``) and the figure table (``figure_registry``) are what the
+    declarations generate: a metric or figure added there must reach the README too."""
+    start, end, expected = readme.catalog_sections()[name]
+    section = readme.current_section((REPO / "README.md").read_text(), start, end)
+    assert section == expected, "run: .venv/bin/python -m spikesparse.readme README.md"
+
+
+def test_catalog_sections_are_rewritten_in_place(tmp_path):
+    sections = readme.catalog_sections()
+    text = "".join(f"before {s}\nold\n{e} after\n" for s, e, _ in sections.values())
+    path = tmp_path / "README.md"
+    path.write_text(text)
+    readme.main([str(path)])
+    out = path.read_text()
+    assert "old" not in out and out.count("before") == 2 and out.count("after") == 2
+    for _, _, section in sections.values():
+        assert section in out
+    with pytest.raises(ValueError, match="markers"):
+        readme.current_section("nothing", *list(sections.values())[0][:2])

@@ -20,7 +20,10 @@ class RateCeiling(Regularizer):
     """
 
     name = "rate_ceiling"
-    params = ("max_rate",)  # the config keys this method accepts besides `lambdas`
+    # The config keys this method accepts besides `lambdas`, each with its rule (a JSON-schema
+    # fragment): config validation names the key path of a bad value. `params = ("max_rate",)`
+    # alone would accept the key with any value.
+    param_schema = {"max_rate": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}}
 
     def __init__(self, lam: float, max_rate: float = 0.1) -> None:
         super().__init__(lam)

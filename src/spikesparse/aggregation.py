@@ -5,47 +5,18 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import metric_catalog
 from .io import read_json
 
 RUN_KEYS = ["experiment", "method", "regularizer", "lam", "seed"]
 # Per-layer metric lists -> one column per hidden layer (prefix + layer index).
-LAYER_LISTS = {
-    "layer_rates": "rate_layer",
-    "layer_silent_fractions": "silent_layer",
-    "layer_active_fractions": "active_layer",
-}
+LAYER_LISTS = metric_catalog.layer_lists()
 # Metrics summarized over seeds in the summary table (the first one counts the seeds).
-SUMMARY_METRICS = [
-    "accuracy",
-    "val_accuracy",
-    "train_accuracy",
-    "hidden_rate",
-    "active_fraction",
-    "spikes_per_sample",
-    "synops_per_sample",
-    "effective_acs_per_sample",
-    "energy_pj_per_sample",
-    "synaptic_efficiency",
-    "silent_fraction",
-    "saturated_fraction",
-    "activation_sparsity",
-    "membrane_updates_per_sample",
-    "ann_energy_pj_per_sample",
-    "val_hidden_rate",
-    "val_synops_per_sample",
-]
+SUMMARY_METRICS = metric_catalog.summary_columns()
 # Validation means the Pareto flags are computed from (the test split only reports).
 PARETO_VAL = ["val_accuracy_mean", "val_hidden_rate_mean", "val_synops_per_sample_mean"]
 # Metrics of the E5 plane (every method, trained or converted, on one set of axes).
-PLANE_METRICS = [
-    "accuracy",
-    "hidden_rate",
-    "spikes_per_sample",
-    "synops_per_sample",
-    "energy_pj_per_sample",
-    "ann_energy_pj_per_sample",
-    "synaptic_efficiency",
-]
+PLANE_METRICS = metric_catalog.plane_metrics()
 # Columns of the per-epoch history written by training; fixed so that a study whose runs all
 # diverged before finishing an epoch still yields a readable (empty) table.
 HISTORY_FIELDS = [

@@ -55,24 +55,55 @@ def cmd_generate_data(args) -> None:
     print(f"{args.dataset}: {meta['shapes']} checksum {meta['checksum_sha256'][:16]}")
 
 
+def _train_specs(text: str) -> list[dict]:
+    """``--spec``: one run spec (a JSON object) or the runs of one job (a JSON list)."""
+    specs = _spec_arg(text)
+    return specs if isinstance(specs, list) else [specs]
+
+
 def cmd_train(args) -> None:
+    """Train the runs of one job one after another in this process, then evaluate each.
+
+    Why one process for several runs: start-up (importing torch, loading the dataset) costs
+    seconds per process, as much as a small run's training. Every run still writes its own four
+    files, each atomically as soon as that run is done, and a run's numbers do not depend on the
+    runs trained before it in the same process (every run reseeds everything it draws from)."""
+    from .data import load_dataset
+    from .runtime import tune_allocator
+
+    specs = _train_specs(args.spec)
+    outputs = {"model": args.model, "history": args.history, "info": args.info, "metrics": args.metrics}
+    for name, files in outputs.items():
+        if len(files) != len(specs):
+            raise SystemExit(
+                f"train: {len(specs)} run spec(s) but {len(files)} --{name} path(s); give one per run"
+            )
+    tune_allocator()
+    metric_cfg = json.loads(args.metrics_config)
+    data = load_dataset(args.data)
+    for i, spec in enumerate(specs):
+        if len(specs) > 1:
+            print(
+                f"run {i + 1}/{len(specs)}: {spec['experiment']} {spec['method']} "
+                f"lam={spec['regularizer']['lam']} seed={spec['seed']}",
+                flush=True,
+            )
+        _train_one(spec, data, args.threads, metric_cfg, {k: v[i] for k, v in outputs.items()})
+
+
+def _train_one(spec: dict, data: dict, threads: int, metric_cfg: dict, out: dict) -> None:
+    """Train, save and evaluate one run: its model, history, train info and run record."""
     import pandas as pd
 
-    from .data import load_dataset
     from .io import config_hash, provenance, write_csv, write_json
     from .records import evaluated_record
-    from .runtime import tune_allocator
     from .training import train_run
 
     start = time.perf_counter()
-    tune_allocator()
-    spec = _spec_arg(args.spec)
-    metric_cfg = json.loads(args.metrics_config)
-    data = load_dataset(args.data)
     result = train_run(
         spec,
         data,
-        threads=args.threads,
+        threads=threads,
         saturation_rate=metric_cfg["saturation_rate"],
         log=lambda line: print(line, flush=True),
     )
@@ -84,10 +115,10 @@ def cmd_train(args) -> None:
         "status": result.status,
         "reason": result.reason,
     }
-    save_checkpoint(args.model, checkpoint)
-    write_csv(args.history, pd.DataFrame(result.history))
+    save_checkpoint(out["model"], checkpoint)
+    write_csv(out["history"], pd.DataFrame(result.history))
     write_json(
-        args.info,
+        out["info"],
         {
             "spec": spec,
             "config_hash": config_hash(spec),
@@ -110,11 +141,12 @@ def cmd_train(args) -> None:
         result.wall_time_s,
         start,
     )
-    write_json(args.metrics, record)
+    write_json(out["metrics"], record)
     m = record["metrics"]
     print(
         f"status {record['status']} {record['reason']}: accuracy {m['accuracy']:.4f} hidden rate "
-        f"{m['hidden_rate']:.4f}; trained in {result.wall_time_s:.1f}s"
+        f"{m['hidden_rate']:.4f}; trained in {result.wall_time_s:.1f}s",
+        flush=True,
     )
 
 
@@ -355,15 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meta", required=True)
     p.set_defaults(func=cmd_generate_data)
 
-    p = sub.add_parser("train", help="train one run and evaluate it on validation and test")
-    p.add_argument("--spec", required=True, help="run spec as JSON, or @file")
+    p = sub.add_parser(
+        "train", help="train one or more runs, one after another, and evaluate each on validation and test"
+    )
+    p.add_argument("--spec", required=True, help="run spec as JSON (a list for several runs), or @file")
     p.add_argument("--data", required=True)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--model", required=True)
-    p.add_argument("--history", required=True)
-    p.add_argument("--info", required=True)
+    p.add_argument("--model", required=True, nargs="+", help="one path per run, in --spec order")
+    p.add_argument("--history", required=True, nargs="+", help="one path per run")
+    p.add_argument("--info", required=True, nargs="+", help="one path per run")
     p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
-    p.add_argument("--metrics", required=True, help="run record with validation and test metrics")
+    p.add_argument(
+        "--metrics", required=True, nargs="+", help="run record with validation and test metrics, one per run"
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved run on validation and test")

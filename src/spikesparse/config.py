@@ -2,8 +2,10 @@
 
 Why here and not only in the schema: the schema (``config.schema.yaml`` inside the package, so a
 wheel carries it) fills defaults and rejects unknown keys and wrong types; this module adds the
-rules a schema cannot say (non-finite numbers, parameters that belong to another regularizer, a
-batch larger than the dataset) and turns every error into one line naming the key path. It also
+rules a schema cannot say (non-finite numbers, a batch larger than the dataset, an encoding that
+does not fit its dataset), asks each dataset, encoder and regularizer to check its own parameters
+(``spikesparse.components``: every component declares them where it is defined) and turns every
+error into one line naming the key path. It also
 defines what a *run* is: one (experiment, method, lambda, seed), with a fully resolved spec that
 becomes the Snakemake ``params`` of its jobs, so a changed value reruns exactly the jobs it
 touches. ``regime_maps`` (grids over drive knobs) become ordinary experiments here
@@ -20,8 +22,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .data import STATIC_DATASETS
-from .plugins import dataset_is_static, resolve_regularizer
+from .components import component, dataset_is_static, key_path, param_schema, validate_params
+from .plugins import resolve_regularizer
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
 
@@ -52,13 +54,6 @@ def format_lambda(value: float) -> str:
     return repr(float(value)).replace("+", "")
 
 
-def _key_path(parts) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
-
-
 def _with_defaults(validator_class):
     set_props = validator_class.VALIDATORS["properties"]
 
@@ -84,11 +79,11 @@ def _reject_nonfinite(node, parts) -> None:
         for i, v in enumerate(node):
             _reject_nonfinite(v, [*parts, i])
     elif isinstance(node, float) and not math.isfinite(node):
-        raise ConfigError(f"config error at {_key_path(parts)}: {node} is not a finite number")
+        raise ConfigError(f"config error at {key_path(parts)}: {node} is not a finite number")
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
-    where = _key_path(error.absolute_path)
+    where = key_path(error.absolute_path)
     if error.validator == "additionalProperties":
         return f"config error at {where}: {error.message} (unknown key)"
     if error.validator == "required":
@@ -109,19 +104,23 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
         # Report the deepest error: it names the most specific key path.
         error = max(errors, key=lambda e: len(e.absolute_path))
         raise ConfigError(_describe(error))
+    # The experiments as written first (a map's knobs are looked up in its base's encoder), then
+    # the cells of the regime maps (those of an earlier expansion are about to be replaced).
+    maps = config["regime_maps"]
+    written = [n for n, e in config["experiments"].items() if e.get("regime", {}).get("map") not in maps]
+    _check_semantics(config, written)
     cells = expand_regime_maps(config, load_schema(schema_path))
     if cells:
-        # The cells are ordinary experiments now: the schema checks each knob value's type and
-        # range in place (e.g. a threshold of 0) and fills nothing new (the base was filled).
+        # The cells are ordinary experiments now: the schema (and, for encoding knobs, the
+        # encoder) checks each knob value's type and range in place (e.g. a threshold of 0) and
+        # fills nothing new (the base was filled).
         errors = list(validator.iter_errors(config))
         if errors:
             error = max(errors, key=lambda e: len(e.absolute_path))
             parts = list(error.absolute_path)
             cell = parts[1] if len(parts) > 1 and parts[0] == "experiments" else None
-            origin = config["experiments"].get(cell, {}).get("regime", {}).get("map") if cell else None
-            suffix = f" (a cell of regime_maps.{origin})" if origin else ""
-            raise ConfigError(_describe(error) + suffix)
-    _check_semantics(config)
+            raise ConfigError(_describe(error) + _cell_suffix(config, cell))
+        _check_semantics(config, cells)
     return config
 
 
@@ -133,14 +132,17 @@ def _knob_text(value: float) -> str:
     return format_lambda(value).replace(".", "p").replace("-", "m")
 
 
-def _knob_schema(schema: dict, path: str, where: str) -> dict:
-    """The schema of ``path`` inside an experiment; ConfigError when no such key exists."""
+def _knob_schema(schema: dict, path: str, where: str, encoder: dict) -> dict:
+    """The schema of ``path`` inside an experiment; ConfigError when no such key exists. Keys
+    under ``encoding`` are the parameters the experiment's encoder declares (``encoder``)."""
     node = schema["properties"]["experiments"]["patternProperties"]["^[a-z][a-z0-9_]*$"]
     walked = []
     for part in path.split("."):
         if "$ref" in node:
             node = schema["definitions"][node["$ref"].rsplit("/", 1)[-1]]
         known = node.get("properties", {})
+        if walked == ["encoding"]:
+            known = {**known, **encoder}
         if part not in known:
             inside = ".".join(walked) or "an experiment"
             raise ConfigError(
@@ -196,9 +198,14 @@ def expand_regime_maps(config: dict, schema: dict | None = None) -> list[str]:
             seen = [k[field] for k in knobs]
             if len(set(seen)) != len(seen):
                 raise ConfigError(f"config error at {where}.knobs: duplicate {field}s {seen}")
+        encoder_name = base.get("encoding", {}).get("name", "rate")
+        try:
+            encoder = param_schema("encoder", encoder_name) or {}
+        except ValueError as err:
+            raise ConfigError(f"config error at experiments.{base_name}.encoding.name: {err}") from None
         integer = []
         for i, knob in enumerate(knobs):
-            node = _knob_schema(schema, knob["path"], f"{where}.knobs[{i}].path")
+            node = _knob_schema(schema, knob["path"], f"{where}.knobs[{i}].path", encoder)
             integer.append(node.get("type") == "integer")
         for values in itertools.product(*(k["values"] for k in knobs)):
             labels = [k["label"] + _knob_text(v) for k, v in zip(knobs, values, strict=True)]
@@ -229,8 +236,8 @@ def expand_regime_maps(config: dict, schema: dict | None = None) -> list[str]:
     return created
 
 
-# Parameters each encoder accepts (besides its name).
-ENCODER_PARAMS = {"rate": {"gain", "population", "width", "n_steps"}, "latency": {"n_steps", "threshold"}}
+# Keys of a method that belong to the study, not to its regularizer.
+METHOD_KEYS = ("regularizer", "lambdas", "neuron", "seeds")
 
 
 def _check_dataset_section(config: dict, where: str, dataset: str) -> None:
@@ -240,13 +247,27 @@ def _check_dataset_section(config: dict, where: str, dataset: str) -> None:
         )
 
 
-def _plugin_static(config: dict, dataset: str) -> bool:
-    """Whether a plugin dataset (a section with ``generator``) is static; built-ins are not plugins."""
-    section = config["datasets"].get(dataset, {})
-    if "generator" not in section:
-        return False
+def _check_params(kind: str, name: str, params: dict, where: str, name_at: str, suffix: str = "") -> None:
+    """Ask component ``name`` of ``kind`` to check ``params`` (the block at ``where``); an unknown
+    component is reported at ``name_at``. Defaults the component declares are filled in place."""
     try:
-        return dataset_is_static(section["generator"])
+        errors = validate_params(kind, name, params)
+    except ValueError as err:
+        raise ConfigError(f"config error at {name_at}: {err}{suffix}") from None
+    if errors:
+        raise ConfigError(f"config error at {where}.{errors[0]}{suffix}")
+
+
+def _check_datasets(config: dict) -> None:
+    for name, section in config["datasets"].items():
+        where = f"datasets.{name}"
+        name_at = f"{where}.generator" if "generator" in section else where
+        _check_params("dataset", name, section, where, name_at)
+
+
+def _is_static(config: dict, dataset: str) -> bool:
+    try:
+        return dataset_is_static(dataset, config["datasets"][dataset])
     except ValueError as err:
         raise ConfigError(f"config error at datasets.{dataset}.generator: {err}") from None
 
@@ -259,15 +280,11 @@ def _regularizer(method: dict, where: str):
         raise ConfigError(f"config error at {where}.regularizer: {err}") from None
 
 
-def _check_encoding(config: dict, where: str, encoding: dict, dataset: str) -> None:
+def _check_encoding(config: dict, where: str, encoding: dict, dataset: str, suffix: str) -> None:
     name = encoding["name"]
-    for key in encoding:
-        if key != "name" and key not in ENCODER_PARAMS[name]:
-            raise ConfigError(
-                f"config error at {where}.encoding.{key}: not a parameter of the {name!r} encoder "
-                f"(allowed: {sorted(ENCODER_PARAMS[name])})"
-            )
-    static = dataset in STATIC_DATASETS or _plugin_static(config, dataset)
+    params = {k: v for k, v in encoding.items() if k != "name"}
+    _check_params("encoder", name, params, f"{where}.encoding", f"{where}.encoding.name", suffix)
+    static = _is_static(config, dataset)
     if static and "n_steps" not in encoding:
         raise ConfigError(
             f"config error at {where}.encoding.n_steps: required for the static dataset {dataset!r}"
@@ -277,10 +294,10 @@ def _check_encoding(config: dict, where: str, encoding: dict, dataset: str) -> N
             f"config error at {where}.encoding.n_steps: the sequence dataset {dataset!r} sets its own "
             "number of steps (n_steps of the dataset)"
         )
-    if name == "latency" and not static:
+    if not static and getattr(component("encoder", name), "static_only", False):
         raise ConfigError(
-            f"config error at {where}.encoding.name: latency coding needs a static dataset "
-            f"({sorted(STATIC_DATASETS)}), not {dataset!r}"
+            f"config error at {where}.encoding.name: {name} coding needs a static dataset (one "
+            f"feature vector per sample), not the sequence dataset {dataset!r}"
         )
 
 
@@ -297,13 +314,24 @@ def _check_conversions(config: dict) -> None:
             raise ConfigError(f"config error at {where}: name already used by experiments.{name}")
 
 
-def _check_semantics(config: dict) -> None:
+def _cell_suffix(config: dict, exp_name) -> str:
+    """`` (a cell of regime_maps.<map>)`` for an experiment expanded from a regime map, else ''."""
+    exp = config["experiments"].get(exp_name) if isinstance(exp_name, str) else None
+    origin = exp.get("regime", {}).get("map") if isinstance(exp, dict) else None
+    return f" (a cell of regime_maps.{origin})" if origin else ""
+
+
+def _check_semantics(config: dict, experiments: list[str]) -> None:
+    """The rules the schema cannot say, for the datasets, conversions and ``experiments``."""
+    _check_datasets(config)
     _check_conversions(config)
-    for exp_name, exp in config["experiments"].items():
+    for exp_name in experiments:
+        exp = config["experiments"][exp_name]
         where = f"experiments.{exp_name}"
         dataset = exp["dataset"]
         _check_dataset_section(config, where, dataset)
-        _check_encoding(config, where, exp["encoding"], dataset)
+        suffix = _cell_suffix(config, exp_name)
+        _check_encoding(config, where, exp["encoding"], dataset, suffix)
         n_train = config["datasets"][dataset].get("n_train")
         if n_train is not None and exp["training"]["batch_size"] > n_train:
             raise ConfigError(
@@ -313,13 +341,10 @@ def _check_semantics(config: dict) -> None:
         for method_name, method in exp["methods"].items():
             m_where = f"{where}.methods.{method_name}"
             reg = _regularizer(method, m_where)
-            allowed = set(reg.params) | {"regularizer", "lambdas", "neuron", "seeds"}
-            for key in method:
-                if key not in allowed:
-                    raise ConfigError(
-                        f"config error at {m_where}.{key}: not a parameter of regularizer "
-                        f"{method['regularizer']!r} (allowed: {sorted(allowed)})"
-                    )
+            params = {k: v for k, v in method.items() if k not in METHOD_KEYS}
+            name_at = f"{m_where}.regularizer"
+            _check_params("regularizer", method["regularizer"], params, m_where, name_at, suffix)
+            method.update(params)  # defaults the regularizer declares, if any
             if reg.uses_lambda and "lambdas" not in method:
                 raise ConfigError(
                     f"config error at {m_where}.lambdas: required for regularizer {method['regularizer']!r}"
@@ -339,7 +364,11 @@ def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"config error: {path} is not valid YAML ({err})") from None
+        # One line, like every config error: where the parser stopped and why.
+        mark = getattr(err, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        cause = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise ConfigError(f"config error: {path} is not valid YAML ({at}{cause})") from None
     return validate_config(raw, schema_path)
 
 
@@ -362,6 +391,53 @@ def expand_runs(config: dict, experiments: list[str] | None = None) -> list[RunK
                 for seed in method.get("seeds", exp["training"]["seeds"]):
                     runs.append(RunKey(exp_name, method_name, lam, int(seed)))
     return runs
+
+
+@dataclass(frozen=True)
+class TrainRule:
+    """One Snakemake training rule: the runs of ``experiment`` whose methods share one seed list.
+
+    Why: a job of this rule trains every seed of one (method, lambda) in one process, so torch is
+    imported, the dataset loaded and validation encoded once per setting instead of once per run,
+    while every run keeps its own output files. A Snakemake rule's outputs cannot depend on its
+    wildcards' values beyond their text, so the seed list is fixed per rule: one rule per
+    experiment, plus one per method that overrides the experiment's seeds."""
+
+    name: str
+    experiment: str
+    methods: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+    def runs(self, method: str, lam: str) -> list[RunKey]:
+        """The runs one job of this rule trains, in seed order."""
+        return [RunKey(self.experiment, method, lam, seed) for seed in self.seeds]
+
+
+def train_rules(config: dict) -> list[TrainRule]:
+    """The training rules of the study (see ``TrainRule``); every run of ``expand_runs`` belongs
+    to exactly one job of one rule. Names: ``train_<experiment>``, and
+    ``train_<experiment>_<method>`` for a method with its own seed list."""
+    rules = []
+    for exp_name, exp in config["experiments"].items():
+        default = tuple(int(s) for s in exp["training"]["seeds"])
+        shared = []
+        for method_name, method in exp["methods"].items():
+            seeds = tuple(int(s) for s in method.get("seeds", default))
+            if seeds == default:
+                shared.append(method_name)
+            else:
+                rules.append(TrainRule(f"train_{exp_name}_{method_name}", exp_name, (method_name,), seeds))
+        if shared:
+            rules.append(TrainRule(f"train_{exp_name}", exp_name, tuple(shared), default))
+    names = [r.name for r in rules]
+    taken = {"train_ann", *[n for n in names if names.count(n) > 1]}
+    for rule in rules:
+        if rule.name in taken:
+            raise ConfigError(
+                f"config error at experiments.{rule.experiment}: its training rule would be named "
+                f"{rule.name!r}, which another experiment, method or rule already uses; rename it"
+            )
+    return rules
 
 
 def expand_conversions(config: dict) -> list[tuple[str, int]]:

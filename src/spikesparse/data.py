@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .components import declare
 from .io import arrays_checksum
 
 ANOMALY_KINDS = ("spike", "level_shift", "frequency", "amplitude", "dropout")
 SPLITS = ("train", "val", "test")
-# Datasets with one feature vector per sample; the encoder spreads them over time.
-STATIC_DATASETS = frozenset({"digits", "mnist1d"})
+# Each generator declares its config parameters (``param_schema``, whose defaults the config
+# fills: they are part of every run spec, and some differ from the function's own) and whether
+# it is static (``static``: one feature vector per sample, spread over time by the encoder).
+SEED = {"type": "integer", "minimum": 0}
+VAL_FRACTION = {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
+TEST_FRACTION = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
 
 
 def _inject(x: np.ndarray, kind: str, rng: np.random.Generator, base: dict) -> None:
@@ -54,6 +59,26 @@ def _inject(x: np.ndarray, kind: str, rng: np.random.Generator, base: dict) -> N
         raise ValueError(f"unknown anomaly kind {kind!r}; known: {ANOMALY_KINDS}")
 
 
+@declare(
+    {
+        "n_train": {"type": "integer", "minimum": 2, "default": 1600},
+        "n_val": {"type": "integer", "minimum": 0, "default": 200},
+        "n_test": {"type": "integer", "minimum": 2, "default": 400},
+        "n_channels": {"type": "integer", "minimum": 1, "default": 8},
+        "n_steps": {"type": "integer", "minimum": 4, "default": 100},
+        "anomaly_fraction": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.5},
+        "kinds": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "enum": list(ANOMALY_KINDS)},
+            "default": list(ANOMALY_KINDS),
+        },
+        "noise": {"type": "number", "minimum": 0, "default": 0.08},
+        "seed": {**SEED, "default": 2026},
+    },
+    static=False,
+)
 def make_anomaly_dataset(
     n_train: int = 1600,
     n_val: int = 200,
@@ -138,6 +163,16 @@ def _subsample(x: np.ndarray, y: np.ndarray, n_samples: int | None, seed: int):
     return x[idx], y[idx]
 
 
+@declare(
+    {
+        "val_fraction": {**VAL_FRACTION, "default": 0.15},
+        "test_fraction": {**TEST_FRACTION, "default": 0.25},
+        # subsample (null = all 1797)
+        "n_samples": {"type": ["integer", "null"], "minimum": 100, "default": None},
+        "seed": {**SEED, "default": 0},
+    },
+    static=True,
+)
 def make_digits_dataset(
     val_fraction: float = 0.15, test_fraction: float = 0.25, n_samples: int | None = None, seed: int = 0
 ) -> dict[str, np.ndarray]:
@@ -186,6 +221,16 @@ def ann_input_affine(dataset: dict) -> tuple[float, float]:
     return 1.0, 0.0
 
 
+@declare(
+    {
+        "n_samples": {"type": "integer", "minimum": 100, "default": 5000},
+        "val_fraction": {**VAL_FRACTION, "default": 0.1},
+        "test_fraction": {**TEST_FRACTION, "default": 0.2},
+        "seed": {**SEED, "default": 42},
+        "scaling": {"type": "string", "enum": ["standard", "minmax"], "default": "standard"},
+    },
+    static=True,
+)
 def make_mnist1d_dataset(
     n_samples: int = 5000,
     val_fraction: float = 0.1,
@@ -216,6 +261,8 @@ GENERATORS = {
     "digits": make_digits_dataset,
     "mnist1d": make_mnist1d_dataset,
 }
+# Built-in datasets with one feature vector per sample; the encoder spreads them over time.
+STATIC_DATASETS = frozenset(name for name, fn in GENERATORS.items() if getattr(fn, "static", False))
 
 
 def is_static(arrays: dict[str, np.ndarray]) -> bool:

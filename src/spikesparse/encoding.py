@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import torch
 
+from .components import declare
+
+# Steps a static input is presented for; sequence data sets its own (``as_sequence``).
+N_STEPS = {"type": "integer", "minimum": 1}
+
 
 def receptive_fields(values: torch.Tensor, population: int, width: float) -> torch.Tensor:
     """Gaussian receptive fields: each value in [0, 1] -> ``population`` firing probabilities,
@@ -34,6 +39,14 @@ def as_sequence(values: torch.Tensor, n_steps: int | None) -> torch.Tensor:
     raise ValueError(f"values must have shape [B, T, C] or [B, C], got {tuple(values.shape)}")
 
 
+@declare(
+    {
+        "gain": {"type": "number", "exclusiveMinimum": 0},
+        "population": {"type": "integer", "minimum": 1},
+        "width": {"type": "number", "exclusiveMinimum": 0},
+        "n_steps": N_STEPS,
+    }
+)
 def rate_encode(
     values: torch.Tensor,
     generator: torch.Generator | None = None,
@@ -64,6 +77,10 @@ def rate_encode(
     return (noise < p).to(values.dtype).contiguous()
 
 
+@declare(
+    {"n_steps": N_STEPS, "threshold": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}},
+    static_only=True,
+)
 def latency_encode(
     values: torch.Tensor,
     generator: torch.Generator | None = None,
@@ -92,6 +109,8 @@ def latency_encode(
     return out
 
 
+# Each encoder declares its config parameters (``param_schema``) and whether it takes static data
+# only (``static_only``); ``spikesparse.components`` checks a config's encoding against them.
 ENCODERS = {"rate": rate_encode, "latency": latency_encode}
 
 

@@ -9,38 +9,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import metric_catalog
 from . import metrics as M
 from .encoding import encode
 from .models import SpikingNet
 
 # Scalar metrics every evaluation reports (NaN where a run diverged and could not be evaluated),
-# so the runs table has the same columns whatever happened to the runs.
-SCALAR_METRICS = (
-    "accuracy",
-    "f1",
-    "auroc",
-    "hidden_rate",
-    "input_rate",
-    "silent_fraction",
-    "silent_fraction_per_sample",
-    "saturated_fraction",
-    "spikes_per_sample",
-    "input_spikes_per_sample",
-    "synops_per_sample",
-    "effective_acs_per_sample",
-    "effective_macs_per_sample",
-    "dense_ops_per_sample",
-    "activity_ratio",
-    "activation_sparsity",
-    "energy_pj_per_sample",
-    "ann_energy_pj_per_sample",
-    "chance_accuracy",
-    "synaptic_efficiency",
-    "membrane_updates_per_sample",
-    "active_fraction",
-    "any_layer_silent",
-    "ann_macs_per_sample",
-)
+# so the runs table has the same columns whatever happened to the runs; declared in the catalog.
+SCALAR_METRICS = metric_catalog.names()
 
 
 def spike_raster(layer_spikes: list[torch.Tensor]) -> dict:

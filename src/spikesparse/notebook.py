@@ -3,7 +3,8 @@
 The notebook (``notebooks/analysis.ipynb``) imports its helpers from here so that they are
 tested like the rest of the package and documented once: slicing the tidy tables by experiment,
 method, lambda, seed or E1 regime; the claim rows of one study in words; the figures of the
-registry (``paths.FIGURE_NAMES``) grouped by study and displayed as inline PNG images.
+registry (``figure_registry.FIGURES``) grouped by study and displayed as inline PNG images; the
+metric glossary from the metric catalog.
 
 Figures are displayed as explicit PNG images (``IPython.display.Image``) rather than through
 matplotlib's display hook: ``plots`` selects the non-interactive Agg backend at import so the
@@ -23,7 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import paths
+from . import metric_catalog, paths
+from .figure_registry import FIGURES
 
 # Output metadata key that names the figure an image output shows: the tests and
 # ``check_executed`` find each figure's image by it.
@@ -215,13 +217,13 @@ def study_summary(
 
 
 def figure_groups(names: Iterable[str] | None = None) -> dict[str, list[str]]:
-    """Registered figure names grouped by study prefix, in registry order (``paths.FIGURE_NAMES``).
+    """Registered figure names grouped by study prefix, in registry order (``figure_registry``).
 
     The notebook shows figures from this grouping, so a figure added to the registry appears
     under its study without editing the notebook.
     """
     groups: dict[str, list[str]] = {}
-    for name in paths.FIGURE_NAMES if names is None else names:
+    for name in FIGURES if names is None else names:
         groups.setdefault(study_of(name), []).append(name)
     return groups
 
@@ -233,11 +235,11 @@ def figure_png(name: str, tables: dict[str, pd.DataFrame], dpi: int = NOTEBOOK_D
     """
     import matplotlib.pyplot as plt
 
-    from . import plots  # selects Agg before pyplot is used here
+    from . import plots  # noqa: F401 (selects Agg before pyplot is used here)
 
-    if name not in plots.FIGURES:
-        raise ValueError(f"unknown figure {name!r}; registered: {sorted(plots.FIGURES)}")
-    fig = plots.FIGURES[name](tables)
+    if name not in FIGURES:
+        raise ValueError(f"unknown figure {name!r}; registered: {sorted(FIGURES)}")
+    fig = FIGURES[name].render(tables)
     try:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)
@@ -254,7 +256,7 @@ def show_figure(name: str, tables: dict[str, pd.DataFrame], heading: str = "###"
     """
     from IPython.display import Image, Markdown, display
 
-    title = paths.FIGURE_NAMES.get(name, name)
+    title = FIGURES[name].title if name in FIGURES else name
     display(Markdown(f"{heading} {title}\n\n`{name}`"))
     display(Image(data=figure_png(name, tables), format="png"), metadata={FIGURE_KEY: name, ALT_KEY: title})
 
@@ -333,6 +335,12 @@ def helpers_markdown() -> str:
     return "\n".join(lines)
 
 
+def metrics_markdown() -> str:
+    """Every run metric of the tables (test columns; ``val_<name>`` on validation) as the metric
+    catalog declares it: definition, unit, better direction, NeuroBench name, per-layer columns."""
+    return metric_catalog.markdown_table()
+
+
 def figure_outputs(nb: Any) -> dict[str, list[dict]]:
     """Image outputs of an executed notebook by the figure they show (``FIGURE_KEY`` metadata)."""
     found: dict[str, list[dict]] = {}
@@ -350,7 +358,7 @@ def check_executed(nb: Any, figure_names: Iterable[str] | None = None) -> None:
     Run after execution so a notebook that silently lost its figures (as when a figure cell
     relied on the Agg backend to display) fails the ``notebook`` rule instead of shipping.
     """
-    names = list(paths.FIGURE_NAMES if figure_names is None else figure_names)
+    names = list(FIGURES if figure_names is None else figure_names)
     errors = [
         f"{out.get('ename')}: {out.get('evalue')}"
         for cell in nb["cells"]

@@ -7,6 +7,8 @@ working directory of the run.
 
 from __future__ import annotations
 
+from .figure_registry import FIGURES as _FIGURE_REGISTRY
+
 RESULTS = "results"
 DATASET = f"{RESULTS}/data/{{dataset}}.npz"
 DATASET_META = f"{RESULTS}/data/{{dataset}}.json"
@@ -49,36 +51,18 @@ AGGREGATE_TABLES = {
     "plane": PLANE_TABLE,
 }
 FIGURES = f"{RESULTS}/figures"
-FIGURE = f"{FIGURES}/{{name}}.png"
 NOTEBOOK_DIR = f"{RESULTS}/notebooks"
 NOTEBOOK_EXECUTED = f"{NOTEBOOK_DIR}/analysis.ipynb"
 NOTEBOOK_HTML = f"{NOTEBOOK_DIR}/analysis.html"
 REPORT = f"{RESULTS}/report.html"
 LOGS = f"{RESULTS}/logs"
+# Report captions of the figures, written from the figure registry when the workflow is parsed
+# (Snakemake's `report(caption=...)` takes a file); beside Snakemake's own state, not a result.
+REPORT_CAPTIONS = ".snakemake/spikesparse/captions"
 
-# Figures drawn by the `figures` rule: name -> what it shows (also the report caption's title).
-FIGURE_NAMES = {
-    "e1_accuracy_vs_rate": "Accuracy against hidden firing rate, per method (E1)",
-    "e1_rate_trajectories": "Hidden firing rate per epoch, per method, with the homeostatic target",
-    "e1_rate_histograms": "Per-neuron firing-rate histograms per method (E1)",
-    "e1_synaptic_efficiency": "Synaptic efficiency per method (E1)",
-    "e1_spike_rasters": "Spike raster of one test sample per method (E1)",
-    "e1_regime_map": "Regime map: baseline and homeostatic rates and accuracy over two drive knobs (E1)",
-    "e2_pareto": "Accuracy against spikes per sample, spike-count loss sweep (E2)",
-    "e2_reduction": "Spike reduction against accuracy drop, relative to the baseline (E2)",
-    "e3_pareto": "Accuracy against spikes per sample, first-spike penalty (E3)",
-    "e3_silent_layers": "Silent-neuron fraction per layer per method (E3)",
-    "e3_phase_switch": "Training curves across the phase switch (E3)",
-    "e3_rate_vs_size": "Baseline hidden rate and accuracy against depth and width (E3)",
-    "e3_switch_off": "Share of runs with a silent hidden layer against lambda, per arm and size (E3)",
-    "e4_accuracy_vs_t": "Converted SNN accuracy against time steps per normalization (E4)",
-    "e4_l4_gain": "Accuracy gain of the L4 adjustment over its baseline against time steps (E4)",
-    "e4_spikes_vs_t": "Spikes per sample against time steps (E4)",
-    "e5_pareto_rate": "Every method: accuracy against hidden firing rate, Pareto front (E5)",
-    "e5_pareto_synops": "Every method: accuracy against SynOps per sample, Pareto front (E5)",
-    "e5_synaptic_efficiency": "Synaptic efficiency of every method (E5)",
-    "e5_energy": "Energy estimate against the ANN's MAC energy (E5)",
-}
+# Figures drawn by the `figures` rule: name -> title (the report caption's label and the
+# notebook's heading), derived from the figure registry, the one place a figure is declared.
+FIGURE_NAMES = {name: fig.title for name, fig in _FIGURE_REGISTRY.items()}
 
 
 def run_dir(experiment: str, method: str, lam: str, seed: int | str) -> str:
@@ -86,4 +70,5 @@ def run_dir(experiment: str, method: str, lam: str, seed: int | str) -> str:
 
 
 def figure(name: str) -> str:
-    return FIGURE.format(name=name)
+    """The file of the registered figure ``name`` (``KeyError`` for an unregistered one)."""
+    return f"{FIGURES}/{_FIGURE_REGISTRY[name].file}"

@@ -20,6 +20,8 @@ import seaborn as sns  # noqa: E402
 
 from . import paths  # noqa: E402
 from .aggregation import conversion_variants  # noqa: E402
+from .figure_registry import FIGURES as _REGISTRY  # noqa: E402
+from .metric_catalog import axis_label  # noqa: E402
 from .stats import pareto_mask  # noqa: E402
 
 sns.set_theme(context="paper", style="whitegrid")
@@ -98,6 +100,26 @@ def _draw_front(ax, x, y, color="black", label="non-dominated") -> None:
         )
 
 
+def _log_x(ax, base: int = 10) -> None:
+    """A log x axis that always shows tick labels (call after drawing). Decades alone leave a
+    range narrower than a decade without a labelled tick, so below two decades the ticks step
+    1-2-5 and the view widens to the nearest such steps on either side of the data."""
+    ax.set_xscale("log", base=base)
+    lo, hi = ax.dataLim.intervalx
+    if base != 10 or not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo <= hi) or hi / lo >= 100:
+        return
+    steps = [d * 10.0**k for k in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 2)
+             for d in (1, 2, 5)]  # fmt: skip
+    ax.set_xlim(max(v for v in steps if v <= lo) / 1.15, min(v for v in steps if v >= hi) * 1.15)
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    # label every 1-2-5 tick (the formatter's default thins labels on views under a decade)
+    label_all = matplotlib.ticker.LogFormatterSciNotation(
+        base=10, labelOnlyBase=False, minor_thresholds=(np.inf, np.inf)
+    )
+    ax.xaxis.set_major_formatter(label_all)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def accuracy_vs_rate(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     """Mean accuracy against mean hidden firing rate per (method, lambda); error bars = SD over
     seeds; marker size grows with lambda; runs whose status is not ``ok`` are grey crosses."""
@@ -147,8 +169,8 @@ def accuracy_vs_rate(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     target = _target_rate(df)
     if target is not None:
         ax.axvline(target, ls="--", color="black", lw=0.8, label="homeostatic target")
-    ax.set_xlabel("hidden firing rate (spikes / neuron / step)")
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel(axis_label("hidden_rate"))
+    ax.set_ylabel(axis_label("accuracy"))
     ax.set_title(f"{study}: accuracy vs firing rate (marker size ~ log lambda; bars = SD over seeds)")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -226,7 +248,7 @@ def synaptic_efficiency_bars(runs: pd.DataFrame, study: str = "e1") -> plt.Figur
         ax=ax,
         palette="viridis",
     )
-    ax.set_ylabel("synaptic efficiency (skill / 1e6 SynOps)")
+    ax.set_ylabel(axis_label("synaptic_efficiency"))
     ax.set_title(f"{study}: synaptic efficiency per method")
     ax.tick_params(axis="x", rotation=30)
     ax.legend(fontsize=7, title="lambda", title_fontsize=7)
@@ -291,8 +313,8 @@ def pareto_panels(runs: pd.DataFrame, study: str, x: str = "spikes_per_sample") 
                         color=palette[method], label=method, lw=1, capsize=2)  # fmt: skip
         _draw_front(ax, points["x"], points["acc"])
         ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_xlabel(x.replace("_", " "))
-        ax.set_ylabel("test accuracy")
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(axis_label("accuracy"))
 
     return _facets(df, "experiment", draw)
 
@@ -342,7 +364,7 @@ def silent_layers(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
         long["layer"] = long["layer"].str.replace("silent_layer", "layer ")
         long["setting"] = long["method"] + " " + long["lam"].map(_lam_label)
         sns.barplot(data=long, x="setting", y="silent", hue="layer", errorbar=("ci", 95), ax=ax)
-        ax.set_ylabel("silent neuron fraction (test set)")
+        ax.set_ylabel(axis_label("silent_fraction"))
         ax.set_xlabel("method and lambda")
         ax.tick_params(axis="x", rotation=60)
 
@@ -412,8 +434,7 @@ def rate_vs_size(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
     fig, axes = _grid(2, ncols=2, size=(4.6, 3.6), sharey=False)
     widths = sorted(df["width"].unique())
     colours = dict(zip(widths, sns.color_palette("tab10", max(3, len(widths))), strict=False))
-    panels = (("hidden_rate", "test hidden rate"), ("accuracy", "test accuracy"))
-    for ax, (col, label) in zip(axes, panels, strict=True):
+    for ax, col in zip(axes, ("hidden_rate", "accuracy"), strict=True):
         for width, grp in df.groupby("width"):
             stats = [(d, mean_interval(g[col])) for d, g in grp.groupby("depth")]
             depth = np.array([d for d, _ in stats], dtype=float)
@@ -425,7 +446,7 @@ def rate_vs_size(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
             ax.errorbar(depth, mean, yerr=err, marker="o", capsize=3, color=colours[width],
                         label=f"width {width} (n>={n})")  # fmt: skip
         ax.set_xlabel("hidden layers (depth)")
-        ax.set_ylabel(label)
+        ax.set_ylabel(axis_label(col))
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend(fontsize=7)
     fig.suptitle(f"{study}: baseline rate and accuracy against network size (95 % CI over seeds)")
@@ -478,7 +499,7 @@ def switch_off_shares(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
     return _facets(df, "experiment", draw)
 
 
-def conversion_curves(conversion: pd.DataFrame, y: str, ylabel: str) -> plt.Figure:
+def conversion_curves(conversion: pd.DataFrame, y: str) -> plt.Figure:
     """``y`` against time steps per conversion experiment: one colour per normalization, solid =
     alpha 0 baseline, dashed = L4 at the validation-chosen alpha; bands = 95 % CI over seeds."""
     if conversion.empty:
@@ -489,8 +510,8 @@ def conversion_curves(conversion: pd.DataFrame, y: str, ylabel: str) -> plt.Figu
                      errorbar=("ci", 95), ax=ax)  # fmt: skip
         if y == "accuracy":
             ax.axhline(float(sub["ann_accuracy"].mean()), color="black", lw=0.8, ls=":", label="ANN")
-        ax.set_xscale("log", base=2)
-        ax.set_ylabel(ylabel)
+        _log_x(ax, base=2)
+        ax.set_ylabel(axis_label(y))
 
     return _facets(conversion_variants(conversion), "experiment", draw, ncols=2, size=(5.0, 3.8))
 
@@ -517,10 +538,10 @@ def _family_scatter(ax, rows: pd.DataFrame, x: str, palette: dict, scale: float 
     for family, grp in rows.groupby("family"):
         ax.scatter(grp[x] / scale, grp["accuracy_mean"], color=palette[family], label=family, s=22,
                    edgecolor="black", linewidth=0.3, zorder=3)  # fmt: skip
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel(axis_label("accuracy"))
 
 
-def plane(plane_table: pd.DataFrame, x: str, xlabel: str, logx: bool = False) -> plt.Figure:
+def plane(plane_table: pd.DataFrame, x: str, logx: bool = False) -> plt.Figure:
     """Every method's settings on one accuracy plane per dataset (means over seeds), coloured by
     family, with the non-dominated set (``pareto_*`` column of the plane table) circled."""
     keep = np.isfinite(plane_table[x]) & np.isfinite(plane_table["accuracy_mean"])
@@ -537,9 +558,8 @@ def plane(plane_table: pd.DataFrame, x: str, xlabel: str, logx: bool = False) ->
                 label="Pareto front")  # fmt: skip
         ax.scatter(front[x], front["accuracy_mean"], s=90, facecolor="none", edgecolor="black", zorder=4)
         if logx:
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel(xlabel)
+            _log_x(ax)
+        ax.set_xlabel(axis_label(x))
 
     return _facets(plane_table, "dataset", draw, size=(5.2, 4.2))
 
@@ -554,8 +574,8 @@ def plane_efficiency(plane_table: pd.DataFrame) -> plt.Figure:
     sns.stripplot(
         data=sub, y="method", x="synaptic_efficiency_mean", hue="dataset", ax=ax, dodge=True, size=4
     )
-    ax.set_xscale("log")
-    ax.set_xlabel("synaptic efficiency (skill / 1e6 SynOps), mean over seeds")
+    _log_x(ax)
+    ax.set_xlabel(axis_label("synaptic_efficiency_mean"))
     ax.set_title("every method: synaptic efficiency (one dot per setting)")
     fig.tight_layout()
     return fig
@@ -574,7 +594,7 @@ def plane_energy(plane_table: pd.DataFrame) -> plt.Figure:
         _family_scatter(ax, sub, "energy_pj_per_sample_mean", palette, scale=1e3)
         for e in sorted(sub["ann_energy_pj_per_sample_mean"].dropna().unique()):
             ax.axvline(e / 1e3, color="black", ls="--", lw=0.8)
-        ax.set_xscale("log")
+        _log_x(ax)
         ax.set_xlabel("energy per sample (nJ); dashed: equivalent ANN MACs")
 
     return _facets(plane_table, "dataset", draw, size=(5.2, 4.2))
@@ -689,30 +709,9 @@ def regime_map(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     return fig
 
 
-FIGURES = {
-    "e1_regime_map": lambda t: regime_map(t["runs"], "e1"),
-    "e1_accuracy_vs_rate": lambda t: accuracy_vs_rate(t["runs"], "e1"),
-    "e1_rate_trajectories": lambda t: rate_trajectories(t["history"], t["runs"], "e1"),
-    "e1_rate_histograms": lambda t: rate_histograms(t["neurons"], t["runs"], "e1"),
-    "e1_synaptic_efficiency": lambda t: synaptic_efficiency_bars(t["runs"], "e1"),
-    "e1_spike_rasters": lambda t: spike_rasters(t["rasters"], t["runs"], "e1"),
-    "e2_pareto": lambda t: pareto_panels(t["runs"], "e2"),
-    "e2_reduction": lambda t: reduction_curves(t["runs"], "e2"),
-    "e3_pareto": lambda t: pareto_panels(t["runs"], "e3"),
-    "e3_silent_layers": lambda t: silent_layers(t["runs"], "e3"),
-    "e3_phase_switch": lambda t: phase_switch(t["history"], "e3"),
-    "e3_rate_vs_size": lambda t: rate_vs_size(t["runs"], "e3"),
-    "e3_switch_off": lambda t: switch_off_shares(t["runs"], "e3"),
-    "e4_accuracy_vs_t": lambda t: conversion_curves(t["conversion"], "accuracy", "test accuracy"),
-    "e4_l4_gain": lambda t: l4_gain(t["conversion"]),
-    "e4_spikes_vs_t": lambda t: conversion_curves(
-        t["conversion"], "spikes_per_sample", "hidden spikes per sample"
-    ),
-    "e5_pareto_rate": lambda t: plane(t["plane"], "hidden_rate_mean", "hidden firing rate (mean over seeds)"),
-    "e5_pareto_synops": lambda t: plane(t["plane"], "synops_per_sample_mean", "SynOps per sample", logx=True),
-    "e5_synaptic_efficiency": lambda t: plane_efficiency(t["plane"]),
-    "e5_energy": lambda t: plane_energy(t["plane"]),
-}
+# Name -> drawing function of every registered figure (``figure_registry``, where each figure is
+# declared with its tables, title and caption).
+FIGURES = {name: fig.render for name, fig in _REGISTRY.items()}
 
 
 def save(fig: plt.Figure, path: str) -> None:

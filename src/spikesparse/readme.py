@@ -1,10 +1,15 @@
-"""The README's results section, generated from result tables (never typed by hand).
+"""The README's generated sections: the results (from result tables), the metric table (from the
+metric catalog) and the figure table (from the figure registry); none is typed by hand.
 
 ``spikesparse results-section --tables reference --readme README.md`` rewrites the text between
 the two markers below from the reference tables (the published study); a test regenerates it and
 compares, so the README cannot drift from ``reference/``. The section says what each claim row
 found, with its interval, n, the setting chosen on validation and the reason for its verdict, and
 every unregularized baseline's train / validation / test accuracy beside a published reference.
+
+The metric and figure tables sit between markers of their own; ``python -m spikesparse.readme``
+rewrites them from ``spikesparse.metric_catalog`` and ``spikesparse.figure_registry``, and
+``tests/test_readme.py`` fails while the README differs from what they generate.
 """
 
 from __future__ import annotations
@@ -164,9 +169,56 @@ def section_for(reference: str | Path) -> str:
     return results_markdown(folder) if (folder / "claims.csv").exists() else placeholder_section()
 
 
-def replace_section(readme: str, section: str) -> str:
-    if START not in readme or END not in readme:
-        raise ValueError(f"README has no results markers ({START!r} ... {END!r})")
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
+def replace_section(readme: str, section: str, start: str = START, end: str = END) -> str:
+    """``readme`` with the text from ``start`` to ``end`` (markers included) replaced by ``section``."""
+    if start not in readme or end not in readme:
+        raise ValueError(f"README has no section markers ({start!r} ... {end!r})")
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
     return head + section + tail
+
+
+def current_section(readme: str, start: str, end: str) -> str:
+    """The section of ``readme`` from ``start`` to ``end``, markers included."""
+    if start not in readme or end not in readme:
+        raise ValueError(f"README has no section markers ({start!r} ... {end!r})")
+    return start + readme.split(start, 1)[1].split(end, 1)[0] + end
+
+
+def _markers(name: str, source: str) -> tuple[str, str]:
+    return f"<!-- {name}:start (generated from `{source}`; do not edit by hand) -->", f"<!-- {name}:end -->"
+
+
+def catalog_sections() -> dict[str, tuple[str, str, str]]:
+    """The sections generated from code declarations: name -> (start marker, end marker, section)."""
+    from . import figure_registry, metric_catalog
+
+    out = {}
+    for name, source, table in (
+        ("metrics", "spikesparse.metric_catalog", metric_catalog.markdown_table()),
+        ("figures", "spikesparse.figure_registry", figure_registry.markdown_table()),
+    ):
+        start, end = _markers(name, source)
+        out[name] = (start, end, "\n".join([start, "", table, "", end]))
+    return out
+
+
+def regenerate_catalog_sections(readme: str) -> str:
+    """``readme`` with its metric and figure tables rewritten from the catalog and the registry."""
+    for start, end, section in catalog_sections().values():
+        readme = replace_section(readme, section, start, end)
+    return readme
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m spikesparse.readme [README.md]``: rewrite the catalog-generated sections."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0] if args else "README.md")
+    path.write_text(regenerate_catalog_sections(path.read_text()))
+    print(f"regenerated the metric and figure tables of {path}")
+
+
+if __name__ == "__main__":
+    main()

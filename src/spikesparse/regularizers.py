@@ -59,11 +59,20 @@ def mean_excess_spikes(hidden_spikes: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 class Regularizer:
-    """Base class: subclasses set ``name``, ``params`` (config keys they accept) and ``uses_lambda``."""
+    """Base class: subclasses set ``name``, ``param_schema`` (the config keys they accept, each
+    with a JSON-schema fragment: type, range, allowed values; see ``spikesparse.components``) and
+    ``uses_lambda``. ``params``, the tuple of accepted keys, follows from ``param_schema``; a
+    plugin may set only ``params`` (any value accepted for those keys)."""
 
     name: ClassVar[str]
     params: ClassVar[tuple[str, ...]] = ()
+    param_schema: ClassVar[dict[str, dict]] = {}
     uses_lambda: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "param_schema" in cls.__dict__ and "params" not in cls.__dict__:
+            cls.params = tuple(cls.param_schema)
 
     def __init__(self, lam: float = 0.0) -> None:
         if not lam >= 0:
@@ -81,6 +90,10 @@ class Regularizer:
 
     def end_epoch(self, row: dict) -> None:
         """Called with each epoch's history row; regularizers with a schedule update it here."""
+
+
+# Epochs over which a schedule ramps the weight in (spike_count, first_spike).
+RAMP_EPOCHS = {"type": "integer", "minimum": 1}
 
 
 class NoRegularizer(Regularizer):
@@ -105,7 +118,10 @@ class HomeostaticL2(Regularizer):
     """
 
     name = "homeostatic_l2"
-    params = ("target_rate", "scope")
+    param_schema = {
+        "target_rate": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "scope": {"type": "string", "enum": ["neuron", "layer"]},
+    }
 
     def __init__(self, lam: float, target_rate: float = 0.05, scope: str = "neuron") -> None:
         super().__init__(lam)
@@ -137,7 +153,10 @@ class SpikeCount(Regularizer):
     """
 
     name = "spike_count"
-    params = ("schedule", "ramp_epochs")
+    param_schema = {
+        "schedule": {"type": "string", "enum": ["ramp", "constant"]},
+        "ramp_epochs": RAMP_EPOCHS,
+    }
 
     def __init__(self, lam: float, schedule: str = "ramp", ramp_epochs: int = 10) -> None:
         super().__init__(lam)
@@ -193,16 +212,16 @@ class FirstSpike(Regularizer):
     """
 
     name = "first_spike"
-    params = (
-        "two_phase",
-        "switch",
-        "switch_epoch",
-        "patience",
-        "silent_epsilon",
-        "wake_up",
-        "after_switch",
-        "ramp_epochs",
-    )
+    param_schema = {
+        "two_phase": {"type": "boolean"},
+        "switch": {"type": "string", "enum": ["epoch", "plateau"]},
+        "switch_epoch": {"type": "integer", "minimum": 0},
+        "patience": {"type": "integer", "minimum": 1},
+        "silent_epsilon": {"type": "number", "minimum": 0, "maximum": 1},
+        "wake_up": {"type": "number", "minimum": 0},
+        "after_switch": {"type": "string", "enum": ["at_once", "ramp"]},
+        "ramp_epochs": RAMP_EPOCHS,
+    }
 
     def __init__(
         self,

@@ -20,8 +20,9 @@ from tests.conftest import QUICK_CONFIG
 from tests.workflow.runner import SNAKEMAKE, copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
-RUN = ("e1", "baseline", "0.0", 0)
-TRAIN_LOG = f"{paths.LOGS}/train/e1/baseline/lam=0.0/seed=0.log"
+# The slow config's two training jobs: (method, lambda), each training seeds 0 and 1.
+JOBS = (("baseline", "0.0"), ("homeostatic_l2", "1.0"))
+SEEDS = (0, 1)
 
 
 def write_config(workdir: Path, edit) -> str:
@@ -38,13 +39,17 @@ def write_config(workdir: Path, edit) -> str:
     return "test.yaml"
 
 
-def slow_single_run(cfg: dict) -> None:
-    """One run long enough (about 8 epochs of a few tenths of a second) to be killed mid-epoch."""
+def slow_jobs(cfg: dict) -> None:
+    """Two jobs of two runs each, every run long enough (8 epochs of a few tenths of a second)
+    to be killed mid-epoch."""
     cfg["datasets"]["anomaly"].update(n_train=1024, n_steps=100)
     e1 = cfg["experiments"]["e1"]
     e1["model"]["hidden"] = [128]
-    e1["training"].update(epochs=8, batch_size=64, seeds=[0])
-    e1["methods"] = {"baseline": {"regularizer": "none"}}
+    e1["training"].update(epochs=8, batch_size=64, seeds=list(SEEDS))
+    e1["methods"] = {
+        "baseline": {"regularizer": "none"},
+        "homeostatic_l2": {**e1["methods"]["homeostatic_l2"], "lambdas": [1.0]},
+    }
 
 
 def train_pid(workdir: Path) -> int | None:
@@ -70,11 +75,22 @@ def comparable(metrics_file: Path) -> dict:
     return record
 
 
+def _job_log(workdir: Path, method: str, lam: str) -> Path:
+    return workdir / paths.LOGS / "train" / "e1" / method / f"lam={lam}.log"
+
+
+def _finished(workdir: Path, method: str, lam: str) -> bool:
+    return all((workdir / paths.run_dir("e1", method, lam, s) / "metrics.json").exists() for s in SEEDS)
+
+
 def test_killed_training_job_recovers_bit_identical(tmp_path):
+    """One job finishes, the other is killed while it trains its second run: a rerun trains the
+    killed job's runs again (bit-identical to a clean study) and leaves the finished job's files
+    alone."""
     clean = copy_workflow(tmp_path / "clean")
     killed = copy_workflow(tmp_path / "killed")
     for workdir in (clean, killed):
-        write_config(workdir, slow_single_run)
+        write_config(workdir, slow_jobs)
     target = paths.RUNS_TABLE
 
     snakemake(clean, target, "--cores", "1", "--configfile", "test.yaml")
@@ -86,32 +102,49 @@ def test_killed_training_job_recovers_bit_identical(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    log = killed / TRAIN_LOG
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if log.exists() and "epoch 2/8" in log.read_text():
-            break
+    victim = done = None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and victim is None:
+        for job in JOBS:
+            log = _job_log(killed, *job)
+            text = log.read_text() if log.exists() else ""
+            if "run 2/2" in text and "epoch 2/8" in text.split("run 2/2")[1]:
+                other = next(j for j in JOBS if j != job)
+                if _finished(killed, *other):
+                    victim, done = job, other
         time.sleep(0.02)
-    else:
+    if victim is None:
         proc.kill()
-        pytest.fail("training never reached epoch 2")
+        pytest.fail("no job reached its second run after the other job finished")
+    # Inodes, not times: Snakemake touches finished outputs, while a rewrite (atomic, by rename)
+    # makes new files.
+    done_files = {
+        f: f.stat().st_ino for s in SEEDS for f in (killed / paths.run_dir("e1", *done, s)).iterdir()
+    }
     pid = train_pid(killed)
     assert pid is not None, "training process not found"
     os.kill(pid, signal.SIGKILL)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0, out
-    assert "epoch 8/8" not in log.read_text(), "the kill must land mid-training"
-    run_dir = killed / paths.run_dir(*RUN)
-    assert not (run_dir / "model.pt").exists()
-    assert not (run_dir / "metrics.json").exists()
-    assert not list(run_dir.glob("*.tmp*")), "no half-written files left behind"
+    second_run = _job_log(killed, *victim).read_text().split("run 2/2")[1]
+    assert "epoch 8/8" not in second_run, "the kill must land mid-run"
+    for seed in SEEDS:
+        run_dir = killed / paths.run_dir("e1", *victim, seed)
+        assert not (run_dir / "metrics.json").exists(), "a killed job's runs are not trusted"
+        assert not list(run_dir.glob("*.tmp*")), "no half-written files left behind"
 
-    snakemake(killed, target, "--cores", "1", "--rerun-incomplete", "--configfile", "test.yaml")
+    rerun = snakemake(killed, target, "--cores", "1", "--rerun-incomplete", "--configfile", "test.yaml")
 
     assert (killed / target).read_bytes() == (clean / target).read_bytes()
-    for name in ("model.pt", "history.csv"):
-        assert (run_dir / name).read_bytes() == (clean / paths.run_dir(*RUN) / name).read_bytes()
-    assert comparable(run_dir / "metrics.json") == comparable(clean / paths.run_dir(*RUN) / "metrics.json")
+    assert f"method={victim[0]}" in rerun.stderr
+    assert f"method={done[0]}" not in rerun.stderr, "the finished job is not rerun"
+    assert {f: f.stat().st_ino for f in done_files} == done_files, "the finished runs' files are kept"
+    for seed in SEEDS:
+        run_dir = killed / paths.run_dir("e1", *victim, seed)
+        clean_dir = clean / paths.run_dir("e1", *victim, seed)
+        for name in ("model.pt", "history.csv"):
+            assert (run_dir / name).read_bytes() == (clean_dir / name).read_bytes()
+        assert comparable(run_dir / "metrics.json") == comparable(clean_dir / "metrics.json")
 
 
 def test_diverging_run_is_recorded_not_dropped(tmp_path):
@@ -126,7 +159,7 @@ def test_diverging_run_is_recorded_not_dropped(tmp_path):
     assert len(runs) == 6, "every run stays in the table"
     assert set(runs["status"]) == {"diverged"}
     assert runs["reason"].str.len().gt(0).all()
-    record = json.loads((workdir / paths.run_dir(*RUN) / "metrics.json").read_text())
+    record = json.loads((workdir / paths.run_dir("e1", "baseline", "0.0", 0) / "metrics.json").read_text())
     assert record["status"] == "diverged" and "epoch 1" in record["reason"]
     for name in paths.FIGURE_NAMES:
         assert (workdir / paths.figure(name)).stat().st_size > 0
@@ -142,7 +175,7 @@ def test_metrics_record_provenance(tmp_path):
 
     write_config(workdir, one_run)
     snakemake(workdir, paths.RUNS_TABLE, "--cores", "1", "--configfile", "test.yaml")
-    record = json.loads((workdir / paths.run_dir(*RUN) / "metrics.json").read_text())
+    record = json.loads((workdir / paths.run_dir("e1", "baseline", "0.0", 0) / "metrics.json").read_text())
     assert record["spec"]["training"]["epochs"] == 3 and record["spec"]["seed"] == 0
     assert len(record["config_hash"]) == 12
     prov = record["provenance"]

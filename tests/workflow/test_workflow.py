@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from spikesparse import paths
-from spikesparse.config import expand_runs, load_config, run_spec
+from spikesparse.config import expand_runs, load_config, method_lambdas, run_spec, train_rules
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.quick_study import quick_study
 from tests.workflow.runner import copy_workflow, snakemake
@@ -156,30 +156,62 @@ def _run_dirs(files: set) -> set:
     return {str(Path(f).parent) for f in files}
 
 
+def _trained(pending: dict[str, set]) -> set:
+    """Run folders that the training rules (one per experiment and seed list) plan to write."""
+    files = [f for rule, f in pending.items() if rule.startswith("train_") and rule != "train_ann"]
+    return _run_dirs(set().union(*files))
+
+
+def _jobs(cfg: dict) -> dict:
+    """Training job -> the resolved specs of its runs (a job reruns when this list changes)."""
+    return {
+        (rule.experiment, method, lam): [run_spec(cfg, k) for k in rule.runs(method, lam)]
+        for rule in train_rules(cfg)
+        for method in rule.methods
+        for lam in method_lambdas(cfg["experiments"][rule.experiment]["methods"][method])
+    }
+
+
+def _rerun_dirs(before: dict, after: dict) -> set:
+    """Run folders of every job whose list of run specs changed or is new."""
+    old, new = _jobs(before), _jobs(after)
+    return {
+        paths.run_dir(spec["experiment"], spec["method"], job[2], spec["seed"])
+        for job, specs in new.items()
+        if old.get(job) != specs
+        for spec in specs
+    }
+
+
 def test_partial_rerun_only_touches_changed_jobs(study, tmp_path):
     assert _pending(study, study / "config/quick.yaml") == {}, "a finished study is up to date"
     cfg = yaml.safe_load(QUICK_CONFIG.read_text())
     e1 = cfg["experiments"]["e1"]
     e1["methods"]["homeostatic_l2"]["lambdas"] = [1.0, 20.0]  # 10.0 -> 20.0
-    e1["training"]["seeds"] = [0, 1, 5]  # a seed added
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     pending = _pending(study, changed)
-    expected = {paths.run_dir("e1", "homeostatic_l2", "20.0", s) for s in (0, 1, 5)}
-    expected |= {
-        paths.run_dir(k.experiment, k.method, k.lam, 5)
-        for k in expand_runs(load_config(changed))
-        if k.experiment == "e1" and k.seed == 5 and k.lam != "20.0"
-    }
-    others = {(k.method, k.lam) for k in expand_runs(load_config(changed)) if k.experiment == "e1"} - {
-        ("homeostatic_l2", "20.0")
-    }
-    assert len(expected) == 3 + len(others)  # the new lambda x 3 seeds, the new seed x the other e1 settings
-    assert _run_dirs(pending["train"]) == expected
+    seeds = e1["training"]["seeds"]
+    # a new lambda is one new job: its seeds, nothing else
+    assert _trained(pending) == {paths.run_dir("e1", "homeostatic_l2", "20.0", s) for s in seeds}
     assert "evaluate" not in pending  # evaluation runs inside the training job
     assert "generate_dataset" not in pending
     assert {"aggregate", "claims", "figures", "notebook"} <= set(pending)
     assert "train_ann" not in pending and "convert" not in pending
+
+
+def test_added_seed_reruns_the_jobs_of_its_experiment_only(study, tmp_path):
+    cfg = yaml.safe_load(QUICK_CONFIG.read_text())
+    cfg["experiments"]["e1"]["training"]["seeds"] = [0, 1, 5]
+    changed = tmp_path / "seeds.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    pending = _pending(study, changed)
+    before, after = load_config(QUICK_CONFIG), load_config(changed)
+    expected = _rerun_dirs(before, after)
+    # the granularity the README states: every e1 job (all its seeds), no other experiment's
+    assert {d.split("/")[2] for d in expected} == {"e1"}
+    assert paths.run_dir("e1", "baseline", "0.0", 5) in expected
+    assert _trained(pending) == expected
 
 
 def test_changed_conversion_sweep_reconverts_without_retraining_the_ann(study, tmp_path):
@@ -188,7 +220,7 @@ def test_changed_conversion_sweep_reconverts_without_retraining_the_ann(study, t
     changed = tmp_path / "alphas.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     pending = _pending(study, changed)
-    assert "train_ann" not in pending and "train" not in pending
+    assert "train_ann" not in pending and _trained(pending) == set()
     assert len(pending["convert"]) == len(cfg["conversions"]["e4_digits"]["ann"]["seeds"])
 
 
@@ -199,10 +231,10 @@ def test_changed_training_value_reruns_its_jobs(study, tmp_path):
     changed.write_text(yaml.safe_dump(cfg))
     pending = _pending(study, changed)
     before, after = load_config(QUICK_CONFIG), load_config(changed)
-    # exactly the runs whose resolved spec changed: e1's and the regime-map cells built on e1
-    touched = [k for k in expand_runs(before) if run_spec(before, k) != run_spec(after, k)]
-    assert {k.experiment for k in touched} >= {"e1"}
-    assert _run_dirs(pending["train"]) == {paths.run_dir(*k.wildcards.values()) for k in touched}
+    # exactly the jobs whose runs' resolved specs changed: e1's and the regime-map cells built on e1
+    expected = _rerun_dirs(before, after)
+    assert {d.split("/")[2] for d in expected} >= {"e1"}
+    assert _trained(pending) == expected
     assert "generate_dataset" not in pending
 
 

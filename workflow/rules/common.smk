@@ -1,6 +1,7 @@
 # Config validation, the run list and helpers. Rules know paths and parameters, never tensors.
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -12,12 +13,12 @@ from spikesparse import paths
 from spikesparse.config import (
     SCHEMA_PATH,
     ConfigError,
-    RunKey,
     ann_spec,
     conversion_spec,
     expand_conversions,
     expand_runs,
     run_spec,
+    train_rules,
     validate_config,
 )
 
@@ -38,6 +39,10 @@ os.environ["PATH"] = (
     f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 )
 RUNS = expand_runs(config)
+try:
+    TRAIN_RULES = train_rules(config)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
 CONVERSIONS = expand_conversions(config)
 
 
@@ -51,17 +56,6 @@ wildcard_constraints:
 
 def quoted_json(obj):
     return shlex.quote(json.dumps(obj, sort_keys=True))
-
-
-def run_key(wildcards):
-    return RunKey(
-        wildcards.experiment, wildcards.method, wildcards.lam, int(wildcards.seed)
-    )
-
-
-def spec_json(wildcards):
-    """The resolved spec of one run: its params, so a changed value reruns just that job."""
-    return quoted_json(run_spec(config, run_key(wildcards)))
 
 
 def dataset_file(wildcards):
@@ -96,10 +90,29 @@ def all_figures():
     return [paths.figure(name) for name in paths.FIGURE_NAMES]
 
 
-def run_log(rule_name):
-    return f"{paths.LOGS}/{rule_name}/{{experiment}}/{{method}}/lam={{lam}}/seed={{seed}}.log"
+def train_outputs(train_rule, pattern):
+    """The per-run files one job of ``train_rule`` writes: ``pattern`` for each of its seeds."""
+    return [
+        pattern.format(
+            experiment=train_rule.experiment, method="{method}", lam="{lam}", seed=seed
+        )
+        for seed in train_rule.seeds
+    ]
 
 
-def run_benchmark(rule_name):
-    """Snakemake's per-job timing file (job-seconds for `spikesparse bench-study`)."""
-    return f"{paths.BENCHMARKS}/{rule_name}/{{experiment}}/{{method}}/lam={{lam}}/seed={{seed}}.tsv"
+def train_specs(train_rule):
+    """The resolved specs of one job's runs (its params: a changed spec reruns the job)."""
+
+    def specs(wildcards):
+        return quoted_json(
+            [
+                run_spec(config, key)
+                for key in train_rule.runs(wildcards.method, wildcards.lam)
+            ]
+        )
+
+    return specs
+
+
+def train_job_file(root, train_rule, suffix):
+    return f"{root}/train/{train_rule.experiment}/{{method}}/lam={{lam}}.{suffix}"

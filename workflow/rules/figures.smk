@@ -1,15 +1,23 @@
+# Every figure of `spikesparse.figure_registry`, drawn in one job. The registry also gives each
+# figure's report caption, written to a file here because `report(caption=...)` takes a path.
+from spikesparse.figure_registry import FIGURES as FIGURE_REGISTRY
+from spikesparse.figure_registry import write_captions
+
+FIGURE_CAPTIONS = write_captions(paths.REPORT_CAPTIONS)
+
+
 rule figures:
     input:
         list(paths.AGGREGATE_TABLES.values()),
     output:
         [
             report(
-                paths.figure(name),
-                caption=f"../report/{name}.rst",
-                category=name.split("_")[0].upper(),
-                labels={"figure": title},
+                paths.figure(fig.name),
+                caption=FIGURE_CAPTIONS[fig.name],
+                category=fig.study.upper(),
+                labels={"figure": fig.title},
             )
-            for name, title in paths.FIGURE_NAMES.items()
+            for fig in FIGURE_REGISTRY.values()
         ],
     log:
         f"{paths.LOGS}/figures/figures.log",

@@ -1,25 +1,43 @@
-rule train:
-    input:
-        data=dataset_file,
-    output:
-        model=paths.MODEL,
-        history=paths.HISTORY,
-        info=paths.TRAIN_INFO,
-        metrics=paths.METRICS,
-    log:
-        run_log("train"),
-    benchmark:
-        run_benchmark("train")
-    conda:
-        "../envs/spikesparse.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=1500,
-        runtime=30,
-    params:
-        spec=spec_json,
-        metrics=lambda wc: quoted_json(config["metrics"]),
-    shell:
-        "python -m spikesparse train --spec {params.spec} --data {input.data} --threads {threads}"
-        " --metrics-config {params.metrics} --model {output.model} --history {output.history}"
-        " --info {output.info} --metrics {output.metrics} > {log} 2>&1"
+# Training: one job per (experiment, method, lambda) trains that setting's seeds one after another
+# in one process and evaluates each run on validation and test (`spikesparse train` with one spec
+# per seed). Every run keeps its own files (paths.RUN_DIR), so the tables, the claims and a
+# changed lambda or method see runs, not jobs; what a job shares is the start-up (torch import,
+# dataset load). Granularity: a new method or lambda adds jobs and reruns nothing else; a changed
+# spec or seed list reruns that setting's job, all of its seeds. One rule per seed list
+# (config.train_rules): `train_<experiment>`, and `train_<experiment>_<method>` for a method with
+# its own seeds.
+
+
+for train_rule in TRAIN_RULES:
+
+    rule:
+        name:
+            train_rule.name
+        input:
+            data=paths.DATASET.format(
+                dataset=config["experiments"][train_rule.experiment]["dataset"]
+            ),
+        output:
+            model=train_outputs(train_rule, paths.MODEL),
+            history=train_outputs(train_rule, paths.HISTORY),
+            info=train_outputs(train_rule, paths.TRAIN_INFO),
+            metrics=train_outputs(train_rule, paths.METRICS),
+        log:
+            train_job_file(paths.LOGS, train_rule, "log"),
+        benchmark:
+            train_job_file(paths.BENCHMARKS, train_rule, "tsv")
+        wildcard_constraints:
+            method="|".join(re.escape(m) for m in train_rule.methods),
+        conda:
+            "../envs/spikesparse.yaml"
+        threads: config["threads"]
+        resources:
+            mem_mb=1500,
+            runtime=30,
+        params:
+            specs=train_specs(train_rule),
+            metrics=quoted_json(config["metrics"]),
+        shell:
+            "python -m spikesparse train --spec {params.specs} --data {input.data} --threads {threads}"
+            " --metrics-config {params.metrics} --model {output.model} --history {output.history}"
+            " --info {output.info} --metrics {output.metrics} > {log} 2>&1"

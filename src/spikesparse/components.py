@@ -1,0 +1,156 @@
+"""Parameter schemas of the study's components: each dataset, encoder and regularizer declares its
+own parameters where it is defined, and config validation asks here by kind and name.
+
+Why: config validation should not hard-code which keys (and ranges) every dataset, encoder or
+regularizer takes; that knowledge lives beside the code that uses the parameters, so adding a
+component (or a plugin, see ``spikesparse.plugins``) needs no edit of ``spikesparse.config``.
+
+A schema maps each parameter name to a JSON-schema fragment (``type``, ``enum``, ``minimum``,
+``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``, ``items``, ``default``, ...); an empty
+fragment accepts any value. Declared on:
+
+- a regularizer class: ``param_schema`` (its ``params`` tuple is derived from it; a plugin that
+  sets only ``params`` accepts any value for those keys);
+- a dataset generator or encoder function: a ``param_schema`` attribute (``declare`` sets it,
+  with flags such as ``static``); a plugin dataset without one accepts any parameters.
+
+A ``default`` is filled into the config where the key is missing: datasets use this (their
+defaults are part of every run spec); regularizers and encoders leave their defaults in their
+signatures, so a run spec carries only what the config sets.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import jsonschema
+
+KINDS = ("dataset", "encoder", "regularizer")
+
+# Rule -> how a broken rule reads ("must be >= 0, got -1").
+_BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def declare(param_schema: dict[str, dict], **flags) -> Callable:
+    """Decorator: attach ``param_schema`` and flags (e.g. ``static=True``) to a component function."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.param_schema = param_schema  # type: ignore[attr-defined]
+        for flag, value in flags.items():
+            setattr(fn, flag, value)
+        return fn
+
+    return mark
+
+
+def key_path(parts) -> str:
+    """``["a", "b", 0]`` -> ``a.b[0]`` (``<root>`` when empty)."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _cause(error: jsonschema.ValidationError) -> str:
+    got = error.instance
+    if error.validator in _BOUNDS:
+        return f"must be {_BOUNDS[error.validator]} {error.validator_value}, got {got!r}"
+    if error.validator == "enum":
+        return f"must be one of {error.validator_value}, got {got!r}"
+    if error.validator == "type":
+        kinds = error.validator_value
+        kinds = " or ".join(kinds) if isinstance(kinds, list) else kinds
+        return f"must be of type {kinds}, got {type(got).__name__} {got!r}"
+    return f"{error.message} (rule: {error.validator})"
+
+
+def check_params(schema: dict[str, dict] | None, params: dict, owner: str) -> list[str]:
+    """Problems of ``params`` against ``schema``, each ``'<key path>: <cause>'``; missing keys with
+    a ``default`` are filled into ``params`` in place (in schema order). ``schema=None`` accepts
+    any parameters. ``owner`` names the component in messages ("regularizer 'spike_count'")."""
+    if schema is None:
+        return []
+    allowed = f"allowed: {sorted(schema)}" if schema else "it takes none"
+    errors = [f"{key}: not a parameter of {owner} ({allowed})" for key in params if key not in schema]
+    for key, rule in schema.items():
+        if key not in params:
+            if "default" in rule:
+                params[key] = copy.deepcopy(rule["default"])
+            continue
+        for error in jsonschema.Draft202012Validator(rule).iter_errors(params[key]):
+            errors.append(f"{key_path([key, *error.absolute_path])}: {_cause(error)}")
+    return errors
+
+
+def regularizer_schema(cls) -> dict[str, dict]:
+    """A Regularizer class's parameter schema: one fragment per name in ``params`` (empty when
+    the class declares none for it, as a plugin with only ``params`` does)."""
+    declared = getattr(cls, "param_schema", {}) or {}
+    return {name: declared.get(name, {}) for name in cls.params}
+
+
+def dataset_generator(name: str, section: dict) -> Callable:
+    """The function that builds dataset ``name`` from its config section: a built-in by name or
+    the plugin the section's ``generator`` names. ValueError when there is neither."""
+    from .data import GENERATORS
+    from .plugins import resolve_dataset
+
+    if "generator" in section:
+        return resolve_dataset(section["generator"])
+    if name not in GENERATORS:
+        raise ValueError(
+            f"{name!r} is not a built-in dataset ({sorted(GENERATORS)}); a dataset of your own needs "
+            "'generator' (module:function or an entry point of group spikesparse.datasets)"
+        )
+    return GENERATORS[name]
+
+
+def dataset_is_static(name: str, section: dict) -> bool:
+    """Whether a dataset holds one feature vector per sample (its generator's ``static`` flag);
+    ValueError for a static plugin dataset, which is not supported yet."""
+    if "generator" in section:
+        from .plugins import dataset_is_static as plugin_static
+
+        return plugin_static(section["generator"])
+    return bool(getattr(dataset_generator(name, section), "static", False))
+
+
+def component(kind: str, name: str, params: dict | None = None):
+    """The component ``name`` of ``kind`` (a dataset also needs its config section as ``params``);
+    ValueError naming the known ones when there is no such component."""
+    if kind == "regularizer":
+        from .plugins import resolve_regularizer
+
+        return resolve_regularizer(name)
+    if kind == "encoder":
+        from .encoding import ENCODERS
+
+        if name not in ENCODERS:
+            raise ValueError(f"unknown encoder {name!r}; known: {sorted(ENCODERS)}")
+        return ENCODERS[name]
+    if kind == "dataset":
+        return dataset_generator(name, params or {})
+    raise ValueError(f"unknown component kind {kind!r}; known: {list(KINDS)}")
+
+
+def param_schema(kind: str, name: str, params: dict | None = None) -> dict[str, dict] | None:
+    """The parameter schema of component ``name`` of ``kind`` (None: any parameters)."""
+    found = component(kind, name, params)
+    if kind == "regularizer":
+        return regularizer_schema(found)
+    return getattr(found, "param_schema", None)
+
+
+def validate_params(kind: str, name: str, params: dict) -> list[str]:
+    """Problems of component ``name``'s ``params`` (``'<key>: <cause>'``, key relative to the
+    params block); defaults are filled in place. A dataset's ``generator`` key is not a parameter.
+    ValueError when ``name`` is no component of ``kind``."""
+    schema = param_schema(kind, name, params)
+    owner = {"dataset": "dataset", "encoder": "the encoder", "regularizer": "regularizer"}[kind]
+    if kind == "dataset" and "generator" in params:
+        plugin = {k: v for k, v in params.items() if k != "generator"}
+        errors = check_params(schema, plugin, f"dataset {name!r}")
+        params.update(plugin)  # filled defaults, after the keys the config set
+        return errors
+    return check_params(schema, params, f"{owner} {name!r}")

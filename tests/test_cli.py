@@ -1,0 +1,129 @@
+"""The command line (``python -m spikesparse``): the parser and the light commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from spikesparse.cli import build_parser, main
+from spikesparse.config import RunKey, expand_runs, load_config, run_spec
+from spikesparse.data import load_dataset
+from spikesparse.io import arrays_checksum
+from tests.conftest import QUICK_CONFIG, REPO
+
+
+def test_parser_knows_the_light_commands():
+    parser = build_parser()
+    args = parser.parse_args(["check-config", "--config", "c.yaml"])
+    assert args.command == "check-config" and args.config == "c.yaml" and callable(args.func)
+    args = parser.parse_args(
+        ["spec", "--config", "c.yaml", "--experiment", "e1", "--method", "m", "--lam", "0.1", "--seed", "3"]
+    )
+    assert (args.experiment, args.method, args.lam, args.seed) == ("e1", "m", "0.1", 3)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],  # a command is required
+        ["no-such-command"],
+        ["spec", "--config", "c.yaml", "--experiment", "e1", "--method", "m", "--lam", "0.1", "--seed", "x"],
+        ["replicate", "--ours", "results/tables"],  # --reference, --csv, --md missing
+        ["results-section", "--no-such-flag"],
+    ],
+    ids=["no command", "unknown command", "seed not an int", "replicate args missing", "unknown flag"],
+)
+def test_bad_arguments_exit_with_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
+    assert "usage: spikesparse" in capsys.readouterr().err
+
+
+def test_unknown_subcommand_fails_from_the_shell():
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikesparse", "frobnicate"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "invalid choice: 'frobnicate'" in proc.stderr
+
+
+def test_check_config_on_the_quick_config(capsys):
+    assert main(["check-config", "--config", str(QUICK_CONFIG)]) == 0
+    n_runs = len(expand_runs(load_config(QUICK_CONFIG)))
+    assert capsys.readouterr().out.strip() == f"{QUICK_CONFIG}: valid, {n_runs} runs"
+
+
+def test_check_config_names_the_key_path_of_a_bad_value(tmp_path, capsys):
+    raw = yaml.safe_load(QUICK_CONFIG.read_text())
+    raw["experiments"]["e1"]["methods"]["homeostatic_l2"]["target_rate"] = 1.5
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["check-config", "--config", str(path)]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.strip() == (
+        "config error at experiments.e1.methods.homeostatic_l2.target_rate: must be < 1, got 1.5"
+    )
+
+
+def test_check_config_rejects_invalid_yaml(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text("experiments: [unclosed\n")
+    assert main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"config error: {path} is not valid YAML (line 2, column 1: ")
+    assert err.count("\n") == 1, "one line"
+
+
+def test_spec_prints_the_resolved_spec_of_a_run(capsys):
+    argv = ["spec", "--config", str(QUICK_CONFIG), "--experiment", "e1", "--method", "homeostatic_l2"]
+    assert main([*argv, "--lam", "10.0", "--seed", "1"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == run_spec(load_config(QUICK_CONFIG), RunKey("e1", "homeostatic_l2", "10.0", 1))
+    assert printed["seed"] == 1 and printed["regularizer"]["lam"] == 10.0
+
+
+def test_spec_of_a_lambda_not_in_the_config_fails(capsys):
+    argv = ["spec", "--config", str(QUICK_CONFIG), "--experiment", "e1", "--method", "homeostatic_l2"]
+    assert main([*argv, "--lam", "3.0", "--seed", "1"]) == 2
+    assert "no lambda 3.0" in capsys.readouterr().err
+
+
+def test_generate_data_writes_arrays_and_meta_with_checksum(tmp_path, capsys):
+    params = {"n_train": 6, "n_val": 2, "n_test": 4, "n_channels": 2, "n_steps": 8, "seed": 1}
+    out, meta_path = tmp_path / "tiny.npz", tmp_path / "tiny.json"
+    argv = ["generate-data", "--dataset", "anomaly", "--params", json.dumps(params)]
+    assert main([*argv, "--out", str(out), "--meta", str(meta_path)]) == 0
+    arrays = load_dataset(str(out))
+    meta = json.loads(meta_path.read_text())
+    assert arrays["x_train"].shape == (6, 8, 2) and arrays["x_test"].shape == (4, 8, 2)
+    assert meta["name"] == "anomaly" and meta["params"] == params
+    assert meta["checksum_sha256"] == arrays_checksum(arrays)
+    assert meta["shapes"]["y_val"] == [2]
+    assert meta["checksum_sha256"][:16] in capsys.readouterr().out
+    # The same parameters give the same bytes (the checksum is what the study compares).
+    again = tmp_path / "again.npz"
+    main([*argv, "--out", str(again), "--meta", str(tmp_path / "again.json")])
+    assert json.loads((tmp_path / "again.json").read_text())["checksum_sha256"] == meta["checksum_sha256"]
+    assert np.array_equal(load_dataset(str(again))["x_train"], arrays["x_train"])
+
+
+def test_generate_data_rejects_an_unknown_dataset(tmp_path):
+    argv = ["generate-data", "--dataset", "cifar10", "--params", "{}"]
+    with pytest.raises(ValueError, match="unknown dataset 'cifar10'"):
+        main([*argv, "--out", str(tmp_path / "x.npz"), "--meta", str(tmp_path / "x.json")])
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_results_section_needs_the_readme_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# A README without the results markers\n")
+    with pytest.raises(ValueError, match="README has no .*markers"):
+        main(["results-section", "--tables", str(tmp_path / "none"), "--readme", str(readme)])
+    assert readme.read_text() == "# A README without the results markers\n"
