@@ -23,6 +23,7 @@ def _runs(statuses, accs):
                 **keys,
                 "seed": seed,
                 "status": status,
+                "val_status": status,
                 "accuracy": acc,
                 "val_accuracy": acc,
                 "hidden_rate": 0.1,
@@ -47,3 +48,26 @@ def test_a_setting_whose_every_run_diverged_keeps_its_row():
     assert np.isnan(s.iloc[0]["accuracy_mean"])
     plane = plane_table(s, pd.DataFrame())
     assert not plane["pareto_rate"].any()  # nothing to put on a front
+
+
+def test_runs_are_admitted_by_their_validation_status():
+    """A run silent on test but fine on validation enters the means; the reverse is excluded."""
+    runs = _runs(["ok", "ok", "ok"], [0.9, 0.8, 0.7])
+    runs.loc[0, "status"] = "silent"  # test split only: still usable
+    runs.loc[2, "val_status"] = "layer_silent"  # validation: excluded and counted
+    row = summary_table(runs).iloc[0]
+    assert row["n_seeds"] == 2 and abs(row["accuracy_mean"] - 0.85) < 1e-12
+    assert row["n_layer_silent"] == 1 and row["n_silent"] == 0
+
+
+def test_validation_status_applies_the_status_rule_to_validation():
+    from spikesparse.records import validation_status
+
+    val = {"hidden_rate": 0.1, "layer_silent_fractions": [0.2, 1.0], "saturated_fraction": 0.0}
+    record = {"status": "ok", "reason": "", "val_metrics": val}
+    assert validation_status(record) == (
+        "layer_silent",
+        "hidden layer(s) [1] silent on the whole validation set",
+    )
+    assert validation_status({**record, "val_metrics": {}})[0] == "unvalidated"
+    assert validation_status({**record, "status": "diverged", "reason": "nan"}) == ("diverged", "nan")

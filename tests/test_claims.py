@@ -12,7 +12,13 @@ SEEDS = range(5)
 
 
 def runs_frame(rows):
-    base = {"status": "ok", "chance_accuracy": 0.1, "config_hash": "abc", "cfg.regularizer.target_rate": 0.05}
+    base = {
+        "status": "ok",
+        "val_status": "ok",
+        "chance_accuracy": 0.1,
+        "config_hash": "abc",
+        "cfg.regularizer.target_rate": 0.05,
+    }
     return pd.DataFrame([{**base, **r} for r in rows])
 
 
@@ -20,7 +26,7 @@ def setting(experiment, study, family, method, lam, **per_seed):
     """One row per seed; each keyword is a scalar (same for every seed) or a per-seed list.
     ``x`` without a ``val_x`` twin gets the same value on validation."""
     for key in list(per_seed):
-        if not key.startswith("val_") and f"val_{key}" not in per_seed and key not in ("status",):
+        if not key.startswith("val_") and f"val_{key}" not in per_seed:
             per_seed[f"val_{key}"] = per_seed[key]
     rows = []
     for i in SEEDS:
@@ -115,9 +121,19 @@ def test_002_untestable_when_the_baseline_does_not_learn_and_not_run_without_a_s
 
 def test_excluded_runs_are_counted_not_used():
     runs = e2([0.7] * 5)
-    runs.loc[(runs["family"] == "spike_count") & (runs["seed"] == 0), "status"] = "layer_silent"
+    runs.loc[(runs["family"] == "spike_count") & (runs["seed"] == 0), "val_status"] = "layer_silent"
     row = row_for(table(runs), "002-iso")
     assert row["n_excluded"] == 1 and row["n_seeds"] == 4
+
+
+def test_runs_are_admitted_on_validation_not_on_test():
+    """A layer silent on the test split only does not exclude a run; one silent on validation does."""
+    runs = e2([0.7] * 5)
+    seed0 = (runs["family"] == "spike_count") & (runs["seed"] == 0)
+    runs.loc[seed0, "status"] = "layer_silent"
+    assert row_for(table(runs), "002-iso")["n_excluded"] == 0
+    runs.loc[seed0, ["status", "val_status"]] = ["ok", "silent"]
+    assert row_for(table(runs), "002-iso")["n_excluded"] == 1
 
 
 # --- 000 ----------------------------------------------------------------------------------------
@@ -332,7 +348,7 @@ def _study(rng):
         )
     )
     runs = pd.concat(frames, ignore_index=True)
-    val = [c for c in runs if c.startswith("val_")]
+    val = [c for c in runs if c.startswith("val_") and c != "val_status"]
     runs[val] = runs[val] + rng.normal(0, 0.01, size=(len(runs), len(val)))
     return runs
 
@@ -345,6 +361,8 @@ def test_permuting_the_test_split_changes_no_selection():
     test_cols = ["accuracy", "hidden_rate", "active_fraction", "spikes_per_sample"]
     shuffled = runs.copy()
     shuffled[test_cols] = shuffled[test_cols].to_numpy()[rng.permutation(len(runs))]
+    # the run status on the test split too: silence there must not admit or exclude a run
+    shuffled["status"] = rng.choice(["ok", "silent", "layer_silent"], size=len(runs))
     conv_shuffled = conv.copy()
     is_test = conv["split"] == "test"
     conv_shuffled.loc[is_test, "accuracy"] = rng.permutation(conv.loc[is_test, "accuracy"].to_numpy())

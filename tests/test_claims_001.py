@@ -16,7 +16,7 @@ def rows(experiment, family, method, lam=0.0, seeds=range(5), two_phase=None, **
     """One row per seed; a keyword is a scalar or a per-seed list; ``x`` without ``val_x`` gets the
     same value on validation."""
     for key in list(per_seed):
-        if not key.startswith("val_") and key != "status" and f"val_{key}" not in per_seed:
+        if not key.startswith("val_") and f"val_{key}" not in per_seed:
             per_seed[f"val_{key}"] = per_seed[key]
     out = []
     for i, seed in enumerate(seeds):
@@ -28,6 +28,7 @@ def rows(experiment, family, method, lam=0.0, seeds=range(5), two_phase=None, **
             "lam": lam,
             "seed": seed,
             "status": "ok",
+            "val_status": "ok",
             "chance_accuracy": 0.1,
             "config_hash": f"{experiment}-{method}-{lam}",
             "cfg.model.hidden": HIDDEN[experiment],

@@ -79,15 +79,18 @@ def _runs() -> pd.DataFrame:
             for seed in SEEDS:
                 keys = {"study": study, "experiment": exp, "dataset": dataset, "family": family,
                         "method": method, "regularizer": reg, "lam": lam, "seed": seed}  # fmt: skip
-                rows.append({**keys, "status": "ok", **_metrics(rng, n_layers), **cfg})
+                rows.append({**keys, "status": "ok", "val_status": "ok", **_metrics(rng, n_layers), **cfg})
     runs = pd.DataFrame(rows)
     # one diverged run (NaN metrics) and one with a silent layer, as real studies have
     diverged = (runs["method"] == "spike_count") & (runs["lam"] == 1.0) & (runs["seed"] == 2)
     metric_cols = [c for c in runs if c in _metrics(rng, 4)]
     runs.loc[diverged, metric_cols] = np.nan
-    runs.loc[diverged, "status"] = "diverged"
+    runs.loc[diverged, ["status", "val_status"]] = "diverged"
     off = (runs["experiment"] == "e3_d2_w8") & (runs["method"] == "spike_count") & (runs["seed"] == 0)
-    runs.loc[off, ["status", "any_layer_silent", "silent_layer1"]] = ["layer_silent", 1, 1.0]
+    runs.loc[off, ["status", "val_status", "any_layer_silent", "silent_layer1"]] = ["layer_silent"] * 2 + [
+        1,
+        1.0,
+    ]
     return runs
 
 

@@ -35,6 +35,7 @@ def _runs() -> pd.DataFrame:
                     "lam": lam,
                     "seed": seed,
                     "status": "layer_silent" if off else "ok",
+                    "val_status": "layer_silent" if off else "ok",
                     "accuracy": 0.9 - 0.01 * depth,
                     "val_accuracy": 0.9,
                     "hidden_rate": 0.05 * depth + 0.01 * seed,

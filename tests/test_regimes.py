@@ -302,6 +302,7 @@ def _tiny_runs() -> pd.DataFrame:
                     "study": "e1",
                     "seed": seed,
                     "status": "ok",
+                    "val_status": "ok",
                     "cfg.regime.map": "m",
                     "cfg.regime.knobs": "encoding.gain,model.init_scale",
                     "cfg.encoding.gain": gain,

@@ -7,6 +7,7 @@ import pandas as pd
 
 from . import metric_catalog
 from .io import read_json
+from .records import EXCLUDED_STATUS, usable_runs, validation_status
 
 RUN_KEYS = ["experiment", "method", "regularizer", "lam", "seed"]
 # Per-layer metric lists -> one column per hidden layer (prefix + layer index).
@@ -76,10 +77,13 @@ def runs_table(records: list[dict]) -> pd.DataFrame:
     rows = []
     for rec in records:
         row = run_keys(rec)
+        val_status, val_reason = validation_status(rec)
         row.update(
             dataset=rec["spec"]["dataset"]["name"],
             status=rec["status"],
             reason=rec["reason"],
+            val_status=val_status,
+            val_reason=val_reason,
             config_hash=rec["config_hash"],
             git_commit=rec["provenance"]["git_commit"],
         )
@@ -151,23 +155,20 @@ def method_family(spec: dict) -> str:
     return "hard_constraint" if constrained else "baseline"
 
 
-# Run statuses whose metrics enter means, fronts and claims; the others are counted per setting.
-USABLE_STATUS = ("ok", "saturated")
-EXCLUDED_STATUS = ("silent", "layer_silent", "diverged")
-
-
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment x method x lambda: mean, SD, SE and 95 % interval over seeds of the
-    main metrics. Means are over usable runs (``USABLE_STATUS``); a silent net, a net with a
-    silent hidden layer and a diverged one are results too, so they keep their rows in the runs
-    table and are counted here (``n_silent``, ``n_layer_silent``, ``n_diverged``, ``n_not_ok``)."""
+    main metrics. Means are over runs usable on the validation split (``records.usable_runs``: the
+    admission of a run never looks at the test split); a silent net, a net with a silent hidden
+    layer and a diverged one are results too, so they keep their rows in the runs table and are
+    counted here by their validation status (``n_silent``, ``n_layer_silent``, ``n_diverged``,
+    ``n_not_ok``)."""
     from .stats import summarize
 
     keys = ["study", "experiment", "dataset", "family", "method", "regularizer", "lam"]
     counts = ["n_not_ok", *[f"n_{s}" for s in EXCLUDED_STATUS]]
     if runs.empty:
         return pd.DataFrame(columns=[*keys, "n_runs", "n_seeds", *counts])
-    usable = runs[runs["status"].isin(USABLE_STATUS)]
+    usable = usable_runs(runs)
     metrics = [c for c in SUMMARY_METRICS if c in runs]
     frame = summarize(usable, keys, metrics)
     if frame.empty:  # every run excluded (e.g. all diverged): the rows still come, with NaN means
@@ -179,7 +180,8 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     frame["n_seeds"] = frame["n_seeds"].fillna(0).astype(int)
     tally = (
         runs.assign(
-            n_not_ok=runs["status"] != "ok", **{f"n_{s}": runs["status"] == s for s in EXCLUDED_STATUS}
+            n_not_ok=runs["val_status"] != "ok",
+            **{f"n_{s}": runs["val_status"] == s for s in EXCLUDED_STATUS},
         )
         .groupby(keys, dropna=False)[counts]
         .sum()

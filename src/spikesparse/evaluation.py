@@ -189,27 +189,6 @@ def evaluate_model(
     return result
 
 
-def run_status(trained: str, reason: str, test: dict) -> tuple[str, str]:
-    """The one status rule of a run, from its training outcome and its test metrics.
-
-    ``diverged`` (training stopped on a non-finite loss or weight) stays; otherwise, on the test
-    set: ``silent`` when no hidden neuron spikes, ``layer_silent`` when some hidden layer is
-    entirely silent (its downstream layers see no input: the network is switched off there),
-    ``saturated`` when every hidden neuron fires on >= the saturation rate, else ``ok``. Non-ok
-    runs keep their rows in every table; claims and fronts exclude them and count them.
-    """
-    if trained == "diverged":
-        return trained, reason
-    if test["hidden_rate"] == 0.0:
-        return "silent", "no hidden spike on the whole test set"
-    silent_layers = [i for i, f in enumerate(test["layer_silent_fractions"]) if f == 1.0]
-    if silent_layers:
-        return "layer_silent", f"hidden layer(s) {silent_layers} silent on the whole test set"
-    if test["saturated_fraction"] == 1.0:
-        return "saturated", "every hidden neuron saturated on the test set"
-    return "ok", ""
-
-
 def evaluate_run(
     model: SpikingNet,
     data: dict[str, np.ndarray],

@@ -420,14 +420,15 @@ def _e3_sizes(df: pd.DataFrame) -> pd.DataFrame:
 def rate_vs_size(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
     """Baseline test hidden rate and test accuracy against depth, one line per width; points =
     mean over seeds, whiskers = 95 % t-interval (usable runs: no silent layer, not diverged)."""
-    from .aggregation import USABLE_STATUS
+    from .records import usable_runs
     from .stats import mean_interval
 
-    needed = {"study", "family", "cfg.model.hidden", "hidden_rate", "accuracy", "status"}
+    needed = {"study", "family", "cfg.model.hidden", "hidden_rate", "accuracy", "val_status"}
     if runs.empty or not needed <= set(runs.columns):
         return _note(f"{study}: no data (no baseline runs with a recorded size)")
     df = runs[(runs["study"] == study) & (runs["family"] == "baseline") & runs["cfg.model.hidden"].notna()]
-    df = df[df["status"].isin(USABLE_STATUS) & df["accuracy"].notna()]
+    df = usable_runs(df)
+    df = df[df["accuracy"].notna()]
     if df.empty:
         return _note(f"{study}: no data (no usable baseline runs)")
     df = _e3_sizes(df)
@@ -632,13 +633,14 @@ def regime_map(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     per quantity (test hidden rate, rate as a multiple of the homeostatic target, test accuracy);
     every cell is the mean over seeds of usable runs, annotated with the value (and lambda).
     A config with several maps gets the first by name (one figure file per study)."""
-    from .aggregation import USABLE_STATUS
+    from .records import usable_runs
 
-    needed = {"cfg.regime.map", "cfg.regime.knobs", "family", "hidden_rate", "accuracy"}
+    needed = {"cfg.regime.map", "cfg.regime.knobs", "family", "hidden_rate", "accuracy", "val_status"}
     df = runs[runs["study"] == study] if "study" in runs else runs.iloc[0:0]
     if df.empty or not needed <= set(df.columns) or not df["cfg.regime.map"].notna().any():
         return _note(f"{study}: no data (no regime-map runs in this config)")
-    df = df[df["cfg.regime.map"].notna() & df["status"].isin(USABLE_STATUS)]
+    df = usable_runs(df)
+    df = df[df["cfg.regime.map"].notna()]
     if df.empty:
         return _note(f"{study}: no data (no usable regime-map runs)")
     map_name = sorted(df["cfg.regime.map"].unique())[0]

@@ -1,15 +1,61 @@
 """The run record: what one trained run leaves behind (``metrics.json``), written in one place.
 
-A record holds the resolved spec, its hash, the status (``evaluation.run_status``), the test
-metrics, the validation metrics (every choice downstream reads these, never the test ones), the
-per-epoch history and the provenance of the process. ``train`` writes it right after training
-(evaluation runs in the same process: no second start-up, no reload); ``evaluate`` rewrites it
-from a saved model by hand.
+A record holds the resolved spec, its hash, the status (``run_status`` below, the one status
+rule), the test metrics, the validation metrics (every choice downstream reads these, never
+the test ones), the per-epoch history and the provenance of the process. ``train`` writes it
+right after training (evaluation runs in the same process: no second start-up, no reload);
+``evaluate`` rewrites it from a saved model by hand.
 """
 
 from __future__ import annotations
 
 from .io import config_hash, provenance
+
+# Run statuses whose metrics enter means, fronts and claims; the others are counted per setting.
+USABLE_STATUS = ("ok", "saturated")
+EXCLUDED_STATUS = ("silent", "layer_silent", "diverged")
+# A run without validation metrics (no validation split) cannot be admitted on validation.
+UNVALIDATED = "unvalidated"
+
+
+def run_status(trained: str, reason: str, metrics: dict, split: str = "test") -> tuple[str, str]:
+    """The one status rule of a run, from its training outcome and the metrics of one split.
+
+    ``diverged`` (training stopped on a non-finite loss or weight) stays; otherwise, on the split:
+    ``silent`` when no hidden neuron spikes, ``layer_silent`` when some hidden layer is entirely
+    silent (its downstream layers see no input: the network is switched off there), ``saturated``
+    when every hidden neuron fires on >= the saturation rate, else ``ok``. The record's ``status``
+    applies it to the test split (what the run did); ``validation_status`` applies it to the
+    validation split, and that one decides which runs enter means, fronts and claims, so that no
+    run is admitted or excluded by looking at the test split. Non-usable runs keep their rows in
+    every table and are counted.
+    """
+    if trained == "diverged":
+        return trained, reason
+    if metrics["hidden_rate"] == 0.0:
+        return "silent", f"no hidden spike on the whole {split} set"
+    silent_layers = [i for i, f in enumerate(metrics["layer_silent_fractions"]) if f == 1.0]
+    if silent_layers:
+        return "layer_silent", f"hidden layer(s) {silent_layers} silent on the whole {split} set"
+    if metrics["saturated_fraction"] == 1.0:
+        return "saturated", f"every hidden neuron saturated on the {split} set"
+    return "ok", ""
+
+
+def validation_status(record: dict) -> tuple[str, str]:
+    """``run_status`` on a record's validation metrics (``unvalidated`` when it has none)."""
+    val = record.get("val_metrics") or {}
+    if record["status"] == "diverged":
+        return record["status"], record["reason"]
+    if "hidden_rate" not in val or val["hidden_rate"] != val["hidden_rate"]:  # missing or NaN
+        return UNVALIDATED, "no validation metrics (no validation split)"
+    return run_status("ok", "", val, split="validation")
+
+
+def usable_runs(runs):
+    """The rows of a runs table whose metrics enter means, fronts and claims: usable on the
+    validation split (``val_status``)."""
+    return runs[runs["val_status"].isin(USABLE_STATUS)]
 
 
 def run_record(
@@ -53,7 +99,7 @@ def evaluated_record(
     """Evaluate ``model`` on validation and test (unless training diverged) and build its record."""
     import time
 
-    from .evaluation import evaluate_run, run_status, unevaluated_metrics
+    from .evaluation import evaluate_run, unevaluated_metrics
 
     if trained_status == "diverged":
         metrics, val_metrics = unevaluated_metrics(), unevaluated_metrics()

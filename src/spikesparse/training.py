@@ -2,7 +2,7 @@
 
 A run whose loss or weights become non-finite stops and is marked ``diverged``; every other
 status (silent, a silent layer, saturated) is decided on the test set by
-``evaluation.run_status``, the one status rule. Aggregation keeps every run as a row.
+``records.run_status``, the one status rule. Aggregation keeps every run as a row.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..records import usable_runs
 from ..stats import mean_interval
 
 HELD, NOT_HELD, INCONCLUSIVE, UNTESTABLE, NOT_RUN = (
@@ -43,9 +44,6 @@ VERDICTS = (HELD, NOT_HELD, INCONCLUSIVE, UNTESTABLE, NOT_RUN)
 # A baseline (or a setting) whose validation accuracy lies within this margin of chance does not
 # do the task: no sparsity claim can be judged on it.
 NEAR_CHANCE_MARGIN = 0.10
-# Run statuses whose metrics enter effects; the others are excluded and counted.
-USABLE_STATUS = ("ok", "saturated")
-
 COLUMNS = [
     "claim_id",
     "seed_paper",
@@ -158,8 +156,10 @@ def experiments_of(runs: pd.DataFrame, study: str) -> list[str]:
 
 
 def usable(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs whose metrics enter effects: not diverged, not silent, no silent hidden layer."""
-    return runs[runs["status"].isin(USABLE_STATUS) & runs["accuracy"].notna()]
+    """Runs whose metrics enter effects: usable on the validation split (not diverged, not
+    silent, no silent hidden layer there: ``records.usable_runs``), with a test accuracy."""
+    kept = usable_runs(runs)
+    return kept[kept["accuracy"].notna()]
 
 
 def n_unusable(runs: pd.DataFrame) -> int:

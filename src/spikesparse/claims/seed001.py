@@ -108,15 +108,16 @@ def not_diverged(runs: pd.DataFrame) -> pd.DataFrame:
 def switched_off(runs: pd.DataFrame, split: str = "test") -> pd.Series:
     """Per run: whether any hidden layer is entirely silent on ``split`` ("test" or "val").
 
-    Reads ``any_layer_silent`` (``val_any_layer_silent``). Where the test flag is missing, a run
-    whose status (set on the test split) says the whole net or a layer went silent counts; the
-    validation flag has no such fallback, so no test number can enter a validation choice.
+    Reads ``any_layer_silent`` (``val_any_layer_silent``). Where the flag is missing, a run whose
+    status on the same split (``status`` / ``val_status``) says the whole net or a layer went
+    silent counts; a test number never stands in for a validation one.
     """
     if split not in ("test", "val"):
         raise ValueError(f"split must be 'test' or 'val', got {split!r}")
     col = "any_layer_silent" if split == "test" else "val_any_layer_silent"
-    if split == "test":
-        by_status = runs["status"].isin(["silent", "layer_silent"])
+    status = "status" if split == "test" else "val_status"
+    if status in runs:
+        by_status = runs[status].isin(["silent", "layer_silent"])
     else:
         by_status = pd.Series(False, index=runs.index)
     if col not in runs:
