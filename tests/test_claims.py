@@ -103,7 +103,7 @@ def test_002_accuracy_condition_is_judged_on_validation_only():
     # validation says the setting loses 5 points: not iso-accurate, whatever the test split says
     runs = e2([0.7] * 5, accuracy=0.9, val_accuracy=0.85)
     iso = row_for(table(runs), "002-iso")
-    assert iso["verdict"] == "not held" and "no spike-count setting" in iso["reason"]
+    assert iso["verdict"] == "not held" and "every spike-count setting loses" in iso["reason"]
     # validation within half a point: chosen, even though the test accuracy dropped 20 points
     runs = e2([0.7] * 5, accuracy=0.7, val_accuracy=0.898)
     assert row_for(table(runs), "002-iso")["verdict"] == "held"
@@ -134,6 +134,30 @@ def test_runs_are_admitted_on_validation_not_on_test():
     assert row_for(table(runs), "002-iso")["n_excluded"] == 0
     runs.loc[seed0, ["status", "val_status"]] = ["ok", "silent"]
     assert row_for(table(runs), "002-iso")["n_excluded"] == 1
+
+
+def test_a_setting_that_silences_most_seeds_is_no_operating_point():
+    """One accurate seed out of five does not make a lambda choosable when the other four went
+    silent on validation (at chance): the 002 sweep has nothing left to choose."""
+    runs = e2([0.9] * 5)
+    sweep = runs["family"] == "spike_count"
+    silent = sweep & (runs["seed"] > 0)
+    runs.loc[silent, ["val_status", "status", "val_accuracy", "accuracy"]] = ["silent", "silent", 0.1, 0.1]
+    row = row_for(table(runs), "002-iso")
+    assert row["verdict"] == "not held" and "operating point" in row["reason"]
+
+
+@pytest.mark.parametrize(
+    "val_accuracy, verdict",
+    [
+        ([0.85, 0.86, 0.85, 0.84, 0.85], "not held"),  # every seed 4-6 points below: a clear miss
+        ([0.89, 0.875, 0.895, 0.88, 0.89], "inconclusive"),  # a 1.4-point mean drop whose interval reaches 0.5
+    ],
+)
+def test_a_missed_accuracy_condition_is_not_held_only_when_clear(val_accuracy, verdict):
+    row = row_for(table(e2([0.9] * 5, val_accuracy=val_accuracy)), "002-iso")
+    assert row["verdict"] == verdict, row["reason"]
+    assert "spike-count setting" in row["reason"]
 
 
 # --- 000 ----------------------------------------------------------------------------------------

@@ -235,6 +235,22 @@ class Choice:
         return f"{self.method}, lambda={self.lam:g}" if self.lam else self.method
 
 
+def _val_accuracy_drop(every: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series:
+    """Per-seed validation-accuracy drop of a setting against the baseline's usable runs, over
+    every run of the setting with a validation accuracy (a run silent on validation included:
+    its accuracy is what that setting delivers for that seed)."""
+    with_acc = every[every["val_accuracy"].notna()]
+    return paired(with_acc, usable_runs(baseline), lambda t, b: b - t, "val_accuracy")
+
+
+def _operating_point(every: pd.DataFrame) -> bool:
+    """Whether a setting can be chosen at all: most of its runs are usable on validation (a
+    setting that silences most seeds is no operating point, even if one seed survives) and
+    it is not near chance there."""
+    grp = usable_runs(every)
+    return 2 * len(grp) > len(every) and not near_chance(every[every["val_accuracy"].notna()])
+
+
 def choose(
     sweep: pd.DataFrame,
     baseline: pd.DataFrame,
@@ -245,22 +261,65 @@ def choose(
     mean paired validation-accuracy drop against ``baseline`` is at most ``max_val_drop``.
 
     Only ``val_*`` columns are read (the test split never takes part); ties go to the smaller
-    lambda, then the method name, so the choice is deterministic. Settings near chance on
-    validation are skipped. Returns None when no setting qualifies.
+    lambda, then the method name, so the choice is deterministic. A setting qualifies only as an
+    operating point (``_operating_point``: most runs usable on validation, not near chance); its
+    accuracy drop counts every run with a validation accuracy, its score and its effects the
+    usable runs. Returns None when no setting qualifies (``no_choice`` then gives the verdict).
     """
     best = None
-    for (method, lam), grp in usable(sweep).groupby(["method", "lam"], sort=True):
-        if near_chance(grp):
+    for (method, lam), every in sweep.groupby(["method", "lam"], sort=True):
+        if not _operating_point(every):
             continue
-        drop = float(paired(grp, usable(baseline), lambda t, b: b - t, "val_accuracy").mean())
+        drop = float(_val_accuracy_drop(every, baseline).mean())
         if not np.isfinite(drop) or drop > max_val_drop:
             continue
+        grp = usable(every)
         s = float(score(grp, usable(baseline)))
         if not np.isfinite(s):
             continue
         if best is None or s > best.val_score:
             best = Choice(str(method), float(lam), grp, s, drop)
     return best
+
+
+def no_choice(sweep: pd.DataFrame, baseline: pd.DataFrame, max_val_drop: float, what: str, **kw) -> Judgement:
+    """The verdict where ``choose`` found no setting of ``sweep`` (``what`` names them).
+
+    ``not held`` only where the accuracy condition fails clearly: every operating point's paired
+    validation-accuracy drop has its whole 95 % interval above ``max_val_drop`` (or no setting is
+    an operating point). Where some setting's interval reaches the threshold, the miss rests on a
+    mean near the line, which another machine's rounding could tip: ``inconclusive``.
+    """
+    closest = None
+    for (method, lam), every in sweep.groupby(["method", "lam"], sort=True):
+        if not _operating_point(every):
+            continue
+        s = mean_interval(_val_accuracy_drop(every, baseline))
+        low = s["ci_low"] if np.isfinite(s["ci_low"]) else s["mean"]
+        if np.isfinite(low) and (closest is None or low < closest[0]):
+            closest = (low, f"{method}, lambda={float(lam):g}", s)
+    limit = f"{100 * max_val_drop:g} point(s)"
+    if closest is None:
+        return Judgement(
+            NOT_HELD,
+            f"no {what} is an operating point on validation (most runs unusable or near chance)",
+            **kw,
+        )
+    low, label, s = closest
+    text = interval_text(s, points)
+    if low > max_val_drop:
+        return Judgement(
+            NOT_HELD,
+            f"every {what} loses more than {limit} of validation accuracy; the closest, {label}, "
+            f"drops {text}",
+            **kw,
+        )
+    return Judgement(
+        INCONCLUSIVE,
+        f"no {what} keeps the mean validation-accuracy drop within {limit}, but {label}'s "
+        f"drop {text} reaches it: the accuracy condition sits on its threshold",
+        **kw,
+    )
 
 
 def val_reduction(column: str) -> Callable[[pd.DataFrame, pd.DataFrame], float]:

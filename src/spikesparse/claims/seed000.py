@@ -32,6 +32,7 @@ from .core import (
     interval_verdict,
     n_unusable,
     near_chance,
+    no_choice,
     not_run,
     paired,
     pct,
@@ -103,12 +104,8 @@ def _overshoot(exp: pd.DataFrame, reading: str) -> Judgement:
         )
     pick = choose(hl2, base, OVERSHOOT_MAX_DROP, _closest_to_target(target, "hidden_rate"))
     if pick is None:
-        return Judgement(
-            NOT_HELD,
-            f"no homeostatic setting keeps validation accuracy within {100 * OVERSHOOT_MAX_DROP:g} "
-            "point of the baseline",
-            reading=reading,
-            n_excluded=excluded,
+        return no_choice(
+            hl2, base, OVERSHOOT_MAX_DROP, "homeostatic setting", reading=reading, n_excluded=excluded
         )
     settled = mean_interval(pick.runs[column])
     acc = mean_interval(paired(pick.runs, base, difference, "accuracy"))

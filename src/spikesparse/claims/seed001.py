@@ -35,6 +35,7 @@ from .core import (
     interval_verdict,
     n_unusable,
     near_chance,
+    no_choice,
     not_run,
     paired,
     pct,
@@ -298,12 +299,7 @@ def _judge_first_spike(runs: pd.DataFrame) -> Judgement:
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
     pick = choose(single, base, ONE_POINT, val_reduction("hidden_rate"))
     if pick is None:
-        return Judgement(
-            NOT_HELD,
-            f"no lambda keeps the mean paired validation accuracy within {100 * ONE_POINT:g} point "
-            "of the baseline",
-            n_excluded=excluded,
-        )
+        return no_choice(single, base, ONE_POINT, "first-spike lambda", n_excluded=excluded)
     good = usable(base)
     red = mean_interval(paired(pick.runs, good, reduction, "hidden_rate"))
     acc = mean_interval(paired(pick.runs, good, difference, "accuracy"))

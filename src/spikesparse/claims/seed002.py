@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ..stats import mean_interval
 from .core import (
-    NOT_HELD,
     Claim,
     Judgement,
     choose,
@@ -21,6 +20,7 @@ from .core import (
     interval_verdict,
     n_unusable,
     near_chance,
+    no_choice,
     not_run,
     paired,
     points,
@@ -59,11 +59,7 @@ def _judge(runs, max_drop: float) -> Judgement:
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
     pick = choose(sweep, base, max_drop, val_reduction("spikes_per_sample"))
     if pick is None:
-        return Judgement(
-            NOT_HELD,
-            "no spike-count setting meets the accuracy condition on validation",
-            n_excluded=excluded,
-        )
+        return no_choice(sweep, base, max_drop, "spike-count setting", n_excluded=excluded)
     good_base = usable(base)
     red = mean_interval(paired(pick.runs, good_base, reduction, "spikes_per_sample"))
     acc = mean_interval(paired(pick.runs, good_base, difference, "accuracy"))
