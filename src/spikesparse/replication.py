@@ -486,6 +486,9 @@ def freeze_reference(tables: str | Path, out: str | Path, records: list[str] | N
             "source": "the machine that froze the reference (runs carry no machine record)",
         }
     machine.setdefault("git_commit", git_commit())
+    # The runs' commit (above) trained them; the tables may have been rebuilt from those runs by
+    # later code (aggregation, claims): name the code that froze them too.
+    machine["frozen_at_commit"] = git_commit()
     machine["date"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     write_json(out / MACHINE_FILE, machine)
     write_text(out / REFERENCE_README, _reference_readme(machine))
@@ -493,11 +496,13 @@ def freeze_reference(tables: str | Path, out: str | Path, records: list[str] | N
 
 
 def _reference_readme(machine: dict) -> str:
-    described = "\n".join(f"- {k}: {machine.get(k, '–')}" for k in (*MACHINE_KEYS, "git_commit", "date"))
+    keys = (*MACHINE_KEYS, "git_commit", "frozen_at_commit", "date")
+    described = "\n".join(f"- {k}: {machine.get(k, '–')}" for k in keys)
     return (
         "# Reference results\n\n"
         "The tables the README reports (claims, summary, conversion, plane; no model files), frozen\n"
-        "from a full `make study` on this machine:\n\n"
+        "from a full `make study` on this machine (`git_commit`: the code that trained the runs;\n"
+        "`frozen_at_commit`: the code that built and froze the tables from them):\n\n"
         f"{described}\n\n"
         "`make study` compares every rerun against these tables and ends with the replication report\n"
         "(`results/tables/replication.md`; also `spikesparse replicate --ours results/tables --reference\n"
