@@ -122,7 +122,12 @@ def results_markdown(tables: str | Path) -> str:
         where = (
             f" Run on {m.get('date', '?')} on {m.get('cpu_model', '?')} "
             f"({m.get('cpu_capability', '?')}, {m.get('torch_threads', '?')} thread(s) per job), "
-            f"commit {str(m.get('git_commit', '?'))[:10]}."
+            f"runs trained at commit {str(m.get('git_commit', '?'))[:10]}"
+            + (
+                f", tables built and frozen at commit {str(m['frozen_at_commit'])[:10]}."
+                if m.get("frozen_at_commit")
+                else "."
+            )
         )
     lines = [
         START,
