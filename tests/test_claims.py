@@ -151,7 +151,7 @@ def test_a_setting_that_silences_most_seeds_is_no_operating_point():
     "val_accuracy, verdict",
     [
         ([0.85, 0.86, 0.85, 0.84, 0.85], "not held"),  # every seed 4-6 points below: a clear miss
-        ([0.89, 0.875, 0.895, 0.88, 0.89], "inconclusive"),  # a 1.4-point mean drop whose interval reaches 0.5
+        ([0.89, 0.875, 0.895, 0.88, 0.89], "inconclusive"),  # mean drop 1.4 points, interval reaches 0.5
     ],
 )
 def test_a_missed_accuracy_condition_is_not_held_only_when_clear(val_accuracy, verdict):

@@ -132,7 +132,7 @@ def results_markdown(tables: str | Path) -> str:
     lines = [
         START,
         "",
-        f"Generated from `{folder.as_posix()}/` by `spikesparse results-section`.{where} Intervals are "
+        f"Generated from `{folder.name}/` by `spikesparse results-section`.{where} Intervals are "
         "paired 95 % t-intervals over seeds; every setting behind a row was chosen on the validation "
         "split; rules are in `claims.csv` (column `rule`) and in the section below.",
         "",
