@@ -232,7 +232,12 @@ class Choice:
 
     @property
     def label(self) -> str:
-        return f"{self.method}, lambda={self.lam:g}" if self.lam else self.method
+        return setting_label(self.method, self.lam)
+
+
+def setting_label(method: str, lam: float) -> str:
+    """How a row names a setting: the method, with its lambda where it has one."""
+    return f"{method}, lambda={float(lam):g}" if lam else str(method)
 
 
 def _val_accuracy_drop(every: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series:
@@ -297,7 +302,7 @@ def no_choice(sweep: pd.DataFrame, baseline: pd.DataFrame, max_val_drop: float, 
         s = mean_interval(_val_accuracy_drop(every, baseline))
         low = s["ci_low"] if np.isfinite(s["ci_low"]) else s["mean"]
         if np.isfinite(low) and (closest is None or low < closest[0]):
-            closest = (low, f"{method}, lambda={float(lam):g}", s)
+            closest = (low, setting_label(method, lam), s)
     limit = f"{100 * max_val_drop:g} point(s)"
     if closest is None:
         return Judgement(
