@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from spikesparse.encoding import encode, encoded_size, latency_encode, rate_encode, receptive_fields
+from spikesparse.encoding import (
+    ENCODERS,
+    SplitCode,
+    encode,
+    encoded_size,
+    latency_encode,
+    rate_encode,
+    receptive_fields,
+)
 
 
 def test_rate_code_is_binary_reproducible_and_matches_probability():
@@ -70,3 +78,47 @@ def test_latency_code_rejects_sequences_and_encode_names_the_encoder():
         encode(torch.zeros(2, 3), {"name": "phase"}, None)
     out = encode(torch.ones(2, 3), {"name": "latency", "n_steps": 4}, None)
     assert out[0].sum() == 6
+
+
+@pytest.mark.parametrize(
+    "shape, spec",
+    [
+        ((37, 20, 3), {"name": "rate", "population": 9, "width": 0.08, "gain": 2.0}),
+        ((37, 6), {"name": "rate", "n_steps": 11, "population": 5}),
+        ((37, 6), {"name": "rate", "n_steps": 7}),
+        ((37, 6), {"name": "latency", "n_steps": 16, "threshold": 0.05}),
+    ],
+)
+def test_split_code_batches_equal_encoding_each_batch(shape, spec):
+    """Training encodes from a SplitCode: every batch (random index, slice, the short last one)
+    must equal encoding that batch's values directly with the same generator, draw for draw."""
+    values = torch.rand(shape, generator=torch.Generator().manual_seed(5))
+    code = SplitCode(values, spec)
+    assert len(code) == 37
+    perm = torch.randperm(37, generator=torch.Generator().manual_seed(6))
+    g_split, g_direct = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    for index in (perm[:16], perm[16:32], perm[32:], slice(0, 16), slice(32, 48)):
+        got = code.batch(index, g_split)
+        want = encode(values[index], spec, g_direct)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert torch.equal(got, want)
+
+
+def test_split_code_calls_other_encoders_per_batch(monkeypatch):
+    """An encoder the study does not know how to split (e.g. a plugin's) is called per batch."""
+    calls = []
+
+    def phase_encode(values, generator, n_steps=3):
+        calls.append(len(values))
+        return values.unsqueeze(0).repeat(n_steps, 1, 1)
+
+    monkeypatch.setitem(ENCODERS, "phase", phase_encode)
+    code = SplitCode(torch.rand(10, 4), {"name": "phase", "n_steps": 2})
+    out = code.batch(slice(0, 4), None)
+    assert out.shape == (2, 4, 4) and calls == [4]
+    with pytest.raises(ValueError, match="unknown encoding"):
+        SplitCode(torch.rand(10, 4), {"name": "nope"})
+    with pytest.raises(ValueError, match="NaN"):
+        SplitCode(torch.full((3, 2), float("nan")), {"name": "rate", "n_steps": 2})
+    with pytest.raises(ValueError, match="n_steps"):
+        SplitCode(torch.rand(3, 2), {"name": "rate"})

@@ -63,18 +63,37 @@ def rate_encode(
     The randomness comes from ``generator`` so a run is reproducible from its seed. Static
     input ``[B, C]`` is presented for ``n_steps`` steps with a fresh draw per step.
     """
-    values = as_sequence(values, n_steps)
+    return bernoulli_spikes(
+        as_sequence(rate_probabilities(values, gain, population, width), n_steps), generator
+    )
+
+
+def rate_probabilities(
+    values: torch.Tensor, gain: float = 1.0, population: int = 1, width: float = 0.15
+) -> torch.Tensor:
+    """The deterministic half of the rate code: each value -> its neurons' firing probabilities
+    (``[..., C]`` -> ``[..., C * population]``), elementwise, so it can be computed once for a
+    whole split and indexed per batch (``SplitCode``) with the same numbers as per batch."""
     if torch.isnan(values).any():
         raise ValueError("values contain NaN")
     if gain <= 0:
         raise ValueError(f"gain must be > 0, got {gain}")
     if population < 1:
         raise ValueError(f"population must be >= 1, got {population}")
+    if values.dim() not in (2, 3):
+        raise ValueError(f"values must have shape [B, T, C] or [B, C], got {tuple(values.shape)}")
     if population > 1:
         values = receptive_fields(values, population, width)
-    p = (values * gain).clamp_(0.0, 1.0).transpose(0, 1)
+    return (values * gain).clamp(0.0, 1.0)
+
+
+def bernoulli_spikes(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """The random half of the rate code: one Bernoulli draw per step and neuron from ``p``
+    (``[B, T, C]``) -> time-major spikes ``[T, B, C]``, drawn in time-major order on the CPU
+    generator so a run's spikes depend only on its seed, not on the device."""
+    p = p.transpose(0, 1)
     noise = torch.rand(p.shape, generator=generator, dtype=p.dtype, device="cpu").to(p.device)
-    return (noise < p).to(values.dtype).contiguous()
+    return (noise < p).to(p.dtype).contiguous()
 
 
 @declare(
@@ -119,9 +138,55 @@ def encoded_size(n_channels: int, spec: dict) -> int:
     return n_channels * int(spec.get("population", 1) if spec["name"] == "rate" else 1)
 
 
-def encode(values: torch.Tensor, spec: dict, generator: torch.Generator | None) -> torch.Tensor:
-    """Encode with the encoder named in ``spec["name"]`` and its parameters."""
-    params = {k: v for k, v in spec.items() if k != "name"}
+def _encoder(spec: dict):
     if spec["name"] not in ENCODERS:
         raise ValueError(f"unknown encoding {spec['name']!r}; known: {sorted(ENCODERS)}")
-    return ENCODERS[spec["name"]](values, generator, **params)
+    return ENCODERS[spec["name"]], {k: v for k, v in spec.items() if k != "name"}
+
+
+def encode(values: torch.Tensor, spec: dict, generator: torch.Generator | None) -> torch.Tensor:
+    """Encode with the encoder named in ``spec["name"]`` and its parameters."""
+    encoder, params = _encoder(spec)
+    return encoder(values, generator, **params)
+
+
+class SplitCode:
+    """One split of a dataset, ready to be encoded batch by batch with ``spec``'s encoder.
+
+    Why: training encodes every batch of every epoch. The deterministic part of a code (the
+    rate code's receptive fields and probabilities, the whole latency code) depends only on
+    the sample, so it is computed once here for the split; a batch then costs an index and, for
+    the rate code, its Bernoulli draw. ``batch(index, generator)`` returns exactly what
+    ``encode(values[index], spec, generator)`` returns, draw for draw (the draws come from the
+    same generator calls in the same order; the probabilities are elementwise, so computing
+    them for the split instead of the batch changes no number). Other encoders are called per
+    batch as before.
+    """
+
+    def __init__(self, values: torch.Tensor, spec: dict) -> None:
+        encoder, self._params = _encoder(spec)
+        self._values = values
+        self._encoder = encoder
+        self._kind = "batch"
+        if encoder is rate_encode:
+            p = self._params
+            self._prepared = rate_probabilities(
+                values, p.get("gain", 1.0), p.get("population", 1), p.get("width", 0.15)
+            )
+            self._n_steps = p.get("n_steps")
+            as_sequence(self._prepared[:1], self._n_steps)  # the shape check, once
+            self._kind = "rate"
+        elif encoder is latency_encode:
+            self._prepared = latency_encode(values, None, **self._params)  # [T, N, C]
+            self._kind = "latency"
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def batch(self, index, generator: torch.Generator | None) -> torch.Tensor:
+        """Spikes ``[T, B, C]`` of the samples ``index`` (a slice or an index tensor)."""
+        if self._kind == "rate":
+            return bernoulli_spikes(as_sequence(self._prepared[index], self._n_steps), generator)
+        if self._kind == "latency":
+            return self._prepared[:, index].contiguous()
+        return self._encoder(self._values[index], generator, **self._params)

@@ -11,7 +11,7 @@ import torch
 
 from . import metric_catalog
 from . import metrics as M
-from .encoding import encode
+from .encoding import SplitCode
 from .models import SpikingNet
 
 # Scalar metrics every evaluation reports (NaN where a run diverged and could not be evaluated),
@@ -64,8 +64,8 @@ def evaluate_model(
     model.eval()
     device = torch.device(device)
     generator = torch.Generator().manual_seed(metric_cfg["eval_seed"])
-    x_all = torch.from_numpy(x_eval)
-    n_samples = len(x_all)
+    code = SplitCode(torch.from_numpy(x_eval), encoding)
+    n_samples = len(code)
     weights = dict(model.synapse_layers())
     n_layers = len(model.layers)
     in_counts = None
@@ -81,7 +81,7 @@ def evaluate_model(
     scores, preds = [], []
     n_steps = None
     for lo in range(0, n_samples, batch_size):
-        xb = encode(x_all[lo : lo + batch_size], encoding, generator).to(device)
+        xb = code.batch(slice(lo, lo + batch_size), generator).to(device)
         n_steps = xb.shape[0]
         if bool(((xb != 0) & (xb != 1)).any()):
             analog_input = True
