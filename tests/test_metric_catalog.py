@@ -100,11 +100,15 @@ def test_every_entry_is_complete_and_checked():
     for m in METRICS:
         assert m.definition and m.unit and m.label and m.better in metric_catalog.BETTER, m.name
     with pytest.raises(ValueError, match="better"):
-        Metric("x", "d", "u", "up", "x")
+        Metric("x", "d", "u", "up", "x", compute=len)
     with pytest.raises(ValueError, match="layer_key"):
-        Metric("x", "d", "u", "none", "x", layer_key="layer_x")
+        Metric("x", "d", "u", "none", "x", layer_key="layer_x", compute=len)
     with pytest.raises(ValueError, match="split"):
-        Metric("x", "d", "u", "none", "x", summary=("train_set",))
+        Metric("x", "d", "u", "none", "x", summary=("train_set",), compute=len)
+    with pytest.raises(ValueError, match="compute"):
+        Metric("x", "d", "u", "none", "x")
+    with pytest.raises(ValueError, match="layer_compute"):
+        Metric("x", "d", "u", "none", "x", layer_key="layer_x", layer_column="x_layer", compute=len)
     with pytest.raises(KeyError, match="unknown metric 'nope'"):
         metric_catalog.get("nope")
     named = {m.name: m.neurobench for m in METRICS if m.neurobench}
@@ -120,3 +124,75 @@ def test_axis_labels_and_the_markdown_table():
     assert len(table) == 2 + len(METRICS)
     assert all(row.count("|") == 7 for row in table)  # no stray pipe inside a cell
     assert "| `active_fraction` |" in "\n".join(table) and "`active_layer<i>`" in "\n".join(table)
+
+
+def test_adding_a_metric_is_one_catalog_entry(evaluated, monkeypatch):
+    """A new metric computed from a split's counts needs its catalog entry and nothing else: the
+    evaluation computes it, the run record and the runs table (both splits) carry it."""
+    new = Metric(
+        "spikes_per_neuron",
+        "hidden spikes per neuron and sample",
+        "spikes",
+        "lower",
+        "spikes per neuron",
+        compute=lambda c: float(c.all_counts.sum()) / (len(c.all_counts) * c.n_samples),
+        layer_key="layer_spikes_per_neuron",
+        layer_column="spikes_per_neuron_layer",
+        layer_compute=lambda c: [float(n.sum()) / (len(n) * c.n_samples) for n in c.counts],
+    )
+    monkeypatch.setattr(metric_catalog, "METRICS", (*METRICS, new))
+    torch.manual_seed(0)
+    net = SpikingNet(6, [8, 8], 2, LIFParams(threshold=0.5))
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.abs_()
+    x = np.random.default_rng(0).random((10, 6)).astype(np.float32)
+    data = {"x_train": x, "x_val": x[:0], "y_val": np.zeros(0, int), "x_test": x, "y_test": np.arange(10) % 2}
+    m = evaluation.evaluate_run(net, data, {"encoding": {"name": "rate", "n_steps": 5}}, CFG)["test"]
+    assert m["spikes_per_neuron"] == pytest.approx(m["spikes_per_sample"] / 16)
+    per_layer = m["layer_spikes_per_neuron"]
+    assert len(per_layer) == 2 and sum(per_layer) / 2 == pytest.approx(m["spikes_per_neuron"])
+    runs = aggregation.runs_table([_record(m, m)])
+    assert runs.loc[0, "spikes_per_neuron"] == m["spikes_per_neuron"]
+    assert "val_spikes_per_neuron" in runs
+
+
+def test_metric_values_follow_their_definitions_on_a_hand_made_count():
+    """Each compute reads the counts as its definition says (checked on numbers worked by hand)."""
+    w = {"fc0": torch.ones(2, 3), "readout": torch.tensor([[1.0, 0.0]])}
+    c = evaluation.SplitCounts(
+        n_samples=2,
+        n_steps=4,
+        pred=np.array([1, 1]),
+        score=np.array([0.9, 0.2]),
+        y=np.array([1, 0]),
+        n_classes=2,
+        counts=[torch.tensor([6.0, 0.0], dtype=torch.float64)],
+        fed_back=[torch.tensor([5.0, 0.0], dtype=torch.float64)],
+        in_counts=torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
+        nonzero_in=torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
+        analog_input=False,
+        silent_per_sample=[1.0],
+        active=[2.0],
+        zero_acts=10.0,
+        all_acts=16,
+        mem_updates=12.0,
+        weights=w,
+        recurrent=False,
+        static_input=True,
+        metric_cfg=CFG,
+    )
+    got = evaluation.catalog_metrics(c)
+    assert got["accuracy"] == 0.5 and got["chance_accuracy"] == 0.5 and got["synaptic_efficiency"] == 0.0
+    assert got["f1"] == pytest.approx(2 / 3) and got["auroc"] == 1.0
+    assert got["hidden_rate"] == 6 / (2 * 4 * 2) and got["layer_rates"] == [6 / (2 * 4 * 2)]
+    assert got["spikes_per_sample"] == 3.0 and got["input_spikes_per_sample"] == 3.0
+    # SynOps: 6 input spikes x fan-out 2, then 6 hidden spikes x fan-out 1; per sample.
+    assert got["synops_per_sample"] == (6 * 2 + 6 * 1) / 2
+    # Effective ACs skip the zero readout weight of hidden neuron 1 (which never fired anyway).
+    assert got["effective_acs_per_sample"] == (6 * 2 + 6 * 1) / 2
+    assert got["dense_ops_per_sample"] == 4 * (3 * 2 + 2 * 1) and got["ann_macs_per_sample"] == 8
+    assert got["silent_fraction"] == 0.5 and got["any_layer_silent"] == 0
+    assert got["active_fraction"] == 2 / (2 * 2) and got["activation_sparsity"] == 10 / 16
+    assert got["membrane_updates_per_sample"] == 6.0 and got["effective_macs_per_sample"] == 0.0
+    assert got["energy_pj_per_sample"] == pytest.approx(9 * 0.9)

@@ -6,6 +6,9 @@ study sees the same input spikes and differences come from the networks alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 import torch
 
@@ -40,6 +43,123 @@ def spike_raster(layer_spikes: list[torch.Tensor]) -> dict:
 def unevaluated_metrics() -> dict:
     """Metrics of a run that could not be evaluated (diverged): every scalar is NaN."""
     return {name: float("nan") for name in SCALAR_METRICS}
+
+
+@dataclass
+class SplitCounts:
+    """What one pass of a model over a split counted, summed over its batches.
+
+    Every metric of ``metric_catalog`` is a function of these counts (its ``compute``), so a new
+    metric that reads them is one catalog entry. The properties below are the quantities several
+    metrics share (the op counts walk the synaptic layers once, in the order spikes traverse them).
+    """
+
+    n_samples: int
+    n_steps: int
+    pred: np.ndarray  # predicted class per sample
+    score: np.ndarray  # probability of the last class per sample (the anomaly class when binary)
+    y: np.ndarray
+    n_classes: int
+    counts: list[torch.Tensor]  # per hidden layer: spikes per neuron over all steps and samples
+    fed_back: list[torch.Tensor]  # the same without the last step (what recurrence sees)
+    in_counts: torch.Tensor  # input spikes (or summed analog values) per input channel
+    nonzero_in: torch.Tensor  # nonzero input entries per input channel
+    analog_input: bool  # some input entry was neither 0 nor 1
+    silent_per_sample: list[float]  # per hidden layer: share of silent neurons, summed over samples
+    active: list[float]  # per hidden layer: neurons with >= 1 spike, summed over samples
+    zero_acts: float
+    all_acts: int
+    mem_updates: float
+    weights: dict[str, torch.Tensor]  # model.synapse_layers(), on the CPU
+    recurrent: bool
+    static_input: bool
+    metric_cfg: dict
+
+    @cached_property
+    def all_counts(self) -> torch.Tensor:
+        return torch.cat(self.counts)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(c) for c in self.counts]
+
+    @cached_property
+    def rates(self) -> torch.Tensor:
+        """Per hidden neuron: spikes per step."""
+        return self.all_counts / (self.n_steps * self.n_samples)
+
+    @cached_property
+    def layer_silent(self) -> list[float]:
+        return [M.silent_fraction(c) for c in self.counts]
+
+    @cached_property
+    def accuracy(self) -> float:
+        return M.accuracy(self.pred, self.y)
+
+    @cached_property
+    def chance(self) -> float:
+        return float(np.bincount(self.y).max() / len(self.y))
+
+    @cached_property
+    def _op_totals(self) -> tuple[float, float, int]:
+        """(SynOps, effective ACs, dense ops) over the split. Analog input makes the first layer
+        MACs (NeuroBench: nonzero input x nonzero weight pairs), spikes make it ACs."""
+        synops_total, eff_acs_total, dense_total = 0.0, 0.0, 0
+        w, pre = self.weights, self.in_counts
+        for i in range(len(self.counts)):
+            fc = w[f"fc{i}"]
+            if i > 0 or not self.analog_input:
+                synops_total += M.synops(pre, fc.shape[0])
+                eff_acs_total += M.effective_acs(pre, fc)
+            dense_total += M.dense_ops(self.n_steps, fc)
+            if self.recurrent:
+                rec = w[f"rec{i}"]
+                synops_total += M.synops(self.fed_back[i], rec.shape[0])
+                eff_acs_total += M.effective_acs(self.fed_back[i], rec)
+                dense_total += M.dense_ops(self.n_steps, rec)
+            pre = self.counts[i]
+        out = w["readout"]
+        synops_total += M.synops(pre, out.shape[0])
+        eff_acs_total += M.effective_acs(pre, out)
+        dense_total += M.dense_ops(self.n_steps, out)
+        return synops_total, eff_acs_total, dense_total
+
+    @property
+    def synops_per_sample(self) -> float:
+        return self._op_totals[0] / self.n_samples
+
+    @property
+    def effective_acs_per_sample(self) -> float:
+        return self._op_totals[1] / self.n_samples
+
+    @property
+    def dense_ops(self) -> int:
+        return self._op_totals[2]
+
+    @cached_property
+    def analog_macs_per_sample(self) -> float:
+        """NeuroBench effective MACs of analog input, counted once from the summed nonzero entries."""
+        if not self.analog_input:
+            return 0.0
+        return M.effective_acs(self.nonzero_in, self.weights["fc0"]) / self.n_samples
+
+    @property
+    def ann_macs(self) -> int:
+        """The equivalent ANN: every synapse once per input; a sequence task feeds it every step."""
+        return self.dense_ops if not self.static_input else self.dense_ops // self.n_steps
+
+
+def catalog_metrics(counts: SplitCounts) -> dict:
+    """Every catalog metric of a split (a metric that does not apply, e.g. F1 of a 10-class task,
+    is left out), with the per-layer lists of the metrics that have them."""
+    out: dict = {}
+    for metric in metric_catalog.METRICS:
+        value = metric.compute(counts)
+        if value is not None:
+            out[metric.name] = value
+        if metric.layer_key is not None:
+            out[metric.layer_key] = metric.layer_compute(counts)
+    return out
 
 
 @torch.no_grad()
@@ -106,83 +226,30 @@ def evaluate_model(
         if details and raster is None:
             raster = spike_raster([s[:, 0] for s in out.hidden_spikes])
 
-    y = np.asarray(y_eval)
-    pred = np.concatenate(preds)
-    score = np.concatenate(scores)
-    n_classes = int(max(2, model.readout.out_features))
-    result: dict = {
-        "n_samples": n_samples,
-        "n_steps": n_steps,
-        "accuracy": M.accuracy(pred, y),
-    }
-    if n_classes == 2:
-        result["f1"] = M.f1_score(pred, y)
-        result["auroc"] = M.auroc(score, y)
-
-    # Presynaptic spike counts for each synaptic layer, in traversal order. Analog input makes the
-    # first layer MACs (NeuroBench: nonzero input x nonzero weight pairs), spikes make it ACs.
-    synops_total, eff_acs_total, dense_total = 0.0, 0.0, 0
-    pre = in_counts
-    for i in range(n_layers):
-        w = weights[f"fc{i}"]
-        if i > 0 or not analog_input:
-            synops_total += M.synops(pre, w.shape[0])
-            eff_acs_total += M.effective_acs(pre, w.cpu())
-        dense_total += M.dense_ops(n_steps, w)
-        if model.recurrent:
-            w_rec = weights[f"rec{i}"]
-            synops_total += M.synops(fed_back[i], w_rec.shape[0])
-            eff_acs_total += M.effective_acs(fed_back[i], w_rec.cpu())
-            dense_total += M.dense_ops(n_steps, w_rec)
-        pre = counts[i]
-    w_out = weights["readout"]
-    synops_total += M.synops(pre, w_out.shape[0])
-    eff_acs_total += M.effective_acs(pre, w_out.cpu())
-    dense_total += M.dense_ops(n_steps, w_out)
-
-    all_counts = torch.cat(counts)
-    rates = all_counts / (n_steps * n_samples)
-    sizes = [len(c) for c in counts]
-    layer_rates = [float(c.sum() / (len(c) * n_steps * n_samples)) for c in counts]
-    layer_silent = [M.silent_fraction(c) for c in counts]
-    spikes_per_sample = float(all_counts.sum()) / n_samples
-    synops_ps = synops_total / n_samples
-    # Analog input: NeuroBench effective MACs, counted once from the summed nonzero entries.
-    analog_macs = M.effective_acs(nonzero_in, weights["fc0"].cpu()) if analog_input else 0.0
-    analog_ps = analog_macs / n_samples
-    # The equivalent ANN: every synapse once per input; a sequence task feeds it every step.
-    ann_macs = dense_total if not static_input else dense_total // n_steps
-    chance = float(np.bincount(y).max() / len(y))
-    result.update(
-        {
-            "hidden_rate": float(all_counts.sum() / (len(all_counts) * n_steps * n_samples)),
-            "layer_rates": layer_rates,
-            "active_fraction": sum(active) / (sum(sizes) * n_samples),
-            "layer_active_fractions": [a / (n * n_samples) for a, n in zip(active, sizes, strict=True)],
-            "input_rate": float(in_counts.sum() / (len(in_counts) * n_steps * n_samples)),
-            "silent_fraction": M.silent_fraction(all_counts),
-            "silent_fraction_per_sample": sum(silent_per_sample) / (n_layers * n_samples),
-            "any_layer_silent": int(any(f == 1.0 for f in layer_silent)),
-            "saturated_fraction": M.saturated_fraction(rates, metric_cfg["saturation_rate"]),
-            "spikes_per_sample": spikes_per_sample,
-            "input_spikes_per_sample": float(in_counts.sum()) / n_samples,
-            "synops_per_sample": synops_ps,
-            "effective_acs_per_sample": eff_acs_total / n_samples,
-            "effective_macs_per_sample": analog_ps,
-            "dense_ops_per_sample": dense_total,
-            "activity_ratio": synops_ps / dense_total,
-            "activation_sparsity": zero_acts / all_acts,
-            "energy_pj_per_sample": M.energy_pj(
-                synops_ps, analog_ps, metric_cfg["e_ac_pj"], metric_cfg["e_mac_pj"]
-            ),
-            "ann_macs_per_sample": ann_macs,
-            "ann_energy_pj_per_sample": ann_macs * metric_cfg["e_mac_pj"],
-            "chance_accuracy": chance,
-            "synaptic_efficiency": M.synaptic_efficiency(result["accuracy"], chance, synops_ps),
-            "membrane_updates_per_sample": mem_updates / n_samples,
-            "layer_silent_fractions": layer_silent,
-        }
+    counts_of_split = SplitCounts(
+        n_samples=n_samples,
+        n_steps=n_steps,
+        pred=np.concatenate(preds),
+        score=np.concatenate(scores),
+        y=np.asarray(y_eval),
+        n_classes=int(max(2, model.readout.out_features)),
+        counts=counts,
+        fed_back=fed_back,
+        in_counts=in_counts,
+        nonzero_in=nonzero_in,
+        analog_input=analog_input,
+        silent_per_sample=silent_per_sample,
+        active=active,
+        zero_acts=zero_acts,
+        all_acts=all_acts,
+        mem_updates=mem_updates,
+        weights={name: w.detach().cpu() for name, w in weights.items()},
+        recurrent=model.recurrent,
+        static_input=static_input,
+        metric_cfg=metric_cfg,
     )
+    result: dict = {"n_samples": n_samples, "n_steps": n_steps, **catalog_metrics(counts_of_split)}
+    rates = counts_of_split.rates
     if details:
         result["neuron_rates"] = [float(r) for r in rates]
         result["raster"] = raster

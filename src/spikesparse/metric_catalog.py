@@ -1,21 +1,29 @@
 """Every metric a run reports, declared once: name, definition, unit, direction, NeuroBench name.
 
-The computation lives in ``metrics`` (one function per quantity) and ``evaluation`` (which sums
-counts over a split); everything that *names* a run metric reads it from here: the metric keys an
-evaluation must produce (``evaluation.SCALAR_METRICS``), the per-layer lists that become one
+Each entry also says how its value follows from what one pass over a split counted
+(``compute``: a function of ``evaluation.SplitCounts``; the counting itself and the per-quantity
+functions live in ``evaluation`` and ``metrics``). Everything that names or computes a run metric
+reads it from here: the metric values an evaluation produces (``evaluation.catalog_metrics``), the
+keys it must produce (``evaluation.SCALAR_METRICS``), the per-layer lists that become one
 column per layer (``aggregation.LAYER_LISTS``), the columns summarized over seeds and the E5
 plane's columns (``aggregation.SUMMARY_METRICS`` / ``PLANE_METRICS``), the figures' axis labels
 (``axis_label``), the notebook's default summary columns and the README's metric table
 (``markdown_table``; ``tests/test_readme.py`` checks that the README holds it).
 
-Adding a metric: one ``Metric`` entry below, its computation in ``evaluation.evaluate_model``
-(with a function in ``metrics`` if it is new), and a test of its value; the catalog tests check
-that it reaches the run record, the runs table and, where flagged, the summary.
+Adding a metric: one ``Metric`` entry below (with its ``compute``) and a test of its value; the
+catalog tests check that it reaches the run record, the runs table and, where flagged, the
+summary. Only a metric that needs a count the evaluation does not yet take also touches
+``evaluation.evaluate_model``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .evaluation import SplitCounts
 
 BETTER = ("higher", "lower", "none")
 SPLITS = {"test": "", "val": "val_", "train": "train_"}  # split -> column prefix in runs.csv
@@ -28,7 +36,9 @@ class Metric:
     ``layer_key``/``layer_column``: the run record's per-layer list of the same quantity and the
     prefix of its runs-table columns (``rate_layer0``, ``rate_layer1``, ...). ``summary``: the
     splits whose column is summarized over seeds in ``summary.csv`` (``train`` reads the last
-    epoch of the history). ``plane``: a column of the E5 plane (``plane.csv``).
+    epoch of the history). ``plane``: a column of the E5 plane (``plane.csv``). ``compute``: the
+    value from a split's counts (``None`` where the metric does not apply to the task);
+    ``layer_compute``: the per-layer list, for a metric with ``layer_key``.
     """
 
     name: str
@@ -41,6 +51,8 @@ class Metric:
     layer_column: str | None = None
     summary: tuple[str, ...] = ()
     plane: bool = False
+    compute: Callable[[SplitCounts], float | int | None] | None = None
+    layer_compute: Callable[[SplitCounts], list[float]] | None = None
 
     def __post_init__(self) -> None:
         if self.better not in BETTER:
@@ -50,10 +62,29 @@ class Metric:
         unknown = set(self.summary) - set(SPLITS)
         if unknown:
             raise ValueError(f"metric {self.name!r}: unknown summary split(s) {sorted(unknown)}")
+        if self.compute is None:
+            raise ValueError(f"metric {self.name!r}: give compute (its value from a split's counts)")
+        if (self.layer_key is None) != (self.layer_compute is None):
+            raise ValueError(f"metric {self.name!r}: give layer_compute exactly when layer_key is given")
 
     def column(self, split: str = "test") -> str:
         """The runs-table column of this metric on ``split`` (``test``: no prefix)."""
         return f"{SPLITS[split]}{self.name}"
+
+
+def _m():
+    """``spikesparse.metrics``, imported on first use: naming a metric (README, figures) needs no torch."""
+    from . import metrics
+
+    return metrics
+
+
+def _binary(c: SplitCounts) -> bool:
+    return c.n_classes == 2
+
+
+def _per_sample(total: float, c: SplitCounts) -> float:
+    return total / c.n_samples
 
 
 # In the order the run record and the runs table carry them.
@@ -67,6 +98,7 @@ METRICS: tuple[Metric, ...] = (
         "classification accuracy",
         summary=("test", "val", "train"),
         plane=True,
+        compute=lambda c: c.accuracy,
     ),
     Metric(
         "f1",
@@ -74,6 +106,7 @@ METRICS: tuple[Metric, ...] = (
         "—",
         "higher",
         "F1 (anomaly class)",
+        compute=lambda c: _m().f1_score(c.pred, c.y) if _binary(c) else None,
     ),
     Metric(
         "auroc",
@@ -81,6 +114,7 @@ METRICS: tuple[Metric, ...] = (
         "—",
         "higher",
         "AUROC",
+        compute=lambda c: _m().auroc(c.score, c.y) if _binary(c) else None,
     ),
     Metric(
         "hidden_rate",
@@ -92,6 +126,8 @@ METRICS: tuple[Metric, ...] = (
         layer_column="rate_layer",
         summary=("test", "val"),
         plane=True,
+        compute=lambda c: float(c.all_counts.sum() / (len(c.all_counts) * c.n_steps * c.n_samples)),
+        layer_compute=lambda c: [float(n.sum() / (len(n) * c.n_steps * c.n_samples)) for n in c.counts],
     ),
     Metric(
         "input_rate",
@@ -99,6 +135,7 @@ METRICS: tuple[Metric, ...] = (
         "spikes / neuron / step",
         "none",
         "input firing rate",
+        compute=lambda c: float(c.in_counts.sum() / (len(c.in_counts) * c.n_steps * c.n_samples)),
     ),
     Metric(
         "silent_fraction",
@@ -109,6 +146,8 @@ METRICS: tuple[Metric, ...] = (
         layer_key="layer_silent_fractions",
         layer_column="silent_layer",
         summary=("test",),
+        compute=lambda c: _m().silent_fraction(c.all_counts),
+        layer_compute=lambda c: c.layer_silent,
     ),
     Metric(
         "silent_fraction_per_sample",
@@ -116,6 +155,7 @@ METRICS: tuple[Metric, ...] = (
         "fraction",
         "lower",
         "silent neuron fraction per sample",
+        compute=lambda c: sum(c.silent_per_sample) / (len(c.counts) * c.n_samples),
     ),
     Metric(
         "saturated_fraction",
@@ -124,6 +164,7 @@ METRICS: tuple[Metric, ...] = (
         "lower",
         "saturated neuron fraction",
         summary=("test",),
+        compute=lambda c: _m().saturated_fraction(c.rates, c.metric_cfg["saturation_rate"]),
     ),
     Metric(
         "spikes_per_sample",
@@ -133,6 +174,7 @@ METRICS: tuple[Metric, ...] = (
         "hidden spikes per sample",
         summary=("test",),
         plane=True,
+        compute=lambda c: _per_sample(float(c.all_counts.sum()), c),
     ),
     Metric(
         "input_spikes_per_sample",
@@ -140,6 +182,7 @@ METRICS: tuple[Metric, ...] = (
         "spikes",
         "none",
         "input spikes per sample",
+        compute=lambda c: _per_sample(float(c.in_counts.sum()), c),
     ),
     Metric(
         "synops_per_sample",
@@ -150,6 +193,7 @@ METRICS: tuple[Metric, ...] = (
         "SynOps per sample",
         summary=("test", "val"),
         plane=True,
+        compute=lambda c: c.synops_per_sample,
     ),
     Metric(
         "effective_acs_per_sample",
@@ -159,6 +203,7 @@ METRICS: tuple[Metric, ...] = (
         "effective ACs per sample",
         "Effective ACs",
         summary=("test",),
+        compute=lambda c: c.effective_acs_per_sample,
     ),
     Metric(
         "effective_macs_per_sample",
@@ -167,6 +212,7 @@ METRICS: tuple[Metric, ...] = (
         "lower",
         "effective MACs per sample",
         "Effective MACs",
+        compute=lambda c: c.analog_macs_per_sample,
     ),
     Metric(
         "dense_ops_per_sample",
@@ -175,8 +221,16 @@ METRICS: tuple[Metric, ...] = (
         "none",
         "dense ops per sample",
         "Dense",
+        compute=lambda c: c.dense_ops,
     ),
-    Metric("activity_ratio", "SynOps / dense ops", "—", "lower", "activity ratio (SynOps / dense ops)"),
+    Metric(
+        "activity_ratio",
+        "SynOps / dense ops",
+        "—",
+        "lower",
+        "activity ratio (SynOps / dense ops)",
+        compute=lambda c: c.synops_per_sample / c.dense_ops,
+    ),
     Metric(
         "activation_sparsity",
         "zero activations / all activations of the spiking layers (the readout emits no spikes here, "
@@ -186,6 +240,7 @@ METRICS: tuple[Metric, ...] = (
         "activation sparsity",
         "Activation sparsity",
         summary=("test",),
+        compute=lambda c: c.zero_acts / c.all_acts,
     ),
     Metric(
         "energy_pj_per_sample",
@@ -195,6 +250,9 @@ METRICS: tuple[Metric, ...] = (
         "energy per sample",
         summary=("test",),
         plane=True,
+        compute=lambda c: _m().energy_pj(
+            c.synops_per_sample, c.analog_macs_per_sample, c.metric_cfg["e_ac_pj"], c.metric_cfg["e_mac_pj"]
+        ),
     ),
     Metric(
         "ann_energy_pj_per_sample",
@@ -204,8 +262,16 @@ METRICS: tuple[Metric, ...] = (
         "equivalent ANN energy per sample",
         summary=("test",),
         plane=True,
+        compute=lambda c: c.ann_macs * c.metric_cfg["e_mac_pj"],
     ),
-    Metric("chance_accuracy", "share of the split's majority class", "fraction", "none", "chance accuracy"),
+    Metric(
+        "chance_accuracy",
+        "share of the split's majority class",
+        "fraction",
+        "none",
+        "chance accuracy",
+        compute=lambda c: c.chance,
+    ),
     Metric(
         "synaptic_efficiency",
         "`((acc − chance)/(1 − chance)) / (SynOps per sample / 1e6)`, chance = majority-class rate; our "
@@ -215,6 +281,7 @@ METRICS: tuple[Metric, ...] = (
         "synaptic efficiency",
         summary=("test",),
         plane=True,
+        compute=lambda c: _m().synaptic_efficiency(c.accuracy, c.chance, c.synops_per_sample),
     ),
     Metric(
         "membrane_updates_per_sample",
@@ -225,6 +292,7 @@ METRICS: tuple[Metric, ...] = (
         "membrane updates per sample",
         "Membrane updates",
         summary=("test",),
+        compute=lambda c: _per_sample(c.mem_updates, c),
     ),
     Metric(
         "active_fraction",
@@ -236,6 +304,8 @@ METRICS: tuple[Metric, ...] = (
         layer_key="layer_active_fractions",
         layer_column="active_layer",
         summary=("test",),
+        compute=lambda c: sum(c.active) / (sum(c.sizes) * c.n_samples),
+        layer_compute=lambda c: [a / (n * c.n_samples) for a, n in zip(c.active, c.sizes, strict=True)],
     ),
     Metric(
         "any_layer_silent",
@@ -243,6 +313,7 @@ METRICS: tuple[Metric, ...] = (
         "flag",
         "lower",
         "any hidden layer silent",
+        compute=lambda c: int(any(f == 1.0 for f in c.layer_silent)),
     ),
     Metric(
         "ann_macs_per_sample",
@@ -251,6 +322,7 @@ METRICS: tuple[Metric, ...] = (
         "ops",
         "none",
         "equivalent ANN MACs per sample",
+        compute=lambda c: c.ann_macs,
     ),
 )
 
