@@ -6,6 +6,7 @@ import math
 import pandas as pd
 import pytest
 
+from spikesparse import records, stats
 from spikesparse.claims import core, seed001
 
 SMALL, LARGE = "e3_d2_w64", "e3_d6_w128"
@@ -60,17 +61,17 @@ def only(results):
 
 
 def test_wilson_interval_known_values():
-    lo, hi = seed001.wilson(0, 5)
+    lo, hi = stats.wilson(0, 5)
     assert lo == 0.0 and hi == pytest.approx(0.4345, abs=1e-3)
-    lo, hi = seed001.wilson(3, 3)
+    lo, hi = stats.wilson(3, 3)
     assert lo == pytest.approx(0.4385, abs=1e-3) and hi == 1.0
-    assert all(math.isnan(x) for x in seed001.wilson(0, 0))
+    assert all(math.isnan(x) for x in stats.wilson(0, 0))
 
 
 def test_newcombe_difference_clears_zero_only_with_a_clear_gap():
-    assert seed001.newcombe(3, 3, 0, 5)["ci_low"] > 0
-    assert seed001.newcombe(1, 3, 0, 5)["ci_low"] < 0
-    d = seed001.newcombe(2, 4, 1, 4)
+    assert stats.newcombe(3, 3, 0, 5)["ci_low"] > 0
+    assert stats.newcombe(1, 3, 0, 5)["ci_low"] < 0
+    d = stats.newcombe(2, 4, 1, 4)
     assert d["mean"] == pytest.approx(0.25) and d["ci_low"] < 0.25 < d["ci_high"]
 
 
@@ -78,16 +79,16 @@ def test_switched_off_reads_the_per_layer_flag_and_falls_back_on_status():
     runs = frame(
         rows(SMALL, "baseline", "baseline", any_layer_silent=[1, 0, 0, 0, 0], val_any_layer_silent=0)
     )
-    assert seed001.switched_off(runs).tolist() == [True, False, False, False, False]
-    assert not seed001.switched_off(runs, "val").any()
+    assert records.switched_off(runs).tolist() == [True, False, False, False, False]
+    assert not records.switched_off(runs, "val").any()
     legacy = runs.drop(columns=["any_layer_silent"]).assign(
         status=["layer_silent", "ok", "silent", "ok", "ok"]
     )
-    assert seed001.switched_off(legacy).tolist() == [True, False, True, False, False]
+    assert records.switched_off(legacy).tolist() == [True, False, True, False, False]
     # the status comes from the test split: it never stands in for the validation flag
-    assert not seed001.switched_off(legacy.drop(columns=["val_any_layer_silent"]), "val").any()
+    assert not records.switched_off(legacy.drop(columns=["val_any_layer_silent"]), "val").any()
     with pytest.raises(ValueError, match="split"):
-        seed001.switched_off(runs, "train")
+        records.switched_off(runs, "train")
 
 
 def test_layer_sizes_and_a_clear_error():

@@ -459,7 +459,8 @@ def switch_off_shares(runs: pd.DataFrame, study: str = "e3") -> plt.Figure:
     """Share of runs with an entirely silent hidden layer on the test set against lambda, one
     panel per experiment (size), one line per regularized method; whiskers = Wilson 95 % score
     interval; dashed = the baseline's share. Every run that did not diverge counts."""
-    from .claims.seed001 import switched_off, wilson
+    from .records import switched_off
+    from .stats import wilson
 
     needed = {"study", "family", "method", "lam", "status"}
     if runs.empty or not needed <= set(runs.columns):

@@ -120,3 +120,26 @@ def evaluated_record(
         train_wall_time_s,
         time.perf_counter() - start,
     )
+
+
+def switched_off(runs, split: str = "test"):
+    """Per run: whether any hidden layer is entirely silent on ``split`` ("test" or "val").
+
+    Reads ``any_layer_silent`` (``val_any_layer_silent``). Where the flag is missing, a run whose
+    status on the same split (``status`` / ``val_status``) says the whole net or a layer went
+    silent counts; a test number never stands in for a validation one.
+    """
+    import pandas as pd
+
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+    col = "any_layer_silent" if split == "test" else "val_any_layer_silent"
+    status = "status" if split == "test" else "val_status"
+    if status in runs:
+        by_status = runs[status].isin(["silent", "layer_silent"])
+    else:
+        by_status = pd.Series(False, index=runs.index)
+    if col not in runs:
+        return by_status
+    flag = pd.to_numeric(runs[col], errors="coerce")
+    return flag.gt(0).where(flag.notna(), by_status).astype(bool)

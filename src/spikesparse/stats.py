@@ -61,3 +61,32 @@ def pareto_mask(cost, benefit) -> np.ndarray:
         strictly = (c < c[i]) | (b > b[i])
         mask[i] = not np.any(better_or_equal & strictly)
     return mask
+
+
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile of the Wilson interval
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a share ``k / n`` (NaN, NaN when n = 0)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe(k1: int, n1: int, k2: int, n2: int) -> dict:
+    """Difference of shares ``k1/n1 - k2/n2`` with Newcombe's hybrid score 95 % interval, in the
+    ``mean_interval`` layout (``n`` = runs on the first side)."""
+    nan = float("nan")
+    if n1 <= 0 or n2 <= 0:
+        return {"mean": nan, "sd": nan, "se": nan, "ci_low": nan, "ci_high": nan, "n": max(n1, 0)}
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1)
+    l2, u2 = wilson(k2, n2)
+    d = p1 - p2
+    lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return {"mean": d, "sd": nan, "se": nan, "ci_low": lo, "ci_high": hi, "n": n1}

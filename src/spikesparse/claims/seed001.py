@@ -16,11 +16,10 @@ the 3-5 runs per cell we have, where the normal approximation fails).
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from ..stats import mean_interval
+from ..records import switched_off
+from ..stats import mean_interval, newcombe, wilson
 from .core import (
     HELD,
     INCONCLUSIVE,
@@ -53,37 +52,10 @@ RATE_REDUCTION_MIN = 0.20  # (c) "rate under control": >= 20 % lower hidden rate
 # on either side the top is the penalty's Wilson upper bound, 0.56 at the default study's 3 arm
 # seeds, so the rule can fail there (at 0.5 it could not: a rule that cannot fail is no test).
 SWITCH_OFF_EXCESS = 0.6
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile of the Wilson interval
 _SOURCE = "abstract (seed 001)"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a share ``k / n`` (NaN, NaN when n = 0)."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def newcombe(k1: int, n1: int, k2: int, n2: int) -> dict:
-    """Difference of shares ``k1/n1 - k2/n2`` with Newcombe's hybrid score 95 % interval, in the
-    ``mean_interval`` layout (``n`` = runs on the first side)."""
-    nan = float("nan")
-    if n1 <= 0 or n2 <= 0:
-        return {"mean": nan, "sd": nan, "se": nan, "ci_low": nan, "ci_high": nan, "n": max(n1, 0)}
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson(k1, n1)
-    l2, u2 = wilson(k2, n2)
-    d = p1 - p2
-    lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return {"mean": d, "sd": nan, "se": nan, "ci_low": lo, "ci_high": hi, "n": n1}
 
 
 def layer_sizes(runs: pd.DataFrame) -> tuple[int, int]:
@@ -104,27 +76,6 @@ def size_tag(depth: int, width: int) -> str:
 def not_diverged(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs whose switch-off can be counted: all but the diverged ones (which have no metrics)."""
     return runs[runs["status"] != "diverged"]
-
-
-def switched_off(runs: pd.DataFrame, split: str = "test") -> pd.Series:
-    """Per run: whether any hidden layer is entirely silent on ``split`` ("test" or "val").
-
-    Reads ``any_layer_silent`` (``val_any_layer_silent``). Where the flag is missing, a run whose
-    status on the same split (``status`` / ``val_status``) says the whole net or a layer went
-    silent counts; a test number never stands in for a validation one.
-    """
-    if split not in ("test", "val"):
-        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
-    col = "any_layer_silent" if split == "test" else "val_any_layer_silent"
-    status = "status" if split == "test" else "val_status"
-    if status in runs:
-        by_status = runs[status].isin(["silent", "layer_silent"])
-    else:
-        by_status = pd.Series(False, index=runs.index)
-    if col not in runs:
-        return by_status
-    flag = pd.to_numeric(runs[col], errors="coerce")
-    return flag.gt(0).where(flag.notna(), by_status).astype(bool)
 
 
 def _is_true(col: pd.Series) -> pd.Series:
@@ -472,7 +423,4 @@ __all__ = [
     "evaluate_size",
     "evaluate_two_phase",
     "layer_sizes",
-    "newcombe",
-    "switched_off",
-    "wilson",
 ]
