@@ -94,7 +94,7 @@ def test_split_code_batches_equal_encoding_each_batch(shape, spec):
     must equal encoding that batch's values directly with the same generator, draw for draw."""
     values = torch.rand(shape, generator=torch.Generator().manual_seed(5))
     code = SplitCode(values, spec)
-    assert len(code) == 37
+    assert len(code) == 37 and code.prepared
     perm = torch.randperm(37, generator=torch.Generator().manual_seed(6))
     g_split, g_direct = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     for index in (perm[:16], perm[16:32], perm[32:], slice(0, 16), slice(32, 48)):
@@ -102,6 +102,24 @@ def test_split_code_batches_equal_encoding_each_batch(shape, spec):
         want = encode(values[index], spec, g_direct)
         assert got.shape == want.shape and got.dtype == want.dtype
         assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [{"name": "rate", "n_steps": 5, "population": 3}, {"name": "latency", "n_steps": 8}],
+)
+def test_a_split_too_large_to_prepare_is_encoded_per_batch_with_the_same_spikes(spec):
+    """A large dataset's prepared code would not fit in memory: beyond ``max_bytes`` the split is
+    encoded batch by batch, with the same spikes as the prepared path."""
+    values = torch.rand(12, 4, generator=torch.Generator().manual_seed(0))
+    assert SplitCode.prepared_bytes(values, spec) == 12 * 4 * 4 * (3 if spec["name"] == "rate" else 8)
+    prepared = SplitCode(values, spec)
+    small = SplitCode(values, spec, max_bytes=SplitCode.prepared_bytes(values, spec) - 1)
+    assert prepared.prepared and not small.prepared
+    index = torch.tensor([3, 0, 7])
+    a = prepared.batch(index, torch.Generator().manual_seed(1))
+    b = small.batch(index, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
 
 
 def test_split_code_calls_other_encoders_per_batch(monkeypatch):
@@ -114,6 +132,7 @@ def test_split_code_calls_other_encoders_per_batch(monkeypatch):
 
     monkeypatch.setitem(ENCODERS, "phase", phase_encode)
     code = SplitCode(torch.rand(10, 4), {"name": "phase", "n_steps": 2})
+    assert not code.prepared
     out = code.batch(slice(0, 4), None)
     assert out.shape == (2, 4, 4) and calls == [4]
     with pytest.raises(ValueError, match="unknown encoding"):

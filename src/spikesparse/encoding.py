@@ -159,15 +159,19 @@ class SplitCode:
     the rate code, its Bernoulli draw. ``batch(index, generator)`` returns exactly what
     ``encode(values[index], spec, generator)`` returns, draw for draw (the draws come from the
     same generator calls in the same order; the probabilities are elementwise, so computing
-    them for the split instead of the batch changes no number). Other encoders are called per
-    batch as before.
+    them for the split instead of the batch changes no number). Other encoders, and a split
+    whose prepared code would exceed ``max_bytes`` (a large dataset), are encoded per batch.
     """
 
-    def __init__(self, values: torch.Tensor, spec: dict) -> None:
+    MAX_BYTES = 512 * 2**20
+
+    def __init__(self, values: torch.Tensor, spec: dict, max_bytes: int = MAX_BYTES) -> None:
         encoder, self._params = _encoder(spec)
         self._values = values
         self._encoder = encoder
         self._kind = "batch"
+        if self.prepared_bytes(values, spec) > max_bytes:
+            return
         if encoder is rate_encode:
             p = self._params
             self._prepared = rate_probabilities(
@@ -179,6 +183,18 @@ class SplitCode:
         elif encoder is latency_encode:
             self._prepared = latency_encode(values, None, **self._params)  # [T, N, C]
             self._kind = "latency"
+
+    @staticmethod
+    def prepared_bytes(values: torch.Tensor, spec: dict) -> int:
+        """Memory the prepared code of ``values`` takes: per value, ``population`` probabilities
+        (rate) or ``n_steps`` spikes (latency); 0 for an encoder that is not prepared."""
+        per_value = {"rate": spec.get("population", 1), "latency": spec.get("n_steps", 16)}
+        return values.numel() * values.element_size() * per_value.get(spec["name"], 0)
+
+    @property
+    def prepared(self) -> bool:
+        """Whether the split's code was prepared once (else every batch is encoded afresh)."""
+        return self._kind != "batch"
 
     def __len__(self) -> int:
         return len(self._values)
