@@ -7,6 +7,8 @@ step, the latency code fires each input once, earlier for larger values.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from .components import declare
@@ -68,9 +70,7 @@ def rate_encode(
     )
 
 
-def rate_probabilities(
-    values: torch.Tensor, gain: float = 1.0, population: int = 1, width: float = 0.15
-) -> torch.Tensor:
+def rate_probabilities(values: torch.Tensor, gain: float, population: int, width: float) -> torch.Tensor:
     """The deterministic half of the rate code: each value -> its neurons' firing probabilities
     (``[..., C]`` -> ``[..., C * population]``), elementwise, so it can be computed once for a
     whole split and indexed per batch (``SplitCode``) with the same numbers as per batch."""
@@ -144,6 +144,18 @@ def _encoder(spec: dict):
     return ENCODERS[spec["name"]], {k: v for k, v in spec.items() if k != "name"}
 
 
+def encoder_params(spec: dict) -> dict:
+    """The parameters ``spec``'s encoder runs with: the spec's own, and the encoder's defaults
+    for the rest, read from its signature (so each default is written once, in the encoder)."""
+    encoder, params = _encoder(spec)
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(encoder).parameters.items()
+        if name not in ("values", "generator") and p.default is not inspect.Parameter.empty
+    }
+    return {**defaults, **params}
+
+
 def encode(values: torch.Tensor, spec: dict, generator: torch.Generator | None) -> torch.Tensor:
     """Encode with the encoder named in ``spec["name"]`` and its parameters."""
     encoder, params = _encoder(spec)
@@ -173,11 +185,9 @@ class SplitCode:
         if self.prepared_bytes(values, spec) > max_bytes:
             return
         if encoder is rate_encode:
-            p = self._params
-            self._prepared = rate_probabilities(
-                values, p.get("gain", 1.0), p.get("population", 1), p.get("width", 0.15)
-            )
-            self._n_steps = p.get("n_steps")
+            p = encoder_params(spec)
+            self._prepared = rate_probabilities(values, p["gain"], p["population"], p["width"])
+            self._n_steps = p["n_steps"]
             as_sequence(self._prepared[:1], self._n_steps)  # the shape check, once
             self._kind = "rate"
         elif encoder is latency_encode:
@@ -188,8 +198,10 @@ class SplitCode:
     def prepared_bytes(values: torch.Tensor, spec: dict) -> int:
         """Memory the prepared code of ``values`` takes: per value, ``population`` probabilities
         (rate) or ``n_steps`` spikes (latency); 0 for an encoder that is not prepared."""
-        per_value = {"rate": spec.get("population", 1), "latency": spec.get("n_steps", 16)}
-        return values.numel() * values.element_size() * per_value.get(spec["name"], 0)
+        per_value = {"rate": "population", "latency": "n_steps"}.get(spec["name"])
+        if per_value is None:
+            return 0
+        return values.numel() * values.element_size() * int(encoder_params(spec)[per_value])
 
     @property
     def prepared(self) -> bool:

@@ -28,7 +28,6 @@ is a lower bound on the fraction of the machine that does useful matmul work.
 
 from __future__ import annotations
 
-import inspect
 import math
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
-from .encoding import ENCODERS, encoded_size
+from .encoding import encoded_size, encoder_params
 from .io import machine_info, read_json, write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +141,7 @@ def _n_steps(encoding: dict, shapes: dict) -> int:
         return int(shapes["x_train"][1])
     if "n_steps" in encoding:
         return int(encoding["n_steps"])
-    default = inspect.signature(ENCODERS[encoding["name"]]).parameters["n_steps"].default
+    default = encoder_params(encoding).get("n_steps")
     if not isinstance(default, int):
         raise ValueError(f"static data with the {encoding['name']!r} code needs encoding.n_steps")
     return default
