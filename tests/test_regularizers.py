@@ -91,6 +91,21 @@ def test_first_spike_penalty_hand_counts_and_mask():
     torch.testing.assert_close(s.grad, expected * 3.0 / 3)
 
 
+def test_excess_spikes_matches_its_definition_term_by_term():
+    """``sum_t s[t] * 1[sum_{tau<t} s[tau] >= 1]`` written out literally, on binary spikes of
+    several lengths (one step included) and on graded values, which cross 1 part-way."""
+    from spikesparse.regularizers import excess_spikes
+
+    g = torch.Generator().manual_seed(3)
+    cases = [(torch.rand(t, 4, 5, generator=g) < 0.3).float() for t in (1, 2, 16, 100)]
+    cases.append(torch.rand(7, 3, 4, generator=g).mul_(0.6).double())
+    for s in cases:
+        expected = torch.zeros(s.shape[1:], dtype=s.dtype)
+        for t in range(s.shape[0]):
+            expected += s[t] * (s[:t].sum(dim=0) >= 1).to(s.dtype)
+        torch.testing.assert_close(excess_spikes(s), expected, rtol=0, atol=1e-12)
+
+
 def test_two_phase_fixed_epoch_switch():
     from spikesparse.regularizers import FirstSpike
 

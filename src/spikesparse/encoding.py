@@ -93,7 +93,8 @@ def bernoulli_spikes(p: torch.Tensor, generator: torch.Generator | None) -> torc
     generator so a run's spikes depend only on its seed, not on the device."""
     p = p.transpose(0, 1)
     noise = torch.rand(p.shape, generator=generator, dtype=p.dtype, device="cpu").to(p.device)
-    return (noise < p).to(p.dtype).contiguous()
+    # The comparison writes 0.0 / 1.0 straight into the noise buffer: no bool tensor to convert.
+    return torch.lt(noise, p, out=noise)
 
 
 @declare(
