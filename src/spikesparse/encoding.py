@@ -21,7 +21,9 @@ def receptive_fields(values: torch.Tensor, population: int, width: float) -> tor
     """Gaussian receptive fields: each value in [0, 1] -> ``population`` firing probabilities,
     neuron k preferring ``k / (population - 1)``. ``[B, T, C]`` -> ``[B, T, C * population]``."""
     centers = torch.linspace(0.0, 1.0, population, dtype=values.dtype, device=values.device)
-    p = torch.exp(-((values.unsqueeze(-1) - centers) ** 2) / (2 * width**2))
+    # exp(-(v - c)^2 / (2 w^2)), every op after the first in place: a split's code is tens of MB,
+    # and five fresh tensors of that size cost more (allocation, page faults) than the arithmetic.
+    p = (values.unsqueeze(-1) - centers).pow_(2).neg_().div_(2 * width**2).exp_()
     return p.reshape(*values.shape[:-1], values.shape[-1] * population)
 
 
@@ -82,8 +84,8 @@ def rate_probabilities(values: torch.Tensor, gain: float, population: int, width
         raise ValueError(f"population must be >= 1, got {population}")
     if values.dim() not in (2, 3):
         raise ValueError(f"values must have shape [B, T, C] or [B, C], got {tuple(values.shape)}")
-    if population > 1:
-        values = receptive_fields(values, population, width)
+    if population > 1:  # a fresh tensor, so scaled and clamped in place
+        return receptive_fields(values, population, width).mul_(gain).clamp_(0.0, 1.0)
     return (values * gain).clamp(0.0, 1.0)
 
 
