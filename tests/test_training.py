@@ -79,28 +79,32 @@ def test_deep_feedforward_snn_trains_on_latency_coded_digits(quick_config):
     assert result.history[-1]["task_loss"] < result.history[0]["task_loss"]  # it learns
 
 
-def test_no_result_reads_uninitialized_memory(quick_config, monkeypatch):
-    """Training turns off deterministic mode's NaN fill of new tensors for speed; a run must give
-    the same bytes with the fill on, so no kernel or regularizer reads memory nobody wrote."""
+def test_deterministic_mode_and_its_nan_fill_change_no_cpu_number(quick_config, monkeypatch):
+    """On CPU, training runs without PyTorch's deterministic mode (its only effect there would be
+    a 2 s import per job) and, on CUDA, without its NaN fill of new tensors. A run must give the
+    same bytes with both on: no CPU kernel used is nondeterministic, and nothing reads memory
+    nobody wrote."""
     import spikesparse.training as training
     from spikesparse.runtime import seed_everything
 
-    def seed_with_fill(seed, threads=1):
+    def seed_deterministic(seed, threads=1):
         seed_everything(seed, threads)
+        torch.use_deterministic_algorithms(True)
         torch.utils.deterministic.fill_uninitialized_memory = True
 
-    for method, lam in (("homeostatic_l2", "1.0"), ("first_spike", "0.1")):
+    for method, lam in (("homeostatic_l2", "1.0"), ("first_spike", "0.1"), ("hard_budget", "0.0")):
         cfg = copy.deepcopy(quick_config)
         cfg["experiments"]["e1"]["training"]["epochs"] = 2
         spec = run_spec(validate_config(cfg), RunKey("e1", method, lam, 0))
         data, _ = generate("anomaly", {k: v for k, v in spec["dataset"].items() if k != "name"})
         fast = train_run(spec, data, log=lambda _: None)
-        assert torch.utils.deterministic.fill_uninitialized_memory is False
-        with monkeypatch.context() as m:
-            m.setattr(training, "seed_everything", seed_with_fill)
-            filled = train_run(spec, data, log=lambda _: None)
-        assert torch.utils.deterministic.fill_uninitialized_memory is True
-        torch.utils.deterministic.fill_uninitialized_memory = False
+        try:
+            with monkeypatch.context() as m:
+                m.setattr(training, "seed_everything", seed_deterministic)
+                filled = train_run(spec, data, log=lambda _: None)
+            assert torch.are_deterministic_algorithms_enabled()
+        finally:
+            torch.use_deterministic_algorithms(False)
         assert fast.history == filled.history, method
         for (k, va), (_, vb) in zip(
             fast.model.state_dict().items(), filled.model.state_dict().items(), strict=True

@@ -24,17 +24,24 @@ def tune_allocator(threshold_bytes: int = 1 << 30) -> bool:
 
 
 def seed_everything(seed: int, threads: int = 1) -> None:
-    """Same seed + same thread count -> bit-identical results on CPU."""
+    """Same seed + same thread count -> bit-identical results on CPU, and on CUDA, where PyTorch's
+    deterministic algorithms are switched on.
+
+    Why not on a CPU-only machine: the flag makes PyTorch refuse or replace kernels without a
+    deterministic implementation, and those are CUDA kernels; every CPU kernel used here gives
+    the same bits with it on or off (tests/test_training.py). Setting it imports torch's compiler
+    configuration (``torch._inductor``, which imports ``torch._dynamo``), about 2 s per process,
+    a third of a quick-config job's time."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    # Deterministic mode also fills every new uninitialized tensor with NaN, a guard against
-    # reading memory nobody wrote. Nothing here reads such memory (the same seed gives the same
-    # bytes with the fill on or off, tests/test_runtime.py), and the fill cost about 8 % of a
-    # training step (a full write of every buffer the kernels then overwrite anyway).
-    torch.utils.deterministic.fill_uninitialized_memory = False
+    if torch.cuda.is_available():
+        torch.use_deterministic_algorithms(True)
+        # Deterministic mode also fills every new tensor with NaN, a guard against reading
+        # memory nobody wrote. Nothing here does (the same bits with the fill on,
+        # tests/test_training.py), and the fill cost about 8 % of a CPU training step.
+        torch.utils.deterministic.fill_uninitialized_memory = False
 
 
 def pick_device(preference: str = "auto") -> torch.device:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from .encoding import SplitCode, encoded_size
 from .metrics import saturated_fraction, silent_fraction
 from .models import SpikingNet, build_model
+from .optim import Adam
 from .regularizers import build_regularizer
 from .runtime import pick_device, seed_everything
 
@@ -85,9 +86,9 @@ def train_run(
     ).to(device)
     regularizer = build_regularizer(spec["regularizer"])
     tr = spec["training"]
-    # foreach: one call per Adam operation for all parameters instead of one per parameter (the
-    # same arithmetic, element by element; on the study's small nets the per-call cost dominates).
-    optimizer = torch.optim.Adam(model.parameters(), lr=tr["lr"], foreach=True)
+    # torch's foreach Adam, bit for bit, without the torch._dynamo import that torch.optim's
+    # step costs each job (spikesparse.optim).
+    optimizer = Adam(model.parameters(), lr=tr["lr"])
     generator = torch.Generator().manual_seed(spec["seed"])
     result = TrainResult(model=model, device=str(device))
     params = list(model.parameters())
@@ -120,7 +121,7 @@ def train_run(
                     ),
                 )
                 break
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             try:
                 optimizer.step()
