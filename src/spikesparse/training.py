@@ -91,7 +91,6 @@ def train_run(
     optimizer = Adam(model.parameters(), lr=tr["lr"])
     generator = torch.Generator().manual_seed(spec["seed"])
     result = TrainResult(model=model, device=str(device))
-    params = list(model.parameters())
     train_code = SplitCode(x_train, spec["encoding"])
     val_batches = encoded_batches(
         SplitCode(x_val, spec["encoding"]), torch.Generator().manual_seed(0), tr["batch_size"]
@@ -131,7 +130,7 @@ def train_run(
                     f"optimizer step failed at epoch {epoch + 1}: {err}",
                 )
                 break
-            if not _all_finite(params):
+            if not _all_finite(optimizer.params):
                 result.status, result.reason = (
                     "diverged",
                     (f"non-finite weights after epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"),
