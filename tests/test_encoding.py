@@ -141,3 +141,66 @@ def test_split_code_calls_other_encoders_per_batch(monkeypatch):
         SplitCode(torch.full((3, 2), float("nan")), {"name": "rate", "n_steps": 2})
     with pytest.raises(ValueError, match="n_steps"):
         SplitCode(torch.rand(3, 2), {"name": "rate"})
+
+
+def _literal_draw(p, generator, index):
+    """The rate code's definition: torch.rand over [T, B, C], compared with p[index]."""
+    p = p[index].transpose(0, 1)
+    return (torch.rand(p.shape, generator=generator) < p).float()
+
+
+@pytest.mark.parametrize("static", [False, True])
+@pytest.mark.parametrize("offset", [0, 1, 623, 700])
+def test_compiled_draw_is_torch_rand_bit_for_bit_and_leaves_the_same_generator_state(static, offset):
+    """The fused gather-draw-compare must see torch.rand's numbers in torch.rand's order from any
+    position of the Mersenne Twister (``offset`` draws taken before; 624 per state rebuild), and
+    leave the generator where torch.rand would, so the draws after it agree too."""
+    from spikesparse import _ext
+
+    ext = _ext.extension()
+    assert ext is not None and hasattr(ext, "rate_spikes")
+    gen = torch.Generator().manual_seed(3)
+    if static:
+        p = torch.rand(50, 13, generator=gen).unsqueeze(1).expand(-1, 9, -1)
+    else:
+        p = torch.rand(50, 9, 13, generator=gen)
+    index = torch.randperm(50, generator=gen)[:21]
+    g_fused, g_literal = torch.Generator().manual_seed(8), torch.Generator().manual_seed(8)
+    torch.rand(offset, generator=g_fused), torch.rand(offset, generator=g_literal)
+    for _ in range(4):  # 9 x 21 x 13 = 2457 draws each: several state rebuilds
+        fused = ext.rate_spikes(p, index, g_fused)
+        assert torch.equal(fused, _literal_draw(p, g_literal, index))
+        assert torch.equal(g_fused.get_state(), g_literal.get_state())
+    assert torch.equal(torch.rand(5, generator=g_fused), torch.rand(5, generator=g_literal))
+
+
+def test_rate_code_is_the_same_with_and_without_the_compiled_draw(monkeypatch):
+    """SPIKESPARSE_NO_EXT=1 (or no compiler) draws with torch.rand: the same spikes, so a study
+    on a machine without the extension reproduces the rate-coded inputs exactly."""
+    values = torch.rand(30, 6, generator=torch.Generator().manual_seed(2))
+    spec = {"name": "rate", "n_steps": 11, "population": 5}
+    index = torch.tensor([4, 29, 0, 7])
+    fused = SplitCode(values, spec).batch(index, torch.Generator().manual_seed(9))
+    monkeypatch.setenv("SPIKESPARSE_NO_EXT", "1")
+    plain = SplitCode(values, spec).batch(index, torch.Generator().manual_seed(9))
+    assert torch.equal(fused, plain) and fused.shape == (11, 4, 30)
+    assert fused.sum() > 0
+
+
+def test_compiled_draw_uses_the_default_generator_like_torch_rand():
+    from spikesparse import _ext
+
+    p = torch.full((4, 10, 6), 0.5)
+    torch.manual_seed(3)
+    want = (torch.rand(10, 4, 6) < 0.5).float()
+    state = torch.get_rng_state()
+    torch.manual_seed(3)
+    assert torch.equal(_ext.extension().rate_spikes(p, torch.arange(4), None), want)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_compiled_draw_rejects_an_index_out_of_range():
+    from spikesparse import _ext
+
+    with pytest.raises(RuntimeError, match="out of range"):
+        _ext.extension().rate_spikes(torch.rand(3, 2, 4), torch.tensor([0, 3]), None)

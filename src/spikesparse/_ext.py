@@ -1,4 +1,5 @@
-"""Build (once, cached) and load the compiled LIF time loops in ``csrc/lif_loops.cpp``.
+"""Build (once, cached) and load the compiled kernels in ``csrc/``: the LIF time loops
+(``lif_loops.cpp``) and the rate code's fused draw (``rate_code.cpp``).
 
 Why: even with whole-sequence ops, the Python time loop pays a dispatcher call per operation
 and step. The compiled loops fuse membrane, spike and surrogate into one pass. They are an
@@ -15,7 +16,8 @@ import os
 import warnings
 from pathlib import Path
 
-_SOURCE = Path(__file__).resolve().parent / "csrc" / "lif_loops.cpp"
+_CSRC = Path(__file__).resolve().parent / "csrc"
+_SOURCES = [_CSRC / "lif_loops.cpp", _CSRC / "rate_code.cpp"]
 _NAME = "spikesparse_lif_loops"
 _PORTABLE_CFLAGS = ["-O3", "-fopenmp"]  # at::parallel_for needs OpenMP
 # Built for the CPU it runs on (AVX2 where there is one): the elementwise loops vectorize about
@@ -47,7 +49,7 @@ def _build_dir(cflags: list[str]) -> Path:
 
     salt = _cpu_signature() if "-march=native" in cflags else ""
     key = hashlib.sha256(
-        _SOURCE.read_bytes()
+        b"".join(source.read_bytes() for source in _SOURCES)
         + torch.__version__.encode()
         + " ".join(cflags + _LDFLAGS).encode()
         + salt.encode()
@@ -67,7 +69,7 @@ def _load_or_build(cflags: list[str]):
     build_dir.mkdir(parents=True, exist_ok=True)
     return load(
         name=_NAME,
-        sources=[str(_SOURCE)],
+        sources=[str(source) for source in _SOURCES],
         extra_cflags=cflags,
         extra_ldflags=_LDFLAGS,
         build_directory=str(build_dir),

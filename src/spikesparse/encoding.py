@@ -89,14 +89,45 @@ def rate_probabilities(values: torch.Tensor, gain: float, population: int, width
     return (values * gain).clamp(0.0, 1.0)
 
 
-def bernoulli_spikes(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def bernoulli_spikes(
+    p: torch.Tensor, generator: torch.Generator | None, index: slice | torch.Tensor | None = None
+) -> torch.Tensor:
     """The random half of the rate code: one Bernoulli draw per step and neuron from ``p``
-    (``[B, T, C]``) -> time-major spikes ``[T, B, C]``, drawn in time-major order on the CPU
-    generator so a run's spikes depend only on its seed, not on the device."""
+    (``[N, T, C]``; ``index`` picks the rows B to draw for, all by default) -> time-major spikes
+    ``[T, B, C]``, drawn in time-major order on the CPU generator so a run's spikes depend only on
+    its seed, not on the device.
+
+    On the CPU the compiled draw (``csrc/rate_code.cpp``) gathers, draws and compares in one
+    pass, with torch.rand's numbers bit for bit and the generator left in the same state; the
+    torch.rand path below is its definition and the fallback."""
+    fused = _fused_draw(p, generator, index)
+    if fused is not None:
+        return fused
+    if index is not None:
+        p = p[index]
     p = p.transpose(0, 1)
     noise = torch.rand(p.shape, generator=generator, dtype=p.dtype, device="cpu").to(p.device)
     # The comparison writes 0.0 / 1.0 straight into the noise buffer: no bool tensor to convert.
     return torch.lt(noise, p, out=noise)
+
+
+def _fused_draw(p: torch.Tensor, generator: torch.Generator | None, index) -> torch.Tensor | None:
+    """The compiled draw where it applies (float32 on the CPU, a CPU generator, rows picked by a
+    slice or an int64 index), else None."""
+    if p.device.type != "cpu" or p.dtype != torch.float32 or p.dim() != 3 or p.stride(-1) != 1:
+        return None
+    if generator is not None and generator.device.type != "cpu":
+        return None
+    if index is None or isinstance(index, slice):
+        index = torch.arange(len(p))[slice(None) if index is None else index]
+    elif not (isinstance(index, torch.Tensor) and index.dtype == torch.int64 and index.dim() == 1):
+        return None
+    from ._ext import extension
+
+    ext = extension()
+    if ext is None or not hasattr(ext, "rate_spikes"):
+        return None
+    return ext.rate_spikes(p, index, generator)
 
 
 @declare(
@@ -191,7 +222,7 @@ class SplitCode:
             p = encoder_params(spec)
             self._prepared = rate_probabilities(values, p["gain"], p["population"], p["width"])
             self._n_steps = p["n_steps"]
-            as_sequence(self._prepared[:1], self._n_steps)  # the shape check, once
+            self._sequence = as_sequence(self._prepared, self._n_steps)  # [N, T, C], a view
             self._kind = "rate"
         elif encoder is latency_encode:
             self._prepared = latency_encode(values, None, **self._params)  # [T, N, C]
@@ -217,7 +248,7 @@ class SplitCode:
     def batch(self, index, generator: torch.Generator | None) -> torch.Tensor:
         """Spikes ``[T, B, C]`` of the samples ``index`` (a slice or an index tensor)."""
         if self._kind == "rate":
-            return bernoulli_spikes(as_sequence(self._prepared[index], self._n_steps), generator)
+            return bernoulli_spikes(self._sequence, generator, index)
         if self._kind == "latency":
             return self._prepared[:, index].contiguous()
         return self._encoder(self._values[index], generator, **self._params)

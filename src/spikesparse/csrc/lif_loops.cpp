@@ -340,6 +340,10 @@ std::string direct_blas_route() {
 
 }  // namespace
 
+namespace spikesparse {
+void bind_rate_code(pybind11::module& m);  // rate_code.cpp: the rate code's fused draw
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("ff_forward", &ff_forward);
   m.def("ff_backward", &ff_backward);
@@ -347,4 +351,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rec_backward", &rec_backward);
   m.def("set_direct_blas", &set_direct_blas);
   m.def("direct_blas_route", &direct_blas_route);
+  spikesparse::bind_rate_code(m);
 }
