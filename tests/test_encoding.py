@@ -204,3 +204,28 @@ def test_compiled_draw_rejects_an_index_out_of_range():
 
     with pytest.raises(RuntimeError, match="out of range"):
         _ext.extension().rate_spikes(torch.rand(3, 2, 4), torch.tensor([0, 3]), None)
+
+
+def test_shared_split_code_is_built_once_per_array_and_spec_and_rebuilt_after_a_change():
+    """The runs of one training job share each split's prepared code; a different spec, a
+    different array or an array changed in place gets its own, and the cache stays bounded."""
+    import numpy as np
+
+    from spikesparse import encoding
+
+    values = np.random.default_rng(0).random((20, 6)).astype(np.float32)
+    spec = {"name": "rate", "n_steps": 5, "population": 3}
+    code = encoding.shared_split_code(values, spec)
+    assert encoding.shared_split_code(values, spec) is code
+    assert encoding.shared_split_code(values, {**spec, "population": 4}) is not code
+    assert encoding.shared_split_code(values.copy(), spec) is not code
+    values[3, 2] += 0.5  # changed in place: its old code would be stale
+    fresh = encoding.shared_split_code(values, spec)
+    assert fresh is not code
+    want = SplitCode(torch.from_numpy(values.copy()), spec).batch(
+        slice(0, 20), torch.Generator().manual_seed(1)
+    )
+    assert torch.equal(fresh.batch(slice(0, 20), torch.Generator().manual_seed(1)), want)
+    for i in range(encoding.SHARED_CODES_KEPT + 3):
+        encoding.shared_split_code(values, {**spec, "n_steps": 6 + i})
+    assert len(encoding._SHARED_CODES) == encoding.SHARED_CODES_KEPT

@@ -14,7 +14,7 @@ import torch
 
 from . import metric_catalog
 from . import metrics as M
-from .encoding import SplitCode
+from .encoding import shared_split_code
 from .models import SpikingNet
 
 # Scalar metrics every evaluation reports (NaN where a run diverged and could not be evaluated),
@@ -184,7 +184,7 @@ def evaluate_model(
     model.eval()
     device = torch.device(device)
     generator = torch.Generator().manual_seed(metric_cfg["eval_seed"])
-    code = SplitCode(torch.from_numpy(x_eval), encoding)
+    code = shared_split_code(x_eval, encoding)
     n_samples = len(code)
     weights = dict(model.synapse_layers())
     n_layers = len(model.layers)

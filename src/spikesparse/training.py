@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .encoding import SplitCode, encoded_size
+from .encoding import SplitCode, encoded_size, shared_split_code
 from .metrics import saturated_fraction, silent_fraction
 from .models import SpikingNet, build_model
 from .optim import Adam
@@ -91,9 +91,9 @@ def train_run(
     optimizer = Adam(model.parameters(), lr=tr["lr"])
     generator = torch.Generator().manual_seed(spec["seed"])
     result = TrainResult(model=model, device=str(device))
-    train_code = SplitCode(x_train, spec["encoding"])
+    train_code = shared_split_code(data["x_train"], spec["encoding"])
     val_batches = encoded_batches(
-        SplitCode(x_val, spec["encoding"]), torch.Generator().manual_seed(0), tr["batch_size"]
+        shared_split_code(data["x_val"], spec["encoding"]), torch.Generator().manual_seed(0), tr["batch_size"]
     )
     n_hidden = sum(spec["model"]["hidden"])
 
