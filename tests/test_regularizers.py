@@ -152,3 +152,24 @@ def test_spike_count_value_ramp_and_constant():
     assert SpikeCount(lam=10.0, schedule="constant").weight(0) == 10.0
     with pytest.raises(ValueError, match="schedule"):
         SpikeCount(lam=1.0, schedule="cosine")
+
+
+def test_compiled_first_spike_mask_equals_the_running_sum_loop(monkeypatch):
+    """The compiled mask (csrc/first_spike.cpp) makes the same float additions in the same order
+    as the PyTorch running sum, so the masks are identical on binary and graded float32 spikes,
+    including graded sums that reach exactly 1 part-way and a single step."""
+    from spikesparse import _ext
+    from spikesparse.regularizers import _after_first_mask
+
+    ext = _ext.extension()
+    assert ext is not None and hasattr(ext, "after_first_mask")
+    g = torch.Generator().manual_seed(4)
+    cases = [(torch.rand(t, 6, 9, generator=g) < 0.2).float() for t in (1, 2, 16, 100)]
+    cases.append(torch.rand(40, 5, 7, generator=g).mul_(0.3))
+    cases.append(torch.full((5, 2, 3), 0.25))  # 0.25 x 4 = exactly 1.0 at the fifth step
+    compiled = [_after_first_mask(s) for s in cases]
+    monkeypatch.setenv("SPIKESPARSE_NO_EXT", "1")
+    for s, got in zip(cases, compiled, strict=True):
+        want = _after_first_mask(s)
+        assert got.dtype == s.dtype and torch.equal(got, want)
+    assert compiled[-1][:, 0, 0].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]

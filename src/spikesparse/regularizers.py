@@ -198,7 +198,15 @@ def _after_first_mask(spikes: torch.Tensor) -> torch.Tensor:
 
     Why not ``cumsum``: a scan along the leading (time) dimension and the bool mask it fed cost 2-8x
     this loop of two in-place ops per step (first-spike jobs spent a tenth of their time there);
-    the running sum adds the same binary spikes in the same order, so the mask is identical."""
+    the running sum adds the same binary spikes in the same order, so the mask is identical.
+    On the CPU the compiled loop (``csrc/first_spike.cpp``) makes the same additions in one pass;
+    this loop is its definition and the fallback."""
+    if spikes.device.type == "cpu" and spikes.dtype == torch.float32:
+        from ._ext import extension
+
+        ext = extension()
+        if ext is not None and hasattr(ext, "after_first_mask"):
+            return ext.after_first_mask(spikes)
     mask = torch.empty_like(spikes)
     steps, masks = spikes.unbind(0), mask.unbind(0)
     masks[0].zero_()  # nothing comes before the first step

@@ -341,7 +341,8 @@ std::string direct_blas_route() {
 }  // namespace
 
 namespace spikesparse {
-void bind_rate_code(pybind11::module& m);  // rate_code.cpp: the rate code's fused draw
+void bind_rate_code(pybind11::module& m);    // rate_code.cpp: the rate code's fused draw
+void bind_first_spike(pybind11::module& m);  // first_spike.cpp: the first-spike penalty's mask
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -352,4 +353,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_direct_blas", &set_direct_blas);
   m.def("direct_blas_route", &direct_blas_route);
   spikesparse::bind_rate_code(m);
+  spikesparse::bind_first_spike(m);
 }
