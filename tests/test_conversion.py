@@ -152,3 +152,19 @@ def test_sweep_counts_effective_acs_per_input_neuron():
     hidden_spikes = row["spikes_per_sample"]
     assert row["synops_per_sample"] == pytest.approx(5 * 3 + hidden_spikes * 2)
     assert row["effective_acs_per_sample"] == pytest.approx(5 * 1 + hidden_spikes * 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_simulation_input_spikes_are_torch_rand_draws(dtype, monkeypatch):
+    """The IF simulation's input is ``torch.rand(xb.shape) < xb`` per step; the compiled draw it
+    uses for float32 input must give those spikes, draw for draw, and so must the fallback."""
+    from spikesparse.conversion import _input_spikes
+
+    xb = torch.rand(37, 11, generator=torch.Generator().manual_seed(2)).to(dtype)
+    for ext in ("0", "1"):
+        monkeypatch.setenv("SPIKESPARSE_NO_EXT", ext)
+        g_sim, g_ref = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+        for _ in range(3):
+            got = _input_spikes(xb, g_sim)
+            want = (torch.rand(xb.shape, generator=g_ref) < xb).to(dtype)
+            assert got.dtype == dtype and torch.equal(got, want)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import metrics as M
+from .encoding import bernoulli_spikes
 from .neurons import IFParams, if_state, if_step
 from .runtime import seed_everything
 
@@ -245,7 +246,7 @@ def simulate_if(
         n_in = x.new_zeros(x.shape[1], dtype=torch.float64)
         counts = [x.new_zeros(w.shape[0], dtype=torch.float64) for w in snn.weights[:-1]]
         for t in range(1, t_max + 1):
-            s = (torch.rand(xb.shape, generator=generator) < xb).to(xb.dtype)
+            s = _input_spikes(xb, generator)
             n_in += s.sum(0)
             for i, (w, b) in enumerate(zip(snn.weights, snn.biases, strict=True)):
                 drive = torch.addmm(b, s, w.t())
@@ -260,6 +261,15 @@ def simulate_if(
                 for total, c in zip(hid_counts[t], counts, strict=True):
                     total += c
     return Simulation({t: np.concatenate(p) for t, p in preds.items()}, in_counts, hid_counts)
+
+
+def _input_spikes(xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One Bernoulli draw per input, ``torch.rand(xb.shape) < xb`` (float32 draws) in ``xb``'s
+    dtype; for float32 input through the rate code's compiled draw (the same numbers, about 10x
+    faster: the simulation draws once per step)."""
+    if xb.dtype == torch.float32:
+        return bernoulli_spikes(xb.unsqueeze(1), generator)[0]
+    return (torch.rand(xb.shape, generator=generator) < xb).to(xb.dtype)
 
 
 def sweep(

@@ -149,10 +149,11 @@ def blas_info() -> str:
 
 
 def lif_kernels() -> str:
-    """Which LIF time loops this process ran, without building anything: ``compiled``, ``pytorch``
+    """Which kernels this process ran, without building anything: ``compiled`` (the extension in
+    ``csrc/`` was loaded: the LIF loops, the rate code's draw, the first-spike mask), ``pytorch``
     (disabled or unavailable: the pure-PyTorch kernels, whose vectorized math rounds differently
-    from the compiled loops, so the trained nets differ in their low bits) or ``unused`` (no
-    kernel call that the compiled loops cover)."""
+    from the compiled LIF loops, so the trained nets differ in their low bits; the draw and the
+    mask are the same either way) or ``unused`` (no call the extension covers)."""
     from . import _ext
 
     if os.environ.get("SPIKESPARSE_NO_EXT", "") == "1":
