@@ -27,6 +27,7 @@ from torch import nn
 from . import metrics as M
 from .encoding import bernoulli_spikes
 from .neurons import IFParams, if_state, if_step
+from .optim import Adam
 from .runtime import seed_everything
 
 # The converted net's hidden neuron: integrate-and-fire, threshold 1 (weights are normalized to it).
@@ -85,7 +86,8 @@ def train_ann(
     y = torch.from_numpy(data["y_train"])
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
     net = ReLUNet(x.shape[1], list(ann_spec["hidden"]), n_classes, *input_affine)
-    opt = torch.optim.Adam(net.parameters(), lr=ann_spec["lr"])
+    # torch.optim.Adam's CPU default (single-tensor) arithmetic, without its torch._dynamo import.
+    opt = Adam(net.parameters(), lr=ann_spec["lr"], foreach=False)
     generator = torch.Generator().manual_seed(seed)
     history = []
     for epoch in range(ann_spec["epochs"]):
@@ -96,7 +98,7 @@ def train_ann(
             loss = F.cross_entropy(net(x[idx]), y[idx])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"ANN loss became {float(loss)} at epoch {epoch + 1}")
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)

@@ -1,5 +1,6 @@
-"""Adam for the SNN training loop: the arithmetic of ``torch.optim.Adam(foreach=True)``, without
-``torch.optim``'s per-process cost.
+"""Adam for the study's training loops: the arithmetic of ``torch.optim.Adam`` (its multi-tensor
+``foreach=True`` path, or with ``foreach=False`` its single-tensor one), without ``torch.optim``'s
+per-process cost.
 
 Why not ``torch.optim.Adam``: its ``step`` imports ``torch._dynamo`` on first use (to mark itself
 as a graph break for ``torch.compile``), about 1.7 s per process on the study machines. A study
@@ -8,7 +9,10 @@ fixed share of every job (a quarter of a quick-config job). This class runs the 
 operations in the same order with the same scalars as torch's multi-tensor Adam for what the
 study uses (constant float learning rate, no weight decay, no AMSGrad, not maximizing), so a
 model trained with it is bit-identical to one trained with ``torch.optim.Adam(foreach=True)``;
-``tests/test_optim.py`` checks that, step for step, on models of the study's kinds.
+``tests/test_optim.py`` checks that, step for step, on models of the study's kinds. The ANN of
+the conversion experiments (E4) was trained with torch's CPU default, the single-tensor path,
+whose per-tensor operations round differently from the foreach ones; ``foreach=False`` runs that
+path's operations, so E4's numbers stay what they were (tested the same way).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Adam:
         lr: float,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        foreach: bool = True,
     ) -> None:
         self.params = list(params)
         if not self.params:
@@ -42,6 +47,7 @@ class Adam:
         self.lr = float(lr)
         self.beta1, self.beta2 = (float(b) for b in betas)
         self.eps = float(eps)
+        self.foreach = bool(foreach)
         self.state: dict[int, dict] = {}  # index in params -> step, exp_avg, exp_avg_sq
 
     def zero_grad(self) -> None:
@@ -70,6 +76,14 @@ class Adam:
         # torch keeps the count in a float32 tensor and reads it back as a Python float; below
         # 2**24 steps that is the integer itself, and float ** int converts the int to a double.
         steps = [float(self.state[i]["step"]) for i in live]
+        if not self.foreach:
+            for p, g, m, v, s in zip(params, grads, exp_avgs, exp_avg_sqs, steps, strict=True):
+                m.lerp_(g, 1 - self.beta1)
+                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+                step_size = self.lr / (1 - self.beta1**s)
+                denom = (v.sqrt() / (1 - self.beta2**s) ** 0.5).add_(self.eps)
+                p.addcdiv_(m, denom, value=-step_size)
+            return
 
         torch._foreach_lerp_(exp_avgs, grads, 1 - self.beta1)
         torch._foreach_mul_(exp_avg_sqs, self.beta2)
