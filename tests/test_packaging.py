@@ -90,7 +90,11 @@ def test_core_modules_import_without_workflow_packages(tmp_path):
         f"for name in {sorted(WORKFLOW_ONLY | {'yaml', 'sklearn', 'mnist1d'})!r}:\n"
         "    sys.modules[name] = None  # import fails like a missing package\n"
     )
-    code = "import spikesparse.api, spikesparse.recorders, spikesparse.metrics, spikesparse.conversion"
+    code = (
+        "import spikesparse.api, spikesparse.recorders, spikesparse.metrics, spikesparse.conversion\n"
+        "import torch\n"  # the conversion's simulation draws its input spikes (spikesparse.draws)
+        "spikesparse.conversion._input_spikes(torch.rand(3, 4), torch.Generator().manual_seed(0))\n"
+    )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO / 'src'}"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]

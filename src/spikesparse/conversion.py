@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import metrics as M
-from .encoding import bernoulli_spikes
+from .draws import bernoulli_spikes
 from .neurons import IFParams, if_state, if_step
 from .optim import Adam
 from .runtime import seed_everything
