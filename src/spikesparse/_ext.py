@@ -85,6 +85,14 @@ def _load_built(path: Path):
     return module
 
 
+def kernel(name: str):
+    """The compiled function ``name`` (e.g. ``rate_spikes``), or None when the extension is
+    disabled or unavailable. Every source in ``_SOURCES`` is built into the one module (its build
+    folder is keyed by all of them), so a loaded module has every function."""
+    module = extension()
+    return None if module is None else getattr(module, name)
+
+
 def extension():
     """The compiled module, or None when disabled or unavailable (warned once)."""
     if os.environ.get("SPIKESPARSE_NO_EXT", "") == "1":

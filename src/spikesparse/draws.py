@@ -40,9 +40,7 @@ def _fused_draw(p: torch.Tensor, generator: torch.Generator | None, index) -> to
         index = torch.arange(len(p))[slice(None) if index is None else index]
     elif not (isinstance(index, torch.Tensor) and index.dtype == torch.int64 and index.dim() == 1):
         return None
-    from ._ext import extension
+    from ._ext import kernel
 
-    ext = extension()
-    if ext is None or not hasattr(ext, "rate_spikes"):
-        return None
-    return ext.rate_spikes(p, index, generator)
+    rate_spikes = kernel("rate_spikes")
+    return None if rate_spikes is None else rate_spikes(p, index, generator)

@@ -202,11 +202,11 @@ def _after_first_mask(spikes: torch.Tensor) -> torch.Tensor:
     On the CPU the compiled loop (``csrc/first_spike.cpp``) makes the same additions in one pass;
     this loop is its definition and the fallback."""
     if spikes.device.type == "cpu" and spikes.dtype == torch.float32:
-        from ._ext import extension
+        from ._ext import kernel
 
-        ext = extension()
-        if ext is not None and hasattr(ext, "after_first_mask"):
-            return ext.after_first_mask(spikes)
+        compiled = kernel("after_first_mask")
+        if compiled is not None:
+            return compiled(spikes)
     mask = torch.empty_like(spikes)
     steps, masks = spikes.unbind(0), mask.unbind(0)
     masks[0].zero_()  # nothing comes before the first step
