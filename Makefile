@@ -29,9 +29,12 @@ unlock-stale: $(VENV)/.installed
 	$(BIN)/python -m spikesparse.snakelock --directory $(WORKDIR) -- \
 		$(BIN)/snakemake --unlock --cores 1 --configfile $(CONFIG) --directory $(WORKDIR)
 
+# Jobs start warm (SPIKESPARSE_WARM=1, src/spikesparse/warm.py): they fork from one process that
+# has imported torch once; the server is stopped when Snakemake ends, whatever its exit status.
 study: $(VENV)/.installed unlock-stale
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --directory $(WORKDIR) \
-		--workflow-profile workflow/profiles/local
+	SPIKESPARSE_WARM=1 $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --directory $(WORKDIR) \
+		--workflow-profile workflow/profiles/local; status=$$?; \
+		$(BIN)/python -m spikesparse.warm stop >/dev/null; exit $$status
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --directory $(WORKDIR) --report results/report.html
 	@cat $(WORKDIR)/results/tables/replication.md
 
@@ -42,12 +45,14 @@ reference: study
 
 # Where the study's time goes (benchmarks/results/study.json): the study of CONFIG from scratch in
 # BENCH_WORKDIR (deleted first), timed, then job-seconds per rule and experiment and the study
-# efficiency against the 1-thread sgemm peak measured in the same command.
+# efficiency against the 1-thread sgemm peak measured in the same command. Warm start as in
+# `make study`; BENCH_STUDY_ARGS=--cold times the jobs as fresh processes.
 BENCH_WORKDIR ?= /tmp/spikesparse-bench-study
+BENCH_STUDY_ARGS ?=
 bench-study: $(VENV)/.installed
 	rm -rf $(BENCH_WORKDIR)
 	$(BIN)/python -m spikesparse bench-study --config $(CONFIG) --cores $(CORES) \
-		--results $(BENCH_WORKDIR)/results --out benchmarks/results/study.json
+		--results $(BENCH_WORKDIR)/results --out benchmarks/results/study.json $(BENCH_STUDY_ARGS)
 
 # The study as SLURM jobs (workflow/profiles/slurm); the report is built where make runs.
 # With ACCOUNT, sbatch gets it through SBATCH_ACCOUNT and the plugin does not guess one.

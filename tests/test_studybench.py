@@ -139,6 +139,11 @@ def test_bench_study_writes_the_table(results, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| train | 2 | 5.0 | 50.0 % | 2.50 | 2.0 |" in printed
     assert "study efficiency" in printed
+    assert written["warm_start"] is False  # no study was run
+    # A warm-start study's job processes are thin clients: their CPU time is not shown.
+    warm_table = SB.markdown({**written, "warm_start": True, "full_study_s": 12.0})
+    assert "| train | 2 | 5.0 | 50.0 % | 2.50 | – |" in warm_table
+    assert "wall 12 s, warm start" in warm_table
 
 
 def test_cli_bench_study_analysis_only(results, tmp_path):

@@ -1,5 +1,12 @@
 import sys
 
-from .cli import main
+from . import warm
 
-sys.exit(main())
+# With SPIKESPARSE_WARM=1 the command runs in a child of the warm server (spikesparse.warm);
+# None means it runs here, cold.
+status = warm.run(sys.argv[1:])
+if status is None:
+    from .cli import main
+
+    status = main()
+sys.exit(status)

@@ -358,6 +358,7 @@ def cmd_bench_study(args) -> None:
         config=args.config,
         cores=args.cores,
         peak_gflops=args.peak_gflops,
+        warm_start=not args.cold,
     )
 
 
@@ -488,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", default="all", help="Snakemake --cores for --config")
     p.add_argument(
         "--peak-gflops", type=float, help="1-thread sgemm peak (default: measured now with torch.mm)"
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="run --config's jobs each in a fresh process, without warm start (as before it existed)",
     )
     p.set_defaults(func=cmd_bench_study)
     return parser
