@@ -21,8 +21,7 @@ from spikesparse import warm
 from spikesparse.config import RunKey, run_spec, validate_config
 from spikesparse.data import generate, save_dataset
 from tests.conftest import QUICK_CONFIG, REPO
-
-SUFFIX = {"model": "model.pt", "history": "history.csv", "info": "train.json", "metrics": "metrics.json"}
+from tests.test_train_group import SUFFIX, _comparable
 
 
 @pytest.fixture
@@ -97,21 +96,6 @@ def _train_args(spec: dict, metrics_cfg: dict, data: Path, out: Path) -> list[st
     for kind, suffix in SUFFIX.items():
         args += [f"--{kind}", str(out / suffix)]
     return args
-
-
-def _comparable(run: Path) -> dict:
-    """A run's outputs without the wall times, which no rerun reproduces."""
-    record = json.loads((run / "metrics.json").read_text())
-    record["provenance"].pop("wall_time_s")
-    record.pop("train_wall_time_s")
-    info = json.loads((run / "train.json").read_text())
-    info["provenance"].pop("wall_time_s")
-    return {
-        "record": record,
-        "info": info,
-        "model": (run / "model.pt").read_bytes(),
-        "history": (run / "history.csv").read_bytes(),
-    }
 
 
 def test_a_warm_job_equals_the_same_job_run_cold(job, warm_env, tmp_path):
