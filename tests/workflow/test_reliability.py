@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikesparse import paths
+from spikesparse import paths, warm
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.runner import SNAKEMAKE, copy_workflow, snakemake
 
@@ -83,17 +85,24 @@ def _finished(workdir: Path, method: str, lam: str) -> bool:
     return all((workdir / paths.run_dir("e1", method, lam, s) / "metrics.json").exists() for s in SEEDS)
 
 
-def test_killed_training_job_recovers_bit_identical(tmp_path):
+@pytest.mark.parametrize("warm_start", [False, True], ids=["cold", "warm"])
+def test_killed_training_job_recovers_bit_identical(tmp_path, monkeypatch, warm_start):
     """One job finishes, the other is killed while it trains its second run: a rerun trains the
     killed job's runs again (bit-identical to a clean study) and leaves the finished job's files
-    alone."""
+    alone. With warm start the process killed is the job's client (what Snakemake started); its
+    child in the warm server must die with it, before it writes anything."""
     clean = copy_workflow(tmp_path / "clean")
     killed = copy_workflow(tmp_path / "killed")
     for workdir in (clean, killed):
         write_config(workdir, slow_jobs)
     target = paths.RUNS_TABLE
 
-    snakemake(clean, target, "--cores", "1", "--configfile", "test.yaml")
+    snakemake(clean, target, "--cores", "1", "--configfile", "test.yaml")  # cold: the yardstick
+    if warm_start:
+        runtime = Path(tempfile.mkdtemp(prefix="ssw", dir="/tmp"))  # short: a socket path's limit
+        monkeypatch.setenv("SPIKESPARSE_WARM", "1")
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        monkeypatch.delenv("SLURM_JOB_ID", raising=False)
 
     proc = subprocess.Popen(
         [*SNAKEMAKE, target, "--cores", "1", "--configfile", "test.yaml"],
@@ -145,6 +154,11 @@ def test_killed_training_job_recovers_bit_identical(tmp_path):
         for name in ("model.pt", "history.csv"):
             assert (run_dir / name).read_bytes() == (clean_dir / name).read_bytes()
         assert comparable(run_dir / "metrics.json") == comparable(clean_dir / "metrics.json")
+    if warm_start:
+        served = [warm._request(path, {"cmd": "ping"}) for path in warm.servers()]
+        assert sum(r["served"] for r in served if r) >= 2, "the jobs did not run warm"
+        warm.stop_all()
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_diverging_run_is_recorded_not_dropped(tmp_path):
