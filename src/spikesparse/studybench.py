@@ -280,11 +280,11 @@ def markdown(result: dict) -> str:
     full = result.get("full_study_s")
     # With warm start a job's process is the thin client (spikesparse.warm), whose CPU time is
     # not the job's: the column is left empty rather than wrong.
-    warm = bool(result.get("warm_start"))
+    warm_start = bool(result.get("warm_start"))
     lines = [
         f"study: {result['jobs']} jobs, {result['total_job_s']:.0f} job-s"
         + (f", wall {full:.0f} s" if full else "")
-        + (", warm start" if warm else "")
+        + (", warm start" if warm_start else "")
         + f"; matmul {result['gflop']:.0f} GFLOP; 1-thread sgemm peak "
         f"{result['matmul_peak_gflops_1thread']:.1f} GFLOP/s; "
         f"study efficiency {_percent(result['study_efficiency'])} (goal >= 50 %)",
@@ -295,7 +295,7 @@ def markdown(result: dict) -> str:
     for rule, r in sorted(result["per_rule"].items(), key=lambda kv: -kv[1]["job_s"]):
         lines.append(
             f"| {rule} | {r['jobs']} | {r['job_s']:.1f} | {100 * r['share']:.1f} % "
-            f"| {r['mean_job_s']:.2f} | {'–' if warm else format(r['cpu_s'], '.1f')} |"
+            f"| {r['mean_job_s']:.2f} | {'–' if warm_start else format(r['cpu_s'], '.1f')} |"
         )
     lines += [
         "",

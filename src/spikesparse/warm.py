@@ -111,8 +111,9 @@ def runtime_dir() -> Path:
     return folder
 
 
-def socket_path(fp: str | None = None) -> Path:
-    return runtime_dir() / f"{fp or fingerprint()}.sock"
+def socket_path() -> Path:
+    """The socket of the server for this code and environment."""
+    return runtime_dir() / f"{fingerprint()}.sock"
 
 
 # -- framing: a 4-byte length, then JSON ---------------------------------------------------------
@@ -196,16 +197,11 @@ def _run_child(conn: socket.socket, request: dict, fds: list[int]) -> None:
         else:
             print(err.code, file=sys.stderr)
             code = 1
-    except KeyboardInterrupt:
+    except BaseException as err:  # the job's own failure: a traceback in its log, as a cold run prints
         import traceback
 
         traceback.print_exc()
-        code = 130
-    except BaseException:  # the job's own failure: a traceback in its log, as a cold run prints
-        import traceback
-
-        traceback.print_exc()
-        code = 1
+        code = 130 if isinstance(err, KeyboardInterrupt) else 1
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
@@ -416,7 +412,7 @@ def _request(path: Path, message: dict) -> dict | None:
         return None
     with sock:
         try:
-            _send(sock, message, fds=[0, 1, 2])
+            _send(sock, message)  # a control message: no streams to hand over
             reply, _ = _recv(sock)
         except (OSError, EOFError, ValueError):
             return None
