@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from snntorch import surrogate
 from torch import nn
 
+from spikesparse.flops import snn_training_flops
 from spikesparse.io import provenance
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
@@ -259,12 +260,10 @@ def peak_step_memory_mb(step) -> float:
 
 
 def step_flops(w: dict) -> float:
-    """Matmul FLOPs of one step: forward 2*T*B*sum(fan_in*fan_out); backward twice that."""
-    sizes = [w["n_in"], *w["hidden"], w["n_out"]]
-    pairs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    if w["recurrent"]:
-        pairs += sum(n * n for n in w["hidden"])
-    return 3 * 2 * w["T"] * w["batch"] * pairs
+    """Matmul FLOPs one training step of workload ``w`` needs (``spikesparse.flops``): the same
+    count for every implementation, whatever it executes on top (a per-step readout, say)."""
+    net = (w["n_in"], w["hidden"], w["n_out"], w["T"], w["recurrent"])
+    return w["batch"] * snn_training_flops(*net)
 
 
 def matmul_peak_gflops(n: int = 1024, repeats: int = 20) -> float:

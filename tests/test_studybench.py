@@ -10,23 +10,31 @@ import pandas as pd
 import pytest
 import torch
 
+from spikesparse import flops as F
 from spikesparse import studybench as SB
 from spikesparse.cli import main
 
-# Hand counts for the tiny study below.
+# Hand counts for the tiny study below (spikesparse.flops: forward; training = forward + the
+# gradient of every product's operands that need one).
 # e1: recurrent, anomaly (sequence: 6 steps, 2 channels), rate population 3 -> 6 inputs, hidden 4,
-#     2 classes. Forward = 2*6*(6*4 + 4*4) + 2*4*2 = 480 + 16 = 496 FLOPs per sample.
-E1_FWD = 2 * 6 * (6 * 4 + 4 * 4) + 2 * 4 * 2
+#     2 classes. Forward = input 2*6*6*4 + recurrence over 5 steps 2*5*4*4 + time pooling 2*6*4
+#     + readout 2*4*2 = 288 + 160 + 48 + 16 = 512 FLOPs per sample. Training = 3 * 512 less the
+#     input layer's input gradient (288) and the pooling's weight gradient (48) = 1200.
+E1_FWD = 2 * 6 * 6 * 4 + 2 * 5 * 4 * 4 + 2 * 6 * 4 + 2 * 4 * 2
+E1_TRAIN = 3 * E1_FWD - 2 * 6 * 6 * 4 - 2 * 6 * 4
 # e3: feed-forward, digits (static, 5 features), latency code without n_steps -> the encoder's
-#     default 16 steps; hidden 3,3; 10 classes. Forward = 2*16*(5*3 + 3*3) + 2*3*10 = 768 + 60.
-E3_FWD = 2 * 16 * (5 * 3 + 3 * 3) + 2 * 3 * 10
+#     default 16 steps; hidden 3,3; 10 classes. Forward = 2*16*(5*3 + 3*3) + 2*16*3 + 2*3*10.
+E3_FWD = 2 * 16 * (5 * 3 + 3 * 3) + 2 * 16 * 3 + 2 * 3 * 10
+E3_TRAIN = 3 * E3_FWD - 2 * 16 * 5 * 3 - 2 * 16 * 3
 SIZES = {"anomaly": (10, 4, 8), "digits": (20, 5, 6)}  # train, val, test
-E1_FLOPS = 2 * (3 * E1_FWD * 10 + E1_FWD * 4) + E1_FWD * 8  # 2 epochs, val each epoch, test once
-E3_FLOPS = 3 * (3 * E3_FWD * 20 + E3_FWD * 5) + E3_FWD * 6  # 3 epochs
-# e4: ANN 5 -> 3 -> 10: 45 MACs; 2 epochs recorded in its history; sweep: 2 normalizations x
-#     (calibration 4 samples + 2 alphas x max T 8 x (val 5 + test 6)).
+E1_FLOPS = 2 * (E1_TRAIN * 10 + E1_FWD * 4) + E1_FWD * 8  # 2 epochs, val each epoch, test once
+E3_FLOPS = 3 * (E3_TRAIN * 20 + E3_FWD * 5) + E3_FWD * 6  # 3 epochs
+# e4: ANN 5 -> 3 -> 10: 45 MACs, 15 in the first layer (no input gradient); 2 epochs recorded in
+#     its history; sweep: 2 normalizations x (calibration 4 samples + 2 alphas x max T 8 x
+#     (val 5 + test 6)).
 ANN_FWD = 2 * 45
-E4_FLOPS = 2 * (3 * ANN_FWD * 20 + ANN_FWD * 5) + ANN_FWD * 6 + 2 * (ANN_FWD * 4 + 2 * ANN_FWD * 8 * 11)
+ANN_TRAIN = 3 * ANN_FWD - 2 * 15
+E4_FLOPS = 2 * (ANN_TRAIN * 20 + ANN_FWD * 5) + ANN_FWD * 6 + 2 * (ANN_FWD * 4 + 2 * ANN_FWD * 8 * 11)
 
 
 def write_tsv(path: Path, seconds: list[float], cpu: float = 1.0) -> None:
@@ -86,10 +94,19 @@ def results(tmp_path) -> Path:
     return res
 
 
-def test_forward_flops_by_hand():
-    assert SB.snn_forward_flops(6, [4], 2, 6, recurrent=True) == E1_FWD == 496
-    assert SB.snn_forward_flops(5, [3, 3], 10, 16, recurrent=False) == E3_FWD
-    assert SB.snn_forward_flops(5, [3, 3], 10, 16, recurrent=True) == E3_FWD + 2 * 16 * 18
+def test_flops_by_hand():
+    assert F.snn_forward_flops(6, [4], 2, 6, recurrent=True) == E1_FWD == 512
+    assert F.snn_training_flops(6, [4], 2, 6, recurrent=True) == E1_TRAIN == 1200
+    assert F.snn_forward_flops(5, [3, 3], 10, 16, recurrent=False) == E3_FWD
+    assert F.snn_training_flops(5, [3, 3], 10, 16, recurrent=False) == E3_TRAIN
+    # A recurrent layer adds N^2 per step after the first, forward, and 3x that in training.
+    assert F.snn_forward_flops(5, [3, 3], 10, 16, recurrent=True) == E3_FWD + 2 * 15 * 18
+    assert F.snn_training_flops(5, [3, 3], 10, 16, recurrent=True) == E3_TRAIN + 3 * 2 * 15 * 18
+    assert F.mlp_training_flops([15, 30]) == ANN_TRAIN == 240
+    with pytest.raises(ValueError, match="hidden layer"):
+        F.snn_forward_flops(5, [], 10, 16, recurrent=False)
+    with pytest.raises(ValueError, match="at least one layer"):
+        F.mlp_training_flops([])
 
 
 def test_run_and_conversion_flops(results):

@@ -12,15 +12,14 @@ start-up, data loading and bookkeeping included, which is the overhead being mea
 peak is ``torch.mm`` of two 1024 x 1024 float32 matrices on one thread, measured in the same
 command. FLOPs are counted from the resolved config of every run, never from timings:
 
-- SNN forward per sample: ``T x 2 x (sum of fan_in x fan_out over hidden layers + N^2 per
-  recurrent layer)`` plus ``2 x N_last x n_out`` for the readout (which runs once on the
-  time-weighted sum of the last layer's spikes, ``neurons.leaky_readout``);
-- training: 3x forward (forward + backward) per training sample and epoch, plus one forward per
-  validation sample and epoch; test evaluation: one forward per test sample;
-- ANN -> SNN conversion (E4), when its result files are present: 3x the ANN's MACs x 2 per
-  training sample and epoch, one forward per validation sample and epoch and per test sample;
-  the sweep's calibration forward per normalization and ``max(T)`` steps of the dense IF net per
-  normalization x alpha x split.
+- SNN runs: per training sample and epoch the training pass, per validation sample and epoch
+  and per test sample one forward pass, each as ``flops`` counts them (the matmuls the model
+  needs; a training pass is 3x forward less the first layer's input gradient and the time
+  pooling's weight gradient, which nothing needs);
+- ANN -> SNN conversion (E4), when its result files are present: the ANN's training pass
+  (``flops.mlp_training_flops``) per training sample and epoch, one forward per validation
+  sample and epoch and per test sample; the sweep's calibration forward per normalization and
+  ``max(T)`` steps of the dense IF net per normalization x alpha x split.
 
 Element-wise work (membrane updates, surrogate gradients, Adam) is not counted: the efficiency
 is a lower bound on the fraction of the machine that does useful matmul work.
@@ -39,6 +38,7 @@ import pandas as pd
 
 from . import paths, warm
 from .encoding import encoded_size, encoder_params
+from .flops import mlp_training_flops, snn_forward_flops, snn_training_flops
 from .io import machine_info, read_json, write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,15 +115,6 @@ def _hidden(value) -> list[int]:
     return [int(float(v)) for v in text.split(",")]
 
 
-def snn_forward_flops(n_in: int, hidden: list[int], n_out: int, n_steps: int, recurrent: bool) -> int:
-    """Matmul FLOPs of one sample's forward pass through ``models.SpikingNet`` (module docstring)."""
-    sizes = [n_in, *hidden]
-    per_step = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    if recurrent:
-        per_step += sum(n * n for n in hidden)
-    return 2 * n_steps * per_step + 2 * hidden[-1] * n_out
-
-
 def _encoding(row: pd.Series) -> dict:
     """The run's encoding spec back from its ``cfg.encoding.*`` columns (NaN = unset)."""
     spec = {}
@@ -167,19 +158,20 @@ def run_flops(runs: pd.DataFrame, metas: dict[str, dict]) -> pd.DataFrame:
         kind = run["cfg.model.kind"]
         if kind not in ("recurrent", "feedforward"):
             raise ValueError(f"cfg.model.kind must be recurrent or feedforward, got {kind!r}")
-        fwd = snn_forward_flops(
+        net = (
             encoded_size(int(shapes["x_train"][-1]), encoding),
             _hidden(run["cfg.model.hidden"]),
             int(meta["n_classes"]),
             _n_steps(encoding, shapes),
             kind == "recurrent",
         )
+        fwd, train = snn_forward_flops(*net), snn_training_flops(*net)
         epochs = int(run["cfg.training.epochs"])
         n_train, n_val, n_test = (int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test"))
         rows.append(
             {
                 "experiment": run["experiment"],
-                "train_flops": epochs * (3 * fwd * n_train + fwd * n_val),
+                "train_flops": epochs * (train * n_train + fwd * n_val),
                 "eval_flops": fwd * n_test,
             }
         )
@@ -198,12 +190,15 @@ def conversion_flops(results: str | Path, metas: dict[str, dict]) -> pd.DataFram
         spec = rec["spec"]
         shapes = metas[spec["dataset"]["name"]]["shapes"]
         n_train, n_val, n_test = (int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test"))
-        fwd = 2 * int(rec["ann"]["macs_per_sample"])
+        macs = int(rec["ann"]["macs_per_sample"])
+        first_layer = int(shapes["x_train"][-1]) * int(spec["ann"]["hidden"][0])
+        fwd = 2 * macs
         ann_info = results / _under_results(paths.ANN_INFO).as_posix().format(
             experiment=spec["experiment"], seed=spec["seed"]
         )
         epochs = len(read_json(ann_info)["history"]) if ann_info.exists() else int(spec["ann"]["epochs"])
-        train = epochs * (3 * fwd * n_train + fwd * n_val) + fwd * n_test
+        train = epochs * (mlp_training_flops([first_layer, macs - first_layer]) * n_train + fwd * n_val)
+        train += fwd * n_test
         t_max = max(int(t) for t in spec["time_steps"])
         per_norm = fwd * min(int(spec["calibration_samples"]), n_train) + len(
             spec["alphas"]

@@ -1,0 +1,52 @@
+"""Matmul FLOPs a network's forward pass and training step need: the one count behind the study
+efficiency (``studybench``) and the kernel benchmark's fraction of the sgemm peak
+(``benchmarks/bench_kernels.py``).
+
+Counted: every matrix product the computation needs, 2 FLOPs per multiply-add. For
+``models.SpikingNet`` per sample with ``T`` steps:
+
+- forward: ``2 T fan_in fan_out`` per feed-forward layer; ``2 (T - 1) N^2`` per recurrent layer
+  (step 0 has no earlier spikes); the readout pools the last layer over time (``2 T N_last``,
+  ``neurons.leaky_readout``) and applies its weights once (``2 N_last n_out``);
+- backward: the gradient with respect to each operand of a product that needs one, each as many
+  FLOPs as the product: every trained weight's, and every input's except the first layer's (its
+  input is data). The time pooling's weights are constants and get none.
+
+A training pass is therefore ``3 x forward - first layer - pooling``, not ``3 x forward``. Why "needed"
+rather than "executed": an implementation that does more (a readout applied at every step, a
+gradient for the data) is not credited for it, so a fraction of peak compares implementations,
+and the study with the benchmark, on the same useful work. Element-wise work (membranes,
+surrogates, Adam) is not counted, so a fraction of peak is a lower bound on what the machine did.
+"""
+
+from __future__ import annotations
+
+
+def _layer_products(n_in: int, hidden: list[int]) -> list[int]:
+    sizes = [n_in, *hidden]
+    return [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+
+
+def snn_forward_flops(n_in: int, hidden: list[int], n_out: int, n_steps: int, recurrent: bool) -> int:
+    """Matmul FLOPs of one sample's forward pass through ``models.SpikingNet``."""
+    if not hidden or n_steps < 1:
+        raise ValueError(f"need at least one hidden layer and one step, got {hidden}, T={n_steps}")
+    flops = 2 * n_steps * sum(_layer_products(n_in, hidden))
+    if recurrent:
+        flops += 2 * (n_steps - 1) * sum(n * n for n in hidden)
+    return flops + 2 * n_steps * hidden[-1] + 2 * hidden[-1] * n_out
+
+
+def snn_training_flops(n_in: int, hidden: list[int], n_out: int, n_steps: int, recurrent: bool) -> int:
+    """Matmul FLOPs of one sample's training pass (forward and backward) through ``SpikingNet``."""
+    forward = snn_forward_flops(n_in, hidden, n_out, n_steps, recurrent)
+    no_input_gradient = 2 * n_steps * n_in * hidden[0] + 2 * n_steps * hidden[-1]
+    return 3 * forward - no_input_gradient
+
+
+def mlp_training_flops(layer_macs: list[int]) -> int:
+    """Matmul FLOPs of one sample's training pass through a dense net whose layers have
+    ``layer_macs`` multiply-adds each (the first is fed the data, so it needs no input gradient)."""
+    if not layer_macs:
+        raise ValueError("a dense net needs at least one layer")
+    return 3 * 2 * sum(layer_macs) - 2 * layer_macs[0]

@@ -1,0 +1,45 @@
+"""The FLOP count (spikesparse.flops) against what PyTorch's own counter sees the model do:
+the count must be the matmuls a SpikingNet's training pass actually needs, no more."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from spikesparse.flops import snn_forward_flops, snn_training_flops
+from spikesparse.models import SpikingNet
+from spikesparse.neurons import LIFParams, kernel
+
+N_IN, HIDDEN, N_OUT, T, B = 7, [5, 6], 3, 9, 4
+
+
+def counted(net: SpikingNet, train: bool) -> int:
+    x = (torch.rand(T, B, N_IN, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    with FlopCounterMode(display=False) as counter:
+        if train:
+            F.cross_entropy(net(x).logits, torch.arange(B) % N_OUT).backward()
+        else:
+            with torch.no_grad():
+                net(x)
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_feedforward_count_is_what_torch_counts(train):
+    net = SpikingNet(N_IN, HIDDEN, N_OUT, LIFParams(), recurrent=False)
+    ours = (snn_training_flops if train else snn_forward_flops)(N_IN, HIDDEN, N_OUT, T, False)
+    assert counted(net, train) == B * ours
+
+
+def test_recurrent_backward_is_what_torch_counts(monkeypatch):
+    # The PyTorch loop (no compiled kernel) so that torch's counter sees every product. It does
+    # not count the forward recurrence's in-place addmm_, so that term is added by hand: T - 1
+    # steps of [B, N] @ [N, N] per layer. Everything else, the backward recurrence and the
+    # recurrent weight's gradient included, is torch's own count.
+    monkeypatch.setattr(kernel, "_compiled_for", lambda *args: None)
+    net = SpikingNet(N_IN, HIDDEN, N_OUT, LIFParams(), recurrent=True)
+    forward_recurrence = sum(2 * (T - 1) * B * n * n for n in HIDDEN)
+    assert counted(net, True) + forward_recurrence == B * snn_training_flops(N_IN, HIDDEN, N_OUT, T, True)
+    assert counted(net, False) + forward_recurrence == B * snn_forward_flops(N_IN, HIDDEN, N_OUT, T, True)
