@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from spikesparse import optim
 from spikesparse.models import build_model
 from spikesparse.optim import Adam
 
@@ -23,9 +24,20 @@ def _model(kind):
     return build_model(spec, n_in=12, n_out=4)
 
 
+@pytest.fixture(params=["compiled", "foreach ops"])
+def adam_path(request, monkeypatch):
+    """Both implementations of the foreach arithmetic: the compiled step and the foreach ops."""
+    if request.param == "compiled":
+        if optim._compiled_step() is None:
+            pytest.skip("compiled kernels unavailable (SPIKESPARSE_NO_EXT=1 or no compiler)")
+    else:
+        monkeypatch.setattr(optim, "_compiled_step", lambda: None)
+    return request.param
+
+
 @pytest.mark.parametrize("kind", ["feedforward", "recurrent"])
 @pytest.mark.parametrize("lr", [1e-3, 3e-3])
-def test_same_parameters_as_torch_adam_after_every_step(kind, lr):
+def test_same_parameters_as_torch_adam_after_every_step(kind, lr, adam_path):
     ours, theirs = _model(kind), _model(kind)
     opt_ours = Adam(ours.parameters(), lr=lr)
     opt_theirs = torch.optim.Adam(theirs.parameters(), lr=lr, foreach=True)
@@ -43,6 +55,62 @@ def test_same_parameters_as_torch_adam_after_every_step(kind, lr):
             opt.step()
         for (name, a), b in zip(ours.named_parameters(), theirs.parameters(), strict=True):
             assert torch.equal(a, b), (step, name)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.3, 0.99), (0.0, 0.5)])
+def test_any_size_and_betas_match_torch_adam(betas, threads, adam_path):
+    """Sizes around the vector width and above torch's parallel grain (where two threads split a
+    tensor), gradients over ten orders of magnitude, and beta1 on both sides of torch's lerp
+    switch at weight 0.5."""
+    sizes = [1, 7, 16, 17, 33, 1000, 40_000, 70_001]
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gen = torch.Generator().manual_seed(3)
+        ours = [torch.randn(n, generator=gen) for n in sizes]
+        theirs = [p.clone() for p in ours]
+        opt_ours = Adam(ours, lr=2e-3, betas=betas)
+        opt_theirs = torch.optim.Adam(theirs, lr=2e-3, betas=betas, foreach=True)
+        for step in range(20):
+            for a, b in zip(ours, theirs, strict=True):
+                a.grad = torch.randn(a.shape, generator=gen) * 10.0 ** (step % 10 - 5)
+                b.grad = a.grad.clone()
+            opt_ours.step()
+            opt_theirs.step()
+            for a, b in zip(ours, theirs, strict=True):
+                assert torch.equal(a, b), (step, a.numel())
+            assert opt_ours.weights_finite()
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_finite_reports_a_non_finite_weight(bad, adam_path):
+    params = [torch.zeros(5), torch.zeros(3, 4)]
+    opt = Adam(params, lr=1e-3)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    assert opt.weights_finite()
+    params[1].grad[2, 1] = bad  # a NaN or inf gradient makes that weight NaN
+    opt.step()
+    assert not opt.weights_finite()
+    assert opt._finite is (False if adam_path == "compiled" else None)  # the flag, or the check
+
+
+def test_cpu_without_fused_multiply_add_runs_the_foreach_ops(monkeypatch):
+    monkeypatch.setattr(optim, "_cpu_capability", lambda: "DEFAULT")
+    assert optim._compiled_step() is None
+
+
+def test_weights_finite_checks_a_parameter_the_step_skipped():
+    params = [torch.zeros(2), torch.zeros(2)]
+    opt = Adam(params, lr=1e-3)
+    params[0].grad = torch.ones(2)
+    params[1].data[0] = float("nan")  # no gradient: not updated, still checked
+    opt.step()
+    assert not opt.weights_finite()
 
 
 @pytest.mark.parametrize("kind", ["feedforward", "recurrent", "ann"])

@@ -60,11 +60,6 @@ def predict_accuracy(
     return correct / max(1, len(y))
 
 
-def _all_finite(tensors: list[torch.Tensor]) -> bool:
-    """Whether every element of every tensor is finite, in one check (one sync per step)."""
-    return bool(torch.isfinite(torch.cat([t.detach().reshape(-1) for t in tensors])).all())
-
-
 def train_run(
     spec: dict,
     data: dict[str, np.ndarray],
@@ -130,7 +125,7 @@ def train_run(
                     f"optimizer step failed at epoch {epoch + 1}: {err}",
                 )
                 break
-            if not _all_finite(optimizer.params):
+            if not optimizer.weights_finite():
                 result.status, result.reason = (
                     "diverged",
                     (f"non-finite weights after epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"),

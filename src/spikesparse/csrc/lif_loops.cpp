@@ -343,6 +343,7 @@ std::string direct_blas_route() {
 namespace spikesparse {
 void bind_rate_code(pybind11::module& m);    // rate_code.cpp: the rate code's fused draw
 void bind_first_spike(pybind11::module& m);  // first_spike.cpp: the first-spike penalty's mask
+void bind_adam(pybind11::module& m);  // adam.cpp: torch's foreach Adam step, fused
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -354,4 +355,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("direct_blas_route", &direct_blas_route);
   spikesparse::bind_rate_code(m);
   spikesparse::bind_first_spike(m);
+  spikesparse::bind_adam(m);
 }
