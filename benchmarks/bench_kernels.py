@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from snntorch import surrogate
 from torch import nn
 
-from spikesparse.flops import snn_training_flops
+from spikesparse.flops import sgemm_peak_gflops, snn_training_flops
 from spikesparse.io import provenance
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
@@ -266,16 +266,6 @@ def step_flops(w: dict) -> float:
     return w["batch"] * snn_training_flops(*net)
 
 
-def matmul_peak_gflops(n: int = 1024, repeats: int = 20) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    for _ in range(3):
-        a @ b
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
-
-
 def quick_study_wall_s() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("Snakefile", "config.yaml", "config", "workflow", "notebooks"):
@@ -332,7 +322,7 @@ def bench_threads(n_threads: int, args, peers: list[str]) -> dict:
         flops = step_flops(w)
         rounds = {k: [] for k in models}
         for _ in range(args.repeats):
-            peak = matmul_peak_gflops()
+            peak = sgemm_peak_gflops(threads=n_threads, blocks=2)
             peaks.append(peak)
             for k, step in steps.items():
                 ms, share = timed_round(step, args.warmup, args.steps)

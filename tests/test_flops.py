@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from spikesparse.flops import snn_forward_flops, snn_training_flops
+from spikesparse.flops import sgemm_peak_gflops, snn_forward_flops, snn_training_flops
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams, kernel
 
@@ -43,3 +43,15 @@ def test_recurrent_backward_is_what_torch_counts(monkeypatch):
     forward_recurrence = sum(2 * (T - 1) * B * n * n for n in HIDDEN)
     assert counted(net, True) + forward_recurrence == B * snn_training_flops(N_IN, HIDDEN, N_OUT, T, True)
     assert counted(net, False) + forward_recurrence == B * snn_forward_flops(N_IN, HIDDEN, N_OUT, T, True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sgemm_peak_runs_at_the_thread_count_asked_and_restores_the_callers(threads, monkeypatch):
+    before = torch.get_num_threads()
+    seen = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (seen.append(n), real(n)))
+    peak = sgemm_peak_gflops(threads=threads, n=128, repeats=3, blocks=2)
+    assert 0.01 < peak < 1e5
+    assert seen == [threads, before]
+    assert torch.get_num_threads() == before

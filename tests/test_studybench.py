@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from spikesparse import flops as F
 from spikesparse import studybench as SB
@@ -191,10 +190,3 @@ def test_bad_inputs_name_the_cause(results, tmp_path):
         SB.study_table(
             pd.DataFrame({"s": [1.0]}), pd.DataFrame(columns=["experiment", "train_flops", "eval_flops"]), 0.0
         )
-
-
-def test_sgemm_peak_is_measured_on_one_thread_and_restores_threads():
-    before = torch.get_num_threads()
-    peak = SB.sgemm_peak_gflops(n=128, repeats=3, blocks=2)
-    assert 0.01 < peak < 1e5
-    assert torch.get_num_threads() == before

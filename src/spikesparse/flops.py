@@ -21,6 +21,9 @@ surrogates, Adam) is not counted, so a fraction of peak is a lower bound on what
 
 from __future__ import annotations
 
+import math
+import time
+
 
 def _layer_products(n_in: int, hidden: list[int]) -> list[int]:
     sizes = [n_in, *hidden]
@@ -50,3 +53,28 @@ def mlp_training_flops(layer_macs: list[int]) -> int:
     if not layer_macs:
         raise ValueError("a dense net needs at least one layer")
     return 3 * 2 * sum(layer_macs) - 2 * layer_macs[0]
+
+
+def sgemm_peak_gflops(threads: int = 1, n: int = 1024, repeats: int = 10, blocks: int = 5) -> float:
+    """The machine's float32 matmul throughput (GFLOP/s) at ``threads`` threads, the denominator
+    of every fraction of peak: the best of ``blocks`` timed blocks of ``repeats`` ``torch.mm``
+    calls on ``n x n`` matrices, so a neighbour's burst on a shared machine lowers one block, not
+    the figure. The caller's thread count is restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+        for _ in range(3):
+            torch.mm(a, b)
+        best = math.inf
+        for _ in range(blocks):
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                torch.mm(a, b)
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * n**3 * repeats / best / 1e9

@@ -38,7 +38,7 @@ import pandas as pd
 
 from . import paths, warm
 from .encoding import encoded_size, encoder_params
-from .flops import mlp_training_flops, snn_forward_flops, snn_training_flops
+from .flops import mlp_training_flops, sgemm_peak_gflops, snn_forward_flops, snn_training_flops
 from .io import machine_info, read_json, write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,30 +48,6 @@ SHARED = "(shared)"  # jobs of no single experiment: datasets, tables, figures, 
 def _under_results(pattern: str) -> Path:
     """A path pattern of ``paths`` relative to the results folder (``results/x`` -> ``x``)."""
     return Path(pattern).relative_to(paths.RESULTS)
-
-
-def sgemm_peak_gflops(n: int = 1024, repeats: int = 10, blocks: int = 5) -> float:
-    """1-thread float32 matmul throughput (GFLOP/s): the best of ``blocks`` timed blocks of
-    ``repeats`` ``torch.mm`` calls, so a neighbour's burst on a shared machine lowers one block,
-    not the figure. The caller's thread count is restored."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        gen = torch.Generator().manual_seed(0)
-        a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
-        for _ in range(3):
-            torch.mm(a, b)
-        best = math.inf
-        for _ in range(blocks):
-            t0 = time.perf_counter()
-            for _ in range(repeats):
-                torch.mm(a, b)
-            best = min(best, time.perf_counter() - t0)
-    finally:
-        torch.set_num_threads(threads)
-    return 2 * n**3 * repeats / best / 1e9
 
 
 def read_benchmarks(bench_dir: str | Path, experiments: set[str]) -> pd.DataFrame:
