@@ -51,6 +51,48 @@ def test_if_rate_approximates_activation():
     torch.testing.assert_close(total / 200, a, atol=1 / 200, rtol=0)
 
 
+@pytest.mark.parametrize("threshold", [1.0, 0.3])
+def test_if_compiled_step_equals_the_pytorch_operations(threshold, monkeypatch):
+    """The compiled step (float32 CPU) against the five PyTorch operations, bit for bit, over a
+    long run whose membranes cross the threshold, land on it exactly and go negative."""
+    from spikesparse.neurons import steps
+
+    if steps._compiled_if_step(torch.zeros(1), torch.zeros(1)) is None:
+        pytest.skip("compiled kernels unavailable (SPIKESPARSE_NO_EXT=1 or no compiler)")
+    gen = torch.Generator().manual_seed(0)
+    currents = [torch.randn(64, 33, generator=gen) * 0.7 for _ in range(60)]
+    currents[3][:, :5] = threshold  # a membrane of exactly the threshold fires (inclusive)
+    p = IFParams(threshold=threshold)
+
+    def run():
+        state, spikes = if_state(64, 33, currents[0]), []
+        for c in currents:
+            s, state = if_step(c, state, p)
+            spikes.append(s)
+        return torch.stack(spikes), state.v
+
+    fast = run()
+    monkeypatch.setattr(steps, "_compiled_if_step", lambda *tensors: None)
+    slow = run()
+    assert fast[0].sum() > 0 and fast[0].dtype == torch.float32
+    assert torch.equal(fast[0], slow[0]) and torch.equal(fast[1], slow[1])
+
+
+def test_if_step_falls_back_where_the_compiled_step_does_not_apply():
+    from spikesparse.neurons import steps
+
+    v = torch.zeros(2, 3)
+    assert steps._compiled_if_step(torch.zeros(2, 3, dtype=torch.float64), v.double()) is None
+    assert steps._compiled_if_step(torch.zeros(1, 3), v) is None  # broadcast
+    assert steps._compiled_if_step(torch.zeros(3, 2).t(), v) is None  # not contiguous
+    assert steps._compiled_if_step(torch.zeros(2, 3, requires_grad=True), v) is None
+    # A gradient flows through the PyTorch operations' path.
+    current = torch.full((2, 3), 0.5, requires_grad=True)
+    s, state = if_step(current, IFState(torch.zeros(2, 3)))
+    state.v.sum().backward()
+    assert torch.equal(current.grad, torch.ones(2, 3))
+
+
 def test_if_params_reject_bad_threshold():
     with pytest.raises(ValueError, match="threshold"):
         IFParams(threshold=0.0)
