@@ -15,8 +15,9 @@ Counted: every matrix product the computation needs, 2 FLOPs per multiply-add. F
 A training pass is therefore ``3 x forward - first layer - pooling``, not ``3 x forward``.
 Why "needed" rather than "executed": an implementation that does more (a readout applied at
 every step, a gradient for the data) is not credited for it, so a fraction of peak compares
-implementations, and the study with the benchmark, on the same useful work. Element-wise work (membranes,
-surrogates, Adam) is not counted, so a fraction of peak is a lower bound on what the machine did.
+implementations, and the study with the benchmark, on the same useful work. Element-wise work
+(membranes, surrogates, Adam) is not counted, so a fraction of peak is a lower bound on what the
+machine did.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
 // The same roundings as torch's CPU kernels on this build (tests/test_optim.py compares them
 // step by step): lerp with weight w < 0.5 is fma(w, g - m, m) (its vectorized form), addcmul is
 // fma(c * g, g, v), addcdiv is p + (s * m) / d, division and addition by a scalar round once.
-// The square root is torch's own (at::sqrt_out: MKL's vector sqrt on MKL builds, which is not
+// The square root is torch's own (at::sqrt: MKL's vector sqrt on MKL builds, which is not
 // the correctly rounded std::sqrt). -ffp-contract=off keeps every other operation unfused.
 #include <torch/extension.h>
 
