@@ -248,3 +248,50 @@ def test_spikes_only_path_matches_reference(case, backend):
         strict=True,
     ):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("case", CONSTRAINTS[::2], ids=[_ids(c) for c in CONSTRAINTS[::2]])
+@pytest.mark.parametrize("spike_grad", [False, True], ids=["pool-only", "pool+spikes"])
+def test_pooled_output_is_bit_identical_to_the_two_calls(case, spike_grad, backend):
+    """``run_lif(..., pool=c)`` returns the spikes and ``time_pool(spikes, c)`` and forms the sum's
+    gradient inside the layer's backward: outputs and every gradient must equal, bit for bit,
+    ``run_lif`` followed by ``time_pool`` with autograd adding the two gradients (float32, the
+    study's dtype; with and without a second gradient reaching the spikes, as a penalty gives)."""
+    from spikesparse.neurons import run_lif
+    from spikesparse.neurons.readout import time_pool
+
+    p, rec = _params(case, beta=0.9, threshold=1.0, slope=25.0)
+    gen = torch.Generator().manual_seed(zlib.crc32(_ids(case).encode()) + 7)
+    cur = (torch.randn(15, 6, 33, generator=gen) * 0.8 + 0.5).requires_grad_()
+    w = (torch.randn(33, 33, generator=gen) * 0.3).requires_grad_() if rec else None
+    g_pool = torch.randn(6, 33, generator=gen)
+    g_spk = torch.randn(15, 6, 33, generator=gen)
+    c = readout_weights(15, 0.9)
+    leaves = [cur] + ([w] if rec else [])
+
+    def loss_and_outputs(fused: bool):
+        if fused:
+            s, pooled = run_lif(cur, w, p, pool=c)
+        else:
+            s = run_lif(cur, w, p)
+            pooled = time_pool(s, c)
+        loss = (pooled * g_pool).sum() + ((s * g_spk).sum() if spike_grad else 0.0)
+        return loss, s, pooled
+
+    loss_f, s_f, pool_f = loss_and_outputs(True)
+    loss_r, s_r, pool_r = loss_and_outputs(False)
+    assert torch.equal(s_f, s_r) and torch.equal(pool_f, pool_r)
+    for a, b in zip(torch.autograd.grad(loss_f, leaves), torch.autograd.grad(loss_r, leaves), strict=True):
+        assert torch.equal(a, b)
+    with torch.no_grad():  # the inference path returns the same pair
+        s_i, pool_i = run_lif(cur, w, p, pool=c)
+    assert torch.equal(s_i, s_r) and torch.equal(pool_i, pool_r)
+
+
+def test_time_weights_are_computed_once_and_equal_readout_weights():
+    from spikesparse.neurons.readout import time_weights
+
+    c, c_sum = time_weights(7, 0.85)
+    assert torch.equal(c, readout_weights(7, 0.85)) and torch.equal(c_sum, c.sum())
+    assert time_weights(7, 0.85)[0] is c  # cached: a model asks every forward pass
+    assert time_weights(7, 0.85, dtype=torch.float64)[0].dtype == torch.float64

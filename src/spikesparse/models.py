@@ -8,7 +8,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .neurons import LIFParams, check_sequence, leaky_readout, lif_multistep, rlif_multistep, run_lif
+from .neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, run_lif
+from .neurons.readout import readout_from_pool, time_weights
 
 
 class SNNOutput(NamedTuple):
@@ -79,13 +80,20 @@ class SpikingNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> SNNOutput:
         check_sequence(x, "x", self.n_in)
+        c, c_sum = time_weights(x.shape[0], self.readout_beta, x.device, x.dtype)
         spikes = []
         h = x
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            current = layer(h)
-            h = run_lif(current, self.w_rec[i] if self.recurrent else None, self.neuron)
+            w_rec = self.w_rec[i] if self.recurrent else None
+            # The last layer also returns the readout's time pooling (neurons.leaky_readout):
+            # the same numbers, with a cheaper backward.
+            if i < last:
+                h = run_lif(layer(h), w_rec, self.neuron)
+            else:
+                h, pooled = run_lif(layer(h), w_rec, self.neuron, pool=c)
             spikes.append(h)
-        return SNNOutput(leaky_readout(h, self.readout, self.readout_beta), spikes)
+        return SNNOutput(readout_from_pool(pooled, self.readout, c_sum), spikes)
 
     @torch.no_grad()
     def traces(self, x: torch.Tensor) -> SNNTraces:

@@ -98,32 +98,68 @@ std::vector<at::Tensor> ff_forward(at::Tensor current, double beta, double theta
   return {spikes, surr, mems};
 }
 
-template <typename scalar_t>
-inline void ff_back_step(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gm,
+// The gradient reaching the spikes of one step: g_s[t] from the layers above (and penalties), plus,
+// for the last hidden layer, the time-pooled readout's share c[t] * g_pooled (see
+// spike_gradient_inputs). Products and the one sum round exactly as the outer product and
+// autograd's accumulation of the two gradients would.
+template <typename scalar_t, bool kGs, bool kPool>
+inline scalar_t spike_grad(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gp,
+                           scalar_t ct, int64_t i) {
+  if (kGs && kPool) return gs[i] + ct * gp[i];
+  if (kPool) return ct * gp[i];
+  return gs[i];
+}
+
+template <typename scalar_t, bool kGs, bool kPool>
+inline void ff_back_step(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gp,
+                         const scalar_t ct, const scalar_t* __restrict__ gm,
                          const scalar_t* __restrict__ sg, const scalar_t* __restrict__ sp,
                          scalar_t* __restrict__ out, scalar_t* __restrict__ next, int64_t n,
                          const scalar_t b, const bool zero_reset) {
   for (int64_t i = 0; i < n; ++i) {
     const scalar_t carry = zero_reset ? b * (scalar_t(1) - sp[i]) : b;
-    scalar_t d = gs[i] * sg[i] + carry * next[i];
+    scalar_t d = spike_grad<scalar_t, kGs, kPool>(gs, gp, ct, i) * sg[i] + carry * next[i];
     if (gm) d += gm[i];
     out[i] = d;
     next[i] = d;
   }
 }
 
+// The two sources of the spikes' gradient as raw pointers. grad_spikes is empty when nothing but
+// the readout uses the spikes; pool_c ([T]) and grad_pooled ([B, N]) are empty unless the layer
+// also returned the readout's time pooling sum_t c[t] s[t] (neurons.kernel, pool=...): its
+// gradient c[t] * g_pooled is then formed on the fly instead of as a [T, B, N] tensor.
+struct SpikeGrads {
+  at::Tensor gs, c, gp;
+  bool has_gs, has_pool;
+  SpikeGrads(at::Tensor grad_spikes, const c10::optional<at::Tensor>& pool_c,
+             const c10::optional<at::Tensor>& grad_pooled)
+      : has_gs(grad_spikes.numel() > 0),
+        has_pool(pool_c.has_value() && grad_pooled.has_value() && grad_pooled->numel() > 0) {
+    if (has_gs) gs = grad_spikes.contiguous();
+    if (has_pool) {
+      c = pool_c->contiguous();
+      gp = grad_pooled->contiguous();
+    }
+    TORCH_CHECK(has_gs || has_pool, "LIF backward: no gradient reaches the spikes");
+  }
+};
+
 // Feed-forward backward: d[t] = g_s[t] * surr[t] (+ g_m[t]) + c[t] * d[t+1],
 // c = beta (subtract) or beta * (1 - s[t]) (zero reset).
 at::Tensor ff_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor surr,
-                       at::Tensor spikes, double beta, bool zero_reset) {
-  grad_spikes = grad_spikes.contiguous();
+                       at::Tensor spikes, double beta, bool zero_reset,
+                       c10::optional<at::Tensor> pool_c, c10::optional<at::Tensor> grad_pooled) {
+  const SpikeGrads sgr(grad_spikes, pool_c, grad_pooled);
   const bool has_gm = grad_mems.numel() > 0;
   if (has_gm) grad_mems = grad_mems.contiguous();
   const int64_t T = surr.size(0);
   const int64_t M = surr.numel() / T;
   auto grad = at::empty_like(surr);
   AT_DISPATCH_FLOATING_TYPES(surr.scalar_type(), "ff_backward", [&] {
-    const scalar_t* gs = grad_spikes.data_ptr<scalar_t>();
+    const scalar_t* gs = sgr.has_gs ? sgr.gs.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* cp = sgr.has_pool ? sgr.c.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* gp = sgr.has_pool ? sgr.gp.data_ptr<scalar_t>() : nullptr;
     const scalar_t* gm = has_gm ? grad_mems.data_ptr<scalar_t>() : nullptr;
     const scalar_t* sg = surr.data_ptr<scalar_t>();
     const scalar_t* sp = spikes.data_ptr<scalar_t>();
@@ -131,10 +167,19 @@ at::Tensor ff_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor 
     const scalar_t b = beta;
     at::parallel_for(0, M, kGrain, [=](int64_t lo, int64_t hi) {
       std::vector<scalar_t> next(hi - lo, scalar_t(0));
+      const int64_t n = hi - lo;
       for (int64_t t = T - 1; t >= 0; --t) {
         const int64_t off = t * M + lo;
-        ff_back_step(gs + off, gm ? gm + off : nullptr, sg + off, sp + off, out + off,
-                     next.data(), hi - lo, b, zero_reset);
+        const scalar_t* g = gs ? gs + off : nullptr;
+        const scalar_t* m = gm ? gm + off : nullptr;
+        const scalar_t* p = gp ? gp + lo : nullptr;
+        const scalar_t ct = cp ? cp[t] : scalar_t(0);
+        if (g && p)
+          ff_back_step<scalar_t, true, true>(g, p, ct, m, sg + off, sp + off, out + off, next.data(), n, b, zero_reset);
+        else if (p)
+          ff_back_step<scalar_t, false, true>(g, p, ct, m, sg + off, sp + off, out + off, next.data(), n, b, zero_reset);
+        else
+          ff_back_step<scalar_t, true, false>(g, p, ct, m, sg + off, sp + off, out + off, next.data(), n, b, zero_reset);
       }
     });
   });
@@ -243,6 +288,17 @@ inline void rec_back_step(const scalar_t* __restrict__ scratch, const scalar_t* 
   }
 }
 
+// scratch = g_s[t] + c[t] * g_pooled (or c[t] * g_pooled alone): spike_grad over a row block.
+template <typename scalar_t>
+inline void spike_grad_rows(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gp,
+                            const scalar_t ct, scalar_t* __restrict__ out, int64_t n) {
+  if (gs) {
+    for (int64_t j = 0; j < n; ++j) out[j] = spike_grad<scalar_t, true, true>(gs, gp, ct, j);
+  } else {
+    for (int64_t j = 0; j < n; ++j) out[j] = spike_grad<scalar_t, false, true>(gs, gp, ct, j);
+  }
+}
+
 // Rows of the batch per thread: samples are independent in the recurrence, so each thread runs
 // the whole time loop on its own rows (its own per-step GEMMs) with no barrier between steps.
 inline int64_t rows_per_thread(int64_t B) {
@@ -291,8 +347,10 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
 
 // Recurrent backward (subtractive, detached reset): returns {grad_current, grad_w_rec}.
 std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor surr,
-                                     at::Tensor spikes, at::Tensor w_rec, double beta) {
-  grad_spikes = grad_spikes.contiguous();
+                                     at::Tensor spikes, at::Tensor w_rec, double beta,
+                                     c10::optional<at::Tensor> pool_c,
+                                     c10::optional<at::Tensor> grad_pooled) {
+  const SpikeGrads sgr(grad_spikes, pool_c, grad_pooled);
   const bool has_gm = grad_mems.numel() > 0;
   if (has_gm) grad_mems = grad_mems.contiguous();
   surr = surr.contiguous();
@@ -304,7 +362,9 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
   auto grad = at::empty_like(surr);
   AT_DISPATCH_FLOATING_TYPES(surr.scalar_type(), "rec_backward", [&] {
     const scalar_t b = beta;
-    const scalar_t* gs_all = grad_spikes.data_ptr<scalar_t>();
+    const scalar_t* gs_all = sgr.has_gs ? sgr.gs.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* cp = sgr.has_pool ? sgr.c.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* gp_all = sgr.has_pool ? sgr.gp.data_ptr<scalar_t>() : nullptr;
     const scalar_t* sg_all = surr.data_ptr<scalar_t>();
     const scalar_t* gm_all = has_gm ? grad_mems.data_ptr<scalar_t>() : nullptr;
     scalar_t* g = grad.data_ptr<scalar_t>();
@@ -317,7 +377,12 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
       for (int64_t t = T - 1; t >= 0; --t) {
         const int64_t off = t * M + off0;
         // scratch = g_s[t] (+ d[t+1] @ W_rec): the gradient reaching the spikes of step t.
-        std::copy(gs_all + off, gs_all + off + Mc, scratch);
+        const scalar_t* gs_t = gs_all ? gs_all + off : nullptr;
+        if (gp_all) {
+          spike_grad_rows(gs_t, gp_all + off0, cp[t], scratch, Mc);
+        } else {
+          std::copy(gs_t, gs_t + Mc, scratch);
+        }
         const scalar_t* nx = t == T - 1 ? nullptr : g + off + M;
         if (nx) gemm.run(nx, scratch);
         rec_back_step(scratch, sg_all + off, nx, gm_all ? gm_all + off : nullptr, g + off, Mc, b);
@@ -348,10 +413,15 @@ void bind_if_step(pybind11::module& m);  // if_step.cpp: the conversion's IF neu
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  namespace py = pybind11;
   m.def("ff_forward", &ff_forward);
-  m.def("ff_backward", &ff_backward);
+  m.def("ff_backward", &ff_backward, py::arg("grad_spikes"), py::arg("grad_mems"),
+        py::arg("surr"), py::arg("spikes"), py::arg("beta"), py::arg("zero_reset"),
+        py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none());
   m.def("rec_forward", &rec_forward);
-  m.def("rec_backward", &rec_backward);
+  m.def("rec_backward", &rec_backward, py::arg("grad_spikes"), py::arg("grad_mems"),
+        py::arg("surr"), py::arg("spikes"), py::arg("w_rec"), py::arg("beta"),
+        py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none());
   m.def("set_direct_blas", &set_direct_blas);
   m.def("direct_blas_route", &direct_blas_route);
   spikesparse::bind_rate_code(m);

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from .params import LIFParams, check_sequence
+from .readout import time_pool
 
 
 def fast_sigmoid_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
@@ -134,19 +135,26 @@ def _pytorch_loop(
 
 
 class _LIFFunction(torch.autograd.Function):
-    """Membrane recurrence over all T steps; ``w_rec`` is an empty tensor for feed-forward."""
+    """Membrane recurrence over all T steps; ``w_rec`` is an empty tensor for feed-forward.
+
+    With ``pool`` (time weights ``[T]``, ``return_mem`` False) the outputs are the spikes and their
+    weighted time sum (``readout.time_pool``), and the backward forms the sum's gradient for each
+    step as it needs it instead of receiving it as a ``[T, B, N]`` tensor from a separate node."""
 
     @staticmethod
-    def forward(ctx, current, w_rec, p: LIFParams, return_mem: bool = True):  # noqa: D401
+    def forward(ctx, current, w_rec, p: LIFParams, return_mem: bool = True, pool=None):  # noqa: D401
         recurrent = w_rec.numel() > 0
         ext = _compiled_for(current, p, recurrent)
         ctx.ext = ext
         ctx.p = p
         ctx.recurrent = recurrent
+        ctx.pool = pool
         ctx.set_materialize_grads(False)
         if ext is not None:
             spikes, surrogate, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, True)
             ctx.save_for_backward(surrogate, spikes, w_rec)
+            if pool is not None:
+                return spikes, time_pool(spikes, pool)
             return (spikes, mems) if return_mem else spikes
         keep_mem = p.reset != "subtract" and not p.detach_reset
         rleaky = p.reset == "zero_rleaky"
@@ -164,73 +172,92 @@ class _LIFFunction(torch.autograd.Function):
         # The attached zero reset's backward needs the membrane before the reset (RLeaky: pre).
         saved_mem = (pres if rleaky else mems) if keep_mem else None
         ctx.save_for_backward(surrogate, spikes, w_rec, saved_mem, thetas)
+        if pool is not None:
+            return spikes, time_pool(spikes, pool)
         return (spikes, mems) if return_mem else spikes
 
     @staticmethod
-    def backward(ctx, grad_spikes, grad_mems=None):
+    def backward(ctx, grad_spikes, grad_second=None):
         p: LIFParams = ctx.p
-        if grad_spikes is None:
-            grad_spikes = torch.zeros_like(ctx.saved_tensors[0])
+        pool = ctx.pool
+        grad_pooled = grad_second if pool is not None else None
+        grad_mems = None if pool is not None else grad_second
         if ctx.ext is not None:
             surrogate, spikes, w_rec = ctx.saved_tensors
-            g_mem = grad_mems if grad_mems is not None else surrogate.new_empty(0)
+            empty = surrogate.new_empty(0)
+            if grad_spikes is None and grad_pooled is None:
+                grad_spikes = torch.zeros_like(surrogate)
+            g_spk = grad_spikes if grad_spikes is not None else empty
+            g_mem = grad_mems if grad_mems is not None else empty
             if ctx.recurrent:
                 grad_current, grad_w = ctx.ext.rec_backward(
-                    grad_spikes, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta
+                    g_spk, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta, pool, grad_pooled
                 )
-                return grad_current, grad_w if ctx.needs_input_grad[1] else None, None, None
+                return grad_current, grad_w if ctx.needs_input_grad[1] else None, None, None, None
             grad_current = ctx.ext.ff_backward(
-                grad_spikes, g_mem, surrogate, spikes, p.beta, p.reset == "zero"
+                g_spk, g_mem, surrogate, spikes, p.beta, p.reset == "zero", pool, grad_pooled
             )
-            return grad_current, None, None, None
-        surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
-        if p.reset == "zero_rleaky":
-            return _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, mems)
-        T, B, N = surrogate.shape
-        grad_current = torch.empty_like(surrogate)
-        d_next = None  # dL/dmem[t+1]
-        zero_reset = p.reset == "zero"
-        if zero_reset:
-            carry = (1.0 - spikes).mul_(p.beta)  # dmem[t+1]/dmem[t]
-        attached = not p.detach_reset
-        if not ctx.recurrent and not attached:
-            # Feed-forward, detached reset: dmem[t] = g_s[t] * surr[t] (+ g_mem[t]) + c[t] * dmem[t+1]
-            # is a linear recurrence: form the driving term for all T at once, then one op per step.
-            torch.mul(grad_spikes, surrogate, out=grad_current)
-            if grad_mems is not None:
-                grad_current.add_(grad_mems)
-            for t in range(T - 2, -1, -1):
-                if zero_reset:
-                    grad_current[t].addcmul_(carry[t], grad_current[t + 1])
-                else:
-                    grad_current[t].add_(grad_current[t + 1], alpha=p.beta)
-            return grad_current, None, None, None
-        scratch = surrogate.new_empty(B, N)
-        for t in range(T - 1, -1, -1):
-            gs = grad_spikes[t]
-            last = t == T - 1  # nothing flows back from beyond the sequence
-            if ctx.recurrent and not last:
-                gs = torch.addmm(gs, d_next, w_rec, out=scratch)
-            if attached and not last:
-                if zero_reset:
-                    gs = gs - p.beta * mems[t] * d_next
-                else:
-                    theta_t = thetas[t] if p.adaptive else p.threshold
-                    gs = gs - theta_t * d_next
-            d = torch.mul(gs, surrogate[t], out=grad_current[t])
-            if not last:
-                if zero_reset:
-                    d.addcmul_(carry[t], d_next)
-                else:
-                    d.add_(d_next, alpha=p.beta)
-            if grad_mems is not None:
-                d.add_(grad_mems[t])
-            d_next = d
-        grad_w = None
-        if ctx.recurrent and ctx.needs_input_grad[1]:
-            # dL/dW_rec[i, j] = sum_t dI[t+1, :, i] * s[t, :, j]: one matmul over all T.
-            grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
-        return grad_current, grad_w, None, None
+            return grad_current, None, None, None, None
+        if grad_pooled is not None:
+            # The pooling's gradient c[t] * g_pooled, added as autograd would add the two.
+            from_pool = pool.view(-1, *([1] * grad_pooled.dim())) * grad_pooled
+            grad_spikes = from_pool if grad_spikes is None else grad_spikes + from_pool
+        if grad_spikes is None:
+            grad_spikes = torch.zeros_like(ctx.saved_tensors[0])
+        return (*_pytorch_backward(ctx, grad_spikes, grad_mems), None)
+
+
+def _pytorch_backward(ctx, grad_spikes, grad_mems):
+    """The backward of the PyTorch loop -> (grad_current, grad_w_rec, None, None)."""
+    p: LIFParams = ctx.p
+    surrogate, spikes, w_rec, mems, thetas = ctx.saved_tensors
+    if p.reset == "zero_rleaky":
+        return _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, mems)
+    T, B, N = surrogate.shape
+    grad_current = torch.empty_like(surrogate)
+    d_next = None  # dL/dmem[t+1]
+    zero_reset = p.reset == "zero"
+    if zero_reset:
+        carry = (1.0 - spikes).mul_(p.beta)  # dmem[t+1]/dmem[t]
+    attached = not p.detach_reset
+    if not ctx.recurrent and not attached:
+        # Feed-forward, detached reset: dmem[t] = g_s[t] * surr[t] (+ g_mem[t]) + c[t] * dmem[t+1]
+        # is a linear recurrence: form the driving term for all T at once, then one op per step.
+        torch.mul(grad_spikes, surrogate, out=grad_current)
+        if grad_mems is not None:
+            grad_current.add_(grad_mems)
+        for t in range(T - 2, -1, -1):
+            if zero_reset:
+                grad_current[t].addcmul_(carry[t], grad_current[t + 1])
+            else:
+                grad_current[t].add_(grad_current[t + 1], alpha=p.beta)
+        return grad_current, None, None, None
+    scratch = surrogate.new_empty(B, N)
+    for t in range(T - 1, -1, -1):
+        gs = grad_spikes[t]
+        last = t == T - 1  # nothing flows back from beyond the sequence
+        if ctx.recurrent and not last:
+            gs = torch.addmm(gs, d_next, w_rec, out=scratch)
+        if attached and not last:
+            if zero_reset:
+                gs = gs - p.beta * mems[t] * d_next
+            else:
+                theta_t = thetas[t] if p.adaptive else p.threshold
+                gs = gs - theta_t * d_next
+        d = torch.mul(gs, surrogate[t], out=grad_current[t])
+        if not last:
+            if zero_reset:
+                d.addcmul_(carry[t], d_next)
+            else:
+                d.add_(d_next, alpha=p.beta)
+        if grad_mems is not None:
+            d.add_(grad_mems[t])
+        d_next = d
+    grad_w = None
+    if ctx.recurrent and ctx.needs_input_grad[1]:
+        # dL/dW_rec[i, j] = sum_t dI[t+1, :, i] * s[t, :, j]: one matmul over all T.
+        grad_w = grad_current[1:].reshape(-1, N).t() @ spikes[:-1].reshape(-1, N)
+    return grad_current, grad_w, None, None
 
 
 def _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec, pres):
@@ -266,7 +293,7 @@ def _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec,
     return grad_current, grad_w, None, None
 
 
-def _infer(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool):
+def _infer(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool, pool=None):
     """The forward loops alone: no autograd Function, no surrogate, nothing kept for backward.
     Spikes and membranes are computed by the same code as in training, so they are identical."""
     recurrent = w_rec.numel() > 0
@@ -275,14 +302,16 @@ def _infer(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem:
         spikes, _, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, False)
     else:
         spikes, mems, _, _, _ = _pytorch_loop(current, w_rec, p, recurrent)
+    if pool is not None:
+        return spikes, time_pool(spikes, pool)
     return (spikes, mems) if return_mem else spikes
 
 
-def _apply(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool):
+def _apply(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool, pool=None):
     """Autograd Function when a gradient can flow, else the inference loops."""
     if torch.is_grad_enabled() and (current.requires_grad or w_rec.requires_grad):
-        return _LIFFunction.apply(current, w_rec, p, return_mem)
-    return _infer(current, w_rec, p, return_mem)
+        return _LIFFunction.apply(current, w_rec, p, return_mem, pool)
+    return _infer(current, w_rec, p, return_mem, pool)
 
 
 DEFAULT_LIF = LIFParams()  # frozen, so one shared default is safe
@@ -297,11 +326,22 @@ def _empty_like(x: torch.Tensor) -> torch.Tensor:
     return _NO_WEIGHT[key]
 
 
-def run_lif(current: torch.Tensor, w_rec: torch.Tensor | None, params: LIFParams) -> torch.Tensor:
+def run_lif(
+    current: torch.Tensor,
+    w_rec: torch.Tensor | None,
+    params: LIFParams,
+    *,
+    pool: torch.Tensor | None = None,
+):
     """Spikes only, unchecked: for models that validated their input once (hidden currents are
-    finite whenever the input and weights are). Feed-forward when ``w_rec`` is None."""
+    finite whenever the input and weights are). Feed-forward when ``w_rec`` is None.
+
+    ``pool`` (time weights ``[T]``, e.g. ``readout_weights``): return ``(spikes, time_pool(spikes,
+    pool))``, bit for bit what the two calls give, with a cheaper backward: the sum's gradient
+    ``c[t] * g_pooled`` is formed step by step inside the layer's backward instead of as a
+    ``[T, B, N]`` tensor written by one node and read by the next."""
     w = _empty_like(current) if w_rec is None else w_rec
-    return _apply(current, w, params, False)
+    return _apply(current, w, params, False, pool)
 
 
 def lif_multistep(

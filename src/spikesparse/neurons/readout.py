@@ -20,14 +20,36 @@ def readout_weights(n_steps: int, beta: float, device=None, dtype=torch.float32)
     return (c / n_steps).to(dtype)
 
 
-def leaky_readout(spikes: torch.Tensor, linear: torch.nn.Linear, beta: float) -> torch.Tensor:
-    """Time-mean membrane of a leaky, non-spiking readout layer: ``[T, B, N]`` -> ``[B, out]``.
+_TIME_WEIGHTS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    The bias enters every step, so it is weighted by sum_t c_t as well.
-    """
-    c = readout_weights(spikes.shape[0], beta, spikes.device, spikes.dtype)
-    pooled = torch.tensordot(c, spikes, dims=([0], [0]))
+
+def time_weights(
+    n_steps: int, beta: float, device=None, dtype=torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(readout_weights(...), their sum)``, computed once per (T, beta, device, dtype): a model
+    asks for them every forward pass. Shared tensors: read them, never write them."""
+    key = (n_steps, float(beta), torch.device(device) if device is not None else torch.device("cpu"), dtype)
+    if key not in _TIME_WEIGHTS:
+        c = readout_weights(n_steps, beta, device, dtype)
+        _TIME_WEIGHTS[key] = (c, c.sum())
+    return _TIME_WEIGHTS[key]
+
+
+def time_pool(spikes: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``sum_t c[t] * spikes[t]``: ``[T, B, N]`` -> ``[B, N]``."""
+    return torch.tensordot(c, spikes, dims=([0], [0]))
+
+
+def readout_from_pool(pooled: torch.Tensor, linear: torch.nn.Linear, c_sum: torch.Tensor) -> torch.Tensor:
+    """The readout's time-mean membrane from the pooled spikes; the bias enters every step, so it
+    is weighted by ``sum_t c_t`` (``c_sum``)."""
     out = pooled @ linear.weight.t()
     if linear.bias is not None:
-        out = out + c.sum() * linear.bias
+        out = out + c_sum * linear.bias
     return out
+
+
+def leaky_readout(spikes: torch.Tensor, linear: torch.nn.Linear, beta: float) -> torch.Tensor:
+    """Time-mean membrane of a leaky, non-spiking readout layer: ``[T, B, N]`` -> ``[B, out]``."""
+    c, c_sum = time_weights(spikes.shape[0], beta, spikes.device, spikes.dtype)
+    return readout_from_pool(time_pool(spikes, c), linear, c_sum)
