@@ -10,7 +10,9 @@ Counted: every matrix product the computation needs, 2 FLOPs per multiply-add. F
   ``neurons.leaky_readout``) and applies its weights once (``2 N_last n_out``);
 - backward: the gradient with respect to each operand of a product that needs one, each as many
   FLOPs as the product: every trained weight's, and every input's except the first layer's (its
-  input is data). The time pooling's weights are constants and get none.
+  input is data). The time pooling's weights are constants and get none; its gradient for the
+  spikes (``2 T N_last``) is counted although the kernel forms it step by step inside the last
+  layer's backward rather than as a matrix product (``neurons.run_lif`` with ``pool``).
 
 A training pass is therefore ``3 x forward - first layer - pooling``, not ``3 x forward``.
 Why "needed" rather than "executed": an implementation that does more (a readout applied at
