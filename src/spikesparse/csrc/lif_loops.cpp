@@ -99,9 +99,9 @@ std::vector<at::Tensor> ff_forward(at::Tensor current, double beta, double theta
 }
 
 // The gradient reaching the spikes of one step: g_s[t] from the layers above (and penalties), plus,
-// for the last hidden layer, the time-pooled readout's share c[t] * g_pooled (see
-// spike_gradient_inputs). Products and the one sum round exactly as the outer product and
-// autograd's accumulation of the two gradients would.
+// for the last hidden layer, the time-pooled readout's share c[t] * g_pooled (see SpikeGrads).
+// Products and the one sum round exactly as the outer product and autograd's accumulation of the
+// two gradients would.
 template <typename scalar_t, bool kGs, bool kPool>
 inline scalar_t spike_grad(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gp,
                            scalar_t ct, int64_t i) {
@@ -174,12 +174,16 @@ at::Tensor ff_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor 
         const scalar_t* m = gm ? gm + off : nullptr;
         const scalar_t* p = gp ? gp + lo : nullptr;
         const scalar_t ct = cp ? cp[t] : scalar_t(0);
+        scalar_t* nx = next.data();
         if (g && p)
-          ff_back_step<scalar_t, true, true>(g, p, ct, m, sg + off, sp + off, out + off, next.data(), n, b, zero_reset);
+          ff_back_step<scalar_t, true, true>(g, p, ct, m, sg + off, sp + off, out + off, nx, n, b,
+                                             zero_reset);
         else if (p)
-          ff_back_step<scalar_t, false, true>(g, p, ct, m, sg + off, sp + off, out + off, next.data(), n, b, zero_reset);
+          ff_back_step<scalar_t, false, true>(g, p, ct, m, sg + off, sp + off, out + off, nx, n, b,
+                                              zero_reset);
         else
-          ff_back_step<scalar_t, true, false>(g, p, ct, m, sg + off, sp + off, out + off, next.data(), n, b, zero_reset);
+          ff_back_step<scalar_t, true, false>(g, p, ct, m, sg + off, sp + off, out + off, nx, n, b,
+                                              zero_reset);
       }
     });
   });
@@ -208,9 +212,10 @@ __attribute__((weak)) void cblas_sgemm_compute(int layout, int transa, int trans
 
 // Inside a parallel region each thread runs its own rows' GEMMs; MKL must not start threads of its
 // own there (measured: a 2-thread recurrent forward took as long as a 1-thread one until MKL was
-// held to one thread per caller; 3.3 -> 2.3 ms for 100 x 64 x 128). Thread-local, restored on exit,
-// so BLAS calls after the region (the weight gradient) use every thread again.
-__attribute__((weak)) int MKL_Set_Num_Threads_Local(int n);  // the C entry (the lower-case names take int*)
+// held to one thread per caller; 3.3 -> 1.9 ms for 100 x 64 x 128). Thread-local, restored on
+// exit, so BLAS calls after the region (the weight gradient) use every thread again.
+// The C entry point (the lower-case names are the Fortran ones and take int*).
+__attribute__((weak)) int MKL_Set_Num_Threads_Local(int n);
 }
 
 class SequentialBlasHere {
