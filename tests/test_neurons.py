@@ -134,6 +134,9 @@ def test_compiled_path_is_used_when_it_covers_the_case(monkeypatch):
     assert _compiled_for(x, LIFParams(), recurrent=True) is not None
     assert _compiled_for(x, LIFParams(reset="zero"), recurrent=False) is not None
     assert _compiled_for(x, LIFParams(refractory=2), recurrent=False) is None
+    for constrained in (dict(refractory=2), dict(spike_budget=3), dict(adapt_kappa=0.5)):
+        assert _compiled_for(x, LIFParams(**constrained), recurrent=True) is not None
+    assert _compiled_for(x, LIFParams(reset="zero", refractory=2), recurrent=True) is None
     assert _compiled_for(x, LIFParams(detach_reset=False), recurrent=False) is None
     monkeypatch.setenv("SPIKESPARSE_NO_EXT", "1")
     assert _compiled_for(x, LIFParams(), recurrent=True) is None
@@ -295,3 +298,50 @@ def test_time_weights_are_computed_once_and_equal_readout_weights():
     assert torch.equal(c, readout_weights(7, 0.85)) and torch.equal(c_sum, c.sum())
     assert time_weights(7, 0.85)[0] is c  # cached: a model asks every forward pass
     assert time_weights(7, 0.85, dtype=torch.float64)[0].dtype == torch.float64
+
+
+CONSTRAINED = [dict(refractory=3), dict(spike_budget=4), dict(adapt_kappa=0.5, adapt_rho=0.95),
+               dict(refractory=2, spike_budget=3, adapt_kappa=0.3)]  # fmt: skip
+
+
+@pytest.mark.parametrize("constraint", CONSTRAINED, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+def test_constrained_recurrent_layer_is_bit_identical_on_both_paths(constraint, monkeypatch):
+    """The compiled recurrent loop with a refractory period, a spike budget or ALIF rounds as the
+    PyTorch loop (std::fma where ATen fuses): in float32, the study's dtype, at one thread as the
+    study runs, spikes, membranes, the readout pooling and every gradient (through spikes,
+    membranes and the pooling) are equal bit for bit, and so is the inference path."""
+    from spikesparse.neurons import run_lif
+    from spikesparse.neurons.kernel import _compiled_for
+
+    p = LIFParams(beta=0.9, threshold=1.0, slope=25.0, **constraint)
+    gen = torch.Generator().manual_seed(zlib.crc32(repr(constraint).encode()))
+    T, B, N = 40, 16, 24
+    cur = (torch.randn(T, B, N, generator=gen) * 0.8 + 0.3).requires_grad_()
+    w = (torch.randn(N, N, generator=gen) * 0.2).requires_grad_()
+    g_s, g_m = torch.randn(T, B, N, generator=gen), torch.randn(T, B, N, generator=gen)
+    g_pool = torch.randn(B, N, generator=gen)
+    c = readout_weights(T, 0.9)
+
+    def results(path: str):
+        if path == "pytorch":
+            monkeypatch.setenv("SPIKESPARSE_NO_EXT", "1")
+        else:
+            monkeypatch.delenv("SPIKESPARSE_NO_EXT", raising=False)
+            assert _compiled_for(cur, p, recurrent=True) is not None
+        s, m = rlif_multistep(cur, w, p)
+        grads = torch.autograd.grad((s * g_s).sum() + (m * g_m).sum(), [cur, w])
+        s_p, pooled = run_lif(cur, w, p, pool=c)
+        grads_p = torch.autograd.grad((s_p * g_s).sum() + (pooled * g_pool).sum(), [cur, w])
+        with torch.no_grad():
+            s_i, m_i = rlif_multistep(cur, w, p)
+        return [s, m, *grads, s_p, pooled, *grads_p, s_i, m_i]
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        compiled, pytorch = results("compiled"), results("pytorch")
+    finally:
+        torch.set_num_threads(threads)
+    assert compiled[0].sum() > 0 and (compiled[0] == 0).any()
+    for a, b in zip(compiled, pytorch, strict=True):
+        assert torch.equal(a, b)

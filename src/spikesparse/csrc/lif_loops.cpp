@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -59,6 +60,15 @@ void ff_forward_kernel(const scalar_t* in, scalar_t* sp, scalar_t* sg, scalar_t*
   });
 }
 
+// The forward loops' outputs: spikes, and the surrogate and membranes when asked for (else empty).
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_outputs(const at::Tensor& current,
+                                                                      bool keep_mem,
+                                                                      bool with_surr) {
+  const auto none = at::empty({0}, current.options());
+  return {at::empty_like(current), with_surr ? at::empty_like(current) : none,
+          keep_mem ? at::empty_like(current) : none};
+}
+
 // Run-time flags -> the kernel compiled for them (no branch inside the loop).
 template <typename scalar_t>
 void ff_forward_dispatch(bool zero, bool keep_mem, bool with_surr, const scalar_t* in, scalar_t* sp,
@@ -84,9 +94,7 @@ std::vector<at::Tensor> ff_forward(at::Tensor current, double beta, double theta
   current = current.contiguous();
   const int64_t T = current.size(0);
   const int64_t M = current.numel() / T;
-  auto spikes = at::empty_like(current);
-  auto surr = with_surr ? at::empty_like(current) : at::empty({0}, current.options());
-  auto mems = keep_mem ? at::empty_like(current) : at::empty({0}, current.options());
+  auto [spikes, surr, mems] = forward_outputs(current, keep_mem, with_surr);
   AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "ff_forward", [&] {
     const scalar_t* in = current.data_ptr<scalar_t>();
     scalar_t* sp = spikes.data_ptr<scalar_t>();
@@ -303,13 +311,15 @@ inline void rec_fire(const scalar_t* __restrict__ m, scalar_t* __restrict__ so,
   }
 }
 
-template <typename scalar_t>
+// kFma: d = fma(beta, d[t+1], g * surr), as the PyTorch loop's d.add_(d_next, alpha=beta) rounds
+// (ATen's add with alpha is a fused multiply-add); else the product is rounded first.
+template <typename scalar_t, bool kFma>
 inline void rec_back_step(const scalar_t* __restrict__ scratch, const scalar_t* __restrict__ sg,
                           const scalar_t* __restrict__ nx, const scalar_t* __restrict__ gm,
                           scalar_t* __restrict__ out, int64_t n, const scalar_t b) {
   for (int64_t j = 0; j < n; ++j) {
     scalar_t d = scratch[j] * sg[j];
-    if (nx) d += b * nx[j];
+    if (nx) d = kFma ? std::fma(b, nx[j], d) : d + b * nx[j];
     if (gm) d += gm[j];
     out[j] = d;
   }
@@ -343,9 +353,7 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
   const int64_t B = current.size(1);
   const int64_t N = current.size(2);
   const int64_t M = B * N;
-  auto spikes = at::empty_like(current);
-  auto surr = with_surr ? at::empty_like(current) : at::empty({0}, current.options());
-  auto mems = keep_mem ? at::empty_like(current) : at::empty({0}, current.options());
+  auto [spikes, surr, mems] = forward_outputs(current, keep_mem, with_surr);
   AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward", [&] {
     const scalar_t b = beta, th = theta, k = slope;
     const scalar_t* in = current.data_ptr<scalar_t>();
@@ -373,11 +381,78 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
   return {spikes, surr, mems};
 }
 
+// Recurrent forward with hard constraints and/or an adaptive threshold (subtractive, detached
+// reset): a refractory period of `refractory` steps after each spike (0: none), at most `budget`
+// spikes per neuron and sample (0: none), and ALIF's threshold theta + a[t], a[t+1] = rho a[t] +
+// kappa s[t] (kappa = 0: fixed threshold). A blocked neuron does not fire and gets no surrogate
+// gradient. Why it rounds like the PyTorch loop (neurons/kernel.py), std::fma where that loop's
+// ATen ops fuse (add with alpha): these layers ran only on that loop before, so the study's
+// numbers for them stay the same. The fixed threshold's reset is folded into w_t as in
+// rec_forward; the adaptive one is subtracted per step (w_t = W_rec^T). Returns {spikes,
+// surrogate (empty unless with_surr), mems (empty unless keep_mem)}.
+std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w_t, double beta,
+                                                double theta, double slope, int64_t refractory,
+                                                int64_t budget, double kappa, double rho,
+                                                bool keep_mem, bool with_surr) {
+  current = current.contiguous();
+  w_t = w_t.contiguous();
+  const int64_t T = current.size(0);
+  const int64_t B = current.size(1);
+  const int64_t N = current.size(2);
+  const int64_t M = B * N;
+  const bool adaptive = kappa > 0;
+  auto [spikes, surr, mems] = forward_outputs(current, keep_mem, with_surr);
+  AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward_constrained", [&] {
+    const scalar_t b = beta, th = theta, k = slope, kap = kappa, r = rho;
+    const scalar_t* in = current.data_ptr<scalar_t>();
+    scalar_t* sp = spikes.data_ptr<scalar_t>();
+    scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
+    scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
+    at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
+      const int64_t Mc = (r1 - r0) * N;
+      const int64_t off0 = r0 * N;
+      const SequentialBlasHere sequential_blas;
+      const StepGemm<scalar_t> gemm(w_t, r1 - r0);
+      std::vector<scalar_t> m(Mc, scalar_t(0)), adapt(Mc, scalar_t(0)), theta_prev(Mc, th);
+      std::vector<int64_t> refr(Mc, 0), count(Mc, 0);
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t off = t * M + off0;
+        const scalar_t* x = in + off;
+        for (int64_t j = 0; j < Mc; ++j) m[j] = std::fma(b, m[j], x[j]);
+        if (t > 0) {
+          const scalar_t* s_prev = sp + off - M;
+          gemm.run(s_prev, m.data());
+          if (adaptive)
+            for (int64_t j = 0; j < Mc; ++j) m[j] -= s_prev[j] * theta_prev[j];
+        }
+        scalar_t* s = sp + off;
+        for (int64_t j = 0; j < Mc; ++j) {
+          const scalar_t th_j = adaptive ? th + adapt[j] : th;
+          const bool open = (refractory == 0 || refr[j] == 0) && (budget == 0 || count[j] < budget);
+          const bool fire = m[j] > th_j && open;
+          s[j] = fire ? scalar_t(1) : scalar_t(0);
+          if (sg) sg[off + j] = open ? surrogate(m[j], th_j, k) : scalar_t(0);
+          if (refractory > 0) refr[j] = fire ? refractory : std::max<int64_t>(refr[j] - 1, 0);
+          if (budget > 0) count[j] += fire;
+          if (adaptive) {
+            adapt[j] = std::fma(s[j], kap, adapt[j] * r);
+            theta_prev[j] = th_j;
+          }
+        }
+        if (mm) std::copy(m.begin(), m.end(), mm + off);
+      }
+    });
+  });
+  return {spikes, surr, mems};
+}
+
 // Recurrent backward (subtractive, detached reset): returns {grad_current, grad_w_rec}.
+// torch_rounding: the membrane carry rounds as in the PyTorch loop (rec_back_step's kFma), for the
+// layers whose forward is rec_forward_constrained.
 std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor surr,
                                      at::Tensor spikes, at::Tensor w_rec, double beta,
                                      c10::optional<at::Tensor> pool_c,
-                                     c10::optional<at::Tensor> grad_pooled) {
+                                     c10::optional<at::Tensor> grad_pooled, bool torch_rounding) {
   const SpikeGrads sgr(grad_spikes, pool_c, grad_pooled);
   const bool has_gm = grad_mems.numel() > 0;
   if (has_gm) grad_mems = grad_mems.contiguous();
@@ -414,7 +489,9 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
         }
         const scalar_t* nx = t == T - 1 ? nullptr : g + off + M;
         if (nx) gemm.run(nx, scratch);
-        rec_back_step(scratch, sg_all + off, nx, gm_all ? gm_all + off : nullptr, g + off, Mc, b);
+        const scalar_t* gm_t = gm_all ? gm_all + off : nullptr;
+        if (torch_rounding) rec_back_step<scalar_t, true>(scratch, sg_all + off, nx, gm_t, g + off, Mc, b);
+        else rec_back_step<scalar_t, false>(scratch, sg_all + off, nx, gm_t, g + off, Mc, b);
       }
     });
   });
@@ -450,7 +527,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rec_forward", &rec_forward);
   m.def("rec_backward", &rec_backward, py::arg("grad_spikes"), py::arg("grad_mems"),
         py::arg("surr"), py::arg("spikes"), py::arg("w_rec"), py::arg("beta"),
-        py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none());
+        py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none(),
+        py::arg("torch_rounding") = false);
+  m.def("rec_forward_constrained", &rec_forward_constrained);
   m.def("set_direct_blas", &set_direct_blas);
   m.def("direct_blas_route", &direct_blas_route);
   spikesparse::bind_rate_code(m);

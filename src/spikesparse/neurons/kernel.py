@@ -34,23 +34,40 @@ _COMPILED_DTYPES = (torch.float32, torch.float64)
 
 
 def _compiled_for(current: torch.Tensor, p: LIFParams, recurrent: bool):
-    """The compiled loops when they cover this case (CPU, float32/float64, detached reset, no
-    constraint, no adaptation; recurrent layers with subtractive reset), else None for the
-    PyTorch loop, which also runs float16 and bfloat16 (the compiled loops are not built for
-    them)."""
+    """The compiled loops when they cover this case (CPU, float32/float64, detached reset;
+    feed-forward layers without constraint or adaptation; recurrent layers with subtractive
+    reset, constraints and adaptation included), else None for the PyTorch loop, which also runs
+    float16 and bfloat16 (the compiled loops are not built for them)."""
     if current.device.type != "cpu" or current.dtype not in _COMPILED_DTYPES:
         return None
-    if not p.detach_reset or p.gated or p.adaptive or p.reset == "zero_rleaky":
+    if not p.detach_reset or p.reset == "zero_rleaky":
         return None
     if recurrent and p.reset != "subtract":
+        return None
+    if not recurrent and _constrained(p):
         return None
     from .._ext import extension
 
     return extension()
 
 
+def _constrained(p: LIFParams) -> bool:
+    """A refractory period, a spike budget or an adaptive threshold: the compiled recurrent layer
+    then rounds as the PyTorch loop does (``rec_forward_constrained``), so these layers give the
+    numbers they gave when only that loop ran them."""
+    return p.gated or p.adaptive
+
+
 def _compiled_forward(ext, current, w_rec, p: LIFParams, recurrent: bool, keep_mem: bool, surrogate: bool):
     """(spikes, surrogate or empty, mems or empty) from the compiled loops."""
+    if recurrent and _constrained(p):
+        w_t = w_rec.t()
+        if not p.adaptive:  # the fixed threshold's reset folds into the weight, as in the loop
+            w_t = w_t - p.threshold * torch.eye(w_rec.shape[0], dtype=w_rec.dtype, device=w_rec.device)
+        constraints = (p.refractory, p.spike_budget or 0, p.adapt_kappa, p.adapt_rho)
+        return ext.rec_forward_constrained(
+            current, w_t, p.beta, p.threshold, p.slope, *constraints, keep_mem, surrogate
+        )
     if recurrent:
         eye = torch.eye(current.shape[-1], dtype=w_rec.dtype, device=w_rec.device)
         w_eff_t = (w_rec.t() - p.threshold * eye).contiguous()
@@ -190,9 +207,8 @@ class _LIFFunction(torch.autograd.Function):
             g_spk = grad_spikes if grad_spikes is not None else empty
             g_mem = grad_mems if grad_mems is not None else empty
             if ctx.recurrent:
-                grad_current, grad_w = ctx.ext.rec_backward(
-                    g_spk, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta, pool, grad_pooled
-                )
+                args = (g_spk, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta, pool, grad_pooled)
+                grad_current, grad_w = ctx.ext.rec_backward(*args, torch_rounding=_constrained(p))
                 return grad_current, grad_w if ctx.needs_input_grad[1] else None, None, None, None
             grad_current = ctx.ext.ff_backward(
                 g_spk, g_mem, surrogate, spikes, p.beta, p.reset == "zero", pool, grad_pooled
