@@ -60,3 +60,42 @@ def test_forward_with_pooled_last_layer_equals_the_plain_composition(recurrent):
             [logits.detach(), *[s.detach() for s in spikes], *[p.grad.clone() for p in model.parameters()]]
         )
     assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("penalty", ["spike_count", "homeostatic_neuron", "homeostatic_layer"])
+def test_penalties_on_the_layers_counts_equal_penalties_on_the_spikes(recurrent, penalty):
+    """In training the model returns ``HiddenSpikes`` with each layer's per-sample counts, which
+    the rate penalties and the statistics read instead of the spikes: the penalty, its logged
+    parts and every parameter gradient equal, bit for bit, the same regularizer given the plain
+    list of spikes (which sums them itself). Without a gradient, no counts are made."""
+    import torch.nn.functional as F
+
+    from spikesparse.models import HiddenSpikes
+    from spikesparse.regularizers import HomeostaticL2, SpikeCount, spike_counts
+
+    reg = {
+        "spike_count": SpikeCount(3.0, schedule="constant"),
+        "homeostatic_neuron": HomeostaticL2(5.0, target_rate=0.05, scope="neuron"),
+        "homeostatic_layer": HomeostaticL2(5.0, target_rate=0.05, scope="layer"),
+    }[penalty]
+    torch.manual_seed(5)
+    model = SpikingNet(12, [20, 16], 4, LIFParams(beta=0.9, slope=25.0), recurrent=recurrent, init_scale=2.0)
+    x = (torch.rand(18, 9, 12) < 0.3).float()
+    y = torch.randint(0, 4, (9,))
+
+    results = []
+    for plain in (False, True):
+        model.zero_grad()
+        out = model(x)
+        assert isinstance(out.hidden_spikes, HiddenSpikes) and len(out.hidden_spikes.counts) == 2
+        spikes = list(out.hidden_spikes) if plain else out.hidden_spikes
+        pen, parts = reg(spikes, epoch=0)
+        (F.cross_entropy(out.logits, y) + pen).backward()
+        counts = [c.detach() for c in spike_counts(spikes)]
+        results.append([pen.detach(), *counts, *[p.grad.clone() for p in model.parameters()]])
+        results[-1].append(torch.tensor(list(parts.values())))
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+    assert results[0][1].sum() > 0
+    with torch.no_grad():
+        assert model(x).hidden_spikes.counts is None

@@ -345,3 +345,42 @@ def test_constrained_recurrent_layer_is_bit_identical_on_both_paths(constraint, 
     assert compiled[0].sum() > 0 and (compiled[0] == 0).any()
     for a, b in zip(compiled, pytorch, strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("case", CONSTRAINTS[::2], ids=[_ids(c) for c in CONSTRAINTS[::2]])
+@pytest.mark.parametrize("others", ["counts-only", "spikes", "pool", "spikes+pool"])
+def test_counts_output_is_bit_identical_to_summing_the_spikes(case, others, backend):
+    """``run_lif(..., counts=True)`` also returns ``spikes.sum(0)`` and takes the counts' gradient
+    inside the layer's backward: the counts and every gradient must equal, bit for bit, summing
+    the returned spikes with autograd adding the gradients, alone and together with a gradient
+    on the spikes themselves and with the readout's pooling (float32)."""
+    from spikesparse.neurons import run_lif
+
+    p, rec = _params(case, beta=0.9, threshold=1.0, slope=25.0)
+    gen = torch.Generator().manual_seed(zlib.crc32(_ids(case).encode()) + 11)
+    cur = (torch.randn(14, 5, 31, generator=gen) * 0.8 + 0.5).requires_grad_()
+    w = (torch.randn(31, 31, generator=gen) * 0.3).requires_grad_() if rec else None
+    g_cnt, g_pool = torch.randn(5, 31, generator=gen), torch.randn(5, 31, generator=gen)
+    g_spk = torch.randn(14, 5, 31, generator=gen)
+    pool = readout_weights(14, 0.9) if "pool" in others else None
+    leaves = [cur] + ([w] if rec else [])
+
+    def loss_and_outputs(fused: bool):
+        out = run_lif(cur, w, p, pool=pool, counts=fused)
+        out = out if isinstance(out, tuple) else (out,)
+        s, counts = out[0], out[-1] if fused else out[0].sum(dim=0)
+        loss = (counts * g_cnt).sum()
+        if "spikes" in others:
+            loss = loss + (s * g_spk).sum()
+        if pool is not None:
+            loss = loss + (out[1] * g_pool).sum()
+        return loss, s, counts
+
+    loss_f, s_f, c_f = loss_and_outputs(True)
+    loss_r, s_r, c_r = loss_and_outputs(False)
+    assert torch.equal(s_f, s_r) and torch.equal(c_f, c_r) and c_f.sum() > 0
+    for a, b in zip(torch.autograd.grad(loss_f, leaves), torch.autograd.grad(loss_r, leaves), strict=True):
+        assert torch.equal(a, b)
+    with torch.no_grad():  # the inference path returns the same counts
+        c_i = run_lif(cur, w, p, pool=pool, counts=True)[-1]
+    assert torch.equal(c_i, c_r)

@@ -12,9 +12,24 @@ from .neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, r
 from .neurons.readout import readout_from_pool, time_weights
 
 
+class HiddenSpikes(list):
+    """The hidden layers' spikes (one ``[T, B, N_l]`` per layer), a plain list to every reader,
+    with ``counts``: each layer's per-sample spike counts ``[B, N_l]`` (the sum over time), which
+    the layers return from the same pass when a gradient can flow, else None.
+
+    Why: rate penalties and the training statistics need only the counts. Reading them here
+    saves a pass over every spike tensor per use, and their gradient goes straight into each
+    layer's backward instead of being added to the spikes' gradient as a ``[T, B, N]`` tensor
+    (``regularizers.spike_counts`` falls back to summing the spikes of a plain list)."""
+
+    def __init__(self, spikes, counts=None) -> None:
+        super().__init__(spikes)
+        self.counts = counts
+
+
 class SNNOutput(NamedTuple):
     logits: torch.Tensor  # [B, classes]: time-mean membrane of the leaky readout
-    hidden_spikes: list[torch.Tensor]  # one [T, B, N_l] per hidden layer
+    hidden_spikes: list[torch.Tensor]  # one [T, B, N_l] per hidden layer (HiddenSpikes)
 
 
 class SNNTraces(NamedTuple):
@@ -81,19 +96,23 @@ class SpikingNet(nn.Module):
     def forward(self, x: torch.Tensor) -> SNNOutput:
         check_sequence(x, "x", self.n_in)
         c, c_sum = time_weights(x.shape[0], self.readout_beta, x.device, x.dtype)
-        spikes = []
+        with_counts = torch.is_grad_enabled()  # training: penalties and statistics read them
+        spikes, counts = [], []
         h = x
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             w_rec = self.w_rec[i] if self.recurrent else None
             # The last layer also returns the readout's time pooling (neurons.leaky_readout):
             # the same numbers, with a cheaper backward.
-            if i < last:
-                h = run_lif(layer(h), w_rec, self.neuron)
-            else:
-                h, pooled = run_lif(layer(h), w_rec, self.neuron, pool=c)
+            out = run_lif(layer(h), w_rec, self.neuron, pool=c if i == last else None, counts=with_counts)
+            if i == last:
+                pooled = out[1]
+            h = out[0] if isinstance(out, tuple) else out
             spikes.append(h)
-        return SNNOutput(readout_from_pool(pooled, self.readout, c_sum), spikes)
+            if with_counts:
+                counts.append(out[-1])
+        hidden = HiddenSpikes(spikes, counts if with_counts else None)
+        return SNNOutput(readout_from_pool(pooled, self.readout, c_sum), hidden)
 
     @torch.no_grad()
     def traces(self, x: torch.Tensor) -> SNNTraces:

@@ -25,9 +25,23 @@ def check_hidden_spikes(hidden_spikes: Sequence[torch.Tensor]) -> None:
             raise ValueError(f"hidden_spikes[{i}] must have shape [T, B, N], got {shape}")
 
 
-def neuron_rates(spikes: torch.Tensor) -> torch.Tensor:
-    """Per-neuron firing probability per step, averaged over batch and time: ``[T, B, N]`` -> ``[N]``."""
-    return spikes.mean(dim=(0, 1))
+def neuron_rates(spikes: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-neuron firing probability per step, averaged over batch and time: ``[T, B, N]`` -> ``[N]``.
+    ``counts``: the same spikes' per-sample counts ``[B, N]`` when already made (``spike_counts``),
+    which give the same bits with one pass less."""
+    if counts is None:
+        return spikes.mean(dim=(0, 1))
+    return counts.sum(dim=0) / (spikes.shape[0] * spikes.shape[1])
+
+
+def spike_counts(hidden_spikes: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Each layer's per-sample spike counts ``[B, N]`` (the sum over time): the ones the model's
+    layers returned with the spikes (``models.HiddenSpikes``), else summed here.
+
+    Spikes are 0 or 1, so the counts are exact integers and every sum over them equals, bit for
+    bit, the same sum over the spikes (and so do their gradients)."""
+    counts = getattr(hidden_spikes, "counts", None)
+    return list(counts) if counts is not None else [s.sum(dim=0) for s in hidden_spikes]
 
 
 # The unweighted terms, one definition each: the classes below multiply them by their (scheduled)
@@ -39,7 +53,7 @@ def homeostatic_deviation(
 ) -> torch.Tensor:
     """Squared deviation of the rates from ``target_rate``: ``mean_{l,i} (r_{l,i} - r*)^2``
     (``scope="neuron"``) or ``sum_l (mean_i r_{l,i} - r*)^2`` (``scope="layer"``)."""
-    rates = [neuron_rates(s) for s in hidden_spikes]
+    rates = [neuron_rates(s, c) for s, c in zip(hidden_spikes, spike_counts(hidden_spikes), strict=True)]
     if scope == "neuron":
         return (torch.cat(rates) - target_rate).pow(2).mean()
     return sum((r.mean() - target_rate) ** 2 for r in rates)
@@ -47,7 +61,7 @@ def homeostatic_deviation(
 
 def mean_spike_rate(hidden_spikes: Sequence[torch.Tensor]) -> torch.Tensor:
     """Mean firing probability of all hidden neurons: ``sum s / (B * sum_l N_l * T)``."""
-    total = sum(s.sum() for s in hidden_spikes)
+    total = sum(c.sum() for c in spike_counts(hidden_spikes))
     T, B = hidden_spikes[0].shape[:2]
     return total / (B * sum(s.shape[2] for s in hidden_spikes) * T)
 
@@ -176,7 +190,7 @@ class SpikeCount(Regularizer):
         check_hidden_spikes(hidden_spikes)
         mean_rate = mean_spike_rate(hidden_spikes)
         penalty = self.weight(epoch) * mean_rate
-        total = sum(float(s.detach().sum()) for s in hidden_spikes)
+        total = sum(float(c.detach().sum()) for c in spike_counts(hidden_spikes))
         return penalty, {
             "penalty": float(penalty.detach()),
             "spike_rate": float(mean_rate.detach()),

@@ -19,7 +19,7 @@ from .encoding import SplitCode, encoded_size, shared_split_code
 from .metrics import saturated_fraction, silent_fraction
 from .models import SpikingNet, build_model
 from .optim import Adam
-from .regularizers import build_regularizer
+from .regularizers import build_regularizer, spike_counts
 from .runtime import pick_device, seed_everything
 
 
@@ -137,7 +137,8 @@ def train_run(
             sums["penalty"] += float(penalty.detach()) * b
             sums["correct"] += int((out.logits.argmax(1) == yb).sum())
             sums["n"] += b
-            spike_sum += torch.cat([s.detach().sum(dim=(0, 1)) for s in out.hidden_spikes]).double().cpu()
+            counts = spike_counts(out.hidden_spikes)
+            spike_sum += torch.cat([c.detach().sum(dim=0) for c in counts]).double().cpu()
             steps_seen += xb.shape[0] * b
         if result.status == "diverged":
             log(f"epoch {epoch + 1}/{tr['epochs']}: DIVERGED ({result.reason})")

@@ -106,50 +106,81 @@ std::vector<at::Tensor> ff_forward(at::Tensor current, double beta, double theta
   return {spikes, surr, mems};
 }
 
-// The gradient reaching the spikes of one step: g_s[t] from the layers above (and penalties), plus,
-// for the last hidden layer, the time-pooled readout's share c[t] * g_pooled (see SpikeGrads).
-// Products and the one sum round exactly as the outer product and autograd's accumulation of the
-// two gradients would.
-template <typename scalar_t, bool kGs, bool kPool>
-inline scalar_t spike_grad(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gp,
-                           scalar_t ct, int64_t i) {
-  if (kGs && kPool) return gs[i] + ct * gp[i];
-  if (kPool) return ct * gp[i];
-  return gs[i];
+// The gradient reaching the spikes of one step, from up to three sources (see SpikeGrads): g_s[t]
+// from the layers above (and penalties on the spikes themselves), g_c from the layer's per-sample
+// spike counts sum_t s[t] (rate penalties), the same for every step, and, for the last hidden
+// layer, the time-pooled readout's share c[t] * g_pooled. Summed as (g_s + g_c) + c[t] * g_pooled:
+// autograd gives the same bits for two gradients in either order, and before the counts and the
+// pooling came out of this layer, autograd summed g_s and g_c and the pooling came last.
+template <typename scalar_t, bool kGs, bool kGc, bool kPool>
+inline scalar_t spike_grad(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gc,
+                           const scalar_t* __restrict__ gp, scalar_t ct, int64_t i) {
+  scalar_t g = scalar_t(0);
+  if constexpr (kGs && kGc) g = gs[i] + gc[i];
+  else if constexpr (kGs) g = gs[i];
+  else if constexpr (kGc) g = gc[i];
+  if constexpr (kPool) return (kGs || kGc) ? g + ct * gp[i] : ct * gp[i];
+  return g;
 }
 
-template <typename scalar_t, bool kGs, bool kPool>
-inline void ff_back_step(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gp,
-                         const scalar_t ct, const scalar_t* __restrict__ gm,
-                         const scalar_t* __restrict__ sg, const scalar_t* __restrict__ sp,
-                         scalar_t* __restrict__ out, scalar_t* __restrict__ next, int64_t n,
-                         const scalar_t b, const bool zero_reset) {
+template <typename scalar_t, bool kGs, bool kGc, bool kPool>
+inline void ff_back_step(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gc,
+                         const scalar_t* __restrict__ gp, const scalar_t ct,
+                         const scalar_t* __restrict__ gm, const scalar_t* __restrict__ sg,
+                         const scalar_t* __restrict__ sp, scalar_t* __restrict__ out,
+                         scalar_t* __restrict__ next, int64_t n, const scalar_t b,
+                         const bool zero_reset) {
   for (int64_t i = 0; i < n; ++i) {
     const scalar_t carry = zero_reset ? b * (scalar_t(1) - sp[i]) : b;
-    scalar_t d = spike_grad<scalar_t, kGs, kPool>(gs, gp, ct, i) * sg[i] + carry * next[i];
+    scalar_t d =
+        spike_grad<scalar_t, kGs, kGc, kPool>(gs, gc, gp, ct, i) * sg[i] + carry * next[i];
     if (gm) d += gm[i];
     out[i] = d;
     next[i] = d;
   }
 }
 
-// The two sources of the spikes' gradient as raw pointers. grad_spikes is empty when nothing but
-// the readout uses the spikes; pool_c ([T]) and grad_pooled ([B, N]) are empty unless the layer
-// also returned the readout's time pooling sum_t c[t] s[t] (neurons.kernel, pool=...): its
-// gradient c[t] * g_pooled is then formed on the fly instead of as a [T, B, N] tensor.
+// The sources of the spikes' gradient. grad_spikes is empty when nothing but the readout and the
+// counts use the spikes; grad_counts ([B, N]) is empty unless the layer also returned its
+// per-sample spike counts (neurons.kernel, counts=True) and a loss used them: its gradient then
+// enters here instead of as a [T, B, N] tensor that autograd adds to grad_spikes. pool_c ([T]) and
+// grad_pooled ([B, N]) are empty unless the layer also returned the readout's time pooling
+// sum_t c[t] s[t] (pool=...): its gradient c[t] * g_pooled is formed on the fly likewise.
 struct SpikeGrads {
-  at::Tensor gs, c, gp;
-  bool has_gs, has_pool;
-  SpikeGrads(at::Tensor grad_spikes, const c10::optional<at::Tensor>& pool_c,
+  at::Tensor gs, gc, c, gp;
+  bool has_gs, has_gc, has_pool;
+  SpikeGrads(at::Tensor grad_spikes, const c10::optional<at::Tensor>& grad_counts,
+             const c10::optional<at::Tensor>& pool_c,
              const c10::optional<at::Tensor>& grad_pooled)
       : has_gs(grad_spikes.numel() > 0),
+        has_gc(grad_counts.has_value() && grad_counts->numel() > 0),
         has_pool(pool_c.has_value() && grad_pooled.has_value() && grad_pooled->numel() > 0) {
     if (has_gs) gs = grad_spikes.contiguous();
+    if (has_gc) gc = grad_counts->contiguous();
     if (has_pool) {
       c = pool_c->contiguous();
       gp = grad_pooled->contiguous();
     }
-    TORCH_CHECK(has_gs || has_pool, "LIF backward: no gradient reaches the spikes");
+    TORCH_CHECK(has_gs || has_gc || has_pool, "LIF backward: no gradient reaches the spikes");
+  }
+
+  // f.template operator()<kGs, kGc, kPool>() for the sources present (no branch in the loops).
+  template <typename F>
+  void dispatch(F&& f) const {
+    switch ((has_gs ? 4 : 0) | (has_gc ? 2 : 0) | (has_pool ? 1 : 0)) {
+      case 1: return f.template operator()<false, false, true>();
+      case 2: return f.template operator()<false, true, false>();
+      case 3: return f.template operator()<false, true, true>();
+      case 4: return f.template operator()<true, false, false>();
+      case 5: return f.template operator()<true, false, true>();
+      case 6: return f.template operator()<true, true, false>();
+      default: return f.template operator()<true, true, true>();
+    }
+  }
+
+  template <typename scalar_t>
+  const scalar_t* ptr(bool has, const at::Tensor& x) const {
+    return has ? x.data_ptr<scalar_t>() : nullptr;
   }
 };
 
@@ -157,42 +188,36 @@ struct SpikeGrads {
 // c = beta (subtract) or beta * (1 - s[t]) (zero reset).
 at::Tensor ff_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor surr,
                        at::Tensor spikes, double beta, bool zero_reset,
-                       c10::optional<at::Tensor> pool_c, c10::optional<at::Tensor> grad_pooled) {
-  const SpikeGrads sgr(grad_spikes, pool_c, grad_pooled);
+                       c10::optional<at::Tensor> pool_c, c10::optional<at::Tensor> grad_pooled,
+                       c10::optional<at::Tensor> grad_counts) {
+  const SpikeGrads sgr(grad_spikes, grad_counts, pool_c, grad_pooled);
   const bool has_gm = grad_mems.numel() > 0;
   if (has_gm) grad_mems = grad_mems.contiguous();
   const int64_t T = surr.size(0);
   const int64_t M = surr.numel() / T;
   auto grad = at::empty_like(surr);
   AT_DISPATCH_FLOATING_TYPES(surr.scalar_type(), "ff_backward", [&] {
-    const scalar_t* gs = sgr.has_gs ? sgr.gs.data_ptr<scalar_t>() : nullptr;
-    const scalar_t* cp = sgr.has_pool ? sgr.c.data_ptr<scalar_t>() : nullptr;
-    const scalar_t* gp = sgr.has_pool ? sgr.gp.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* gs = sgr.ptr<scalar_t>(sgr.has_gs, sgr.gs);
+    const scalar_t* gc = sgr.ptr<scalar_t>(sgr.has_gc, sgr.gc);
+    const scalar_t* cp = sgr.ptr<scalar_t>(sgr.has_pool, sgr.c);
+    const scalar_t* gp = sgr.ptr<scalar_t>(sgr.has_pool, sgr.gp);
     const scalar_t* gm = has_gm ? grad_mems.data_ptr<scalar_t>() : nullptr;
     const scalar_t* sg = surr.data_ptr<scalar_t>();
     const scalar_t* sp = spikes.data_ptr<scalar_t>();
     scalar_t* out = grad.data_ptr<scalar_t>();
     const scalar_t b = beta;
-    at::parallel_for(0, M, kGrain, [=](int64_t lo, int64_t hi) {
-      std::vector<scalar_t> next(hi - lo, scalar_t(0));
-      const int64_t n = hi - lo;
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const int64_t off = t * M + lo;
-        const scalar_t* g = gs ? gs + off : nullptr;
-        const scalar_t* m = gm ? gm + off : nullptr;
-        const scalar_t* p = gp ? gp + lo : nullptr;
-        const scalar_t ct = cp ? cp[t] : scalar_t(0);
-        scalar_t* nx = next.data();
-        if (g && p)
-          ff_back_step<scalar_t, true, true>(g, p, ct, m, sg + off, sp + off, out + off, nx, n, b,
-                                             zero_reset);
-        else if (p)
-          ff_back_step<scalar_t, false, true>(g, p, ct, m, sg + off, sp + off, out + off, nx, n, b,
-                                              zero_reset);
-        else
-          ff_back_step<scalar_t, true, false>(g, p, ct, m, sg + off, sp + off, out + off, nx, n, b,
-                                              zero_reset);
-      }
+    sgr.dispatch([&]<bool kGs, bool kGc, bool kPool>() {
+      at::parallel_for(0, M, kGrain, [=](int64_t lo, int64_t hi) {
+        std::vector<scalar_t> next(hi - lo, scalar_t(0));
+        const int64_t n = hi - lo;
+        for (int64_t t = T - 1; t >= 0; --t) {
+          const int64_t off = t * M + lo;
+          ff_back_step<scalar_t, kGs, kGc, kPool>(
+              gs ? gs + off : nullptr, gc ? gc + lo : nullptr, gp ? gp + lo : nullptr,
+              cp ? cp[t] : scalar_t(0), gm ? gm + off : nullptr, sg + off, sp + off, out + off,
+              next.data(), n, b, zero_reset);
+        }
+      });
     });
   });
   return grad;
@@ -325,15 +350,12 @@ inline void rec_back_step(const scalar_t* __restrict__ scratch, const scalar_t* 
   }
 }
 
-// scratch = g_s[t] + c[t] * g_pooled (or c[t] * g_pooled alone): spike_grad over a row block.
-template <typename scalar_t>
-inline void spike_grad_rows(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gp,
-                            const scalar_t ct, scalar_t* __restrict__ out, int64_t n) {
-  if (gs) {
-    for (int64_t j = 0; j < n; ++j) out[j] = spike_grad<scalar_t, true, true>(gs, gp, ct, j);
-  } else {
-    for (int64_t j = 0; j < n; ++j) out[j] = spike_grad<scalar_t, false, true>(gs, gp, ct, j);
-  }
+// scratch = the gradient reaching the spikes of step t (spike_grad) over a row block.
+template <typename scalar_t, bool kGs, bool kGc, bool kPool>
+inline void spike_grad_rows(const scalar_t* __restrict__ gs, const scalar_t* __restrict__ gc,
+                            const scalar_t* __restrict__ gp, const scalar_t ct,
+                            scalar_t* __restrict__ out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = spike_grad<scalar_t, kGs, kGc, kPool>(gs, gc, gp, ct, j);
 }
 
 // Rows of the batch per thread: samples are independent in the recurrence, so each thread runs
@@ -452,8 +474,9 @@ std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w
 std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mems, at::Tensor surr,
                                      at::Tensor spikes, at::Tensor w_rec, double beta,
                                      c10::optional<at::Tensor> pool_c,
-                                     c10::optional<at::Tensor> grad_pooled, bool torch_rounding) {
-  const SpikeGrads sgr(grad_spikes, pool_c, grad_pooled);
+                                     c10::optional<at::Tensor> grad_pooled,
+                                     c10::optional<at::Tensor> grad_counts, bool torch_rounding) {
+  const SpikeGrads sgr(grad_spikes, grad_counts, pool_c, grad_pooled);
   const bool has_gm = grad_mems.numel() > 0;
   if (has_gm) grad_mems = grad_mems.contiguous();
   surr = surr.contiguous();
@@ -465,34 +488,36 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
   auto grad = at::empty_like(surr);
   AT_DISPATCH_FLOATING_TYPES(surr.scalar_type(), "rec_backward", [&] {
     const scalar_t b = beta;
-    const scalar_t* gs_all = sgr.has_gs ? sgr.gs.data_ptr<scalar_t>() : nullptr;
-    const scalar_t* cp = sgr.has_pool ? sgr.c.data_ptr<scalar_t>() : nullptr;
-    const scalar_t* gp_all = sgr.has_pool ? sgr.gp.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* gs_all = sgr.ptr<scalar_t>(sgr.has_gs, sgr.gs);
+    const scalar_t* gc_all = sgr.ptr<scalar_t>(sgr.has_gc, sgr.gc);
+    const scalar_t* cp = sgr.ptr<scalar_t>(sgr.has_pool, sgr.c);
+    const scalar_t* gp_all = sgr.ptr<scalar_t>(sgr.has_pool, sgr.gp);
     const scalar_t* sg_all = surr.data_ptr<scalar_t>();
     const scalar_t* gm_all = has_gm ? grad_mems.data_ptr<scalar_t>() : nullptr;
     scalar_t* g = grad.data_ptr<scalar_t>();
-    at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
-      const int64_t Mc = (r1 - r0) * N;
-      const int64_t off0 = r0 * N;
-      const SequentialBlasHere sequential_blas;
-      const StepGemm<scalar_t> gemm(w_rec, r1 - r0);
-      std::vector<scalar_t> scratch_buf(Mc);
-      scalar_t* scratch = scratch_buf.data();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const int64_t off = t * M + off0;
-        // scratch = g_s[t] (+ d[t+1] @ W_rec): the gradient reaching the spikes of step t.
-        const scalar_t* gs_t = gs_all ? gs_all + off : nullptr;
-        if (gp_all) {
-          spike_grad_rows(gs_t, gp_all + off0, cp[t], scratch, Mc);
-        } else {
-          std::copy(gs_t, gs_t + Mc, scratch);
+    sgr.dispatch([&]<bool kGs, bool kGc, bool kPool>() {
+      at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
+        const int64_t Mc = (r1 - r0) * N;
+        const int64_t off0 = r0 * N;
+        const SequentialBlasHere sequential_blas;
+        const StepGemm<scalar_t> gemm(w_rec, r1 - r0);
+        std::vector<scalar_t> scratch_buf(Mc);
+        scalar_t* scratch = scratch_buf.data();
+        for (int64_t t = T - 1; t >= 0; --t) {
+          const int64_t off = t * M + off0;
+          // scratch = the spikes' gradient (+ d[t+1] @ W_rec): all that reaches step t's spikes.
+          spike_grad_rows<scalar_t, kGs, kGc, kPool>(
+              gs_all ? gs_all + off : nullptr, gc_all ? gc_all + off0 : nullptr,
+              gp_all ? gp_all + off0 : nullptr, cp ? cp[t] : scalar_t(0), scratch, Mc);
+          const scalar_t* nx = t == T - 1 ? nullptr : g + off + M;
+          if (nx) gemm.run(nx, scratch);
+          const scalar_t* gm_t = gm_all ? gm_all + off : nullptr;
+          if (torch_rounding)
+            rec_back_step<scalar_t, true>(scratch, sg_all + off, nx, gm_t, g + off, Mc, b);
+          else
+            rec_back_step<scalar_t, false>(scratch, sg_all + off, nx, gm_t, g + off, Mc, b);
         }
-        const scalar_t* nx = t == T - 1 ? nullptr : g + off + M;
-        if (nx) gemm.run(nx, scratch);
-        const scalar_t* gm_t = gm_all ? gm_all + off : nullptr;
-        if (torch_rounding) rec_back_step<scalar_t, true>(scratch, sg_all + off, nx, gm_t, g + off, Mc, b);
-        else rec_back_step<scalar_t, false>(scratch, sg_all + off, nx, gm_t, g + off, Mc, b);
-      }
+      });
     });
   });
   auto grad_w = grad.narrow(0, 1, T - 1).reshape({-1, N}).t().mm(
@@ -523,12 +548,13 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("ff_forward", &ff_forward);
   m.def("ff_backward", &ff_backward, py::arg("grad_spikes"), py::arg("grad_mems"),
         py::arg("surr"), py::arg("spikes"), py::arg("beta"), py::arg("zero_reset"),
-        py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none());
+        py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none(),
+        py::arg("grad_counts") = py::none());
   m.def("rec_forward", &rec_forward);
   m.def("rec_backward", &rec_backward, py::arg("grad_spikes"), py::arg("grad_mems"),
         py::arg("surr"), py::arg("spikes"), py::arg("w_rec"), py::arg("beta"),
         py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none(),
-        py::arg("torch_rounding") = false);
+        py::arg("grad_counts") = py::none(), py::arg("torch_rounding") = false);
   m.def("rec_forward_constrained", &rec_forward_constrained);
   m.def("set_direct_blas", &set_direct_blas);
   m.def("direct_blas_route", &direct_blas_route);

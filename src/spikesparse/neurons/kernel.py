@@ -159,20 +159,19 @@ class _LIFFunction(torch.autograd.Function):
     step as it needs it instead of receiving it as a ``[T, B, N]`` tensor from a separate node."""
 
     @staticmethod
-    def forward(ctx, current, w_rec, p: LIFParams, return_mem: bool = True, pool=None):  # noqa: D401
+    def forward(ctx, current, w_rec, p: LIFParams, return_mem=True, pool=None, counts=False):  # noqa: D401
         recurrent = w_rec.numel() > 0
         ext = _compiled_for(current, p, recurrent)
         ctx.ext = ext
         ctx.p = p
         ctx.recurrent = recurrent
         ctx.pool = pool
+        ctx.second = return_mem or pool is not None  # a membrane or pooling output after the spikes
         ctx.set_materialize_grads(False)
         if ext is not None:
             spikes, surrogate, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, True)
             ctx.save_for_backward(surrogate, spikes, w_rec)
-            if pool is not None:
-                return spikes, time_pool(spikes, pool)
-            return (spikes, mems) if return_mem else spikes
+            return _outputs(spikes, mems, return_mem, pool, counts)
         keep_mem = p.reset != "subtract" and not p.detach_reset
         rleaky = p.reset == "zero_rleaky"
         spikes, mems, thetas, gates, pres = _pytorch_loop(current, w_rec, p, recurrent, rleaky and keep_mem)
@@ -189,38 +188,59 @@ class _LIFFunction(torch.autograd.Function):
         # The attached zero reset's backward needs the membrane before the reset (RLeaky: pre).
         saved_mem = (pres if rleaky else mems) if keep_mem else None
         ctx.save_for_backward(surrogate, spikes, w_rec, saved_mem, thetas)
-        if pool is not None:
-            return spikes, time_pool(spikes, pool)
-        return (spikes, mems) if return_mem else spikes
+        return _outputs(spikes, mems, return_mem, pool, counts)
 
     @staticmethod
-    def backward(ctx, grad_spikes, grad_second=None):
+    def backward(ctx, grad_spikes, *grad_rest):
         p: LIFParams = ctx.p
         pool = ctx.pool
+        grad_second = grad_rest[0] if ctx.second else None
+        grad_counts = grad_rest[-1] if len(grad_rest) > ctx.second else None
         grad_pooled = grad_second if pool is not None else None
         grad_mems = None if pool is not None else grad_second
+        none = (None,) * 4  # p, return_mem, pool, counts
         if ctx.ext is not None:
             surrogate, spikes, w_rec = ctx.saved_tensors
             empty = surrogate.new_empty(0)
-            if grad_spikes is None and grad_pooled is None:
+            if grad_spikes is None and grad_pooled is None and grad_counts is None:
                 grad_spikes = torch.zeros_like(surrogate)
             g_spk = grad_spikes if grad_spikes is not None else empty
             g_mem = grad_mems if grad_mems is not None else empty
+            sources = dict(pool_c=pool, grad_pooled=grad_pooled, grad_counts=grad_counts)
             if ctx.recurrent:
-                args = (g_spk, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta, pool, grad_pooled)
-                grad_current, grad_w = ctx.ext.rec_backward(*args, torch_rounding=_constrained(p))
-                return grad_current, grad_w if ctx.needs_input_grad[1] else None, None, None, None
+                args = (g_spk, g_mem, surrogate, spikes, w_rec.contiguous(), p.beta)
+                grad_current, grad_w = ctx.ext.rec_backward(*args, **sources, torch_rounding=_constrained(p))
+                return grad_current, grad_w if ctx.needs_input_grad[1] else None, *none
             grad_current = ctx.ext.ff_backward(
-                g_spk, g_mem, surrogate, spikes, p.beta, p.reset == "zero", pool, grad_pooled
+                g_spk, g_mem, surrogate, spikes, p.beta, p.reset == "zero", **sources
             )
-            return grad_current, None, None, None, None
+            return grad_current, None, *none
+        # The counts' and the pooling's gradients, added as autograd would add them.
+        if grad_counts is not None:
+            grad_spikes = (
+                grad_counts.expand_as(ctx.saved_tensors[0])
+                if grad_spikes is None
+                else grad_spikes + grad_counts
+            )
         if grad_pooled is not None:
-            # The pooling's gradient c[t] * g_pooled, added as autograd would add the two.
             from_pool = pool.view(-1, *([1] * grad_pooled.dim())) * grad_pooled
             grad_spikes = from_pool if grad_spikes is None else grad_spikes + from_pool
         if grad_spikes is None:
             grad_spikes = torch.zeros_like(ctx.saved_tensors[0])
-        return (*_pytorch_backward(ctx, grad_spikes, grad_mems), None)
+        return (*_pytorch_backward(ctx, grad_spikes, grad_mems), None, None)
+
+
+def _outputs(spikes, mems, return_mem: bool, pool, counts: bool):
+    """The layer's outputs: the spikes, then the membranes (``return_mem``) or the readout's time
+    pooling (``pool``), then the per-sample spike counts ``[B, N]`` (``counts``)."""
+    out = [spikes]
+    if pool is not None:
+        out.append(time_pool(spikes, pool))
+    elif return_mem:
+        out.append(mems)
+    if counts:
+        out.append(spikes.sum(dim=0))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def _pytorch_backward(ctx, grad_spikes, grad_mems):
@@ -309,7 +329,9 @@ def _rleaky_zero_backward(ctx, grad_spikes, grad_mems, surrogate, spikes, w_rec,
     return grad_current, grad_w, None, None
 
 
-def _infer(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool, pool=None):
+def _infer(
+    current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool, pool=None, counts=False
+):
     """The forward loops alone: no autograd Function, no surrogate, nothing kept for backward.
     Spikes and membranes are computed by the same code as in training, so they are identical."""
     recurrent = w_rec.numel() > 0
@@ -318,16 +340,16 @@ def _infer(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem:
         spikes, _, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, False)
     else:
         spikes, mems, _, _, _ = _pytorch_loop(current, w_rec, p, recurrent)
-    if pool is not None:
-        return spikes, time_pool(spikes, pool)
-    return (spikes, mems) if return_mem else spikes
+    return _outputs(spikes, mems, return_mem, pool, counts)
 
 
-def _apply(current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool, pool=None):
+def _apply(
+    current: torch.Tensor, w_rec: torch.Tensor, p: LIFParams, return_mem: bool, pool=None, counts=False
+):
     """Autograd Function when a gradient can flow, else the inference loops."""
     if torch.is_grad_enabled() and (current.requires_grad or w_rec.requires_grad):
-        return _LIFFunction.apply(current, w_rec, p, return_mem, pool)
-    return _infer(current, w_rec, p, return_mem, pool)
+        return _LIFFunction.apply(current, w_rec, p, return_mem, pool, counts)
+    return _infer(current, w_rec, p, return_mem, pool, counts)
 
 
 DEFAULT_LIF = LIFParams()  # frozen, so one shared default is safe
@@ -348,16 +370,24 @@ def run_lif(
     params: LIFParams,
     *,
     pool: torch.Tensor | None = None,
+    counts: bool = False,
 ):
     """Spikes only, unchecked: for models that validated their input once (hidden currents are
     finite whenever the input and weights are). Feed-forward when ``w_rec`` is None.
 
-    ``pool`` (time weights ``[T]``, e.g. ``readout_weights``): return ``(spikes, time_pool(spikes,
-    pool))``, bit for bit what the two calls give, with a cheaper backward: the sum's gradient
+    ``pool`` (time weights ``[T]``, e.g. ``readout_weights``): also return ``time_pool(spikes,
+    pool)``, bit for bit what the two calls give, with a cheaper backward: the sum's gradient
     ``c[t] * g_pooled`` is formed step by step inside the layer's backward instead of as a
-    ``[T, B, N]`` tensor written by one node and read by the next."""
+    ``[T, B, N]`` tensor written by one node and read by the next.
+
+    ``counts``: also return each sample's spike count per neuron, ``spikes.sum(0)`` ``[B, N]``,
+    for rate penalties and statistics (exact integers, so any sum over them equals the same sum
+    over the spikes). Their gradient likewise enters the layer's backward directly instead of
+    being added to the spikes' gradient as a ``[T, B, N]`` tensor.
+
+    Returns the spikes, then the pooling, then the counts (a tuple when more than the spikes)."""
     w = _empty_like(current) if w_rec is None else w_rec
-    return _apply(current, w, params, False, pool)
+    return _apply(current, w, params, False, pool, counts)
 
 
 def lif_multistep(
