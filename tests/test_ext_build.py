@@ -60,13 +60,13 @@ def test_native_and_portable_builds_give_identical_numbers(monkeypatch):
     def run(ext):
         out = []
         for zero in (False, True):
-            s, surr, m = ext.ff_forward(cur, 0.9, 1.0, 25.0, zero, True, True)
-            out += [s, surr, m, ext.ff_backward(g, g, surr, s, 0.9, zero)]
-        s, surr, m = ext.rec_forward(cur, w_eff_t, 0.9, 1.0, 25.0, True, True)
-        out += [s, surr, m, *ext.rec_backward(g, none, surr, s, w.contiguous(), 0.9)]
+            s, surr, m, n = ext.ff_forward(cur, 0.9, 1.0, 25.0, zero, True, True)
+            out += [s, surr, m, n, ext.ff_backward(g, g, surr, s, 0.9, zero)]
+        s, surr, m, n = ext.rec_forward(cur, w_eff_t, 0.9, 1.0, 25.0, True, True)
+        out += [s, surr, m, n, *ext.rec_backward(g, none, surr, s, w.contiguous(), 0.9)]
         # Refractory period, budget and ALIF together; the backward rounds as the PyTorch loop.
-        s, surr, m = ext.rec_forward_constrained(cur, w.t(), 0.9, 1.0, 25.0, 2, 3, 0.3, 0.95, True, True)
-        out += [s, surr, m, *ext.rec_backward(g, g, surr, s, w.contiguous(), 0.9, torch_rounding=True)]
+        s, surr, m, n = ext.rec_forward_constrained(cur, w.t(), 0.9, 1.0, 25.0, 2, 3, 0.3, 0.95, True, True)
+        out += [s, surr, m, n, *ext.rec_backward(g, g, surr, s, w.contiguous(), 0.9, torch_rounding=True)]
         return out
 
     for a, b in zip(run(native), run(portable), strict=True):

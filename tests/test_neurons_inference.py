@@ -98,8 +98,8 @@ def test_compiled_inference_skips_the_surrogate(recurrent):
     assert ext is not None, "the compiled loops must build on this machine"
     cur = torch.randn(10, 3, 8) + 0.5
     w = torch.randn(8, 8) * 0.3 if recurrent else kernel._empty_like(cur)
-    spikes, surr, mems = kernel._compiled_forward(ext, cur, w, p, recurrent, False, False)
+    spikes, surr, mems, _ = kernel._compiled_forward(ext, cur, w, p, recurrent, False, False)
     assert surr.numel() == 0 and mems.numel() == 0
-    spikes_t, surr_t, _ = kernel._compiled_forward(ext, cur, w, p, recurrent, False, True)
+    spikes_t, surr_t, _, _ = kernel._compiled_forward(ext, cur, w, p, recurrent, False, True)
     assert surr_t.shape == cur.shape
     assert torch.equal(spikes, spikes_t)

@@ -28,8 +28,9 @@ inline scalar_t surrogate(scalar_t mem, scalar_t theta, scalar_t slope) {
 template <typename scalar_t, bool kZero, bool kKeepMem, bool kSurr>
 inline void ff_step(const scalar_t* __restrict__ x, scalar_t* __restrict__ mp,
                     scalar_t* __restrict__ spp, scalar_t* __restrict__ so,
-                    scalar_t* __restrict__ go, scalar_t* __restrict__ mo, int64_t n,
-                    const scalar_t b, const scalar_t th, const scalar_t k) {
+                    scalar_t* __restrict__ go, scalar_t* __restrict__ mo,
+                    scalar_t* __restrict__ cnt, int64_t n, const scalar_t b, const scalar_t th,
+                    const scalar_t k) {
   for (int64_t i = 0; i < n; ++i) {
     const scalar_t m = kZero ? b * (scalar_t(1) - spp[i]) * mp[i] + x[i]
                              : b * mp[i] + x[i] - th * spp[i];
@@ -37,6 +38,7 @@ inline void ff_step(const scalar_t* __restrict__ x, scalar_t* __restrict__ mp,
     mp[i] = m;
     spp[i] = fired;
     so[i] = fired;
+    cnt[i] += fired;
     if (kSurr) {
       const scalar_t u = scalar_t(1) + k * std::fabs(m - th);
       go[i] = scalar_t(1) / (u * u);
@@ -46,64 +48,72 @@ inline void ff_step(const scalar_t* __restrict__ x, scalar_t* __restrict__ mp,
 }
 
 template <typename scalar_t, bool kZero, bool kKeepMem, bool kSurr>
-void ff_forward_kernel(const scalar_t* in, scalar_t* sp, scalar_t* sg, scalar_t* mm, int64_t T,
-                       int64_t M, scalar_t b, scalar_t th, scalar_t k) {
+void ff_forward_kernel(const scalar_t* in, scalar_t* sp, scalar_t* sg, scalar_t* mm,
+                       scalar_t* counts, int64_t T, int64_t M, scalar_t b, scalar_t th,
+                       scalar_t k) {
   at::parallel_for(0, M, kGrain, [=](int64_t lo, int64_t hi) {
     const int64_t n = hi - lo;
-    std::vector<scalar_t> mem(n, scalar_t(0)), s(n, scalar_t(0));
+    std::vector<scalar_t> mem(n, scalar_t(0)), s(n, scalar_t(0)), cnt(n, scalar_t(0));
     for (int64_t t = 0; t < T; ++t) {
       const int64_t off = t * M + lo;
       ff_step<scalar_t, kZero, kKeepMem, kSurr>(in + off, mem.data(), s.data(), sp + off,
                                                 kSurr ? sg + off : nullptr,
-                                                kKeepMem ? mm + off : nullptr, n, b, th, k);
+                                                kKeepMem ? mm + off : nullptr, cnt.data(), n, b,
+                                                th, k);
     }
+    std::copy(cnt.begin(), cnt.end(), counts + lo);
   });
 }
 
-// The forward loops' outputs: spikes, and the surrogate and membranes when asked for (else empty).
-inline std::tuple<at::Tensor, at::Tensor, at::Tensor> forward_outputs(const at::Tensor& current,
-                                                                      bool keep_mem,
-                                                                      bool with_surr) {
+// The forward loops' outputs: spikes, the surrogate and membranes when asked for (else empty),
+// and each sample's spike count per neuron (sum over time, [B, N]; exact, the spikes being 0 or
+// 1), which costs one add per step in the loop and saves a pass over the spikes where a rate
+// penalty or a statistic needs them (neurons.kernel, counts=True).
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_outputs(
+    const at::Tensor& current, bool keep_mem, bool with_surr) {
   const auto none = at::empty({0}, current.options());
   return {at::empty_like(current), with_surr ? at::empty_like(current) : none,
-          keep_mem ? at::empty_like(current) : none};
+          keep_mem ? at::empty_like(current) : none,
+          at::empty(current.sizes().slice(1), current.options())};
 }
 
 // Run-time flags -> the kernel compiled for them (no branch inside the loop).
 template <typename scalar_t>
 void ff_forward_dispatch(bool zero, bool keep_mem, bool with_surr, const scalar_t* in, scalar_t* sp,
-                         scalar_t* sg, scalar_t* mm, int64_t T, int64_t M, scalar_t b, scalar_t th,
-                         scalar_t k) {
+                         scalar_t* sg, scalar_t* mm, scalar_t* cn, int64_t T, int64_t M, scalar_t b,
+                         scalar_t th, scalar_t k) {
   const int flags = (zero ? 4 : 0) | (keep_mem ? 2 : 0) | (with_surr ? 1 : 0);
   switch (flags) {
-    case 0: return ff_forward_kernel<scalar_t, false, false, false>(in, sp, sg, mm, T, M, b, th, k);
-    case 1: return ff_forward_kernel<scalar_t, false, false, true>(in, sp, sg, mm, T, M, b, th, k);
-    case 2: return ff_forward_kernel<scalar_t, false, true, false>(in, sp, sg, mm, T, M, b, th, k);
-    case 3: return ff_forward_kernel<scalar_t, false, true, true>(in, sp, sg, mm, T, M, b, th, k);
-    case 4: return ff_forward_kernel<scalar_t, true, false, false>(in, sp, sg, mm, T, M, b, th, k);
-    case 5: return ff_forward_kernel<scalar_t, true, false, true>(in, sp, sg, mm, T, M, b, th, k);
-    case 6: return ff_forward_kernel<scalar_t, true, true, false>(in, sp, sg, mm, T, M, b, th, k);
-    default: return ff_forward_kernel<scalar_t, true, true, true>(in, sp, sg, mm, T, M, b, th, k);
+    case 0: return ff_forward_kernel<scalar_t, false, false, false>(in, sp, sg, mm, cn, T, M, b, th, k);
+    case 1: return ff_forward_kernel<scalar_t, false, false, true>(in, sp, sg, mm, cn, T, M, b, th, k);
+    case 2: return ff_forward_kernel<scalar_t, false, true, false>(in, sp, sg, mm, cn, T, M, b, th, k);
+    case 3: return ff_forward_kernel<scalar_t, false, true, true>(in, sp, sg, mm, cn, T, M, b, th, k);
+    case 4: return ff_forward_kernel<scalar_t, true, false, false>(in, sp, sg, mm, cn, T, M, b, th, k);
+    case 5: return ff_forward_kernel<scalar_t, true, false, true>(in, sp, sg, mm, cn, T, M, b, th, k);
+    case 6: return ff_forward_kernel<scalar_t, true, true, false>(in, sp, sg, mm, cn, T, M, b, th, k);
+    default: return ff_forward_kernel<scalar_t, true, true, true>(in, sp, sg, mm, cn, T, M, b, th, k);
   }
 }
 
 // Feed-forward forward: returns {spikes, surrogate (empty unless with_surr), mems (empty unless
-// keep_mem)}. Inference passes with_surr = false: nothing is computed for a backward pass.
+// keep_mem), counts}. Inference passes with_surr = false: nothing is computed for a backward pass.
 std::vector<at::Tensor> ff_forward(at::Tensor current, double beta, double theta, double slope,
                                    bool zero_reset, bool keep_mem, bool with_surr) {
   current = current.contiguous();
   const int64_t T = current.size(0);
   const int64_t M = current.numel() / T;
-  auto [spikes, surr, mems] = forward_outputs(current, keep_mem, with_surr);
+  auto [spikes, surr, mems, counts] = forward_outputs(current, keep_mem, with_surr);
   AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "ff_forward", [&] {
     const scalar_t* in = current.data_ptr<scalar_t>();
     scalar_t* sp = spikes.data_ptr<scalar_t>();
     scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
     scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
+    scalar_t* cn = counts.data_ptr<scalar_t>();
     const scalar_t b = beta, th = theta, k = slope;
-    ff_forward_dispatch<scalar_t>(zero_reset, keep_mem, with_surr, in, sp, sg, mm, T, M, b, th, k);
+    ff_forward_dispatch<scalar_t>(zero_reset, keep_mem, with_surr, in, sp, sg, mm, cn, T, M, b, th,
+                                  k);
   });
-  return {spikes, surr, mems};
+  return {spikes, surr, mems, counts};
 }
 
 // The gradient reaching the spikes of one step, from up to three sources (see SpikeGrads): g_s[t]
@@ -329,9 +339,11 @@ inline void rec_integrate(const scalar_t* __restrict__ x, scalar_t* __restrict__
 
 template <typename scalar_t, bool kSurr>
 inline void rec_fire(const scalar_t* __restrict__ m, scalar_t* __restrict__ so,
-                     scalar_t* __restrict__ go, int64_t n, const scalar_t th, const scalar_t k) {
+                     scalar_t* __restrict__ go, scalar_t* __restrict__ cnt, int64_t n,
+                     const scalar_t th, const scalar_t k) {
   for (int64_t j = 0; j < n; ++j) {
     so[j] = m[j] > th ? scalar_t(1) : scalar_t(0);
+    cnt[j] += so[j];
     if (kSurr) go[j] = surrogate(m[j], th, k);
   }
 }
@@ -366,7 +378,7 @@ inline int64_t rows_per_thread(int64_t B) {
 }
 
 // Recurrent forward, subtractive reset folded into w_eff_t = (W_rec - theta I)^T.
-// with_surr = false (inference): the surrogate is neither computed nor returned.
+// with_surr = false (inference): the surrogate is neither computed nor returned. Outputs as ff_forward.
 std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, double beta,
                                     double theta, double slope, bool keep_mem, bool with_surr) {
   current = current.contiguous();
@@ -375,13 +387,14 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
   const int64_t B = current.size(1);
   const int64_t N = current.size(2);
   const int64_t M = B * N;
-  auto [spikes, surr, mems] = forward_outputs(current, keep_mem, with_surr);
+  auto [spikes, surr, mems, counts] = forward_outputs(current, keep_mem, with_surr);
   AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward", [&] {
     const scalar_t b = beta, th = theta, k = slope;
     const scalar_t* in = current.data_ptr<scalar_t>();
     scalar_t* sp = spikes.data_ptr<scalar_t>();
     scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
     scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
+    scalar_t* cn = counts.data_ptr<scalar_t>();
     at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
       const int64_t Mc = (r1 - r0) * N;  // this thread's rows, contiguous in every step
       const int64_t off0 = r0 * N;
@@ -389,18 +402,20 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
       const StepGemm<scalar_t> gemm(w_eff_t, r1 - r0);
       std::vector<scalar_t> mem_buf(Mc, scalar_t(0));
       scalar_t* m = mem_buf.data();
+      scalar_t* cnt = cn + off0;
+      std::fill(cnt, cnt + Mc, scalar_t(0));
       for (int64_t t = 0; t < T; ++t) {
         const int64_t off = t * M + off0;
         // mem = beta * mem + I[t] (+ s[t-1] @ w_eff_t)
         rec_integrate(in + off, m, Mc, b);
         if (t > 0) gemm.run(sp + off - M, m);
-        if (sg) rec_fire<scalar_t, true>(m, sp + off, sg + off, Mc, th, k);
-        else rec_fire<scalar_t, false>(m, sp + off, nullptr, Mc, th, k);
+        if (sg) rec_fire<scalar_t, true>(m, sp + off, sg + off, cnt, Mc, th, k);
+        else rec_fire<scalar_t, false>(m, sp + off, nullptr, cnt, Mc, th, k);
         if (mm) std::copy(m, m + Mc, mm + off);
       }
     });
   });
-  return {spikes, surr, mems};
+  return {spikes, surr, mems, counts};
 }
 
 // Recurrent forward with hard constraints and/or an adaptive threshold (subtractive, detached
@@ -411,7 +426,7 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
 // ATen ops fuse (add with alpha): these layers ran only on that loop before, so the study's
 // numbers for them stay the same. The fixed threshold's reset is folded into w_t as in
 // rec_forward; the adaptive one is subtracted per step (w_t = W_rec^T). Returns {spikes,
-// surrogate (empty unless with_surr), mems (empty unless keep_mem)}.
+// surrogate (empty unless with_surr), mems (empty unless keep_mem), counts}.
 std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w_t, double beta,
                                                 double theta, double slope, int64_t refractory,
                                                 int64_t budget, double kappa, double rho,
@@ -423,18 +438,21 @@ std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w
   const int64_t N = current.size(2);
   const int64_t M = B * N;
   const bool adaptive = kappa > 0;
-  auto [spikes, surr, mems] = forward_outputs(current, keep_mem, with_surr);
+  auto [spikes, surr, mems, counts] = forward_outputs(current, keep_mem, with_surr);
   AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward_constrained", [&] {
     const scalar_t b = beta, th = theta, k = slope, kap = kappa, r = rho;
     const scalar_t* in = current.data_ptr<scalar_t>();
     scalar_t* sp = spikes.data_ptr<scalar_t>();
     scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
     scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
+    scalar_t* cn = counts.data_ptr<scalar_t>();
     at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
       const int64_t Mc = (r1 - r0) * N;
       const int64_t off0 = r0 * N;
       const SequentialBlasHere sequential_blas;
       const StepGemm<scalar_t> gemm(w_t, r1 - r0);
+      scalar_t* cnt = cn + off0;
+      std::fill(cnt, cnt + Mc, scalar_t(0));
       std::vector<scalar_t> m(Mc, scalar_t(0)), adapt(Mc, scalar_t(0)), theta_prev(Mc, th);
       std::vector<int64_t> refr(Mc, 0), count(Mc, 0);
       for (int64_t t = 0; t < T; ++t) {
@@ -453,6 +471,7 @@ std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w
           const bool open = (refractory == 0 || refr[j] == 0) && (budget == 0 || count[j] < budget);
           const bool fire = m[j] > th_j && open;
           s[j] = fire ? scalar_t(1) : scalar_t(0);
+          cnt[j] += s[j];
           if (sg) sg[off + j] = open ? surrogate(m[j], th_j, k) : scalar_t(0);
           if (refractory > 0) refr[j] = fire ? refractory : std::max<int64_t>(refr[j] - 1, 0);
           if (budget > 0) count[j] += fire;
@@ -465,7 +484,7 @@ std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w
       }
     });
   });
-  return {spikes, surr, mems};
+  return {spikes, surr, mems, counts};
 }
 
 // Recurrent backward (subtractive, detached reset): returns {grad_current, grad_w_rec}.

@@ -59,7 +59,7 @@ def _constrained(p: LIFParams) -> bool:
 
 
 def _compiled_forward(ext, current, w_rec, p: LIFParams, recurrent: bool, keep_mem: bool, surrogate: bool):
-    """(spikes, surrogate or empty, mems or empty) from the compiled loops."""
+    """(spikes, surrogate or empty, mems or empty, per-sample spike counts) from the compiled loops."""
     if recurrent and _constrained(p):
         w_t = w_rec.t()
         if not p.adaptive:  # the fixed threshold's reset folds into the weight, as in the loop
@@ -169,9 +169,11 @@ class _LIFFunction(torch.autograd.Function):
         ctx.second = return_mem or pool is not None  # a membrane or pooling output after the spikes
         ctx.set_materialize_grads(False)
         if ext is not None:
-            spikes, surrogate, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, True)
+            spikes, surrogate, mems, n = _compiled_forward(
+                ext, current, w_rec, p, recurrent, return_mem, True
+            )
             ctx.save_for_backward(surrogate, spikes, w_rec)
-            return _outputs(spikes, mems, return_mem, pool, counts)
+            return _outputs(spikes, mems, return_mem, pool, n if counts else None)
         keep_mem = p.reset != "subtract" and not p.detach_reset
         rleaky = p.reset == "zero_rleaky"
         spikes, mems, thetas, gates, pres = _pytorch_loop(current, w_rec, p, recurrent, rleaky and keep_mem)
@@ -188,7 +190,7 @@ class _LIFFunction(torch.autograd.Function):
         # The attached zero reset's backward needs the membrane before the reset (RLeaky: pre).
         saved_mem = (pres if rleaky else mems) if keep_mem else None
         ctx.save_for_backward(surrogate, spikes, w_rec, saved_mem, thetas)
-        return _outputs(spikes, mems, return_mem, pool, counts)
+        return _outputs(spikes, mems, return_mem, pool, spikes.sum(dim=0) if counts else None)
 
     @staticmethod
     def backward(ctx, grad_spikes, *grad_rest):
@@ -230,16 +232,16 @@ class _LIFFunction(torch.autograd.Function):
         return (*_pytorch_backward(ctx, grad_spikes, grad_mems), None, None)
 
 
-def _outputs(spikes, mems, return_mem: bool, pool, counts: bool):
+def _outputs(spikes, mems, return_mem: bool, pool, counts):
     """The layer's outputs: the spikes, then the membranes (``return_mem``) or the readout's time
-    pooling (``pool``), then the per-sample spike counts ``[B, N]`` (``counts``)."""
+    pooling (``pool``), then the per-sample spike counts ``[B, N]`` unless ``counts`` is None."""
     out = [spikes]
     if pool is not None:
         out.append(time_pool(spikes, pool))
     elif return_mem:
         out.append(mems)
-    if counts:
-        out.append(spikes.sum(dim=0))
+    if counts is not None:
+        out.append(counts)
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -337,10 +339,10 @@ def _infer(
     recurrent = w_rec.numel() > 0
     ext = _compiled_for(current, p, recurrent)
     if ext is not None:
-        spikes, _, mems = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, False)
-    else:
-        spikes, mems, _, _, _ = _pytorch_loop(current, w_rec, p, recurrent)
-    return _outputs(spikes, mems, return_mem, pool, counts)
+        spikes, _, mems, n = _compiled_forward(ext, current, w_rec, p, recurrent, return_mem, False)
+        return _outputs(spikes, mems, return_mem, pool, n if counts else None)
+    spikes, mems, _, _, _ = _pytorch_loop(current, w_rec, p, recurrent)
+    return _outputs(spikes, mems, return_mem, pool, spikes.sum(dim=0) if counts else None)
 
 
 def _apply(
