@@ -40,8 +40,17 @@ def spike_counts(hidden_spikes: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 
     Spikes are 0 or 1, so the counts are exact integers and every sum over them equals, bit for
     bit, the same sum over the spikes (and so do their gradients)."""
+    return [s.sum(dim=0) if c is None else c for s, c in _with_counts(hidden_spikes)]
+
+
+def _with_counts(hidden_spikes: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(spikes, counts) per layer: the counts the model's layers returned (``models.HiddenSpikes``),
+    else None, and the penalties compute from the spikes exactly as before, whatever values they
+    hold (the library functions of ``spikesparse.api`` accept any spike-like tensor)."""
     counts = getattr(hidden_spikes, "counts", None)
-    return list(counts) if counts is not None else [s.sum(dim=0) for s in hidden_spikes]
+    return list(
+        zip(hidden_spikes, counts if counts is not None else [None] * len(hidden_spikes), strict=True)
+    )
 
 
 # The unweighted terms, one definition each: the classes below multiply them by their (scheduled)
@@ -53,7 +62,7 @@ def homeostatic_deviation(
 ) -> torch.Tensor:
     """Squared deviation of the rates from ``target_rate``: ``mean_{l,i} (r_{l,i} - r*)^2``
     (``scope="neuron"``) or ``sum_l (mean_i r_{l,i} - r*)^2`` (``scope="layer"``)."""
-    rates = [neuron_rates(s, c) for s, c in zip(hidden_spikes, spike_counts(hidden_spikes), strict=True)]
+    rates = [neuron_rates(s, c) for s, c in _with_counts(hidden_spikes)]
     if scope == "neuron":
         return (torch.cat(rates) - target_rate).pow(2).mean()
     return sum((r.mean() - target_rate) ** 2 for r in rates)
@@ -61,7 +70,7 @@ def homeostatic_deviation(
 
 def mean_spike_rate(hidden_spikes: Sequence[torch.Tensor]) -> torch.Tensor:
     """Mean firing probability of all hidden neurons: ``sum s / (B * sum_l N_l * T)``."""
-    total = sum(c.sum() for c in spike_counts(hidden_spikes))
+    total = sum(s.sum() if c is None else c.sum() for s, c in _with_counts(hidden_spikes))
     T, B = hidden_spikes[0].shape[:2]
     return total / (B * sum(s.shape[2] for s in hidden_spikes) * T)
 
