@@ -236,3 +236,46 @@ def test_the_client_imports_neither_torch_nor_numpy():
     code = "import sys, spikesparse.warm\nprint(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("acknowledged", [True, False], ids=["acknowledged", "never-acknowledged"])
+def test_a_signal_while_the_server_forks_is_not_lost(acknowledged, monkeypatch):
+    """A SIGTERM that reaches the client after it sent its job but before the server answered
+    with the child's pid (the job may already run) is forwarded to the child once the pid is
+    known, and the client returns the job's status; if the server never answers, the client
+    stops with 128 + the signal instead of running the job cold. Before, the default handler
+    killed the client in that window and left its job running."""
+
+    class Sock:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    replies = iter([{"pid": 4242}, {"status": 128 + signal.SIGTERM}])
+    killed = []
+
+    def recv(_sock):
+        if not killed and not getattr(recv, "raised", False):
+            recv.raised = True
+            signal.raise_signal(signal.SIGTERM)  # arrives while the server forks
+            if not acknowledged:
+                raise EOFError
+        return next(replies), []
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    monkeypatch.setattr(warm, "wanted", lambda *a: True)
+    monkeypatch.setattr(warm, "connect_or_start", lambda path: Sock())
+    monkeypatch.setattr(warm, "_send", lambda *a, **k: None)
+    monkeypatch.setattr(warm, "_recv", recv)
+    monkeypatch.setattr(warm.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
+    lost = []
+    signal.signal(signal.SIGTERM, lambda *_: lost.append(1))  # a clean failure, not a dead pytest
+    try:
+        status = warm.run(["train"])
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    assert not lost and status == 128 + signal.SIGTERM
+    assert killed == ([(4242, signal.SIGTERM)] if acknowledged else [])

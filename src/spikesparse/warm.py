@@ -385,19 +385,29 @@ def run(argv: list[str]) -> int | None:
         umask = os.umask(0)
         os.umask(umask)
         request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
-        try:
-            _send(sock, request, fds=[0, 1, 2])
-            reply, _ = _recv(sock)
-        except (OSError, EOFError, ValueError):
-            return None  # not acknowledged: nothing started, a cold run is safe
-        child = reply["pid"]
+        # The handlers go in before the request: a signal that arrives while the server forks
+        # (the job may already be running) is kept and forwarded once the child's pid is known,
+        # instead of killing this client and leaving its job running.
+        child, pending = None, []
 
         def forward(sig, _frame):
+            if child is None:
+                pending.append(sig)
+                return
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child, sig)
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, forward)
+        try:
+            _send(sock, request, fds=[0, 1, 2])
+            reply, _ = _recv(sock)
+        except (OSError, EOFError, ValueError):
+            # Not acknowledged: nothing started; a cold run is safe unless we were told to stop.
+            return 128 + pending[0] if pending else None
+        child = reply["pid"]
+        for sig in pending:
+            forward(sig, None)
         try:
             reply, _ = _recv(sock)
         except (OSError, EOFError, ValueError):
