@@ -454,7 +454,7 @@ std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w
       scalar_t* cnt = cn + off0;
       std::fill(cnt, cnt + Mc, scalar_t(0));
       std::vector<scalar_t> m(Mc, scalar_t(0)), adapt(Mc, scalar_t(0)), theta_prev(Mc, th);
-      std::vector<int64_t> refr(Mc, 0), count(Mc, 0);
+      std::vector<int64_t> refr(Mc, 0);  // the budget reads the spike counts cnt
       for (int64_t t = 0; t < T; ++t) {
         const int64_t off = t * M + off0;
         const scalar_t* x = in + off;
@@ -468,13 +468,12 @@ std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w
         scalar_t* s = sp + off;
         for (int64_t j = 0; j < Mc; ++j) {
           const scalar_t th_j = adaptive ? th + adapt[j] : th;
-          const bool open = (refractory == 0 || refr[j] == 0) && (budget == 0 || count[j] < budget);
+          const bool open = (refractory == 0 || refr[j] == 0) && (budget == 0 || cnt[j] < budget);
           const bool fire = m[j] > th_j && open;
           s[j] = fire ? scalar_t(1) : scalar_t(0);
           cnt[j] += s[j];
           if (sg) sg[off + j] = open ? surrogate(m[j], th_j, k) : scalar_t(0);
           if (refractory > 0) refr[j] = fire ? refractory : std::max<int64_t>(refr[j] - 1, 0);
-          if (budget > 0) count[j] += fire;
           if (adaptive) {
             adapt[j] = std::fma(s[j], kap, adapt[j] * r);
             theta_prev[j] = th_j;
