@@ -64,3 +64,24 @@ def test_threads_split_the_batch_without_changing_results(ext):
     # The weight gradient sums T x B products in one multi-threaded matmul: another summation order.
     for a, b in zip(one[2], two[2], strict=True):
         torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("direct", [True, False])
+def test_step_gemm_sum_is_the_sum_of_the_step_products(ext, threads, direct):
+    """The benchmark's matmul-only bound of the recurrent steps must do the loops' products:
+    sum_t a[t] @ bm, for a non-square matrix and a batch split unevenly between threads."""
+    ext.set_direct_blas(direct)
+    before = torch.get_num_threads()
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(9, 7, 5, generator=gen)
+    bm = torch.randn(5, 11, generator=gen)
+    try:
+        torch.set_num_threads(threads)
+        got = ext.step_gemm_sum(a, bm)
+    finally:
+        torch.set_num_threads(before)
+    assert got.shape == (7, 11)
+    torch.testing.assert_close(got, torch.einsum("tbk,kn->bn", a, bm), atol=1e-4, rtol=1e-4)
+    with pytest.raises(RuntimeError, match="step_gemm_sum"):
+        ext.step_gemm_sum(a, torch.randn(4, 11))

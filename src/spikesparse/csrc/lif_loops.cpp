@@ -377,45 +377,88 @@ inline int64_t rows_per_thread(int64_t B) {
   return std::max<int64_t>(1, (B + n - 1) / n);
 }
 
+// The recurrent loops' parallel frame: one block of batch rows per thread, BLAS held to one
+// thread inside it (SequentialBlasHere) and the fixed [N, N] matrix `bm` packed once per block
+// (StepGemm). body(Mc, off0, gemm): the block is Mc = rows x N elements from off0 in every step.
+template <typename scalar_t, typename Body>
+void for_row_blocks(int64_t B, int64_t N, const at::Tensor& bm, const Body& body) {
+  at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
+    const SequentialBlasHere sequential_blas;
+    const StepGemm<scalar_t> gemm(bm, r1 - r0);
+    body((r1 - r0) * N, r0 * N, gemm);
+  });
+}
+
+// One thread's share of a recurrent forward: its rows of every step's input, spikes, surrogate
+// (null unless with_surr) and membranes (null unless keep_mem) at off(t) = t * M + off0, and its
+// spike counts cnt (zeroed), Mc elements each.
+template <typename scalar_t>
+struct RecRows {
+  const scalar_t* in;
+  scalar_t* sp;
+  scalar_t* sg;
+  scalar_t* mm;
+  scalar_t* cnt;
+  int64_t T, M, Mc, off0;
+  int64_t off(int64_t t) const { return t * M + off0; }
+};
+
+// The frame both recurrent forwards share: contiguous input, the outputs (forward_outputs), the
+// row blocks (for_row_blocks); body(rows, gemm) runs the time loop of one block. Returns {spikes,
+// surrogate (empty unless with_surr), mems (empty unless keep_mem), counts}.
+template <typename Body>
+std::vector<at::Tensor> rec_forward_frame(at::Tensor current, const at::Tensor& w_t, bool keep_mem,
+                                          bool with_surr, const Body& body) {
+  current = current.contiguous();
+  const at::Tensor bm = w_t.contiguous();
+  const int64_t T = current.size(0);
+  const int64_t B = current.size(1);
+  const int64_t N = current.size(2);
+  auto [spikes, surr, mems, counts] = forward_outputs(current, keep_mem, with_surr);
+  AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward", [&] {
+    const RecRows<scalar_t> all{current.data_ptr<scalar_t>(),
+                                spikes.data_ptr<scalar_t>(),
+                                with_surr ? surr.data_ptr<scalar_t>() : nullptr,
+                                keep_mem ? mems.data_ptr<scalar_t>() : nullptr,
+                                counts.data_ptr<scalar_t>(),
+                                T,
+                                B * N,
+                                0,
+                                0};
+    for_row_blocks<scalar_t>(B, N, bm, [&](int64_t Mc, int64_t off0, const StepGemm<scalar_t>& gemm) {
+      RecRows<scalar_t> rows = all;
+      rows.Mc = Mc;
+      rows.off0 = off0;
+      rows.cnt = all.cnt + off0;
+      std::fill(rows.cnt, rows.cnt + Mc, scalar_t(0));
+      body(rows, gemm);
+    });
+  });
+  return {spikes, surr, mems, counts};
+}
+
+template <typename Rows>
+using RowScalar = std::remove_const_t<std::remove_pointer_t<decltype(Rows::in)>>;
+
 // Recurrent forward, subtractive reset folded into w_eff_t = (W_rec - theta I)^T.
 // with_surr = false (inference): the surrogate is neither computed nor returned. Outputs as ff_forward.
 std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, double beta,
                                     double theta, double slope, bool keep_mem, bool with_surr) {
-  current = current.contiguous();
-  w_eff_t = w_eff_t.contiguous();
-  const int64_t T = current.size(0);
-  const int64_t B = current.size(1);
-  const int64_t N = current.size(2);
-  const int64_t M = B * N;
-  auto [spikes, surr, mems, counts] = forward_outputs(current, keep_mem, with_surr);
-  AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward", [&] {
+  return rec_forward_frame(current, w_eff_t, keep_mem, with_surr, [=](const auto& r, const auto& gemm) {
+    using scalar_t = RowScalar<std::decay_t<decltype(r)>>;
     const scalar_t b = beta, th = theta, k = slope;
-    const scalar_t* in = current.data_ptr<scalar_t>();
-    scalar_t* sp = spikes.data_ptr<scalar_t>();
-    scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
-    scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
-    scalar_t* cn = counts.data_ptr<scalar_t>();
-    at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
-      const int64_t Mc = (r1 - r0) * N;  // this thread's rows, contiguous in every step
-      const int64_t off0 = r0 * N;
-      const SequentialBlasHere sequential_blas;
-      const StepGemm<scalar_t> gemm(w_eff_t, r1 - r0);
-      std::vector<scalar_t> mem_buf(Mc, scalar_t(0));
-      scalar_t* m = mem_buf.data();
-      scalar_t* cnt = cn + off0;
-      std::fill(cnt, cnt + Mc, scalar_t(0));
-      for (int64_t t = 0; t < T; ++t) {
-        const int64_t off = t * M + off0;
-        // mem = beta * mem + I[t] (+ s[t-1] @ w_eff_t)
-        rec_integrate(in + off, m, Mc, b);
-        if (t > 0) gemm.run(sp + off - M, m);
-        if (sg) rec_fire<scalar_t, true>(m, sp + off, sg + off, cnt, Mc, th, k);
-        else rec_fire<scalar_t, false>(m, sp + off, nullptr, cnt, Mc, th, k);
-        if (mm) std::copy(m, m + Mc, mm + off);
-      }
-    });
+    std::vector<scalar_t> mem_buf(r.Mc, scalar_t(0));
+    scalar_t* m = mem_buf.data();
+    for (int64_t t = 0; t < r.T; ++t) {
+      const int64_t off = r.off(t);
+      // mem = beta * mem + I[t] (+ s[t-1] @ w_eff_t)
+      rec_integrate(r.in + off, m, r.Mc, b);
+      if (t > 0) gemm.run(r.sp + off - r.M, m);
+      if (r.sg) rec_fire<scalar_t, true>(m, r.sp + off, r.sg + off, r.cnt, r.Mc, th, k);
+      else rec_fire<scalar_t, false>(m, r.sp + off, nullptr, r.cnt, r.Mc, th, k);
+      if (r.mm) std::copy(m, m + r.Mc, r.mm + off);
+    }
   });
-  return {spikes, surr, mems, counts};
 }
 
 // Recurrent forward with hard constraints and/or an adaptive threshold (subtractive, detached
@@ -425,65 +468,46 @@ std::vector<at::Tensor> rec_forward(at::Tensor current, at::Tensor w_eff_t, doub
 // gradient. Why it rounds like the PyTorch loop (neurons/kernel.py), std::fma where that loop's
 // ATen ops fuse (add with alpha): these layers ran only on that loop before, so the study's
 // numbers for them stay the same. The fixed threshold's reset is folded into w_t as in
-// rec_forward; the adaptive one is subtracted per step (w_t = W_rec^T). Returns {spikes,
-// surrogate (empty unless with_surr), mems (empty unless keep_mem), counts}.
+// rec_forward; the adaptive one is subtracted per step (w_t = W_rec^T). Outputs as rec_forward.
 std::vector<at::Tensor> rec_forward_constrained(at::Tensor current, at::Tensor w_t, double beta,
                                                 double theta, double slope, int64_t refractory,
                                                 int64_t budget, double kappa, double rho,
                                                 bool keep_mem, bool with_surr) {
-  current = current.contiguous();
-  w_t = w_t.contiguous();
-  const int64_t T = current.size(0);
-  const int64_t B = current.size(1);
-  const int64_t N = current.size(2);
-  const int64_t M = B * N;
   const bool adaptive = kappa > 0;
-  auto [spikes, surr, mems, counts] = forward_outputs(current, keep_mem, with_surr);
-  AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "rec_forward_constrained", [&] {
-    const scalar_t b = beta, th = theta, k = slope, kap = kappa, r = rho;
-    const scalar_t* in = current.data_ptr<scalar_t>();
-    scalar_t* sp = spikes.data_ptr<scalar_t>();
-    scalar_t* sg = with_surr ? surr.data_ptr<scalar_t>() : nullptr;
-    scalar_t* mm = keep_mem ? mems.data_ptr<scalar_t>() : nullptr;
-    scalar_t* cn = counts.data_ptr<scalar_t>();
-    at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
-      const int64_t Mc = (r1 - r0) * N;
-      const int64_t off0 = r0 * N;
-      const SequentialBlasHere sequential_blas;
-      const StepGemm<scalar_t> gemm(w_t, r1 - r0);
-      scalar_t* cnt = cn + off0;
-      std::fill(cnt, cnt + Mc, scalar_t(0));
-      std::vector<scalar_t> m(Mc, scalar_t(0)), adapt(Mc, scalar_t(0)), theta_prev(Mc, th);
-      std::vector<int64_t> refr(Mc, 0);  // the budget reads the spike counts cnt
-      for (int64_t t = 0; t < T; ++t) {
-        const int64_t off = t * M + off0;
-        const scalar_t* x = in + off;
-        for (int64_t j = 0; j < Mc; ++j) m[j] = std::fma(b, m[j], x[j]);
-        if (t > 0) {
-          const scalar_t* s_prev = sp + off - M;
-          gemm.run(s_prev, m.data());
-          if (adaptive)
-            for (int64_t j = 0; j < Mc; ++j) m[j] -= s_prev[j] * theta_prev[j];
-        }
-        scalar_t* s = sp + off;
-        for (int64_t j = 0; j < Mc; ++j) {
-          const scalar_t th_j = adaptive ? th + adapt[j] : th;
-          const bool open = (refractory == 0 || refr[j] == 0) && (budget == 0 || cnt[j] < budget);
-          const bool fire = m[j] > th_j && open;
-          s[j] = fire ? scalar_t(1) : scalar_t(0);
-          cnt[j] += s[j];
-          if (sg) sg[off + j] = open ? surrogate(m[j], th_j, k) : scalar_t(0);
-          if (refractory > 0) refr[j] = fire ? refractory : std::max<int64_t>(refr[j] - 1, 0);
-          if (adaptive) {
-            adapt[j] = std::fma(s[j], kap, adapt[j] * r);
-            theta_prev[j] = th_j;
-          }
-        }
-        if (mm) std::copy(m.begin(), m.end(), mm + off);
+  return rec_forward_frame(current, w_t, keep_mem, with_surr, [=](const auto& r, const auto& gemm) {
+    using scalar_t = RowScalar<std::decay_t<decltype(r)>>;
+    const scalar_t b = beta, th = theta, k = slope, kap = kappa, rh = rho;
+    const int64_t Mc = r.Mc;
+    scalar_t* cnt = r.cnt;  // the budget reads the spike counts
+    std::vector<scalar_t> m(Mc, scalar_t(0)), adapt(Mc, scalar_t(0)), theta_prev(Mc, th);
+    std::vector<int64_t> refr(Mc, 0);
+    for (int64_t t = 0; t < r.T; ++t) {
+      const int64_t off = r.off(t);
+      const scalar_t* x = r.in + off;
+      for (int64_t j = 0; j < Mc; ++j) m[j] = std::fma(b, m[j], x[j]);
+      if (t > 0) {
+        const scalar_t* s_prev = r.sp + off - r.M;
+        gemm.run(s_prev, m.data());
+        if (adaptive)
+          for (int64_t j = 0; j < Mc; ++j) m[j] -= s_prev[j] * theta_prev[j];
       }
-    });
+      scalar_t* s = r.sp + off;
+      for (int64_t j = 0; j < Mc; ++j) {
+        const scalar_t th_j = adaptive ? th + adapt[j] : th;
+        const bool open = (refractory == 0 || refr[j] == 0) && (budget == 0 || cnt[j] < budget);
+        const bool fire = m[j] > th_j && open;
+        s[j] = fire ? scalar_t(1) : scalar_t(0);
+        cnt[j] += s[j];
+        if (r.sg) r.sg[off + j] = open ? surrogate(m[j], th_j, k) : scalar_t(0);
+        if (refractory > 0) refr[j] = fire ? refractory : std::max<int64_t>(refr[j] - 1, 0);
+        if (adaptive) {
+          adapt[j] = std::fma(s[j], kap, adapt[j] * rh);
+          theta_prev[j] = th_j;
+        }
+      }
+      if (r.mm) std::copy(m.begin(), m.end(), r.mm + off);
+    }
   });
-  return {spikes, surr, mems, counts};
 }
 
 // Recurrent backward (subtractive, detached reset): returns {grad_current, grad_w_rec}.
@@ -514,11 +538,7 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
     const scalar_t* gm_all = has_gm ? grad_mems.data_ptr<scalar_t>() : nullptr;
     scalar_t* g = grad.data_ptr<scalar_t>();
     sgr.dispatch([&]<bool kGs, bool kGc, bool kPool>() {
-      at::parallel_for(0, B, rows_per_thread(B), [&](int64_t r0, int64_t r1) {
-        const int64_t Mc = (r1 - r0) * N;
-        const int64_t off0 = r0 * N;
-        const SequentialBlasHere sequential_blas;
-        const StepGemm<scalar_t> gemm(w_rec, r1 - r0);
+      for_row_blocks<scalar_t>(B, N, w_rec, [&](int64_t Mc, int64_t off0, const StepGemm<scalar_t>& gemm) {
         std::vector<scalar_t> scratch_buf(Mc);
         scalar_t* scratch = scratch_buf.data();
         for (int64_t t = T - 1; t >= 0; --t) {
@@ -541,6 +561,27 @@ std::vector<at::Tensor> rec_backward(at::Tensor grad_spikes, at::Tensor grad_mem
   auto grad_w = grad.narrow(0, 1, T - 1).reshape({-1, N}).t().mm(
       spikes.narrow(0, 0, T - 1).reshape({-1, N}));
   return {grad, grad_w};
+}
+
+// The recurrent loops' per-step GEMMs alone: sum_t a[t] @ bm ([T, B, K] @ [K, N] -> [B, N]),
+// each step one StepGemm call accumulating into a block-resident buffer, on the same row blocks,
+// route and threads as the loops. Training never calls it: the kernel benchmark times it as the
+// matmul-only bound of a recurrent layer's step GEMMs (benchmarks/bench_kernels.py).
+at::Tensor step_gemm_sum(at::Tensor a, at::Tensor bm) {
+  a = a.contiguous();
+  TORCH_CHECK(a.dim() == 3 && bm.dim() == 2 && a.size(2) == bm.size(0),
+              "step_gemm_sum: a [T, B, K] and bm [K, N] expected");
+  const int64_t T = a.size(0), B = a.size(1), K = a.size(2), N = bm.size(1);
+  auto out = at::zeros({B, N}, a.options());
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "step_gemm_sum", [&] {
+    const scalar_t* ap = a.data_ptr<scalar_t>();
+    scalar_t* op = out.data_ptr<scalar_t>();
+    for_row_blocks<scalar_t>(B, N, bm, [&](int64_t, int64_t off0, const StepGemm<scalar_t>& gemm) {
+      const int64_t row0 = off0 / N;
+      for (int64_t t = 0; t < T; ++t) gemm.run(ap + (t * B + row0) * K, op + off0);
+    });
+  });
+  return out;
 }
 
 void set_direct_blas(bool on) { g_direct_blas = on; }
@@ -574,6 +615,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("pool_c") = py::none(), py::arg("grad_pooled") = py::none(),
         py::arg("grad_counts") = py::none(), py::arg("torch_rounding") = false);
   m.def("rec_forward_constrained", &rec_forward_constrained);
+  m.def("step_gemm_sum", &step_gemm_sum);
   m.def("set_direct_blas", &set_direct_blas);
   m.def("direct_blas_route", &direct_blas_route);
   spikesparse::bind_rate_code(m);
