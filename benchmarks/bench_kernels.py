@@ -51,6 +51,8 @@ BETA, READOUT_BETA, SLOPE = 0.9, 0.9, 25.0
 FUSED_ADAM = True  # the same optimizer kernel for every implementation
 GOALS = {"W1": 0.70, "W2": 0.80}  # fraction of the sgemm peak the issue asks for (printed only)
 PEERS = ("snntorch", "norse", "spikingjelly")
+# The step's matrix products alone (make_products_step): the ceiling of a fraction of peak.
+BOUND = "matmul_only"
 
 WORKLOADS = {
     "W1": dict(n_in=40, hidden=[128], n_out=10, T=100, batch=64, recurrent=True),
@@ -266,6 +268,75 @@ def step_flops(w: dict) -> float:
     return w["batch"] * snn_training_flops(*net)
 
 
+def step_products(w: dict) -> list[dict]:
+    """The matrix products of one spikesparse training step of workload ``w``, with the shapes
+    and routes the step gives them: per layer the input product (``addmm`` with the bias, as
+    ``nn.Linear``), its weight gradient and, past the first layer, its input gradient; per
+    recurrent layer the ``T - 1`` per-step products of the forward and of the backward (through
+    the compiled loops' own BLAS route, ``step_gemm_sum``) and the recurrent weight gradient; the
+    readout's time pooling and its gradient, the readout and its two gradients. Their FLOPs add
+    up to ``step_flops(w)`` (tests/test_flops.py): the same needed products, nothing else.
+
+    Each entry: ``op`` (``addmm``, ``mm`` or ``steps``), ``shape`` (m, k, n), ``repeat`` (``T - 1``
+    for ``steps``, else 1)."""
+    T, B = w["T"], w["batch"]
+    sizes = [w["n_in"], *w["hidden"]]
+    out = []
+    for i, (a, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        out.append({"op": "addmm", "shape": (T * B, a, n), "repeat": 1})
+        out.append({"op": "mm", "shape": (n, T * B, a), "repeat": 1})
+        if i > 0:
+            out.append({"op": "mm", "shape": (T * B, n, a), "repeat": 1})
+        if w["recurrent"]:
+            out.append({"op": "steps", "shape": (B, n, n), "repeat": T - 1})
+            out.append({"op": "steps", "shape": (B, n, n), "repeat": T - 1})
+            out.append({"op": "mm", "shape": (n, (T - 1) * B, n), "repeat": 1})
+    last, n_out = sizes[-1], w["n_out"]
+    out.append({"op": "mm", "shape": (1, T, B * last), "repeat": 1})  # pooling over time
+    out.append({"op": "mm", "shape": (T, 1, B * last), "repeat": 1})  # its gradient for the spikes
+    out.append({"op": "addmm", "shape": (B, last, n_out), "repeat": 1})
+    out.append({"op": "mm", "shape": (n_out, B, last), "repeat": 1})
+    out.append({"op": "mm", "shape": (B, n_out, last), "repeat": 1})
+    return out
+
+
+def products_flops(products: list[dict]) -> int:
+    return sum(2 * p["repeat"] * p["shape"][0] * p["shape"][1] * p["shape"][2] for p in products)
+
+
+def make_products_step(w: dict):
+    """One step of ``step_products(w)`` alone, on preallocated operands: the matmul-only bound.
+    A step that did nothing but its products, executed as spikesparse executes them, would take
+    this long; the fraction of peak it reaches is the ceiling of the kernel's fraction on this
+    machine (the rest of a step, membranes, surrogates, Adam, only lowers it)."""
+    from spikesparse._ext import extension
+
+    ext = extension()
+    gen = torch.Generator().manual_seed(2)
+    calls = []
+    for p in step_products(w):
+        m, k, n = p["shape"]
+        if p["op"] == "steps":
+            if ext is None:
+                raise SystemExit("the matmul-only bound of a recurrent layer needs the compiled loops")
+            a = torch.randn(p["repeat"], m, k, generator=gen)
+            bm = torch.randn(k, n, generator=gen)
+            calls.append(lambda a=a, bm=bm: ext.step_gemm_sum(a, bm))
+        elif p["op"] == "addmm":
+            a, bt = torch.randn(m, k, generator=gen), torch.randn(n, k, generator=gen)
+            bias = torch.randn(n, generator=gen)
+            calls.append(lambda a=a, bt=bt, bias=bias: torch.addmm(bias, a, bt.t()))
+        else:
+            a, b = torch.randn(m, k, generator=gen), torch.randn(k, n, generator=gen)
+            calls.append(lambda a=a, b=b: torch.mm(a, b))
+
+    def step():
+        for call in calls:
+            call()
+
+    return step
+
+
 def quick_study_wall_s() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("Snakefile", "config.yaml", "config", "workflow", "notebooks"):
@@ -319,8 +390,9 @@ def bench_threads(n_threads: int, args, peers: list[str]) -> dict:
         if abs(loss["spikesparse"] - loss["snntorch"]) > 1e-4:
             raise SystemExit(f"{name}: first-step losses differ: {loss['spikesparse']} vs {loss['snntorch']}")
         steps = {k: make_step(m, x, y) for k, m in models.items()}
+        steps[BOUND] = make_products_step(w)
         flops = step_flops(w)
-        rounds = {k: [] for k in models}
+        rounds = {k: [] for k in steps}
         for _ in range(args.repeats):
             peak = sgemm_peak_gflops(threads=n_threads, blocks=2)
             peaks.append(peak)
@@ -340,8 +412,12 @@ def bench_threads(n_threads: int, args, peers: list[str]) -> dict:
                 ),
                 "cpu_share": statistics.median(r["cpu_share"] for r in rs),
             }
-            if args.memory:
+            if args.memory and k != BOUND:
                 row[k]["peak_step_memory_mb"] = peak_step_memory_mb(steps[k])
+        # How close the step comes to its products alone, per round then the median.
+        row["spikesparse"]["fraction_of_matmul_only"] = statistics.median(
+            b["ms"] / o["ms"] for b, o in zip(rounds[BOUND], rounds["spikesparse"], strict=True)
+        )
         row["speedup_vs"] = {
             k: row[k]["median_ms"] / row["spikesparse"]["median_ms"] for k in models if k != "spikesparse"
         }
@@ -350,7 +426,8 @@ def bench_threads(n_threads: int, args, peers: list[str]) -> dict:
         print(
             f"[{n_threads} thread(s)] {name}: spikesparse {row['spikesparse']['median_ms']:.2f} ms "
             f"({100 * row['spikesparse']['fraction_of_matmul_peak']:.0f} % of peak, goal "
-            f"{100 * GOALS[name]:.0f} %); "
+            f"{100 * GOALS[name]:.0f} %; its products alone {row[BOUND]['median_ms']:.2f} ms, "
+            f"{100 * row[BOUND]['fraction_of_matmul_peak']:.0f} %); "
             + ", ".join(f"{k} {row[k]['median_ms']:.2f} ms ({v:.2f}x)" for k, v in row["speedup_vs"].items()),
             flush=True,
         )
@@ -419,17 +496,22 @@ def markdown_table(r: dict) -> str:
     head = " | ".join(f"{p} ms/step" for p in peers)
     vs = " | ".join(f"vs {p}" for p in peers)
     lines = [
-        f"| threads | workload | spikesparse ms/step | % of sgemm peak (goal) | {head} | {vs} |",
-        "|" + "---|" * (4 + 2 * len(peers)),
+        f"| threads | workload | spikesparse ms/step | % of sgemm peak (goal) "
+        f"| products alone (ms, % of peak) "
+        f"| {head} | {vs} |",
+        "|" + "---|" * (5 + 2 * len(peers)),
     ]
     for n, block in r["threads"].items():
         for name, row in block["workloads"].items():
-            o = row["spikesparse"]
+            o, bound = row["spikesparse"], row.get(BOUND)
+            alone = (
+                f"{bound['median_ms']:.2f}, {100 * bound['fraction_of_matmul_peak']:.0f} %" if bound else "-"
+            )
             cells = " | ".join(f"{row[p]['median_ms']:.2f}" if p in row else "-" for p in peers)
             sp = " | ".join(f"{row['speedup_vs'][p]:.2f}x" if p in row["speedup_vs"] else "-" for p in peers)
             lines.append(
                 f"| {n} | {name} | {o['median_ms']:.2f} | {100 * o['fraction_of_matmul_peak']:.0f} % "
-                f"({100 * row['goal_fraction_of_peak']:.0f} %) | {cells} | {sp} |"
+                f"({100 * row['goal_fraction_of_peak']:.0f} %) | {alone} | {cells} | {sp} |"
             )
     peaks = ", ".join(
         f"{n} thread(s) {b['matmul_peak_gflops']:.1f} GFLOP/s "
