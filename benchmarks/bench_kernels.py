@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from snntorch import surrogate
 from torch import nn
 
-from spikesparse.flops import sgemm_peak_gflops, snn_training_flops
+from spikesparse.flops import sgemm_peak_gflops, snn_products, snn_training_flops
 from spikesparse.io import provenance
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
@@ -268,40 +268,10 @@ def step_flops(w: dict) -> float:
     return w["batch"] * snn_training_flops(*net)
 
 
-def step_products(w: dict) -> list[dict]:
-    """The matrix products of one spikesparse training step of workload ``w``, with the shapes
-    and routes the step gives them: per layer the input product (``addmm`` with the bias, as
-    ``nn.Linear``), its weight gradient and, past the first layer, its input gradient; per
-    recurrent layer the ``T - 1`` per-step products of the forward and of the backward (through
-    the compiled loops' own BLAS route, ``step_gemm_sum``) and the recurrent weight gradient; the
-    readout's time pooling and its gradient, the readout and its two gradients. Their FLOPs add
-    up to ``step_flops(w)`` (tests/test_flops.py): the same needed products, nothing else.
-
-    Each entry: ``op`` (``addmm``, ``mm`` or ``steps``), ``shape`` (m, k, n), ``repeat`` (``T - 1``
-    for ``steps``, else 1)."""
-    T, B = w["T"], w["batch"]
-    sizes = [w["n_in"], *w["hidden"]]
-    out = []
-    for i, (a, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        out.append({"op": "addmm", "shape": (T * B, a, n), "repeat": 1})
-        out.append({"op": "mm", "shape": (n, T * B, a), "repeat": 1})
-        if i > 0:
-            out.append({"op": "mm", "shape": (T * B, n, a), "repeat": 1})
-        if w["recurrent"]:
-            out.append({"op": "steps", "shape": (B, n, n), "repeat": T - 1})
-            out.append({"op": "steps", "shape": (B, n, n), "repeat": T - 1})
-            out.append({"op": "mm", "shape": (n, (T - 1) * B, n), "repeat": 1})
-    last, n_out = sizes[-1], w["n_out"]
-    out.append({"op": "mm", "shape": (1, T, B * last), "repeat": 1})  # pooling over time
-    out.append({"op": "mm", "shape": (T, 1, B * last), "repeat": 1})  # its gradient for the spikes
-    out.append({"op": "addmm", "shape": (B, last, n_out), "repeat": 1})
-    out.append({"op": "mm", "shape": (n_out, B, last), "repeat": 1})
-    out.append({"op": "mm", "shape": (B, n_out, last), "repeat": 1})
-    return out
-
-
-def products_flops(products: list[dict]) -> int:
-    return sum(2 * p["repeat"] * p["shape"][0] * p["shape"][1] * p["shape"][2] for p in products)
+def step_products(w: dict) -> list:
+    """The matrix products of one training step of workload ``w`` (``flops.snn_products``):
+    their FLOPs are ``step_flops(w)``."""
+    return snn_products(w["n_in"], w["hidden"], w["n_out"], w["T"], w["recurrent"], batch=w["batch"])
 
 
 def make_products_step(w: dict):
@@ -315,14 +285,14 @@ def make_products_step(w: dict):
     gen = torch.Generator().manual_seed(2)
     calls = []
     for p in step_products(w):
-        m, k, n = p["shape"]
-        if p["op"] == "steps":
+        m, k, n = p.m, p.k, p.n
+        if p.op == "steps":
             if ext is None:
                 raise SystemExit("the matmul-only bound of a recurrent layer needs the compiled loops")
-            a = torch.randn(p["repeat"], m, k, generator=gen)
+            a = torch.randn(p.repeat, m, k, generator=gen)
             bm = torch.randn(k, n, generator=gen)
             calls.append(lambda a=a, bm=bm: ext.step_gemm_sum(a, bm))
-        elif p["op"] == "addmm":
+        elif p.op == "addmm":
             a, bt = torch.randn(m, k, generator=gen), torch.randn(n, k, generator=gen)
             bias = torch.randn(n, generator=gen)
             calls.append(lambda a=a, bt=bt, bias=bias: torch.addmm(bias, a, bt.t()))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from spikesparse.flops import sgemm_peak_gflops, snn_forward_flops, snn_training_flops
+from spikesparse.flops import sgemm_peak_gflops, snn_forward_flops, snn_products, snn_training_flops
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams, kernel
 
@@ -64,3 +64,19 @@ def test_sgemm_peak_runs_at_the_thread_count_asked_and_restores_the_callers(thre
     assert 0.01 < peak < 1e5
     assert seen == [threads, before]
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_the_product_list_is_the_count(recurrent, batch):
+    """``snn_products`` is the one list behind the counts: ``batch`` samples' products are
+    ``batch`` times the per-sample count, forward and training."""
+    net = (N_IN, HIDDEN, N_OUT, T, recurrent)
+    train = sum(p.flops for p in snn_products(*net, batch=batch))
+    fwd = sum(p.flops for p in snn_products(*net, batch=batch, train=False))
+    assert train == batch * snn_training_flops(*net)
+    assert fwd == batch * snn_forward_flops(*net)
+    steps = [p for p in snn_products(*net, batch=batch) if p.op == "steps"]
+    assert len(steps) == (2 * len(HIDDEN) if recurrent else 0)
+    expected = [(T - 1, batch, n, n) for n in HIDDEN for _ in range(2)] if recurrent else []
+    assert [(p.repeat, p.m, p.k, p.n) for p in steps] == expected

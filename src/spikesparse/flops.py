@@ -26,28 +26,72 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 
-def _layer_products(n_in: int, hidden: list[int]) -> list[int]:
+class Product(NamedTuple):
+    """One matrix product of a step: ``repeat`` times ``[m, k] @ [k, n]``. ``op`` says how
+    spikesparse executes it: ``addmm`` (with a bias, as ``nn.Linear``), ``mm``, or ``steps`` (a
+    recurrent layer's per-step products, run inside the compiled loops)."""
+
+    op: str
+    m: int
+    k: int
+    n: int
+    repeat: int = 1
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.repeat * self.m * self.k * self.n
+
+
+def snn_products(
+    n_in: int,
+    hidden: list[int],
+    n_out: int,
+    n_steps: int,
+    recurrent: bool,
+    batch: int = 1,
+    train: bool = True,
+) -> list[Product]:
+    """The matrix products ``models.SpikingNet`` needs for ``batch`` samples: the forward pass,
+    and with ``train`` the gradients the backward pass needs (module docstring). The one list
+    behind every count here and the kernel benchmark's products-alone bound, which executes it."""
+    if not hidden or n_steps < 1:
+        raise ValueError(f"need at least one hidden layer and one step, got {hidden}, T={n_steps}")
+    T, B = n_steps, batch
     sizes = [n_in, *hidden]
-    return [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    out = []
+    for i, (a, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        out.append(Product("addmm", T * B, a, n))
+        if train:
+            out.append(Product("mm", n, T * B, a))  # weight gradient
+            if i > 0:  # input gradient; the first layer's input is data
+                out.append(Product("mm", T * B, n, a))
+        if recurrent:  # step 0 has no earlier spikes
+            out.append(Product("steps", B, n, n, T - 1))
+            if train:
+                out.append(Product("steps", B, n, n, T - 1))
+                out.append(Product("mm", n, (T - 1) * B, n))
+    last = sizes[-1]
+    out.append(Product("mm", 1, T, B * last))  # the readout's time pooling
+    if train:
+        out.append(Product("mm", T, 1, B * last))  # its gradient for the spikes (weights: constants)
+    out.append(Product("addmm", B, last, n_out))
+    if train:
+        out.append(Product("mm", n_out, B, last))
+        out.append(Product("mm", B, n_out, last))
+    return out
 
 
 def snn_forward_flops(n_in: int, hidden: list[int], n_out: int, n_steps: int, recurrent: bool) -> int:
     """Matmul FLOPs of one sample's forward pass through ``models.SpikingNet``."""
-    if not hidden or n_steps < 1:
-        raise ValueError(f"need at least one hidden layer and one step, got {hidden}, T={n_steps}")
-    flops = 2 * n_steps * sum(_layer_products(n_in, hidden))
-    if recurrent:
-        flops += 2 * (n_steps - 1) * sum(n * n for n in hidden)
-    return flops + 2 * n_steps * hidden[-1] + 2 * hidden[-1] * n_out
+    return sum(p.flops for p in snn_products(n_in, hidden, n_out, n_steps, recurrent, train=False))
 
 
 def snn_training_flops(n_in: int, hidden: list[int], n_out: int, n_steps: int, recurrent: bool) -> int:
     """Matmul FLOPs of one sample's training pass (forward and backward) through ``SpikingNet``."""
-    forward = snn_forward_flops(n_in, hidden, n_out, n_steps, recurrent)
-    no_input_gradient = 2 * n_steps * n_in * hidden[0] + 2 * n_steps * hidden[-1]
-    return 3 * forward - no_input_gradient
+    return sum(p.flops for p in snn_products(n_in, hidden, n_out, n_steps, recurrent))
 
 
 def mlp_training_flops(layer_macs: list[int]) -> int:
