@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from snntorch import surrogate
 from torch import nn
 
-from spikesparse.flops import sgemm_peak_gflops, snn_products, snn_training_flops
+from spikesparse.flops import products_runner, sgemm_peak_gflops, snn_products, snn_training_flops
 from spikesparse.io import provenance
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
@@ -275,36 +275,11 @@ def step_products(w: dict) -> list:
 
 
 def make_products_step(w: dict):
-    """One step of ``step_products(w)`` alone, on preallocated operands: the matmul-only bound.
-    A step that did nothing but its products, executed as spikesparse executes them, would take
-    this long; the fraction of peak it reaches is the ceiling of the kernel's fraction on this
-    machine (the rest of a step, membranes, surrogates, Adam, only lowers it)."""
-    from spikesparse._ext import extension
-
-    ext = extension()
-    gen = torch.Generator().manual_seed(2)
-    calls = []
-    for p in step_products(w):
-        m, k, n = p.m, p.k, p.n
-        if p.op == "steps":
-            if ext is None:
-                raise SystemExit("the matmul-only bound of a recurrent layer needs the compiled loops")
-            a = torch.randn(p.repeat, m, k, generator=gen)
-            bm = torch.randn(k, n, generator=gen)
-            calls.append(lambda a=a, bm=bm: ext.step_gemm_sum(a, bm))
-        elif p.op == "addmm":
-            a, bt = torch.randn(m, k, generator=gen), torch.randn(n, k, generator=gen)
-            bias = torch.randn(n, generator=gen)
-            calls.append(lambda a=a, bt=bt, bias=bias: torch.addmm(bias, a, bt.t()))
-        else:
-            a, b = torch.randn(m, k, generator=gen), torch.randn(k, n, generator=gen)
-            calls.append(lambda a=a, b=b: torch.mm(a, b))
-
-    def step():
-        for call in calls:
-            call()
-
-    return step
+    """One step of ``step_products(w)`` alone (``flops.products_runner``): the products-alone
+    bound. A step that did nothing but its products, executed as spikesparse executes them,
+    would take this long; the fraction of peak it reaches is the ceiling of the kernel's fraction
+    on this machine (the rest of a step, membranes, surrogates, Adam, only lowers it)."""
+    return products_runner(step_products(w))
 
 
 def quick_study_wall_s() -> float:

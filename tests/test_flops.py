@@ -80,3 +80,16 @@ def test_the_product_list_is_the_count(recurrent, batch):
     assert len(steps) == (2 * len(HIDDEN) if recurrent else 0)
     expected = [(T - 1, batch, n, n) for n in HIDDEN for _ in range(2)] if recurrent else []
     assert [(p.repeat, p.m, p.k, p.n) for p in steps] == expected
+
+
+def test_products_runner_runs_without_the_compiled_loops_and_names_a_bad_op(monkeypatch):
+    """Without the compiled loops the recurrent steps run as the PyTorch loop runs them (one
+    ``addmm_`` per step); an unknown operation is refused by name."""
+    from spikesparse.flops import Product, products_runner, products_seconds
+
+    monkeypatch.setattr("spikesparse._ext.extension", lambda: None)
+    products = snn_products(N_IN, HIDDEN, N_OUT, T, True, batch=B)
+    products_runner(products)()
+    assert products_seconds(products, repeats=3, warmup=1) > 0
+    with pytest.raises(ValueError, match="'conv'"):
+        products_runner([Product("conv", 2, 2, 2)])

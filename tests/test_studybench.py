@@ -64,6 +64,7 @@ def results(tmp_path) -> Path:
             "cfg.encoding.name": ["rate", "latency"],
             "cfg.encoding.population": [3.0, float("nan")],
             "cfg.training.epochs": [2, 3],
+            "cfg.training.batch_size": [4, 8],
         }
     )
     runs.to_csv(tables / "runs.csv", index=False)
@@ -119,6 +120,54 @@ def test_run_and_conversion_flops(results):
     assert int(conv["train_flops"].item() + conv["eval_flops"].item()) == E4_FLOPS
 
 
+def test_products_alone_follow_the_batches(results):
+    """A run's products-alone seconds add its batches' products: with a time proportional to
+    FLOPs they add up to the run's FLOP count, whatever the batch split (e1: 10 training samples
+    in batches 4, 4, 2; e3: 20 in 8, 8, 4; the test splits in one batch of 256 at most)."""
+    timed = []
+
+    def seconds(products):
+        timed.append(products)
+        return sum(p.flops for p in products) * 1e-12
+
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    products = SB.run_products_seconds(runs, SB.dataset_metas(results), seconds=seconds)
+    assert products["experiment"].tolist() == ["e1", "e3_digits"]
+    assert products["products_s"].tolist() == pytest.approx([E1_FLOPS * 1e-12, E3_FLOPS * 1e-12])
+    # Each distinct (net, batch, pass) timed once: e1 train 4 and 2, forward 4 (val) and 8
+    # (test); e3 train 8 and 4, forward 5 (val) and 6 (test).
+    # (rows of the first product = T x batch, training pass): a forward pass has 4 products here.
+    got = sorted((p[0].m, len(p) > 4) for p in timed)
+    e1 = [(6 * 4, True), (6 * 2, True), (6 * 4, False), (6 * 8, False)]
+    e3 = [(16 * 8, True), (16 * 4, True), (16 * 5, False), (16 * 6, False)]
+    assert got == sorted(e1 + e3)
+    with pytest.raises(ValueError, match="batch_size"):
+        SB.run_products_seconds(runs.drop(columns="cfg.training.batch_size"), SB.dataset_metas(results))
+
+
+def test_the_ceiling_is_the_efficiency_of_the_products_alone(results):
+    """With products timed at exactly the peak, the ceiling is 100 % per SNN experiment and over
+    them; conversion experiments (no products) get none."""
+    peak = 1e-6
+    metas = SB.dataset_metas(results)
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    flops = pd.concat([SB.run_flops(runs, metas), SB.conversion_flops(results, metas)], ignore_index=True)
+    products = SB.run_products_seconds(
+        runs, metas, seconds=lambda ps: sum(p.flops for p in ps) / (peak * 1e9)
+    )
+    bench = SB.read_benchmarks(results / "benchmarks", {"e1", "e3_digits", "e4_digits"})
+    table = SB.study_table(bench, flops, peak, products)
+    assert table["per_experiment"]["e1"]["ceiling"] == pytest.approx(1.0)
+    assert table["per_experiment"]["e1"]["products_s"] == pytest.approx(E1_FLOPS / 1000.0)
+    assert table["per_experiment"]["e4_digits"]["ceiling"] is None
+    alone = table["products_alone"]
+    assert alone["experiments"] == 2 and alone["ceiling"] == pytest.approx(1.0)
+    assert alone["job_s"] == 5.0
+    assert alone["efficiency"] == pytest.approx((E1_FLOPS + E3_FLOPS) / (5.0 * 1000.0))
+    printed = SB.markdown(table)
+    assert "| e4_digits | 2 | 2.0 | 20.0 % |" in printed and "ceiling 100.0 %" in printed
+
+
 def test_benchmarks_attributed_to_rules_and_experiments(results):
     bench = SB.read_benchmarks(results / "benchmarks", {"e1", "e3_digits", "e4_digits"})
     by_file = bench.set_index("file")
@@ -166,7 +215,11 @@ def test_cli_bench_study_analysis_only(results, tmp_path):
     out = tmp_path / "s.json"
     args = ["bench-study", "--results", str(results), "--out", str(out), "--peak-gflops", "100"]
     assert main(args) == 0
-    assert json.loads(out.read_text())["matmul_peak_gflops_1thread"] == 100
+    written = json.loads(out.read_text())
+    assert written["matmul_peak_gflops_1thread"] == 100
+    assert written["products_alone"]["products_s"] > 0  # timed on this machine
+    assert main([*args, "--no-products"]) == 0
+    assert "products_alone" not in json.loads(out.read_text())
 
 
 def test_bad_inputs_name_the_cause(results, tmp_path):

@@ -359,6 +359,7 @@ def cmd_bench_study(args) -> None:
         cores=args.cores,
         peak_gflops=args.peak_gflops,
         warm_start=not args.cold,
+        with_products=not args.no_products,
     )
 
 
@@ -494,6 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cold",
         action="store_true",
         help="run --config's jobs each in a fresh process, without warm start (as before it existed)",
+    )
+    p.add_argument(
+        "--no-products",
+        action="store_true",
+        help="skip timing the runs' matrix products alone (the efficiency ceiling)",
     )
     p.set_defaults(func=cmd_bench_study)
     return parser

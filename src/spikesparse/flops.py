@@ -94,6 +94,63 @@ def snn_training_flops(n_in: int, hidden: list[int], n_out: int, n_steps: int, r
     return sum(p.flops for p in snn_products(n_in, hidden, n_out, n_steps, recurrent))
 
 
+def products_runner(products: list[Product], seed: int = 2):
+    """A callable that executes ``products`` once each on preallocated random operands, as
+    spikesparse executes them (``addmm`` with a bias, ``mm``, recurrent steps through the compiled
+    loops' own BLAS route, ``step_gemm_sum``, or without the compiled loops one ``addmm_`` per
+    step as the PyTorch loop does), and nothing else.
+
+    Why: timing it gives the products-alone bound, the time a step would take if it did nothing
+    but its matmuls. Small products run far below the 1024² peak, so this bound, not 100 %, is
+    the ceiling of any fraction of peak that counts these products (kernel benchmark, study
+    efficiency)."""
+    import torch
+
+    from ._ext import extension
+
+    ext = extension()
+    gen = torch.Generator().manual_seed(seed)
+    calls = []
+    for p in products:
+        if p.op == "steps":
+            a = torch.randn(p.repeat, p.m, p.k, generator=gen)
+            bm = torch.randn(p.k, p.n, generator=gen)
+            if ext is not None:
+                calls.append(lambda a=a, bm=bm: ext.step_gemm_sum(a, bm))
+            else:
+                acc = torch.zeros(p.m, p.n)
+                calls.append(lambda a=a, bm=bm, acc=acc: [acc.addmm_(a[t], bm) for t in range(len(a))])
+        elif p.op == "addmm":
+            a, bt = torch.randn(p.m, p.k, generator=gen), torch.randn(p.n, p.k, generator=gen)
+            bias = torch.randn(p.n, generator=gen)
+            calls.append(lambda a=a, bt=bt, bias=bias: torch.addmm(bias, a, bt.t()))
+        elif p.op == "mm":
+            a, b = torch.randn(p.m, p.k, generator=gen), torch.randn(p.k, p.n, generator=gen)
+            calls.append(lambda a=a, b=b: torch.mm(a, b))
+        else:
+            raise ValueError(f"unknown product op {p.op!r} (addmm, mm or steps)")
+
+    def run() -> None:
+        for call in calls:
+            call()
+
+    return run
+
+
+def products_seconds(products: list[Product], repeats: int = 5, warmup: int = 2) -> float:
+    """Median wall seconds of one execution of ``products`` alone (``products_runner``) at the
+    caller's thread count."""
+    run = products_runner(products)
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
 def mlp_training_flops(layer_macs: list[int]) -> int:
     """Matmul FLOPs of one sample's training pass through a dense net whose layers have
     ``layer_macs`` multiply-adds each (the first is fed the data, so it needs no input gradient)."""

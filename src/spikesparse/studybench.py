@@ -38,7 +38,14 @@ import pandas as pd
 
 from . import paths, warm
 from .encoding import encoded_size, encoder_params
-from .flops import mlp_training_flops, sgemm_peak_gflops, snn_forward_flops, snn_training_flops
+from .flops import (
+    mlp_training_flops,
+    products_seconds,
+    sgemm_peak_gflops,
+    snn_forward_flops,
+    snn_products,
+    snn_training_flops,
+)
 from .io import machine_info, read_json, write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,43 +122,90 @@ def _n_steps(encoding: dict, shapes: dict) -> int:
     return default
 
 
-def run_flops(runs: pd.DataFrame, metas: dict[str, dict]) -> pd.DataFrame:
-    """Per run of the runs table: matmul FLOPs of training (incl. per-epoch validation) and of
-    the test evaluation. ``metas`` maps dataset name -> its ``results/data/<name>.json``."""
-    needed = ["experiment", "dataset", "cfg.model.hidden", "cfg.model.kind", "cfg.training.epochs"]
+_RUN_COLUMNS = ["experiment", "dataset", "cfg.model.hidden", "cfg.model.kind", "cfg.training.epochs"]
+
+
+def _run_shape(run: pd.Series, metas: dict[str, dict]) -> tuple[tuple, int, dict[str, int]]:
+    """(net for ``flops.snn_products``: n_in, hidden, n_out, T, recurrent; epochs; samples per
+    split) of one row of the runs table."""
+    if run["dataset"] not in metas:
+        raise ValueError(f"no dataset metadata for {run['dataset']!r} (results/data/{run['dataset']}.json)")
+    meta = metas[run["dataset"]]
+    shapes = meta["shapes"]
+    encoding = _encoding(run)
+    kind = run["cfg.model.kind"]
+    if kind not in ("recurrent", "feedforward"):
+        raise ValueError(f"cfg.model.kind must be recurrent or feedforward, got {kind!r}")
+    net = (
+        encoded_size(int(shapes["x_train"][-1]), encoding),
+        _hidden(run["cfg.model.hidden"]),
+        int(meta["n_classes"]),
+        _n_steps(encoding, shapes),
+        kind == "recurrent",
+    )
+    sizes = {s: int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test")}
+    return net, int(run["cfg.training.epochs"]), sizes
+
+
+def _check_columns(runs: pd.DataFrame, needed: list[str]) -> None:
     missing = [c for c in needed if c not in runs.columns]
     if missing:
         raise ValueError(f"the runs table lacks {missing}")
+
+
+def run_flops(runs: pd.DataFrame, metas: dict[str, dict]) -> pd.DataFrame:
+    """Per run of the runs table: matmul FLOPs of training (incl. per-epoch validation) and of
+    the test evaluation. ``metas`` maps dataset name -> its ``results/data/<name>.json``."""
+    _check_columns(runs, _RUN_COLUMNS)
     rows = []
     for _, run in runs.iterrows():
-        if run["dataset"] not in metas:
-            raise ValueError(
-                f"no dataset metadata for {run['dataset']!r} (results/data/{run['dataset']}.json)"
-            )
-        meta = metas[run["dataset"]]
-        shapes = meta["shapes"]
-        encoding = _encoding(run)
-        kind = run["cfg.model.kind"]
-        if kind not in ("recurrent", "feedforward"):
-            raise ValueError(f"cfg.model.kind must be recurrent or feedforward, got {kind!r}")
-        net = (
-            encoded_size(int(shapes["x_train"][-1]), encoding),
-            _hidden(run["cfg.model.hidden"]),
-            int(meta["n_classes"]),
-            _n_steps(encoding, shapes),
-            kind == "recurrent",
-        )
+        net, epochs, n = _run_shape(run, metas)
         fwd, train = snn_forward_flops(*net), snn_training_flops(*net)
-        epochs = int(run["cfg.training.epochs"])
-        n_train, n_val, n_test = (int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test"))
         rows.append(
             {
                 "experiment": run["experiment"],
-                "train_flops": epochs * (train * n_train + fwd * n_val),
-                "eval_flops": fwd * n_test,
+                "train_flops": epochs * (train * n["train"] + fwd * n["val"]),
+                "eval_flops": fwd * n["test"],
             }
         )
     return pd.DataFrame(rows, columns=["experiment", "train_flops", "eval_flops"])
+
+
+def _batches(n: int, size: int) -> dict[int, int]:
+    """Batch size -> how many batches of it cover ``n`` samples (the last may be smaller)."""
+    out = {size: n // size} if n >= size else {}
+    if n % size:
+        out[n % size] = 1
+    return out
+
+
+def run_products_seconds(
+    runs: pd.DataFrame, metas: dict[str, dict], seconds=products_seconds, test_batch: int = 256
+) -> pd.DataFrame:
+    """Per run: the seconds its matrix products alone take (``flops.products_runner``), the
+    products-alone bound of its training and evaluation. Per epoch every training batch's
+    training products and every validation batch's forward products, at the run's batch size
+    (``training.py`` validates at it too); then the test split's forward products at
+    ``evaluation.evaluate_model``'s batch of ``test_batch``. ``seconds(products)`` times one
+    execution; each distinct (net, batch, pass) is timed once."""
+    _check_columns(runs, [*_RUN_COLUMNS, "cfg.training.batch_size"])
+    cache: dict[tuple, float] = {}
+
+    def timed(net: tuple, batch: int, train: bool) -> float:
+        key = (net[0], tuple(net[1]), *net[2:], batch, train)
+        if key not in cache:
+            cache[key] = seconds(snn_products(*net, batch=batch, train=train))
+        return cache[key]
+
+    rows = []
+    for _, run in runs.iterrows():
+        net, epochs, n = _run_shape(run, metas)
+        size = int(run["cfg.training.batch_size"])
+        per_epoch = sum(k * timed(net, b, True) for b, k in _batches(n["train"], size).items())
+        per_epoch += sum(k * timed(net, b, False) for b, k in _batches(n["val"], size).items())
+        test = sum(k * timed(net, b, False) for b, k in _batches(n["test"], test_batch).items())
+        rows.append({"experiment": run["experiment"], "products_s": epochs * per_epoch + test})
+    return pd.DataFrame(rows, columns=["experiment", "products_s"])
 
 
 def conversion_flops(results: str | Path, metas: dict[str, dict]) -> pd.DataFrame:
@@ -194,8 +248,16 @@ def dataset_metas(results: str | Path) -> dict[str, dict]:
     return {p.stem: read_json(p) for p in sorted(folder.glob("*.json"))}
 
 
-def study_table(bench: pd.DataFrame, flops: pd.DataFrame, peak_gflops: float) -> dict:
-    """Per-rule and per-experiment job-seconds, FLOPs and efficiency, and the study's total."""
+def study_table(
+    bench: pd.DataFrame, flops: pd.DataFrame, peak_gflops: float, products: pd.DataFrame | None = None
+) -> dict:
+    """Per-rule and per-experiment job-seconds, FLOPs and efficiency, and the study's total.
+
+    With ``products`` (``run_products_seconds``): per experiment the seconds its products alone
+    take and the efficiency they would reach (``ceiling``: the most any job could, executing
+    these products this way, with no start-up, data handling or element-wise work); and over
+    the experiments that have them (the SNN runs; conversion jobs have none) the same for the
+    study, beside those experiments' own efficiency."""
     if not (math.isfinite(peak_gflops) and peak_gflops > 0):
         raise ValueError(f"the sgemm peak must be a positive number of GFLOP/s, got {peak_gflops}")
     total_s = float(bench["s"].sum())
@@ -230,7 +292,7 @@ def study_table(bench: pd.DataFrame, flops: pd.DataFrame, peak_gflops: float) ->
             "efficiency": efficiency(f, s),
         }
     total_flops = float(flops["flops"].sum())
-    return {
+    result = {
         "total_job_s": total_s,
         "jobs": len(bench),
         "gflop": total_flops / 1e9,
@@ -239,6 +301,22 @@ def study_table(bench: pd.DataFrame, flops: pd.DataFrame, peak_gflops: float) ->
         "per_rule": per_rule,
         "per_experiment": per_experiment,
     }
+    if products is not None:
+        by_exp = products.groupby("experiment")["products_s"].sum()
+        for exp, r in per_experiment.items():
+            p = float(by_exp[exp]) if exp in by_exp.index else None
+            r["products_s"] = p
+            r["ceiling"] = efficiency(r["gflop"] * 1e9, p) if p is not None else None
+        covered = [r for r in per_experiment.values() if r["products_s"] is not None]
+        f = sum(r["gflop"] for r in covered) * 1e9
+        result["products_alone"] = {
+            "experiments": len(covered),
+            "products_s": sum(r["products_s"] for r in covered),
+            "job_s": sum(r["job_s"] for r in covered),
+            "efficiency": efficiency(f, sum(r["job_s"] for r in covered)),
+            "ceiling": efficiency(f, sum(r["products_s"] for r in covered)),
+        }
+    return result
 
 
 def _percent(x: float) -> str:
@@ -268,16 +346,32 @@ def markdown(result: dict) -> str:
             f"| {rule} | {r['jobs']} | {r['job_s']:.1f} | {100 * r['share']:.1f} % "
             f"| {r['mean_job_s']:.2f} | {'–' if warm_start else format(r['cpu_s'], '.1f')} |"
         )
+    alone = result.get("products_alone")
     lines += [
         "",
-        "| experiment | jobs | job-s | share | GFLOP | efficiency |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| experiment | jobs | job-s | share | GFLOP | efficiency |"
+        + (" products alone s | ceiling |" if alone else ""),
+        "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if alone else ""),
     ]
+
+    def pct(x):
+        return "–" if x is None else _percent(x)
+
     for exp, r in result["per_experiment"].items():
-        eff = "–" if r["efficiency"] is None else _percent(r["efficiency"])
-        lines.append(
+        line = (
             f"| {exp} | {r['jobs']} | {r['job_s']:.1f} | {100 * r['share']:.1f} % "
-            f"| {r['gflop']:.1f} | {eff} |"
+            f"| {r['gflop']:.1f} | {pct(r['efficiency'])} |"
+        )
+        if alone:
+            p = "–" if r["products_s"] is None else f"{r['products_s']:.1f}"
+            line += f" {p} | {pct(r['ceiling'])} |"
+        lines.append(line)
+    if alone:
+        lines.append(
+            f"\nproducts alone (the {alone['experiments']} experiments with SNN runs): "
+            f"{alone['products_s']:.0f} s against their {alone['job_s']:.0f} job-s; efficiency "
+            f"{pct(alone['efficiency'])}, ceiling {pct(alone['ceiling'])} (what they would reach doing "
+            "nothing but their matrix products, executed as spikesparse executes them)"
         )
     return "\n".join(lines)
 
@@ -316,6 +410,18 @@ def run_study(config: str | Path, results: Path, cores: str, warm_start: bool = 
     return time.perf_counter() - t0
 
 
+def _one_thread(fn):
+    """``fn()`` with torch at one thread (every study job runs one), the caller's count restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
 def bench_study(
     results: str | Path,
     out: str | Path,
@@ -323,9 +429,11 @@ def bench_study(
     cores: str = "all",
     peak_gflops: float | None = None,
     warm_start: bool = True,
+    with_products: bool = True,
 ) -> dict:
     """Optionally run ``config`` from scratch (timed), then read its benchmark files, count its
-    FLOPs, measure the sgemm peak and write/print the table."""
+    FLOPs, measure the sgemm peak and (``with_products``) the products-alone bound at one thread,
+    as every job runs, and write/print the table."""
     results = Path(results).resolve()
     full_study_s = run_study(config, results, cores, warm_start) if config else None
     runs_file = results / _under_results(paths.RUNS_TABLE)
@@ -338,7 +446,8 @@ def bench_study(
     bench = read_benchmarks(results / _under_results(paths.BENCHMARKS), experiments)
     flops = pd.concat([run_flops(runs, metas), conv], ignore_index=True)
     peak = peak_gflops if peak_gflops is not None else sgemm_peak_gflops()
-    result = {"full_study_s": full_study_s, **study_table(bench, flops, peak)}
+    products = _one_thread(lambda: run_products_seconds(runs, metas)) if with_products else None
+    result = {"full_study_s": full_study_s, **study_table(bench, flops, peak, products)}
     result["config"] = str(config) if config else None
     result["warm_start"] = bool(config) and warm_start
     result["machine"] = machine_info()
