@@ -160,6 +160,67 @@ def test_a_missed_accuracy_condition_is_not_held_only_when_clear(val_accuracy, v
     assert "spike-count setting" in row["reason"]
 
 
+def two_settings(drops_points, strong=0.75, weak=0.30):
+    """E2 with two spike-count settings: lambda 0.1 surely within the iso condition (no drop,
+    ``weak`` reduction) and lambda 1 with per-seed validation drops ``drops_points`` and a
+    ``strong`` reduction."""
+    base = setting("e2_x", "e2", "baseline", "baseline", 0.0, accuracy=0.9, spikes_per_sample=100.0)
+    low = setting(
+        "e2_x", "e2", "spike_count", "spike_count", 0.1, accuracy=0.9, spikes_per_sample=100 * (1 - weak)
+    )
+    high = setting(
+        "e2_x",
+        "e2",
+        "spike_count",
+        "spike_count",
+        1.0,
+        accuracy=0.9,
+        val_accuracy=[0.9 - d / 100 for d in drops_points],
+        spikes_per_sample=100 * (1 - strong),
+    )
+    return runs_frame(base + low + high)
+
+
+@pytest.mark.parametrize(
+    "drops",
+    [
+        [0.0, 0.6, 0.1, 0.5, 0.3],  # mean 0.3 points: lambda 1 qualifies here (held at 75 %)
+        [0.3, 0.9, 0.4, 0.8, 0.6],  # mean 0.6: it does not (lambda 0.1 chosen, not held at 30 %)
+    ],
+)
+def test_a_choice_that_machine_noise_could_move_gives_inconclusive_on_either_side(drops):
+    """Two runs of the same study on two CPUs differ like two draws of the seeds: lambda 1's
+    mean validation drop lands on either side of the half-point iso condition. Judged at the
+    point choice alone the verdict flips between held and not held; judged over every plausible
+    choice it is inconclusive on both sides, and says why."""
+    row = row_for(table(two_settings(drops)), "002-iso")
+    assert row["verdict"] == "inconclusive", row["reason"]
+    assert "not stable within noise" in row["reason"]
+    assert "spike_count, lambda=0.1" in row["reason"] and "spike_count, lambda=1" in row["reason"]
+
+
+def test_a_choice_that_is_surely_within_the_condition_keeps_its_verdict():
+    # lambda 1's drops all within 0.1 point: surely iso-accurate, the only plausible choice
+    row = row_for(table(two_settings([0.05, 0.1, 0.0, 0.05, 0.1])), "002-iso")
+    assert row["verdict"] == "held" and row["estimate"] == pytest.approx(0.75)
+    # an uncertain lambda 1 whose verdict equals lambda 0.1's changes nothing: both not held
+    row = row_for(table(two_settings([0.0, 0.6, 0.1, 0.5, 0.3], strong=0.40)), "002-iso")
+    assert row["verdict"] == "not held", row["reason"]
+
+
+def test_plausible_choices_put_the_point_choice_first():
+    runs = two_settings([0.3, 0.9, 0.4, 0.8, 0.6])
+    base, sweep = runs[runs["family"] == "baseline"], runs[runs["family"] == "spike_count"]
+    score = core.val_reduction("spikes_per_sample")
+    options, none_plausible = core.plausible_choices(sweep, base, 0.005, score)
+    assert [c.lam for c in options] == [0.1, 1.0] and not none_plausible
+    assert core.choose(sweep, base, 0.005, score).lam == 0.1
+    # without the surely eligible lambda 0.1, choosing nothing is plausible too
+    only_high = sweep[sweep["lam"] == 1.0]
+    options, none_plausible = core.plausible_choices(only_high, base, 0.005, score)
+    assert [c.lam for c in options] == [1.0] and none_plausible
+
+
 # --- 000 ----------------------------------------------------------------------------------------
 
 

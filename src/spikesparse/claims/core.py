@@ -7,7 +7,10 @@ The judging protocol (``shared/methods.md``) in code:
   do not meet it the verdict is ``untestable`` with the reason.
 - *Selection on validation only*: every choice (lambda, method variant, operating point, best
   cell) reads ``val_*`` columns; the test split only reports the chosen setting. A test permutes the
-  test labels and checks that no selection moves.
+  test labels and checks that no selection moves. A verdict reached at a chosen setting stands
+  only where every choice another machine's rounding could make (``plausible_choices``: settings
+  whose accuracy-drop interval reaches the condition) gives it too; else it is ``inconclusive``
+  (``judge_choice``).
 - *Paired statistics*: an effect is computed per seed against the same seed's baseline, then
   summarized by a two-sided 95 % t-interval over seeds (``stats.mean_interval``).
 - *Verdicts from intervals*: ``held`` where the interval clears the threshold, ``not held`` where it
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -285,6 +288,97 @@ def choose(
         if best is None or s > best.val_score:
             best = Choice(str(method), float(lam), grp, s, drop)
     return best
+
+
+def plausible_choices(
+    sweep: pd.DataFrame,
+    baseline: pd.DataFrame,
+    max_val_drop: float,
+    score: Callable[[pd.DataFrame, pd.DataFrame], float],
+) -> tuple[list[Choice], bool]:
+    """The choices ``choose`` could make on another machine, and whether it could make none.
+
+    Why: ``choose`` compares each setting's *mean* validation-accuracy drop with the threshold.
+    Another CPU rounds differently, training amplifies the last bits into another trajectory, and
+    a run's numbers then move about as much as between seeds. A setting whose drop interval
+    reaches across the threshold may qualify there and not here; the choice jumps, and with it
+    the verdict (seen: E3 2 x 64's first-spike lambda, 0.001 on one CPU and 0.1 on another, one
+    reduction 1 %, the other 55 %).
+
+    A setting is *surely* eligible when its whole 95 % interval of paired drops is within the
+    threshold, *possibly* eligible when the interval reaches it (the mean alone where no interval
+    can be formed). Plausible: the best-scoring surely eligible setting and every possibly
+    eligible one that scores higher (scores as in ``choose``); ``choose``'s own choice is always
+    among them, first. No choice is plausible where no setting is surely eligible."""
+    point = choose(sweep, baseline, max_val_drop, score)
+    surely, possibly = [], []
+    for (method, lam), every in sweep.groupby(["method", "lam"], sort=True):
+        if not _operating_point(every):
+            continue
+        s = mean_interval(_val_accuracy_drop(every, baseline))
+        lo, hi = s["ci_low"], s["ci_high"]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            lo = hi = s["mean"]
+        if not np.isfinite(lo) or lo > max_val_drop:
+            continue
+        grp = usable(every)
+        sc = float(score(grp, usable(baseline)))
+        if np.isfinite(sc):
+            (surely if hi <= max_val_drop else possibly).append(
+                Choice(str(method), float(lam), grp, sc, s["mean"])
+            )
+    best = None
+    for c in surely:  # first of equal scores, as in choose
+        if best is None or c.val_score > best.val_score:
+            best = c
+    out = [] if point is None else [point]
+    for c in ([best] if best is not None else []) + [
+        c for c in possibly if best is None or c.val_score > best.val_score
+    ]:
+        if all((c.method, c.lam) != (o.method, o.lam) for o in out):
+            out.append(c)
+    return out, best is None
+
+
+def judge_choice(
+    sweep: pd.DataFrame,
+    baseline: pd.DataFrame,
+    max_val_drop: float,
+    score: Callable[[pd.DataFrame, pd.DataFrame], float],
+    judge: Callable[[Choice], Judgement],
+    none: Callable[[], Judgement],
+) -> Judgement:
+    """``judge`` at ``choose``'s choice (``none()`` where there is none), kept where every
+    plausible choice (``plausible_choices``, no choice included where it is plausible) gives the
+    same verdict; otherwise ``inconclusive``, naming the choice that disagrees: the verdict rests
+    on which setting validation happens to pick, which machine noise decides."""
+    options, none_plausible = plausible_choices(sweep, baseline, max_val_drop, score)
+    point = choose(sweep, baseline, max_val_drop, score)
+    main = judge(point) if point is not None else none()
+    others = [
+        (c, judge(c)) for c in options if point is None or (c.method, c.lam) != (point.method, point.lam)
+    ]
+    if point is not None and none_plausible:
+        others.append((None, none()))
+    disagree = [(c, j) for c, j in others if j.verdict != main.verdict]
+    if not disagree:
+        return main
+    c, j = disagree[0]
+    here = point.label if point is not None else "no setting"
+    there = (
+        f"{c.label} (validation drop {100 * c.val_accuracy_drop:.2f} points, within reach of the "
+        f"{100 * max_val_drop:g}-point condition)"
+        if c is not None
+        else "no setting (none is surely within the condition)"
+    )
+    return replace(
+        main,
+        verdict=INCONCLUSIVE,
+        reason=(
+            f"the choice on validation is not stable within noise: {here} gives {main.verdict}, "
+            f"{there} gives {j.verdict}; at {here}: {main.reason}"
+        ),
+    )
 
 
 def no_choice(sweep: pd.DataFrame, baseline: pd.DataFrame, max_val_drop: float, what: str, **kw) -> Judgement:

@@ -30,12 +30,14 @@ from .core import (
     experiments_of,
     interval_text,
     interval_verdict,
+    judge_choice,
     n_unusable,
     near_chance,
     no_choice,
     not_run,
     paired,
     pct,
+    plausible_choices,
     points,
     register,
     untestable,
@@ -102,30 +104,38 @@ def _overshoot(exp: pd.DataFrame, reading: str) -> Judgement:
             reading=reading,
             n_excluded=excluded,
         )
-    pick = choose(hl2, base, OVERSHOOT_MAX_DROP, _closest_to_target(target, "hidden_rate"))
-    if pick is None:
-        return no_choice(
-            hl2, base, OVERSHOOT_MAX_DROP, "homeostatic setting", reading=reading, n_excluded=excluded
-        )
-    settled = mean_interval(pick.runs[column])
-    acc = mean_interval(paired(pick.runs, base, difference, "accuracy"))
-    verdict, why = interval_verdict(settled, OVERSHOOT_FACTOR * target, f"test {reading}")
-    if np.isfinite(acc["ci_high"]) and acc["ci_high"] < -OVERSHOOT_MAX_DROP:
-        verdict, why = NOT_HELD, f"test accuracy falls by more than {100 * OVERSHOOT_MAX_DROP:g} point"
     base_test = mean_interval(base[column])
-    return Judgement(
-        verdict,
-        why,
-        our_value=(
-            f"{reading} {interval_text(settled)} vs target {pct(target)} "
-            f"({settled['mean'] / target:.1f} x); baseline {interval_text(base_test)}; "
-            f"accuracy change {interval_text(acc, points)}"
+
+    def at(pick: Choice) -> Judgement:
+        settled = mean_interval(pick.runs[column])
+        acc = mean_interval(paired(pick.runs, base, difference, "accuracy"))
+        verdict, why = interval_verdict(settled, OVERSHOOT_FACTOR * target, f"test {reading}")
+        if np.isfinite(acc["ci_high"]) and acc["ci_high"] < -OVERSHOOT_MAX_DROP:
+            verdict, why = NOT_HELD, f"test accuracy falls by more than {100 * OVERSHOOT_MAX_DROP:g} point"
+        return Judgement(
+            verdict,
+            why,
+            our_value=(
+                f"{reading} {interval_text(settled)} vs target {pct(target)} "
+                f"({settled['mean'] / target:.1f} x); baseline {interval_text(base_test)}; "
+                f"accuracy change {interval_text(acc, points)}"
+            ),
+            stats=settled,
+            selection=_selection_text(pick),
+            n_excluded=excluded,
+            hashes=tuple(pick.runs["config_hash"]) + tuple(base["config_hash"]),
+            reading=reading,
+        )
+
+    return judge_choice(
+        hl2,
+        base,
+        OVERSHOOT_MAX_DROP,
+        _closest_to_target(target, "hidden_rate"),
+        at,
+        lambda: no_choice(
+            hl2, base, OVERSHOOT_MAX_DROP, "homeostatic setting", reading=reading, n_excluded=excluded
         ),
-        stats=settled,
-        selection=_selection_text(pick),
-        n_excluded=excluded,
-        hashes=tuple(pick.runs["config_hash"]) + tuple(base["config_hash"]),
-        reading=reading,
     )
 
 
@@ -170,11 +180,19 @@ def _hard(exp: pd.DataFrame) -> Judgement:
     for kind, frame in (("soft", soft), ("hard", exp[exp["family"] == "hard_constraint"])):
         for method, runs in frame.groupby("method", sort=True):
             excluded += n_unusable(runs)
+            options, none_plausible = plausible_choices(runs, base, HARD_MAX_DROP, _lowest("hidden_rate"))
             pick = choose(runs, base, HARD_MAX_DROP, _lowest("hidden_rate"))
             if pick is None:
-                outcomes[kind].append((method, "no", None, None))
+                outcomes[kind].append((method, "unsure" if options else "no", None, None))
                 continue
             reach, rate, acc = _reaches(pick, base, target)
+            # Where another plausible choice (plausible_choices) would answer otherwise, the
+            # answer rests on machine noise: unsure.
+            others = {_reaches(c, base, target)[0] for c in options[1:]} | (
+                {"no"} if none_plausible else set()
+            )
+            if others - {reach}:
+                reach = "unsure"
             outcomes[kind].append((pick.label, reach, rate, acc))
             hashes += list(pick.runs["config_hash"])
     if not outcomes["soft"] and not outcomes["hard"]:

@@ -25,13 +25,14 @@ from .core import (
     INCONCLUSIVE,
     NOT_HELD,
     NOT_RUN,
+    Choice,
     Claim,
     Judgement,
-    choose,
     difference,
     experiments_of,
     interval_text,
     interval_verdict,
+    judge_choice,
     n_unusable,
     near_chance,
     no_choice,
@@ -248,23 +249,31 @@ def _judge_first_spike(runs: pd.DataFrame) -> Judgement:
         return not_run("needs baseline runs")
     if near_chance(usable(base)):
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
-    pick = choose(single, base, ONE_POINT, val_reduction("hidden_rate"))
-    if pick is None:
-        return no_choice(single, base, ONE_POINT, "first-spike lambda", n_excluded=excluded)
     good = usable(base)
-    red = mean_interval(paired(pick.runs, good, reduction, "hidden_rate"))
-    acc = mean_interval(paired(pick.runs, good, difference, "accuracy"))
-    v_red, why_red = interval_verdict(red, RATE_REDUCTION_MIN, "test hidden-rate reduction")
-    v_acc, why_acc = interval_verdict(acc, -ONE_POINT, "test accuracy change")
-    return Judgement(
-        _combine(v_red, v_acc),
-        f"{why_red}; {why_acc}",
-        our_value=f"{interval_text(red)} lower hidden rate; test accuracy {interval_text(acc, points)}",
-        stats=red,
-        selection=f"{pick.label} (validation: drop {100 * pick.val_accuracy_drop:.2f} points, "
-        f"rate reduction {pct(pick.val_score)})",
-        n_excluded=excluded,
-        hashes=tuple(pick.runs["config_hash"]) + tuple(good["config_hash"]),
+
+    def at(pick: Choice) -> Judgement:
+        red = mean_interval(paired(pick.runs, good, reduction, "hidden_rate"))
+        acc = mean_interval(paired(pick.runs, good, difference, "accuracy"))
+        v_red, why_red = interval_verdict(red, RATE_REDUCTION_MIN, "test hidden-rate reduction")
+        v_acc, why_acc = interval_verdict(acc, -ONE_POINT, "test accuracy change")
+        return Judgement(
+            _combine(v_red, v_acc),
+            f"{why_red}; {why_acc}",
+            our_value=f"{interval_text(red)} lower hidden rate; test accuracy {interval_text(acc, points)}",
+            stats=red,
+            selection=f"{pick.label} (validation: drop {100 * pick.val_accuracy_drop:.2f} points, "
+            f"rate reduction {pct(pick.val_score)})",
+            n_excluded=excluded,
+            hashes=tuple(pick.runs["config_hash"]) + tuple(good["config_hash"]),
+        )
+
+    return judge_choice(
+        single,
+        base,
+        ONE_POINT,
+        val_reduction("hidden_rate"),
+        at,
+        lambda: no_choice(single, base, ONE_POINT, "first-spike lambda", n_excluded=excluded),
     )
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from ..stats import mean_interval
 from .core import (
+    Choice,
     Claim,
     Judgement,
-    choose,
     difference,
     experiments_of,
     interval_text,
     interval_verdict,
+    judge_choice,
     n_unusable,
     near_chance,
     no_choice,
@@ -57,23 +58,33 @@ def _judge(runs, max_drop: float) -> Judgement:
         return not_run("needs baseline and spike_count runs")
     if near_chance(usable(base)):
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
-    pick = choose(sweep, base, max_drop, val_reduction("spikes_per_sample"))
-    if pick is None:
-        return no_choice(sweep, base, max_drop, "spike-count setting", n_excluded=excluded)
     good_base = usable(base)
-    red = mean_interval(paired(pick.runs, good_base, reduction, "spikes_per_sample"))
-    acc = mean_interval(paired(pick.runs, good_base, difference, "accuracy"))
-    verdict, why = interval_verdict(red, SPIKE_REDUCTION_HELD, "test spike reduction")
-    text = f"{interval_text(red)} fewer spikes per sample; test accuracy change {interval_text(acc, points)}"
-    return Judgement(
-        verdict,
-        why,
-        our_value=text,
-        stats=red,
-        selection=f"{pick.label} (validation: drop {100 * pick.val_accuracy_drop:.2f} points, "
-        f"reduction {100 * pick.val_score:.1f} %)",
-        n_excluded=excluded,
-        hashes=tuple(pick.runs["config_hash"]) + tuple(good_base["config_hash"]),
+
+    def at(pick: Choice) -> Judgement:
+        red = mean_interval(paired(pick.runs, good_base, reduction, "spikes_per_sample"))
+        acc = mean_interval(paired(pick.runs, good_base, difference, "accuracy"))
+        verdict, why = interval_verdict(red, SPIKE_REDUCTION_HELD, "test spike reduction")
+        text = (
+            f"{interval_text(red)} fewer spikes per sample; test accuracy change {interval_text(acc, points)}"
+        )
+        return Judgement(
+            verdict,
+            why,
+            our_value=text,
+            stats=red,
+            selection=f"{pick.label} (validation: drop {100 * pick.val_accuracy_drop:.2f} points, "
+            f"reduction {100 * pick.val_score:.1f} %)",
+            n_excluded=excluded,
+            hashes=tuple(pick.runs["config_hash"]) + tuple(good_base["config_hash"]),
+        )
+
+    return judge_choice(
+        sweep,
+        base,
+        max_drop,
+        val_reduction("spikes_per_sample"),
+        at,
+        lambda: no_choice(sweep, base, max_drop, "spike-count setting", n_excluded=excluded),
     )
 
 
