@@ -183,7 +183,9 @@ def _hard(exp: pd.DataFrame) -> Judgement:
             options, none_plausible = plausible_choices(runs, base, HARD_MAX_DROP, _lowest("hidden_rate"))
             pick = choose(runs, base, HARD_MAX_DROP, _lowest("hidden_rate"))
             if pick is None:
-                outcomes[kind].append((method, "unsure" if options else "no", None, None))
+                # A lambda whose drop interval reaches the condition could be chosen elsewhere.
+                label = f"{method} (a lambda within reach of the accuracy condition)" if options else method
+                outcomes[kind].append((label, "unsure" if options else "no", None, None))
                 continue
             reach, rate, acc = _reaches(pick, base, target)
             # Where another plausible choice (plausible_choices) would answer otherwise, the
@@ -191,9 +193,13 @@ def _hard(exp: pd.DataFrame) -> Judgement:
             others = {_reaches(c, base, target)[0] for c in options[1:]} | (
                 {"no"} if none_plausible else set()
             )
+            label = pick.label
             if others - {reach}:
-                reach = "unsure"
-            outcomes[kind].append((pick.label, reach, rate, acc))
+                reach, label = (
+                    "unsure",
+                    f"{label} (not a stable choice: another plausible lambda answers otherwise)",
+                )
+            outcomes[kind].append((label, reach, rate, acc))
             hashes += list(pick.runs["config_hash"])
     if not outcomes["soft"] and not outcomes["hard"]:
         return not_run("needs soft and hard-constraint runs", reading="rate")
@@ -204,7 +210,13 @@ def _hard(exp: pd.DataFrame) -> Judgement:
     if soft_yes:
         verdict, why = NOT_HELD, f"soft method(s) {', '.join(soft_yes)} reach <= {limit}"
     elif soft_unsure:
-        verdict, why = INCONCLUSIVE, f"the rate interval of {', '.join(soft_unsure)} straddles {limit}"
+        verdict, why = (
+            INCONCLUSIVE,
+            (
+                f"unclear whether {', '.join(soft_unsure)} reach(es) <= {limit}: a rate interval straddles "
+                "it or the choice on validation is not stable"
+            ),
+        )
     elif hard_yes:
         verdict, why = HELD, f"no soft method reaches <= {limit}; {', '.join(hard_yes)} do(es)"
     else:
