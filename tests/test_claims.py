@@ -119,6 +119,16 @@ def test_002_untestable_when_the_baseline_does_not_learn_and_not_run_without_a_s
     assert row_for(table(only_base), "002-iso")["verdict"] == "not run"
 
 
+def test_a_baseline_at_chance_on_average_does_not_learn_however_spread_its_seeds():
+    """Mean validation accuracy 0.19, chance 0.1, margin 0.1: the baseline does not learn. Its
+    interval's top (0.40) clears the margin only through the spread of its seeds, which another
+    CPU's rounding changes; the gate reads the mean."""
+    runs = e2([0.7] * 5)
+    runs.loc[runs["family"] == "baseline", "val_accuracy"] = [0.05, 0.40, 0.10, 0.35, 0.05]
+    row = row_for(table(runs), "002-iso")
+    assert row["verdict"] == "untestable" and "chance" in row["reason"]
+
+
 def test_excluded_runs_are_counted_not_used():
     runs = e2([0.7] * 5)
     runs.loc[(runs["family"] == "spike_count") & (runs["seed"] == 0), "val_status"] = "layer_silent"

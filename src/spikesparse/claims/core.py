@@ -170,13 +170,17 @@ def n_unusable(runs: pd.DataFrame) -> int:
 
 
 def near_chance(runs: pd.DataFrame, column: str = "val_accuracy") -> bool:
-    """Whether a set of runs fails the task: the upper end of its accuracy interval over seeds
-    lies within ``NEAR_CHANCE_MARGIN`` of chance (the mean when there is one seed)."""
+    """Whether a set of runs fails the task: its mean accuracy over seeds lies within
+    ``NEAR_CHANCE_MARGIN`` of chance.
+
+    Why the mean and not the upper end of the interval: with two or three seeds the interval's
+    ends are set by the t quantile (12.7 at two seeds), so a baseline at chance whose two seeds
+    differed by three points counted as learning, and another CPU's rounding moved that end
+    across the margin: the quick config's regime-map cell was judged on one machine and
+    untestable on the other (tests/workflow/test_replication_noise.py on an Intel Xeon)."""
     if runs.empty:
         return True
-    s = mean_interval(runs[column])
-    top = s["ci_high"] if np.isfinite(s["ci_high"]) else s["mean"]
-    return bool(top <= runs["chance_accuracy"].mean() + NEAR_CHANCE_MARGIN)
+    return bool(runs[column].mean() <= runs["chance_accuracy"].mean() + NEAR_CHANCE_MARGIN)
 
 
 # --- paired statistics --------------------------------------------------------------------------
