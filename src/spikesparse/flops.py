@@ -166,9 +166,9 @@ def sgemm_peak_gflops(threads: int = 1, n: int = 1024, repeats: int = 10, blocks
     the figure. The caller's thread count is restored."""
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    from .runtime import torch_threads
+
+    with torch_threads(threads):
         gen = torch.Generator().manual_seed(0)
         a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
         for _ in range(3):
@@ -179,6 +179,4 @@ def sgemm_peak_gflops(threads: int = 1, n: int = 1024, repeats: int = 10, blocks
             for _ in range(repeats):
                 torch.mm(a, b)
             best = min(best, time.perf_counter() - t0)
-    finally:
-        torch.set_num_threads(before)
     return 2 * n**3 * repeats / best / 1e9

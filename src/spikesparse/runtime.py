@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -21,6 +23,18 @@ def tune_allocator(threshold_bytes: int = 1 << 30) -> bool:
         return False
     ok = libc.mallopt(_M_MMAP_THRESHOLD, threshold_bytes) == 1
     return ok and libc.mallopt(_M_TRIM_THRESHOLD, threshold_bytes) == 1
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch at ``n`` threads inside the block, the caller's count restored after it (timings
+    that must run as the study's one-thread jobs do, or at a benchmark's thread count)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int, threads: int = 1) -> None:

@@ -47,6 +47,7 @@ from .flops import (
     snn_training_flops,
 )
 from .io import machine_info, read_json, write_json
+from .runtime import torch_threads
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = "(shared)"  # jobs of no single experiment: datasets, tables, figures, notebook
@@ -410,18 +411,6 @@ def run_study(config: str | Path, results: Path, cores: str, warm_start: bool = 
     return time.perf_counter() - t0
 
 
-def _one_thread(fn):
-    """``fn()`` with torch at one thread (every study job runs one), the caller's count restored."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(before)
-
-
 def bench_study(
     results: str | Path,
     out: str | Path,
@@ -446,7 +435,10 @@ def bench_study(
     bench = read_benchmarks(results / _under_results(paths.BENCHMARKS), experiments)
     flops = pd.concat([run_flops(runs, metas), conv], ignore_index=True)
     peak = peak_gflops if peak_gflops is not None else sgemm_peak_gflops()
-    products = _one_thread(lambda: run_products_seconds(runs, metas)) if with_products else None
+    products = None
+    if with_products:
+        with torch_threads(1):  # as every study job runs
+            products = run_products_seconds(runs, metas)
     result = {"full_study_s": full_study_s, **study_table(bench, flops, peak, products)}
     result["config"] = str(config) if config else None
     result["warm_start"] = bool(config) and warm_start
