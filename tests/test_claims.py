@@ -222,13 +222,13 @@ def test_plausible_choices_put_the_point_choice_first():
     runs = two_settings([0.3, 0.9, 0.4, 0.8, 0.6])
     base, sweep = runs[runs["family"] == "baseline"], runs[runs["family"] == "spike_count"]
     score = core.val_reduction("spikes_per_sample")
-    options, none_plausible = core.plausible_choices(sweep, base, 0.005, score)
-    assert [c.lam for c in options] == [0.1, 1.0] and not none_plausible
-    assert core.choose(sweep, base, 0.005, score).lam == 0.1
+    point, alternatives, none_plausible = core.plausible_choices(sweep, base, 0.005, score)
+    assert [c.lam for c in [point, *alternatives]] == [0.1, 1.0] and not none_plausible
+    assert core.choose(sweep, base, 0.005, score).lam == point.lam == 0.1
     # without the surely eligible lambda 0.1, choosing nothing is plausible too
     only_high = sweep[sweep["lam"] == 1.0]
-    options, none_plausible = core.plausible_choices(only_high, base, 0.005, score)
-    assert [c.lam for c in options] == [1.0] and none_plausible
+    point, alternatives, none_plausible = core.plausible_choices(only_high, base, 0.005, score)
+    assert point is None and [c.lam for c in alternatives] == [1.0] and none_plausible
 
 
 # --- 000 ----------------------------------------------------------------------------------------

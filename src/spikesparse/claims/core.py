@@ -299,8 +299,9 @@ def plausible_choices(
     baseline: pd.DataFrame,
     max_val_drop: float,
     score: Callable[[pd.DataFrame, pd.DataFrame], float],
-) -> tuple[list[Choice], bool]:
-    """The choices ``choose`` could make on another machine, and whether it could make none.
+) -> tuple[Choice | None, list[Choice], bool]:
+    """``choose``'s choice, the other choices it could make on another machine, and whether it
+    could make none there.
 
     Why: ``choose`` compares each setting's *mean* validation-accuracy drop with the threshold.
     Another CPU rounds differently, training amplifies the last bits into another trajectory, and
@@ -312,8 +313,9 @@ def plausible_choices(
     A setting is *surely* eligible when its whole 95 % interval of paired drops is within the
     threshold, *possibly* eligible when the interval reaches it (the mean alone where no interval
     can be formed). Plausible: the best-scoring surely eligible setting and every possibly
-    eligible one that scores higher (scores as in ``choose``); ``choose``'s own choice is always
-    among them, first. No choice is plausible where no setting is surely eligible."""
+    eligible one that scores higher (scores as in ``choose``); the alternatives are those of them
+    that are not ``choose``'s own choice. No choice is plausible where no setting is surely
+    eligible."""
     point = choose(sweep, baseline, max_val_drop, score)
     surely, possibly = [], []
     for (method, lam), every in sweep.groupby(["method", "lam"], sort=True):
@@ -335,13 +337,15 @@ def plausible_choices(
     for c in surely:  # first of equal scores, as in choose
         if best is None or c.val_score > best.val_score:
             best = c
-    out = [] if point is None else [point]
+    taken = set() if point is None else {(point.method, point.lam)}
+    alternatives = []
     for c in ([best] if best is not None else []) + [
         c for c in possibly if best is None or c.val_score > best.val_score
     ]:
-        if all((c.method, c.lam) != (o.method, o.lam) for o in out):
-            out.append(c)
-    return out, best is None
+        if (c.method, c.lam) not in taken:
+            taken.add((c.method, c.lam))
+            alternatives.append(c)
+    return point, alternatives, best is None
 
 
 def judge_choice(
@@ -356,12 +360,9 @@ def judge_choice(
     plausible choice (``plausible_choices``, no choice included where it is plausible) gives the
     same verdict; otherwise ``inconclusive``, naming the choice that disagrees: the verdict rests
     on which setting validation happens to pick, which machine noise decides."""
-    options, none_plausible = plausible_choices(sweep, baseline, max_val_drop, score)
-    point = choose(sweep, baseline, max_val_drop, score)
+    point, alternatives, none_plausible = plausible_choices(sweep, baseline, max_val_drop, score)
     main = judge(point) if point is not None else none()
-    others = [
-        (c, judge(c)) for c in options if point is None or (c.method, c.lam) != (point.method, point.lam)
-    ]
+    others = [(c, judge(c)) for c in alternatives]
     if point is not None and none_plausible:
         others.append((None, none()))
     disagree = [(c, j) for c, j in others if j.verdict != main.verdict]

@@ -25,7 +25,6 @@ from .core import (
     Choice,
     Claim,
     Judgement,
-    choose,
     difference,
     experiments_of,
     interval_text,
@@ -180,17 +179,21 @@ def _hard(exp: pd.DataFrame) -> Judgement:
     for kind, frame in (("soft", soft), ("hard", exp[exp["family"] == "hard_constraint"])):
         for method, runs in frame.groupby("method", sort=True):
             excluded += n_unusable(runs)
-            options, none_plausible = plausible_choices(runs, base, HARD_MAX_DROP, _lowest("hidden_rate"))
-            pick = choose(runs, base, HARD_MAX_DROP, _lowest("hidden_rate"))
+            pick, alternatives, none_plausible = plausible_choices(
+                runs, base, HARD_MAX_DROP, _lowest("hidden_rate")
+            )
             if pick is None:
                 # A lambda whose drop interval reaches the condition could be chosen elsewhere.
-                label = f"{method} (a lambda within reach of the accuracy condition)" if options else method
-                outcomes[kind].append((label, "unsure" if options else "no", None, None))
+                if alternatives:
+                    label, reach = f"{method} (a lambda within reach of the accuracy condition)", "unsure"
+                else:
+                    label, reach = method, "no"
+                outcomes[kind].append((label, reach, None, None))
                 continue
             reach, rate, acc = _reaches(pick, base, target)
             # Where another plausible choice (plausible_choices) would answer otherwise, the
             # answer rests on machine noise: unsure.
-            others = {_reaches(c, base, target)[0] for c in options[1:]} | (
+            others = {_reaches(c, base, target)[0] for c in alternatives} | (
                 {"no"} if none_plausible else set()
             )
             label = pick.label
