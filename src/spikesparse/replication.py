@@ -8,9 +8,20 @@ that should agree within the seed-to-seed noise the intervals measure. The check
 the three it is:
 
 - ``reproduced``: every compared number and verdict is identical;
-- ``reproduced within noise``: every verdict agrees and each estimate lies inside the other
-  side's 95 % interval;
+- ``reproduced within noise``: no verdict reversed and no estimate differs beyond noise;
 - ``differs``: the rows that do not, listed.
+
+"Beyond noise" is a two-sample test per compared value (the difference of the two estimates
+against its standard error, each side's taken from its 95 % interval), Holm-corrected over every
+value compared, at a 5 % family-wise level. Why not "each estimate inside the other side's
+interval": that fails for about 1 value in 20 of a faithful replication, so a study of a few
+hundred values would always "differ" on another CPU, whatever it reproduced. Verdicts: ``held``
+against ``not held`` (or any change of testability) differs; a move between a decision and
+``inconclusive`` is the verdict's interval crossing its threshold's edge, which machine noise can
+do, and counts as within noise when the numbers agree (it is listed by name). A claim whose
+chosen setting differs between the sides (a choice on validation that noise moved) is judged on
+its verdict alone: its numbers describe other settings, which the summary compares one by one.
+A value with fewer than two seeds on a side has no interval and is ``not judged`` (named).
 
 Identical machines with different numbers are a determinism bug, called out as such. Rows present
 on one side only (another config, a claim added since) are listed and not compared.
@@ -20,13 +31,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
+from .claims.core import HELD, INCONCLUSIVE, NOT_HELD
 from .io import MACHINE_KEYS, git_commit, machine_info, read_json, write_csv, write_json, write_text
 
 # Tables a reference holds (a release's README reports them); model files are never copied.
@@ -37,6 +51,14 @@ REPRODUCED = "reproduced"
 WITHIN_NOISE = "reproduced within noise"
 DIFFERS = "differs"
 NO_REFERENCE = "no reference"
+# Row statuses besides DIFFERS.
+IDENTICAL = "identical"
+NOISE = "within noise"
+NOT_JUDGED = "not judged"
+# Family-wise error of the whole check: a faithful replication is called "differs" by chance in at
+# most this share of reruns (Holm over every compared value).
+FAMILY_ALPHA = 0.05
+Z95 = float(sps.norm.ppf(0.975))
 
 CLAIM_KEYS = ["claim_id", "experiment"]
 # One claim can be read several ways on one experiment (e.g. two switch rules): the reading is
@@ -61,6 +83,9 @@ COLUMNS = [
     "our_verdict",
     "verdicts_agree",
     "identical",
+    "z",
+    "p",
+    "p_holm",
     "status",
     "note",
 ]
@@ -112,32 +137,120 @@ def _overlap(a_lo, a_hi, b_lo, b_hi) -> bool | None:
     return bool(a_lo <= b_hi and b_lo <= a_hi)
 
 
+def _standard_error(side: dict) -> tuple[float, float] | None:
+    """(standard error, degrees of freedom) of one side's estimate, or None without an interval.
+
+    The summary's means come with their standard error and seed count (a t interval: df = n - 1).
+    A claim's interval may be a t interval over seeds, a Wilson/Newcombe interval over counts or a
+    ratio's: its half-width over the normal 1.96 is at least its standard error (a t interval's
+    quantile is larger), so the test errs towards "within noise" there (df = inf)."""
+    if not (_finite(side.get("ci_low")) and _finite(side.get("ci_high"))):
+        return None
+    n = side.get("n")
+    if _finite(side.get("se")) and _finite(n) and n >= 2:
+        return float(side["se"]), float(n) - 1
+    return (float(side["ci_high"]) - float(side["ci_low"])) / (2 * Z95), math.inf
+
+
+def difference_test(ref: dict, ours: dict) -> tuple[float, float] | None:
+    """(z, two-sided p) for "the two estimates differ", Welch's t for two t intervals, the normal
+    otherwise; None where a side has no estimate or no interval. Seeds are shared by the two sides,
+    which makes their estimates correlate: treating them as independent overstates the noise, so
+    the test errs towards "within noise", never towards "differs"."""
+    a, b = _standard_error(ref), _standard_error(ours)
+    if a is None or b is None or not (_finite(ref["estimate"]) and _finite(ours["estimate"])):
+        return None
+    (sa, da), (sb, db) = a, b
+    se = math.hypot(sa, sb)
+    diff = float(ours["estimate"]) - float(ref["estimate"])
+    if se == 0:
+        return (0.0, 1.0) if diff == 0 else (math.copysign(math.inf, diff), 0.0)
+    z = diff / se
+    if math.isinf(da) or math.isinf(db):
+        return z, float(2 * sps.norm.sf(abs(z)))
+    df = se**4 / (sa**4 / da + sb**4 / db) if (sa > 0 or sb > 0) else math.inf
+    return z, float(2 * sps.t.sf(abs(z), df))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given): family-wise error control that
+    holds for any dependence between the tests."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def chosen_setting(selection) -> str | None:
+    """The setting a claim's validation choice picked, from its ``selection`` text without the
+    parenthesized remarks (validation figures and stability notes, which noise moves)."""
+    if not isinstance(selection, str):
+        return None
+    text, previous = selection, None
+    while text != previous:
+        previous, text = text, re.sub(r"\s*\([^()]*\)", "", text)
+    return text.strip()
+
+
+def verdict_change(ref_verdict, our_verdict) -> str | None:
+    """None when the verdicts agree; ``"edge"`` for a move between a decision and inconclusive
+    (an interval reaching its threshold on one side only); ``"reversed"`` for held against not
+    held; ``"other"`` for any other change (testability, a claim not run)."""
+    if _same(ref_verdict, our_verdict):
+        return None
+    pair = {ref_verdict, our_verdict}
+    if pair == {HELD, NOT_HELD}:
+        return "reversed"
+    if INCONCLUSIVE in pair and pair & {HELD, NOT_HELD}:
+        return "edge"
+    return "other"
+
+
 def compare_row(table: str, key: str, quantity: str, ref: dict, ours: dict, note: str = "") -> dict:
     """One compared quantity: each side's estimate and interval, each estimate inside the other
-    side's interval, verdict agreement and the row's status (``identical`` / ``within noise`` /
-    ``differs``). ``ref`` and ``ours`` hold ``estimate``, ``ci_low``, ``ci_high`` and, for claims,
-    ``verdict``."""
+    side's interval, the verdicts, and the difference test (``z``, ``p``). ``ref`` and ``ours``
+    hold ``estimate``, ``ci_low``, ``ci_high`` and optionally ``se`` and ``n`` (the summary) or
+    ``verdict`` and ``selection`` (claims). The status is provisional: ``judge_rows`` decides
+    which differences go beyond noise, once every row's p is known."""
     ours_in_ref = _inside(ours["estimate"], ref["ci_low"], ref["ci_high"])
     ref_in_ours = _inside(ref["estimate"], ours["ci_low"], ours["ci_high"])
     has_verdict = "verdict" in ref or "verdict" in ours
     agree = _same(ref.get("verdict"), ours.get("verdict")) if has_verdict else None
     identical = all(_same(ref[k], ours[k]) for k in ("estimate", "ci_low", "ci_high")) and agree is not False
     notes = [note] if note else []
+    test = None
+    change = verdict_change(ref.get("verdict"), ours.get("verdict")) if has_verdict else None
+    settings = chosen_setting(ref.get("selection")), chosen_setting(ours.get("selection"))
+    other_setting = None not in settings and settings[0] != settings[1]
     if identical:
-        status = "identical"
-    elif agree is False:
+        status = IDENTICAL
+    elif change in ("reversed", "other"):
         status = DIFFERS
-        notes.append("verdicts differ")
-    elif ours_in_ref and ref_in_ours:
-        status = "within noise"
+        notes.append("verdict reversed" if change == "reversed" else "verdicts differ")
+    elif other_setting:
+        # Numbers of two different settings: only the verdicts can be compared.
+        status = NOISE
+        notes.append(f"another chosen setting ({settings[0]} / {settings[1]}): judged on the verdicts")
+    elif _finite(ref["estimate"]) != _finite(ours["estimate"]):
+        # Every run excluded (diverged, silent) on one side: a difference where the other side's
+        # estimate rests on two or more seeds, a coin toss where it rests on one.
+        other = ours if _finite(ours["estimate"]) else ref
+        judged = _finite(other["ci_low"]) and _finite(other["ci_high"])
+        status = DIFFERS if judged else NOT_JUDGED
+        notes.append("no estimate on one side" + ("" if judged else ", one seed on the other"))
+    elif not (_finite(ref["estimate"]) or _finite(ours["estimate"])):
+        status = NOISE  # no estimate on either side (e.g. no setting chosen): the verdicts decide
     else:
-        status = DIFFERS
-        if not (_finite(ref["estimate"]) and _finite(ours["estimate"])):
-            notes.append("no estimate on one side")
-        elif ours_in_ref is None or ref_in_ours is None:
+        test = difference_test(ref, ours)
+        status = NOISE if test is not None else NOT_JUDGED
+        if test is None:
             notes.append("no interval to judge the difference (fewer than two seeds)")
-        else:
-            notes.append("an estimate lies outside the other side's interval")
+    if change == "edge" and status != DIFFERS:
+        notes.append("verdict at its threshold's edge: a decision on one side, inconclusive on the other")
     return {
         "table": table,
         "key": key,
@@ -151,9 +264,27 @@ def compare_row(table: str, key: str, quantity: str, ref: dict, ours: dict, note
         "our_verdict": ours.get("verdict"),
         "verdicts_agree": agree,
         "identical": identical,
+        "z": test[0] if test else None,
+        "p": test[1] if test else None,
+        "p_holm": None,
         "status": status,
         "note": "; ".join(notes),
     }
+
+
+def judge_rows(rows: list[dict], alpha: float = FAMILY_ALPHA) -> list[dict]:
+    """Holm over every tested row's p: a row whose adjusted p is below ``alpha`` differs beyond
+    noise. Rows keep their order; the others keep their provisional status."""
+    tested = [i for i, r in enumerate(rows) if r.get("p") is not None and _finite(r["p"])]
+    for i, p_adj in zip(tested, holm([rows[i]["p"] for i in tested]), strict=True):
+        rows[i]["p_holm"] = p_adj
+        if p_adj < alpha and rows[i]["status"] == NOISE:
+            rows[i]["status"] = DIFFERS
+            extra = (
+                f"the estimates differ beyond noise (z = {rows[i]['z']:.2f}, Holm-adjusted p = {p_adj:.2g})"
+            )
+            rows[i]["note"] = "; ".join(n for n in (rows[i]["note"], extra) if n)
+    return rows
 
 
 def _one_side_row(table: str, key: str, quantity: str, side: str) -> dict:
@@ -190,7 +321,8 @@ def claim_keys(ref: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
 
 def compare_claims(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
     """Per claim (``claim_keys``): estimate, interval and verdict on both sides. Optional
-    columns (``metric``, ``config_hash``) only enrich the row."""
+    columns: ``metric`` and ``config_hash`` enrich the row, ``selection`` tells whether both
+    sides chose the same setting (``chosen_setting``)."""
     needed = [*CLAIM_KEYS, "estimate", "ci_low", "ci_high", "verdict"]
     _require(ref, needed, "reference claims")
     _require(ours, needed, "our claims")
@@ -235,6 +367,8 @@ def compare_summary(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
                     "estimate": row[f"{q}_mean"],
                     "ci_low": row[f"{q}_ci_low"],
                     "ci_high": row[f"{q}_ci_high"],
+                    "se": row.get(f"{q}_se"),
+                    "n": row.get("n_seeds"),
                 }
 
             rows.append(compare_row("summary", _key_text(key), q, pick(r), pick(o)))
@@ -249,26 +383,37 @@ def same_machine(a: dict, b: dict) -> bool:
     return all(k in a and k in b and a[k] == b[k] for k in MACHINE_KEYS)
 
 
+def _listed(rows: pd.DataFrame) -> str:
+    return ", ".join(
+        f"{t} {k} {q}".strip() for t, k, q in rows[["table", "key", "quantity"]].itertuples(index=False)
+    )
+
+
 def outcome_line(rows: pd.DataFrame, determinism_bug: bool) -> str:
     """The one-line verdict of the replication (see the module docstring)."""
     compared = rows[~rows["status"].astype(str).str.startswith("only in")]
     unmatched = len(rows) - len(compared)
+    status = compared["status"].astype(str)
     if compared.empty:
         line = f"{DIFFERS}: no row in common with the reference"
     elif compared["identical"].astype(bool).all():
         line = f"{REPRODUCED}: all {len(compared)} compared values identical"
-    elif (compared["status"] != DIFFERS).all():
-        n = int((compared["status"] == "within noise").sum())
+    elif (status != DIFFERS).all():
+        n_noise = int((status == NOISE).sum())
         line = (
-            f"{WITHIN_NOISE}: verdicts agree, {n} of {len(compared)} values differ, "
-            "each inside the other side's interval"
+            f"{WITHIN_NOISE}: no verdict reversed and no value differs beyond noise ({n_noise} of "
+            f"{len(compared)} values differ within noise; two-sample test per value, Holm-corrected "
+            f"at {FAMILY_ALPHA:.0%} family-wise)"
         )
+        edge = compared[compared["note"].astype(str).str.contains("threshold's edge")]
+        if len(edge):
+            line += f"; {len(edge)} verdicts moved between a decision and inconclusive ({_listed(edge)})"
+        unjudged = compared[status == NOT_JUDGED]
+        if len(unjudged):
+            line += f"; {len(unjudged)} values not judged, fewer than two seeds ({_listed(unjudged)})"
     else:
-        bad = compared[compared["status"] == DIFFERS]
-        listed = ", ".join(
-            f"{t} {k} {q}".strip() for t, k, q in bad[["table", "key", "quantity"]].itertuples(index=False)
-        )
-        line = f"{DIFFERS}: {len(bad)} of {len(compared)} values ({listed})"
+        bad = compared[status == DIFFERS]
+        line = f"{DIFFERS}: {len(bad)} of {len(compared)} values ({_listed(bad)})"
     if unmatched:
         line += f"; {unmatched} rows on one side only, not compared"
     if determinism_bug:
@@ -289,7 +434,8 @@ def compare(
 ) -> Replication:
     """Compare two studies' claims and summary tables (pure: no files)."""
     rows = pd.DataFrame(
-        compare_claims(ref_claims, our_claims) + compare_summary(ref_summary, our_summary), columns=COLUMNS
+        judge_rows(compare_claims(ref_claims, our_claims) + compare_summary(ref_summary, our_summary)),
+        columns=COLUMNS,
     )
     ref_machine, ours_machine = ref_machine or {}, ours_machine or {}
     compared = rows[~rows["status"].astype(str).str.startswith("only in")]
@@ -411,9 +557,12 @@ def replication_markdown(result: Replication) -> str:
         f"**Outcome: {result.outcome}.**",
         "",
         "Same machine, threads and versions as the reference: the tables should be bit-identical "
-        "(`reproduced`). Another CPU: numbers differ in the low bits, training amplifies them, and a "
-        "faithful replication has every verdict equal and each estimate inside the other side's 95 % "
-        "interval (`reproduced within noise`). Anything else is listed as `differs`.",
+        "(`reproduced`). Another CPU: numbers differ in the low bits and training amplifies them; a "
+        "faithful replication then reverses no verdict and no value differs beyond noise (a "
+        "two-sample test per value from the two 95 % intervals, Holm-corrected over all values at "
+        f"{FAMILY_ALPHA:.0%} family-wise: `reproduced within noise`). A verdict may move between a "
+        "decision and `inconclusive` where its interval ends at the threshold; such moves are named. "
+        "Anything else is listed as `differs`.",
         "",
     ]
     if result.status == NO_REFERENCE:

@@ -1,6 +1,7 @@
 """Verdicts survive machine noise: the quick study run twice, once as is and once with the
-floating-point kernels another CPU would use, gives the same verdict for every claim and
-overlapping intervals.
+floating-point kernels another CPU would use, reverses no verdict (a verdict may only move
+between a decision and inconclusive, where its interval ends at the threshold), gives overlapping
+intervals, and the replication check calls the second run a replication within noise.
 
 The perturbation: ``ATEN_CPU_CAPABILITY=default`` makes torch dispatch its vectorized kernels
 (reductions, element-wise ops) to the generic instruction set instead of this CPU's AVX2/AVX512,
@@ -72,7 +73,7 @@ def _interval(row: pd.Series) -> tuple[float, float]:
     return float(row["ci_low"]), float(row["ci_high"])
 
 
-def test_every_claim_has_the_same_verdict_and_overlapping_intervals(two_studies):
+def test_no_verdict_reversed_and_intervals_overlap(two_studies):
     plain, perturbed = two_studies
     ids = {"claim_id": str}
     a = pd.read_csv(plain / Path(paths.CLAIMS_CSV).name, dtype=ids)
@@ -85,7 +86,7 @@ def test_every_claim_has_the_same_verdict_and_overlapping_intervals(two_studies)
     problems = []
     for key in a.index:
         ra, rb = a.loc[key], b.loc[key]
-        if ra["verdict"] != rb["verdict"]:
+        if R.verdict_change(ra["verdict"], rb["verdict"]) not in (None, "edge"):
             problems.append(f"{key}: verdict {ra['verdict']!r} vs {rb['verdict']!r}")
         (lo_a, hi_a), (lo_b, hi_b) = _interval(ra), _interval(rb)
         if all(math.isfinite(v) for v in (lo_a, hi_a, lo_b, hi_b)) and not (lo_a <= hi_b and lo_b <= hi_a):
@@ -99,9 +100,10 @@ def test_replication_report_of_the_perturbed_study(two_studies):
     result = R.replicate(perturbed, _as_reference(plain))
     print(result.outcome)  # shown with -s: how far another CPU's numbers move
     claims = result.rows[result.rows["table"] == "claims"]
-    assert len(claims) > 0 and claims["verdicts_agree"].astype(bool).all()
+    assert len(claims) > 0
     assert not result.determinism_bug, result.outcome
-    assert result.status in (R.WITHIN_NOISE, R.DIFFERS), result.outcome  # numbers did change
+    # The numbers did change (not "reproduced"), and a faithful rerun on "another CPU" is judged so.
+    assert result.status == R.WITHIN_NOISE, result.outcome
     # Without reference/ in the copy, the workflow's own check says so and does not fail.
     table = pd.read_csv(perturbed / Path(paths.REPLICATION_CSV).name)
     assert list(table["status"]) == [R.NO_REFERENCE]
