@@ -168,7 +168,7 @@ def difference_test(ref: dict, ours: dict) -> tuple[float, float] | None:
     z = diff / se
     if math.isinf(da) or math.isinf(db):
         return z, float(2 * sps.norm.sf(abs(z)))
-    df = se**4 / (sa**4 / da + sb**4 / db) if (sa > 0 or sb > 0) else math.inf
+    df = se**4 / (sa**4 / da + sb**4 / db)  # Welch-Satterthwaite (se > 0 here)
     return z, float(2 * sps.t.sf(abs(z), df))
 
 
@@ -219,11 +219,11 @@ def compare_row(table: str, key: str, quantity: str, ref: dict, ours: dict, note
     ours_in_ref = _inside(ours["estimate"], ref["ci_low"], ref["ci_high"])
     ref_in_ours = _inside(ref["estimate"], ours["ci_low"], ours["ci_high"])
     has_verdict = "verdict" in ref or "verdict" in ours
-    agree = _same(ref.get("verdict"), ours.get("verdict")) if has_verdict else None
+    change = verdict_change(ref.get("verdict"), ours.get("verdict")) if has_verdict else None
+    agree = change is None if has_verdict else None
     identical = all(_same(ref[k], ours[k]) for k in ("estimate", "ci_low", "ci_high")) and agree is not False
     notes = [note] if note else []
     test = None
-    change = verdict_change(ref.get("verdict"), ours.get("verdict")) if has_verdict else None
     settings = chosen_setting(ref.get("selection")), chosen_setting(ours.get("selection"))
     other_setting = None not in settings and settings[0] != settings[1]
     if identical:
@@ -405,7 +405,11 @@ def outcome_line(rows: pd.DataFrame, determinism_bug: bool) -> str:
             f"{len(compared)} values differ within noise; two-sample test per value, Holm-corrected "
             f"at {FAMILY_ALPHA:.0%} family-wise)"
         )
-        edge = compared[compared["note"].astype(str).str.contains("threshold's edge")]
+        moved = [
+            verdict_change(a, b) == "edge"
+            for a, b in compared[["ref_verdict", "our_verdict"]].itertuples(index=False)
+        ]
+        edge = compared[moved]
         if len(edge):
             line += f"; {len(edge)} verdicts moved between a decision and inconclusive ({_listed(edge)})"
         unjudged = compared[status == NOT_JUDGED]
