@@ -43,16 +43,17 @@ study: $(VENV)/.installed unlock-stale
 reference: study
 	$(BIN)/python -m spikesparse freeze-reference --tables $(WORKDIR)/results/tables --out reference
 
-# Where the study's time goes (benchmarks/results/study.json): the study of CONFIG from scratch in
-# BENCH_WORKDIR (deleted first), timed, then job-seconds per rule and experiment and the study
-# efficiency against the 1-thread sgemm peak measured in the same command. Warm start as in
-# `make study`; BENCH_STUDY_ARGS=--cold times the jobs as fresh processes.
+# Where the study's time goes (benchmarks/results/study.json, then its table in the README): the
+# study of CONFIG from scratch in BENCH_WORKDIR (deleted first), timed, then job-seconds per rule
+# and experiment and the study efficiency against the 1-thread sgemm peak measured in the same
+# command. Warm start as in `make study`; BENCH_STUDY_ARGS=--cold times the jobs as fresh processes.
 BENCH_WORKDIR ?= /tmp/spikesparse-bench-study
 BENCH_STUDY_ARGS ?=
 bench-study: $(VENV)/.installed
 	rm -rf $(BENCH_WORKDIR)
 	$(BIN)/python -m spikesparse bench-study --config $(CONFIG) --cores $(CORES) \
 		--results $(BENCH_WORKDIR)/results --out benchmarks/results/study.json $(BENCH_STUDY_ARGS)
+	$(BIN)/python -m spikesparse.readme README.md
 
 # The study as SLURM jobs (workflow/profiles/slurm); the report is built where make runs.
 # With ACCOUNT, sbatch gets it through SBATCH_ACCOUNT and the plugin does not guess one.
@@ -71,11 +72,13 @@ test: $(VENV)/.installed
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-# Kernel benchmark at 1 and 2 threads against every installed peer (snnTorch, Norse, SpikingJelly);
-# BENCH_ARGS e.g. "--repeats 5 --skip-quick" (see benchmarks/bench_kernels.py --help).
+# Kernel benchmark at 1 and 2 threads against every installed peer (snnTorch, Norse, SpikingJelly),
+# written to benchmarks/results/kernels.json, then its table in the README; BENCH_ARGS e.g.
+# "--repeats 5 --skip-quick" (see benchmarks/bench_kernels.py --help).
 BENCH_ARGS ?=
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_kernels.py $(BENCH_ARGS)
+	$(BIN)/python -m spikesparse.readme README.md
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -40,7 +40,8 @@ from snntorch import surrogate
 from torch import nn
 
 from spikesparse.flops import products_runner, sgemm_peak_gflops, snn_products, snn_training_flops
-from spikesparse.io import provenance
+from spikesparse.io import provenance, utc_timestamp
+from spikesparse.kernel_report import BOUND, kernel_markdown
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
 from spikesparse.runtime import tune_allocator
@@ -51,8 +52,6 @@ BETA, READOUT_BETA, SLOPE = 0.9, 0.9, 25.0
 FUSED_ADAM = True  # the same optimizer kernel for every implementation
 GOALS = {"W1": 0.70, "W2": 0.80}  # fraction of the sgemm peak the issue asks for (printed only)
 PEERS = ("snntorch", "norse", "spikingjelly")
-# The step's matrix products alone (make_products_step): the ceiling of a fraction of peak.
-BOUND = "matmul_only"
 
 WORKLOADS = {
     "W1": dict(n_in=40, hidden=[128], n_out=10, T=100, batch=64, recurrent=True),
@@ -399,6 +398,7 @@ def main() -> None:
         raise SystemExit("snnTorch is required (the reference whose losses must agree)")
     thread_counts = [int(t) for t in args.threads.split(",")]
     results = {
+        "measured_at": utc_timestamp(),
         "peers": peers,
         "goals_fraction_of_peak": GOALS,
         "steps": args.steps,
@@ -415,58 +415,13 @@ def main() -> None:
         **provenance("cpu"),
         "machine": platform.machine(),
         "processor": platform.processor(),
-        "cpu_model": cpu_model(),
         # OpenMP threads spin while waiting unless PASSIVE; on a shared machine that matters.
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown_table(results))
+    print(kernel_markdown(results))
     print(f"wrote {args.out}")
-
-
-def cpu_model() -> str:
-    """The CPU model as lscpu names it (the README quotes it with every figure)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def markdown_table(r: dict) -> str:
-    peers = [p for p in r["peers"]]
-    head = " | ".join(f"{p} ms/step" for p in peers)
-    vs = " | ".join(f"vs {p}" for p in peers)
-    lines = [
-        f"| threads | workload | spikesparse ms/step | % of sgemm peak (goal) "
-        f"| products alone (ms, % of peak) "
-        f"| {head} | {vs} |",
-        "|" + "---|" * (5 + 2 * len(peers)),
-    ]
-    for n, block in r["threads"].items():
-        for name, row in block["workloads"].items():
-            o, bound = row["spikesparse"], row.get(BOUND)
-            alone = (
-                f"{bound['median_ms']:.2f}, {100 * bound['fraction_of_matmul_peak']:.0f} %" if bound else "-"
-            )
-            cells = " | ".join(f"{row[p]['median_ms']:.2f}" if p in row else "-" for p in peers)
-            sp = " | ".join(f"{row['speedup_vs'][p]:.2f}x" if p in row["speedup_vs"] else "-" for p in peers)
-            lines.append(
-                f"| {n} | {name} | {o['median_ms']:.2f} | {100 * o['fraction_of_matmul_peak']:.0f} % "
-                f"({100 * row['goal_fraction_of_peak']:.0f} %) | {alone} | {cells} | {sp} |"
-            )
-    peaks = ", ".join(
-        f"{n} thread(s) {b['matmul_peak_gflops']:.1f} GFLOP/s "
-        f"(load {b['contention_before']['loadavg_1min']:.1f} -> {b['contention_after']['loadavg_1min']:.1f})"
-        for n, b in r["threads"].items()
-    )
-    lines.append(f"\nsgemm peak (1024², median of rounds): {peaks}")
-    if "quick_study_s" in r:
-        lines.append(f"quick config end to end: {r['quick_study_s']:.1f} s")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -71,14 +71,40 @@ def test_readme_catalog_tables_are_generated_from_the_code(name):
     assert section == expected, "run: .venv/bin/python -m spikesparse.readme README.md"
 
 
+@pytest.mark.parametrize("name", sorted(readme.BENCHMARK_FILES))
+def test_readme_speed_tables_are_generated_from_the_committed_benchmarks(name):
+    """The Speed section's kernel and study tables are what ``benchmarks/results/*.json`` (in the
+    repository) generate: a new ``make bench`` or ``make bench-study`` must reach the README, and
+    no figure in those tables can be typed by hand."""
+    assert (REPO / readme.BENCHMARK_FILES[name][0]).exists()
+    start, end, expected = readme.benchmark_sections(REPO)[name]
+    section = readme.current_section((REPO / "README.md").read_text(), start, end)
+    assert section == expected, "run: .venv/bin/python -m spikesparse.readme README.md"
+
+
+def test_benchmark_sections_read_the_files_or_say_what_writes_them(tmp_path):
+    missing = readme.benchmark_sections(tmp_path)
+    assert "`make bench` writes it" in missing["kernel-benchmark"][2]
+    assert "`make bench-study` writes it" in missing["study-benchmark"][2]
+    for name in readme.BENCHMARK_FILES:
+        src = REPO / readme.BENCHMARK_FILES[name][0]
+        dst = tmp_path / readme.BENCHMARK_FILES[name][0]
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(src.read_text())
+    found = readme.benchmark_sections(tmp_path)
+    assert "| 1 | W1 |" in found["kernel-benchmark"][2]
+    assert "| train |" in found["study-benchmark"][2] and "study efficiency" in found["study-benchmark"][2]
+
+
 def test_catalog_sections_are_rewritten_in_place(tmp_path):
-    sections = readme.catalog_sections()
+    sections = {**readme.catalog_sections(), **readme.benchmark_sections(tmp_path)}
     text = "".join(f"before {s}\nold\n{e} after\n" for s, e, _ in sections.values())
     path = tmp_path / "README.md"
     path.write_text(text)
     readme.main([str(path)])
     out = path.read_text()
-    assert "old" not in out and out.count("before") == 2 and out.count("after") == 2
+    n = len(sections)
+    assert "old" not in out and out.count("before") == n and out.count("after") == n
     for _, _, section in sections.values():
         assert section in out
     with pytest.raises(ValueError, match="markers"):

@@ -4,6 +4,7 @@ dataset metadata and one conversion job, with FLOPs counted by hand."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -209,6 +210,10 @@ def test_bench_study_writes_the_table(results, tmp_path, capsys):
     warm_table = SB.markdown({**written, "warm_start": True, "full_study_s": 12.0})
     assert "| train | 2 | 5.0 | 50.0 % | 2.50 | – |" in warm_table
     assert "wall 12 s, warm start" in warm_table
+    # When and where, for the README's generated table: the date, the CPU and the commit.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", written["measured_at"])
+    assert written["git_commit"] and printed.startswith(f"measured {written['measured_at']} on ")
+    assert "date not recorded" in SB.markdown({k: v for k, v in written.items() if k != "measured_at"})
 
 
 def test_cli_bench_study_analysis_only(results, tmp_path):

@@ -3,6 +3,7 @@ and every result says which config and code made it."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -182,6 +183,12 @@ def machine_info() -> dict:
         "numeric_env": {k: os.environ[k] for k in NUMERIC_ENV if k in os.environ},
         "lif_kernels": lif_kernels(),
     }
+
+
+def utc_timestamp() -> str:
+    """Now in UTC to the minute (``2026-11-27 04:42 UTC``): when a reference was frozen or a
+    benchmark measured, which the README quotes beside every time (machines drift by the hour)."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def provenance(device: str, wall_time_s: float | None = None) -> dict:

@@ -208,21 +208,53 @@ def catalog_sections() -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def regenerate_catalog_sections(readme: str) -> str:
-    """``readme`` with its metric and figure tables rewritten from the catalog and the registry."""
-    for start, end, section in catalog_sections().values():
+# The committed benchmark outputs (relative to the README's folder) behind the Speed section's
+# generated tables: name -> (file, what writes it).
+BENCHMARK_FILES = {
+    "kernel-benchmark": ("benchmarks/results/kernels.json", "make bench"),
+    "study-benchmark": ("benchmarks/results/study.json", "make bench-study"),
+}
+
+
+def benchmark_sections(root: str | Path) -> dict[str, tuple[str, str, str]]:
+    """The Speed section's tables, generated from the benchmark outputs committed under ``root``
+    (``kernel_report.kernel_markdown``, ``studybench.markdown``): name -> (start marker, end
+    marker, section). A missing file gives a line saying which command writes it."""
+    from .kernel_report import kernel_markdown
+    from .studybench import markdown as study_markdown
+
+    render = {"kernel-benchmark": kernel_markdown, "study-benchmark": study_markdown}
+    out = {}
+    for name, (rel, command) in BENCHMARK_FILES.items():
+        start, end = _markers(name, rel)
+        path = Path(root) / rel
+        body = (
+            render[name](json.loads(path.read_text()))
+            if path.exists()
+            else f"No `{rel}` yet: `{command}` writes it."
+        )
+        out[name] = (start, end, "\n".join([start, "", body, "", end]))
+    return out
+
+
+def regenerate_catalog_sections(readme: str, root: str | Path = ".") -> str:
+    """``readme`` with its metric and figure tables rewritten from the catalog and the registry,
+    and its benchmark tables from the benchmark outputs under ``root`` (the README's folder)."""
+    sections = {**catalog_sections(), **benchmark_sections(root)}
+    for start, end, section in sections.values():
         readme = replace_section(readme, section, start, end)
     return readme
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m spikesparse.readme [README.md]``: rewrite the catalog-generated sections."""
+    """``python -m spikesparse.readme [README.md]``: rewrite the sections generated from code
+    (metric and figure tables) and from the committed benchmark outputs (Speed tables)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     path = Path(args[0] if args else "README.md")
-    path.write_text(regenerate_catalog_sections(path.read_text()))
-    print(f"regenerated the metric and figure tables of {path}")
+    path.write_text(regenerate_catalog_sections(path.read_text(), path.resolve().parent))
+    print(f"regenerated the metric, figure and benchmark tables of {path}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ on one side only (another config, a claim added since) are listed and not compar
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import re
 import shutil
@@ -41,7 +40,16 @@ import pandas as pd
 from scipy import stats as sps
 
 from .claims.core import HELD, INCONCLUSIVE, NOT_HELD
-from .io import MACHINE_KEYS, git_commit, machine_info, read_json, write_csv, write_json, write_text
+from .io import (
+    MACHINE_KEYS,
+    git_commit,
+    machine_info,
+    read_json,
+    utc_timestamp,
+    write_csv,
+    write_json,
+    write_text,
+)
 
 # Tables a reference holds (a release's README reports them); model files are never copied.
 REFERENCE_TABLES = ("claims.csv", "summary.csv", "conversion.csv", "plane.csv")
@@ -642,7 +650,7 @@ def freeze_reference(tables: str | Path, out: str | Path, records: list[str] | N
     # The runs' commit (above) trained them; the tables may have been rebuilt from those runs by
     # later code (aggregation, claims): name the code that froze them too.
     machine["frozen_at_commit"] = git_commit()
-    machine["date"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine["date"] = utc_timestamp()
     write_json(out / MACHINE_FILE, machine)
     write_text(out / REFERENCE_README, _reference_readme(machine))
     return out

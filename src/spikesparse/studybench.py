@@ -46,7 +46,7 @@ from .flops import (
     snn_products,
     snn_training_flops,
 )
-from .io import machine_info, read_json, write_json
+from .io import git_commit, machine_info, read_json, utc_timestamp, write_json
 from .runtime import torch_threads
 
 REPO = Path(__file__).resolve().parents[2]
@@ -331,7 +331,13 @@ def markdown(result: dict) -> str:
     # With warm start a job's process is the thin client (spikesparse.warm), whose CPU time is
     # not the job's: the column is left empty rather than wrong.
     warm_start = bool(result.get("warm_start"))
+    machine = result.get("machine", {})
+    commit = result.get("git_commit")
     lines = [
+        f"measured {result.get('measured_at', '(date not recorded)')} on "
+        f"{machine.get('cpu_model', 'an unrecorded CPU')}, commit "
+        f"{commit[:7] if commit else '(not recorded)'}, config {result.get('config') or '(tables only)'}",
+        "",
         f"study: {result['jobs']} jobs, {result['total_job_s']:.0f} job-s"
         + (f", wall {full:.0f} s" if full else "")
         + (", warm start" if warm_start else "")
@@ -443,6 +449,8 @@ def bench_study(
     result["config"] = str(config) if config else None
     result["warm_start"] = bool(config) and warm_start
     result["machine"] = machine_info()
+    result["git_commit"] = git_commit()
+    result["measured_at"] = utc_timestamp()
     write_json(out, result)
     print(markdown(result))
     print(f"wrote {out}")

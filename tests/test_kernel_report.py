@@ -1,0 +1,69 @@
+"""The kernel benchmark's table (spikesparse.kernel_report): every figure from the result, peers
+without a figure shown as such, and the conditions the figures were measured under."""
+
+from spikesparse.kernel_report import kernel_conditions, kernel_markdown, kernel_table
+
+
+def _result(with_norse_speedup: bool = True) -> dict:
+    speedup_vs = {"snntorch": 6.5, "norse": 4.25} if with_norse_speedup else {"snntorch": 6.5}
+    row = {
+        "goal_fraction_of_peak": 0.7,
+        "spikesparse": {"median_ms": 8.0, "fraction_of_matmul_peak": 0.514, "fraction_of_matmul_only": 0.69},
+        "matmul_only": {"median_ms": 5.5, "fraction_of_matmul_peak": 0.746},
+        "snntorch": {"median_ms": 52.0},
+        "norse": {"median_ms": 34.0},
+        "speedup_vs": speedup_vs,
+    }
+    block = {
+        "workloads": {"W1": row},
+        "matmul_peak_gflops": 188.66,
+        "contention_before": {"loadavg_1min": 0.24},
+        "contention_after": {"loadavg_1min": 0.81},
+    }
+    return {
+        "measured_at": "2026-11-27 04:42 UTC",
+        "peers": ["snntorch", "norse"],
+        "repeats": 5,
+        "steps": 30,
+        "threads": {"1": block},
+        "quick_study_s": 62.2,
+        "provenance": {
+            "git_commit": "7b6f06871ec8",
+            "cpu_model": "Some CPU",
+            "cpu_capability": "AVX512",
+            "torch": "2.13.0+cpu",
+            "lif_kernels": "compiled",
+        },
+    }
+
+
+def test_row_carries_every_figure_of_the_result():
+    lines = kernel_table(_result()).splitlines()
+    assert lines[0].startswith("| threads | workload | spikesparse ms/step |")
+    assert "snntorch ms/step | norse ms/step | speed-up vs snntorch / norse |" in lines[0]
+    # The separator has as many cells as the header (else markdown renders no table).
+    assert lines[1].count("---") == lines[0].count("|") - 1 == 9
+    assert lines[2] == "| 1 | W1 | 8.00 | 51 % (70 %) | 5.50, 75 % | 69 % | 52.00 | 34.00 | 6.50× / 4.25× |"
+
+
+def test_a_peer_without_a_figure_is_shown_as_missing():
+    row = kernel_table(_result(with_norse_speedup=False)).splitlines()[2]
+    assert row.endswith("| 6.50× / – |")
+
+
+def test_conditions_name_date_cpu_commit_rounds_peak_and_load():
+    text = kernel_conditions(_result())
+    assert text.startswith(
+        "Measured 2026-11-27 04:42 UTC on Some CPU (AVX512), torch 2.13.0+cpu, commit 7b6f068"
+    )
+    assert "median of 5 rounds × 30 steps" in text
+    assert "1 thread: sgemm peak 188.7 GFLOP/s, load average 0.2 → 0.8" in text
+    assert "Quick config end to end: 62.2 s (cold jobs)." in text
+    old = {k: v for k, v in _result().items() if k not in ("measured_at", "quick_study_s")}
+    assert "date not recorded" in kernel_conditions(old) and "Quick config" not in kernel_conditions(old)
+
+
+def test_markdown_is_the_table_then_its_conditions():
+    md = kernel_markdown(_result())
+    table, conditions = md.split("\n\n")
+    assert table == kernel_table(_result()) and conditions == kernel_conditions(_result())
