@@ -109,3 +109,23 @@ def test_catalog_sections_are_rewritten_in_place(tmp_path):
         assert section in out
     with pytest.raises(ValueError, match="markers"):
         readme.current_section("nothing", *list(sections.values())[0][:2])
+
+
+def test_config_reference_names_every_schema_key():
+    """Every key the schema allows at the top level and directly under an experiment, a regime map
+    or a conversion has a row in the README's config reference (a new key must be documented)."""
+    import yaml
+
+    schema = yaml.safe_load((REPO / "src" / "spikesparse" / "config.schema.yaml").read_text())
+    text = (REPO / "README.md").read_text()
+    reference = text.split("## Config reference", 1)[1].split("\n## ", 1)[0]
+    missing = [f"`{key}" for key in schema["properties"] if f"`{key}" not in reference]
+    for top, placeholder in (("experiments", "<id>"), ("regime_maps", "<map>"), ("conversions", "<id>")):
+        (entry,) = schema["properties"][top]["patternProperties"].values()
+        for key in entry["properties"]:
+            row = f"`{top}.{placeholder}.{key}"
+            if row not in reference and not (
+                key == "description" and "`experiments.<id>.description" in reference
+            ):
+                missing.append(row)
+    assert not missing, f"keys without a row in the README's config reference: {missing}"
