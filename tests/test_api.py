@@ -73,6 +73,76 @@ def test_bad_input_names_the_cause():
         api.first_spike_loss(torch.zeros(4, 2, 3), lam=-1)
 
 
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        api.spike_count_loss,
+        api.homeostatic_l2_loss,
+        api.first_spike_loss,
+        api.firing_rate,
+        api.activation_sparsity,
+        api.active_fraction,
+    ],
+)
+def test_every_spike_function_rejects_malformed_spikes_by_name(call):
+    """NaN or infinite values, complex values and empty time, batch or neuron dimensions raise
+    ValueError naming the layer and the cause, instead of a NaN penalty, a wrong count or a
+    reshape error from inside torch."""
+    bad = torch.zeros(4, 2, 3)
+    bad[1, 0, 2] = NAN
+    with pytest.raises(ValueError, match=r"spikes\[0\] contains NaN or infinite"):
+        call(bad)
+    with pytest.raises(ValueError, match=r"spikes\[1\] contains NaN or infinite"):
+        call([torch.zeros(4, 2, 3), torch.full((4, 2, 3), float("inf"))])
+    with pytest.raises(ValueError, match="must be real"):
+        call(torch.zeros(4, 2, 3, dtype=torch.complex64))
+    with pytest.raises(ValueError, match=r"no time steps \(T = 0\)"):
+        call(torch.zeros(0, 2, 3))
+    with pytest.raises(ValueError, match=r"no samples \(B = 0\)"):
+        call(torch.zeros(4, 0, 3))
+    with pytest.raises(ValueError, match=r"no samples \(B = 0\)"):
+        call(torch.zeros(0, 4, 3), time_dim=1)  # batch first: [B, T, N]
+    with pytest.raises(ValueError, match="no neurons"):
+        call(torch.zeros(4, 2, 0))
+
+
+def test_bool_and_integer_spikes_count_as_float_spikes():
+    s = torch.zeros(4, 2, 3)
+    s[0, 0, 0] = s[2, 1, 1] = 1
+    assert api.firing_rate(s.bool()) == api.firing_rate(s.to(torch.int8)) == api.firing_rate(s)
+    assert float(api.spike_count_loss(s.bool())) == float(api.spike_count_loss(s))
+
+
+def test_lif_layer_conversion_and_synops_name_malformed_input():
+    with pytest.raises(ValueError, match=r"LIF: input has no time steps"):
+        api.LIF()(torch.zeros(0, 2, 3))
+    with pytest.raises(ValueError, match="contains NaN"):
+        api.LIF()(torch.full((3, 2, 4), NAN))
+    fc = nn.Linear(4, 3)
+    with pytest.raises(ValueError, match=r"inputs\[0\] contains NaN"):
+        api.synaptic_operations([fc], [torch.full((2, 1, 4), NAN)])
+    with pytest.raises(ValueError, match=r"inputs\[0\] of shape .* does not fit layers\[0\]"):
+        api.synaptic_operations([fc], [torch.zeros(2, 1, 5)])
+    with pytest.raises(ValueError, match=r"inputs\[0\] must be a tensor"):
+        api.synaptic_operations([fc], [torch.zeros(4)])
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    snn = api.convert(net, torch.rand(16, 4))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        snn.run(torch.full((2, 4), NAN), n_steps=4)
+    with pytest.raises(ValueError, match=r"x of shape \(2, 5\) does not fit the converted net"):
+        snn.run(torch.rand(2, 5), n_steps=4)
+    with pytest.raises(ValueError, match="non-empty batch"):
+        snn.run(torch.rand(0, 4), n_steps=4)
+    with pytest.raises(ValueError, match="x_calib contains NaN"):
+        api.convert(net, torch.full((16, 4), NAN))
+    with pytest.raises(ValueError, match="x_calib must be a non-empty batch"):
+        api.convert(net, torch.rand(0, 4))
+
+
 def test_rate_sparsity_and_active_fraction_by_hand():
     s = torch.zeros(4, 2, 3)  # T=4, B=2, N=3
     s[0, 0, 0] = s[1, 0, 0] = s[3, 0, 2] = 1  # sample 0: neurons 0 and 2 active

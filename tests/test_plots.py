@@ -254,3 +254,28 @@ def test_axis_labels_come_from_the_metric_catalog(tables):
     assert ax.get_xlabel() == metric_catalog.axis_label("hidden_rate")
     assert ax.get_ylabel() == metric_catalog.axis_label("accuracy") == "test accuracy"
     plt.close(fig)
+
+
+def test_accuracy_vs_rate_means_take_the_runs_usable_on_validation():
+    """The figure's means are the tables' (records.usable_runs, on validation): a run silent on
+    validation but ok on test is a grey cross, a saturated run enters the mean."""
+    runs = pd.DataFrame(
+        {
+            "study": "e1",
+            "method": "baseline",
+            "lam": 0.0,
+            "hidden_rate": [0.1, 0.3, 0.9],
+            "accuracy": [0.8, 0.6, 0.2],
+            "status": ["ok", "saturated", "ok"],
+            "val_status": ["ok", "saturated", "silent"],
+        }
+    )
+    fig = plots.accuracy_vs_rate(runs)
+    ax = fig.axes[0]
+    from matplotlib.collections import PathCollection
+
+    means, crosses = [c for c in ax.collections if isinstance(c, PathCollection)]  # the two scatters
+    assert np.allclose(means.get_offsets(), [[0.2, 0.7]])  # runs 0 and 1
+    assert np.allclose(crosses.get_offsets(), [[0.9, 0.2]])  # run 2
+    assert "not usable on validation (1 runs)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)

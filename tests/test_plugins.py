@@ -121,6 +121,19 @@ def test_plugin_dataset_must_return_the_splits(example):
     validate_config(copy.deepcopy(example))
     with pytest.raises(ValueError, match="must return a dict"):
         plugins.check_arrays("my_methods:make_pulses", {"x_train": []})
+    good = sys.modules["my_methods"].make_pulses()
+    plugins.check_arrays("my_methods:make_pulses", good)
+    static = {**good, "x_val": good["x_val"][:, 0, :]}  # one feature vector per sample
+    with pytest.raises(
+        ValueError, match=r"x_val must be a non-empty \[n, T, channels\].*got shape \(48, 4\)"
+    ):
+        plugins.check_arrays("my_methods:make_pulses", static)
+    for bad_value, shown in ((1.5, "1.5"), (-0.1, "-0.1"), (float("nan"), "NaN")):
+        x = good["x_test"].copy()
+        x[3, 2, 1] = bad_value
+        with pytest.raises(ValueError, match=r"x_test must hold finite rates in \[0, 1\]") as err:
+            plugins.check_arrays("my_methods:make_pulses", {**good, "x_test": x})
+        assert shown in str(err.value)
 
 
 def test_workflow_dry_run_on_the_example(tmp_path):

@@ -57,11 +57,33 @@ __all__ = [
 # ----------------------------------------------------------------------------- layouts
 
 
+def _check_values(name: str, x: torch.Tensor) -> None:
+    """ValueError for a complex tensor or one holding NaN or an infinity: a penalty or a count
+    over them would be NaN or silently wrong (a NaN compares false with everything)."""
+    if x.is_complex():
+        raise ValueError(f"{name} must be real (spikes, rates or currents), got dtype {x.dtype}")
+    if x.is_floating_point() and not bool(torch.isfinite(x.detach()).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def _check_sizes(name: str, shape: torch.Size, time_dim: int = 0) -> None:
+    """ValueError naming the empty dimension: T = 0 steps, B = 0 samples or no neurons."""
+    if shape[time_dim] == 0:
+        raise ValueError(f"{name} has no time steps (T = 0), shape {tuple(shape)}")
+    batch_dim = 1 if time_dim in (0, -len(shape)) else 0
+    if shape[batch_dim] == 0:
+        raise ValueError(f"{name} has no samples (B = 0), shape {tuple(shape)}")
+    if 0 in shape:
+        raise ValueError(f"{name} has no neurons, shape {tuple(shape)}")
+
+
 def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
     """Spikes of every layer as ``[T, B, N]`` (time first, batch second, neurons flattened).
+    Integer or bool spikes (as some recorders store them) come back as float32.
 
-    Raises ValueError when there is no layer, a tensor has fewer than two dimensions, or the
-    layers disagree on T or B (a regularizer over layers of different lengths has no meaning).
+    Raises ValueError when there is no layer, a tensor has fewer than two dimensions, no time
+    steps, samples or neurons, holds NaN or an infinity or complex values, or the layers disagree
+    on T or B (a regularizer over layers of different lengths has no meaning).
     """
     if isinstance(spikes, torch.Tensor):
         layers = [spikes]
@@ -81,6 +103,8 @@ def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
             )
         if not -s.dim() <= time_dim < s.dim():
             raise ValueError(f"time_dim={time_dim} is out of range for spikes[{i}] of shape {tuple(s.shape)}")
+        _check_sizes(f"spikes[{i}]", s.shape, time_dim)
+        _check_values(f"spikes[{i}]", s)
         s = s.movedim(time_dim, 0)
         s = s.reshape(s.shape[0], s.shape[1], -1)
         if not s.is_floating_point():
@@ -205,6 +229,13 @@ def synaptic_operations(
             raise TypeError(
                 f"synaptic_operations: layers[{i}] is {type(layer).__name__}, not Linear or ConvNd"
             )
+        if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            raise ValueError(
+                f"synaptic_operations: inputs[{i}] must be a tensor [T, B, *in_shape], got "
+                f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
+            )
+        _check_sizes(f"synaptic_operations: inputs[{i}]", x.shape, time_dim)
+        _check_values(f"synaptic_operations: inputs[{i}]", x)
         x = x.detach().movedim(time_dim, 0)
         t, b = x.shape[:2]
         if batch is not None and b != batch:
@@ -214,7 +245,13 @@ def synaptic_operations(
         w = layer.weight.detach()
         nonzero_in = (x != 0).float()
         binary = bool(((x == 0) | (x == 1)).all())
-        effective = float(_apply_like(layer, nonzero_in, (w != 0).float()).sum())
+        try:
+            effective = float(_apply_like(layer, nonzero_in, (w != 0).float()).sum())
+        except RuntimeError as err:  # the layer's own shape message, under the argument's name
+            raise ValueError(
+                f"synaptic_operations: inputs[{i}] of shape {tuple(x.shape)} (T x B merged) does not fit "
+                f"layers[{i}] ({layer}): {err}"
+            ) from None
         totals["Effective_ACs" if binary else "Effective_MACs"] += effective
         totals["Dense"] += float(_apply_like(layer, torch.ones_like(x[:1]), torch.ones_like(w)).sum()) * t * b
         if binary:
@@ -250,6 +287,7 @@ class LIF(nn.Module):
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         if current.dim() < 3:
             raise ValueError(f"LIF: input must be [T, B, ...], got shape {tuple(current.shape)}")
+        _check_sizes("LIF: input", current.shape)
         t, b = current.shape[:2]
         spikes, mem = lif_multistep(current.reshape(t, b, -1), self.params)
         self.mem = mem.reshape(current.shape)
@@ -359,6 +397,16 @@ class _Stages:
                 "convert: the output layer must not be followed by a ReLU (it accumulates logits)"
             )
 
+    @staticmethod
+    @torch.no_grad()
+    def forward_shape(pre: list[list[nn.Module]], layers: list[nn.Module], x: torch.Tensor) -> None:
+        """Pass ``x`` through the stages once (no ReLU needed for shapes): raises torch's
+        RuntimeError where a shape does not fit."""
+        for stage, layer in zip(pre, layers, strict=True):
+            for m in stage:
+                x = m(x)
+            x = layer(x)
+
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         out = []
         for i, (pre, layer) in enumerate(zip(self.pre, self.layers, strict=True)):
@@ -389,8 +437,15 @@ class ConvertedSNN:
         Same dynamics and random draws as the study's ``conversion.simulate_if``."""
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        if x.dim() < 2 or 0 in x.shape:
+            raise ValueError(f"x must be a non-empty batch [B, *in_shape], got shape {tuple(x.shape)}")
+        _check_values("x", x)
         if float(x.min()) < 0 or float(x.max()) > 1:
             raise ValueError("x must hold rates in [0, 1] (the Bernoulli input's firing probabilities)")
+        try:  # a wrong input shape, named here rather than as a matmul error halfway through a run
+            _Stages.forward_shape(self.pre, self.layers, x[:1])
+        except RuntimeError as err:
+            raise ValueError(f"x of shape {tuple(x.shape)} does not fit the converted net: {err}") from None
         mems: list[torch.Tensor | None] = [None] * len(self.layers)
         hidden: list[list[torch.Tensor]] = [[] for _ in self.layers[:-1]]
         for _ in range(n_steps):
@@ -436,6 +491,9 @@ def convert(
     each hidden neuron's (conv: output channel's) weights and bias by
     ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified.
     """
+    if not isinstance(x_calib, torch.Tensor) or x_calib.dim() < 2 or 0 in x_calib.shape:
+        raise ValueError("convert: x_calib must be a non-empty batch [B, *in_shape] of calibration inputs")
+    _check_values("convert: x_calib", x_calib)
     model = fold_batchnorm(model.eval())
     stages = _Stages(model)
     scales = layer_scales(stages, x_calib, normalization, percentile)

@@ -61,14 +61,15 @@ _FIGURES = (
         reading=(
             "test accuracy against mean hidden firing rate, one colour per method, one point per λ "
             "(marker size ~ log λ), error bars = SD over seeds, dashed = homeostatic target; runs not "
-            "`ok` are grey crosses"
+            "usable on validation (`val_status`) are grey crosses"
         ),
         caption=(
             "E1, recurrent LIF SNN on temporal anomaly detection. Test accuracy against the mean hidden "
             "firing rate (spikes per neuron per step). One colour per method, one point per lambda "
             "(marker size grows with log lambda), error bars are the standard deviation over seeds. The "
-            "dashed line is the homeostatic target rate. Runs whose status is not ``ok`` (diverged, "
-            "silent, saturated) are grey crosses and are left out of the means."
+            "dashed line is the homeostatic target rate. Runs not usable on the validation split "
+            "(``val_status`` diverged, silent or with a silent layer) are grey crosses and are left "
+            "out of the means, as in the tables."
         ),
     ),
     Figure(

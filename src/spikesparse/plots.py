@@ -134,12 +134,16 @@ def _log_x(ax, base: int = 10) -> None:
 
 def accuracy_vs_rate(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     """Mean accuracy against mean hidden firing rate per (method, lambda); error bars = SD over
-    seeds; marker size grows with lambda; runs whose status is not ``ok`` are grey crosses."""
+    seeds; marker size grows with lambda. The means take the runs the tables take
+    (``records.usable_runs``: usable on the validation split, so the test split selects nothing);
+    the others are grey crosses."""
+    from .records import usable_runs
+
     df = runs[runs["study"] == study]
     if df.empty:
         return _note(f"{study}: no runs in this config")
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
-    ok = df[df["status"] == "ok"]
+    ok = usable_runs(df)
     points = _summary_points(ok, "hidden_rate")
     palette = _palette(df["method"])
     lam_pos = points["lam"][points["lam"] > 0]
@@ -168,14 +172,14 @@ def accuracy_vs_rate(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
             linewidth=0.4,
             zorder=3,
         )
-    bad = df[df["status"] != "ok"]
+    bad = df.drop(index=ok.index)
     if not bad.empty:
         ax.scatter(
             bad["hidden_rate"].fillna(0),
             bad["accuracy"].fillna(0),
             marker="x",
             color="grey",
-            label=f"not ok ({len(bad)} runs)",
+            label=f"not usable on validation ({len(bad)} runs)",
             zorder=2,
         )
     target = _target_rate(df)

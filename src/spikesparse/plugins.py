@@ -22,6 +22,8 @@ import re
 import sys
 from importlib.metadata import entry_points
 
+import numpy as np
+
 from .regularizers import REGULARIZERS, Regularizer
 
 REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -109,7 +111,10 @@ def dataset_is_static(ref: str) -> bool:
 
 
 def check_arrays(ref: str, arrays: object) -> None:
-    """A plugin dataset must return the six split arrays with matching lengths."""
+    """A plugin dataset must return the six split arrays with matching lengths, each ``x`` a
+    sequence batch ``[n, T, channels]`` of finite rates in [0, 1] (the rate coder's firing
+    probabilities): a feature matrix or an out-of-range value stops here, with its split named,
+    rather than as a shape error or a silent clip inside training."""
     if not isinstance(arrays, dict) or set(DATASET_ARRAYS) - set(arrays):
         got = sorted(arrays) if isinstance(arrays, dict) else type(arrays).__name__
         raise ValueError(
@@ -119,3 +124,20 @@ def check_arrays(ref: str, arrays: object) -> None:
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if len(x) != len(y):
             raise ValueError(f"dataset generator {ref!r}: x_{split} has {len(x)} samples, y_{split} {len(y)}")
+        x = np.asarray(x)
+        if x.ndim != 3 or 0 in x.shape:
+            raise ValueError(
+                f"dataset generator {ref!r}: x_{split} must be a non-empty [n, T, channels] sequence "
+                f"batch (plugin datasets are sequences; static feature vectors are not supported), "
+                f"got shape {x.shape}"
+            )
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise ValueError(
+                f"dataset generator {ref!r}: x_{split} must be real numbers, got dtype {x.dtype}"
+            )
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise ValueError(
+                f"dataset generator {ref!r}: x_{split} must hold finite rates in [0, 1], got values in "
+                f"[{np.nanmin(x):.3g}, {np.nanmax(x):.3g}]"
+                + (" and NaN or infinite values" if not np.isfinite(x).all() else "")
+            )
