@@ -480,7 +480,12 @@ def test_registry_rejects_a_duplicate_id():
 
 def test_interval_verdict_boundaries():
     s = {"mean": 0.6, "ci_low": 0.6, "ci_high": 0.7, "n": 5}
-    assert core.interval_verdict(s, 0.6, "x")[0] == "held"
+    # Touching the threshold is not clearing it; [0, 0] against "more than 0" is no gain.
+    assert core.interval_verdict(s, 0.6, "x")[0] == "inconclusive"
+    assert core.interval_verdict({**s, "ci_low": 0.61}, 0.6, "x")[0] == "held"
+    zero = {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 5}
+    assert core.interval_verdict(zero, 0.0, "L4 gain")[0] == "not held"
+    assert core.interval_verdict(zero, 0.0, "x", above=False)[0] == "not held"
     assert core.interval_verdict({**s, "ci_low": 0.5, "ci_high": 0.59}, 0.6, "x")[0] == "not held"
     assert core.interval_verdict({**s, "ci_low": 0.5}, 0.6, "x")[0] == "inconclusive"
     assert core.interval_verdict({**s, "n": 1}, 0.6, "x")[0] == "inconclusive"
@@ -492,3 +497,18 @@ def test_markdown_has_one_line_per_claim():
     md = C.claims_markdown(claims)
     assert md.count("\n| ") == len(claims) + 1
     assert seed002.SPIKE_REDUCTION_HELD and seed000.OVERSHOOT_FACTOR and seed003.L4_GAIN_THRESHOLD == 0.0
+
+
+def test_near_chance_on_validation_reads_the_validation_chance():
+    """A validation check reads no test column: the test split's chance level cannot move it."""
+    runs = pd.DataFrame(
+        {
+            "val_accuracy": [0.5, 0.52],
+            "accuracy": [0.5, 0.5],
+            "val_chance_accuracy": 0.1,
+            "chance_accuracy": 0.45,
+        }
+    )
+    assert not core.near_chance(runs)  # 0.51 against validation chance 0.1 + 0.1
+    assert core.near_chance(runs, "accuracy")  # the test split against its own chance 0.45 + 0.1
+    assert core.near_chance(runs.drop(columns="val_chance_accuracy"))  # older tables: the test chance

@@ -180,7 +180,12 @@ def near_chance(runs: pd.DataFrame, column: str = "val_accuracy") -> bool:
     untestable on the other (tests/workflow/test_replication_noise.py on an Intel Xeon)."""
     if runs.empty:
         return True
-    return bool(runs[column].mean() <= runs["chance_accuracy"].mean() + NEAR_CHANCE_MARGIN)
+    # Chance on the same split as the accuracy: a validation check reads no test column (tables
+    # written before the validation chance was recorded fall back to the test split's).
+    chance = "chance_accuracy"
+    if column.startswith("val_") and "val_chance_accuracy" in runs.columns:
+        chance = "val_chance_accuracy"
+    return bool(runs[column].mean() <= runs[chance].mean() + NEAR_CHANCE_MARGIN)
 
 
 # --- paired statistics --------------------------------------------------------------------------
@@ -210,17 +215,21 @@ def difference(t: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def interval_verdict(stats: dict, threshold: float, what: str, above: bool = True) -> tuple[str, str]:
-    """``held`` where the 95 % interval clears ``threshold`` on the claimed side, ``not held``
-    where it lies wholly on the other side, ``inconclusive`` where it straddles or cannot be
-    formed (fewer than two seeds)."""
+    """``held`` where the 95 % interval lies strictly on the claimed side of ``threshold``,
+    ``not held`` where it lies wholly on the other side, the threshold included, and
+    ``inconclusive`` where it straddles or cannot be formed (fewer than two seeds).
+
+    Why strict: an interval that only touches the threshold has not cleared it. A claimed gain of
+    more than 0 whose every seed gained exactly 0 (validation never chose the method) has the
+    interval [0, 0]; that is no gain, so ``not held``, not ``held``."""
     lo, hi, n = stats["ci_low"], stats["ci_high"], stats["n"]
     if n < 2 or not (np.isfinite(lo) and np.isfinite(hi)):
         return INCONCLUSIVE, f"{what}: no interval from {n} seed(s)"
-    side = ">=" if above else "<="
-    if (lo >= threshold) if above else (hi <= threshold):
+    side = ">" if above else "<"
+    if (lo > threshold) if above else (hi < threshold):
         return HELD, f"{what}: the whole interval is {side} {threshold:g}"
-    if (hi < threshold) if above else (lo > threshold):
-        return NOT_HELD, f"{what}: the whole interval is on the wrong side of {threshold:g}"
+    if (hi <= threshold) if above else (lo >= threshold):
+        return NOT_HELD, f"{what}: the whole interval is on the wrong side of {threshold:g}, or at it"
     return INCONCLUSIVE, f"{what}: the interval straddles {threshold:g}"
 
 
