@@ -512,3 +512,14 @@ def test_near_chance_on_validation_reads_the_validation_chance():
     assert not core.near_chance(runs)  # 0.51 against validation chance 0.1 + 0.1
     assert core.near_chance(runs, "accuracy")  # the test split against its own chance 0.45 + 0.1
     assert core.near_chance(runs.drop(columns="val_chance_accuracy"))  # older tables: the test chance
+
+
+def test_every_registered_claim_has_a_row_even_without_its_experiment():
+    """A study with E2 runs only: 002's claims are judged, every other claim says `not run` and
+    why, so the table shows what the config left out instead of dropping those claims."""
+    claims = table(e2([0.7] * 5))
+    assert set(claims["claim_id"]) == set(C.REGISTRY)
+    others = claims[~claims["claim_id"].str.startswith("002")]
+    assert (others["verdict"] == core.NOT_RUN).all()
+    reasons = dict(zip(others["claim_id"], others["reason"], strict=True))
+    assert "no E1 experiment" in reasons["000-hard"] and "no conversion (E4)" in reasons["003"]

@@ -251,7 +251,8 @@ def _hard(exp: pd.DataFrame) -> Judgement:
 def _per_regime(judge):
     def evaluate(tables) -> list:
         runs = tables["runs"]
-        return [(exp, judge(runs[runs["experiment"] == exp])) for exp in experiments_of(runs, "e1")]
+        rows = [(exp, judge(runs[runs["experiment"] == exp])) for exp in experiments_of(runs, "e1")]
+        return rows or [("e1", not_run("the config has no E1 experiment"))]
 
     return evaluate
 

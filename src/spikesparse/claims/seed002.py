@@ -45,7 +45,7 @@ def _evaluate(max_drop: float):
         for exp in experiments_of(runs, "e2"):
             e = runs[runs["experiment"] == exp]
             out.append((exp, _judge(e, max_drop)))
-        return out
+        return out or [("e2", not_run("the config has no E2 experiment"))]
 
     return evaluate
 

@@ -67,7 +67,7 @@ def _judge(conversion: pd.DataFrame, experiment: str) -> Judgement:
 def _evaluate(tables) -> list:
     conversion = tables["conversion"]
     if conversion.empty:
-        return []
+        return [("e4", not_run("the config has no conversion (E4) experiment"))]
     return [(exp, _judge(conversion, exp)) for exp in sorted(conversion["experiment"].unique())]
 
 
