@@ -77,6 +77,14 @@ def _check_sizes(name: str, shape: torch.Size, time_dim: int = 0) -> None:
         raise ValueError(f"{name} has no neurons, shape {tuple(shape)}")
 
 
+def _check_batch(name: str, x: object) -> None:
+    """ValueError unless ``x`` is a non-empty batch ``[B, *in_shape]`` of finite real values."""
+    if not isinstance(x, torch.Tensor) or x.dim() < 2 or 0 in x.shape:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a non-empty batch [B, *in_shape], got {got}")
+    _check_values(name, x)
+
+
 def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
     """Spikes of every layer as ``[T, B, N]`` (time first, batch second, neurons flattened).
     Integer or bool spikes (as some recorders store them) come back as float32.
@@ -437,9 +445,7 @@ class ConvertedSNN:
         Same dynamics and random draws as the study's ``conversion.simulate_if``."""
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        if x.dim() < 2 or 0 in x.shape:
-            raise ValueError(f"x must be a non-empty batch [B, *in_shape], got shape {tuple(x.shape)}")
-        _check_values("x", x)
+        _check_batch("x", x)
         if float(x.min()) < 0 or float(x.max()) > 1:
             raise ValueError("x must hold rates in [0, 1] (the Bernoulli input's firing probabilities)")
         try:  # a wrong input shape, named here rather than as a matmul error halfway through a run
@@ -491,9 +497,7 @@ def convert(
     each hidden neuron's (conv: output channel's) weights and bias by
     ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified.
     """
-    if not isinstance(x_calib, torch.Tensor) or x_calib.dim() < 2 or 0 in x_calib.shape:
-        raise ValueError("convert: x_calib must be a non-empty batch [B, *in_shape] of calibration inputs")
-    _check_values("convert: x_calib", x_calib)
+    _check_batch("convert: x_calib", x_calib)
     model = fold_batchnorm(model.eval())
     stages = _Stages(model)
     scales = layer_scales(stages, x_calib, normalization, percentile)

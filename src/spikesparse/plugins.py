@@ -135,9 +135,10 @@ def check_arrays(ref: str, arrays: object) -> None:
             raise ValueError(
                 f"dataset generator {ref!r}: x_{split} must be real numbers, got dtype {x.dtype}"
             )
-        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        finite = bool(np.isfinite(x).all())
+        if not finite or x.min() < 0 or x.max() > 1:
             raise ValueError(
                 f"dataset generator {ref!r}: x_{split} must hold finite rates in [0, 1], got values in "
                 f"[{np.nanmin(x):.3g}, {np.nanmax(x):.3g}]"
-                + (" and NaN or infinite values" if not np.isfinite(x).all() else "")
+                + ("" if finite else " and NaN or infinite values")
             )
