@@ -12,7 +12,7 @@ PARTITION ?=
 ACCOUNT ?=
 SLURM_ARGS ?=
 
-.PHONY: study reference bench-study test env bench lint cluster docs unlock-stale
+.PHONY: study reference rejudge bench-study test env bench lint cluster docs unlock-stale
 
 $(VENV)/.installed: requirements.lock requirements-peers.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ study: $(VENV)/.installed unlock-stale
 # tables with the machine they came from. Only after a change meant to move the results.
 reference: study
 	$(BIN)/python -m spikesparse freeze-reference --tables $(WORKDIR)/results/tables --out reference
+
+# The published runs judged again by the current rules, without retraining: reference/claims.csv
+# rebuilt from reference/runs.csv (the verdicts that moved are printed), then the README's results.
+rejudge: $(VENV)/.installed
+	$(BIN)/python -m spikesparse rejudge --tables reference
+	$(BIN)/python -m spikesparse results-section --tables reference --readme README.md
 
 # Where the study's time goes (benchmarks/results/study.json, then its table in the README): the
 # study of CONFIG from scratch in BENCH_WORKDIR (deleted first), timed, then job-seconds per rule

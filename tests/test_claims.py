@@ -99,14 +99,16 @@ def test_002_paired_interval_uses_each_seeds_own_baseline():
     )
 
 
-def test_002_accuracy_condition_is_judged_on_validation_only():
+def test_002_setting_is_chosen_on_validation_and_its_accuracy_judged_on_test_too():
     # validation says the setting loses 5 points: not iso-accurate, whatever the test split says
     runs = e2([0.7] * 5, accuracy=0.9, val_accuracy=0.85)
     iso = row_for(table(runs), "002-iso")
     assert iso["verdict"] == "not held" and "every spike-count setting loses" in iso["reason"]
-    # validation within half a point: chosen, even though the test accuracy dropped 20 points
+    # validation within half a point: chosen; but 20 points lost on test refute "iso-accuracy"
     runs = e2([0.7] * 5, accuracy=0.7, val_accuracy=0.898)
-    assert row_for(table(runs), "002-iso")["verdict"] == "held"
+    iso = row_for(table(runs), "002-iso")
+    assert iso["selection"].startswith("spike_count")
+    assert iso["verdict"] == "not held" and "test accuracy change: the whole interval is <" in iso["reason"]
 
 
 def test_002_untestable_when_the_baseline_does_not_learn_and_not_run_without_a_sweep():
@@ -401,6 +403,15 @@ def test_003_verdicts_at_the_validation_chosen_cell(gains, verdict):
     assert row["estimate"] == pytest.approx(np.mean(gains))
 
 
+def test_003_not_held_when_validation_never_chose_the_adjustment():
+    conv = conversion([0.02] * 5, [0.0] * 5)
+    conv.loc[conv["alpha"] == 1.0, "alpha"] = 0.0  # the selected row is the unadjusted one
+    conv = conv.drop_duplicates(["seed", "time_steps", "split", "l4_selected"])
+    row = row_for(table(pd.DataFrame(), conv), "003")
+    assert (row["ci_low"], row["ci_high"]) == (0.0, 0.0)
+    assert row["verdict"] == "not held" and "alpha = 0" in row["reason"]
+
+
 def test_003_untestable_when_conversion_is_near_chance():
     row = row_for(table(pd.DataFrame(), conversion([0.0] * 5, [0.0] * 5, base=0.12)), "003")
     assert row["verdict"] == "untestable"
@@ -480,12 +491,13 @@ def test_registry_rejects_a_duplicate_id():
 
 def test_interval_verdict_boundaries():
     s = {"mean": 0.6, "ci_low": 0.6, "ci_high": 0.7, "n": 5}
-    # Touching the threshold is not clearing it; [0, 0] against "more than 0" is no gain.
+    # Touching the threshold is not clearing it, from either side.
     assert core.interval_verdict(s, 0.6, "x")[0] == "inconclusive"
     assert core.interval_verdict({**s, "ci_low": 0.61}, 0.6, "x")[0] == "held"
     zero = {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 5}
-    assert core.interval_verdict(zero, 0.0, "L4 gain")[0] == "not held"
-    assert core.interval_verdict(zero, 0.0, "x", above=False)[0] == "not held"
+    assert core.interval_verdict(zero, 0.0, "L4 gain")[0] == "inconclusive"
+    assert core.interval_verdict(zero, 0.0, "x", above=False)[0] == "inconclusive"
+    assert core.interval_verdict({**s, "ci_low": 0.5, "ci_high": 0.6}, 0.6, "x")[0] == "inconclusive"
     assert core.interval_verdict({**s, "ci_low": 0.5, "ci_high": 0.59}, 0.6, "x")[0] == "not held"
     assert core.interval_verdict({**s, "ci_low": 0.5}, 0.6, "x")[0] == "inconclusive"
     assert core.interval_verdict({**s, "n": 1}, 0.6, "x")[0] == "inconclusive"

@@ -289,14 +289,54 @@ def test_missing_required_column_names_it():
         R.compare(pd.concat([claims(), claims()]), claims(), summary(), summary())
 
 
-def write_tables(folder, claims_frame, summary_frame, machine=None):
+def runs(hashes=("h1", "h2")) -> pd.DataFrame:
+    """The runs behind ``summary()``: one per setting, with its config hash."""
+    return pd.DataFrame(
+        {
+            "experiment": ["e1", "e1"],
+            "method": ["baseline", "homeostatic_l2"],
+            "lam": [0.0, 10.0],
+            "config_hash": list(hashes),
+        }
+    )
+
+
+def write_tables(folder, claims_frame, summary_frame, machine=None, runs_frame=None):
     folder.mkdir(parents=True, exist_ok=True)
     claims_frame.to_csv(folder / "claims.csv", index=False)
     summary_frame.to_csv(folder / "summary.csv", index=False)
+    (runs() if runs_frame is None else runs_frame).to_csv(folder / "runs.csv", index=False)
     for name in ("conversion.csv", "plane.csv"):
         pd.DataFrame({"x": [1.0]}).to_csv(folder / name, index=False)
     if machine is not None:
         (folder / "machine.json").write_text(json.dumps(machine))
+
+
+def test_values_from_another_config_are_not_compared():
+    # Another config gives other numbers by design: those values are shown, never judged.
+    ours_claims = claims().assign(config_hash=["zzzzzzzzzzzz", "bbbbbbbbbbbb"], estimate=[0.5, 0.616])
+    ours_summary = summary().assign(accuracy_mean=[0.5, 0.88])
+    result = R.compare(
+        claims(), ours_claims, summary(), ours_summary, MACHINE, MACHINE, runs(), runs(("other", "h2"))
+    )
+    status = result.rows.set_index(["table", "key", "quantity"])["status"]
+    assert status[("claims", "000 | e1", "rate overshoot")] == R.CONFIG_DIFFERS
+    assert status[("summary", "e1 | baseline | 0", "accuracy")] == R.CONFIG_DIFFERS
+    assert result.status == R.REPRODUCED  # the values of the same config are identical
+    assert "3 values from another config than the reference's, not compared" in result.outcome
+    assert not result.determinism_bug
+
+
+def test_a_study_of_another_config_says_there_is_no_reference_for_it(tmp_path):
+    ref, ours = tmp_path / "reference", tmp_path / "ours"
+    write_tables(ref, claims(), summary(), MACHINE)
+    other = claims().assign(config_hash=["q1", "q2"], estimate=[0.1, 0.2])
+    write_tables(ours, other, summary().assign(accuracy_mean=[0.4, 0.3]), MACHINE, runs(("q3", "q4")))
+    result = R.replicate(ours, ref)
+    assert result.status == R.NOT_COMPARED
+    assert result.outcome.startswith("not compared: no reference for this config")
+    assert "differs" not in result.outcome
+    assert "Outcome: not compared: no reference for this config" in R.replication_markdown(result)
 
 
 def test_missing_reference_writes_a_no_reference_table(tmp_path):

@@ -219,6 +219,16 @@ def cmd_claims(args) -> None:
     print(claims[["claim_id", "experiment", "verdict"]].to_string(index=False))
 
 
+def cmd_rejudge(args) -> None:
+    from .claims import rejudge
+
+    claims, changes = rejudge(args.tables)
+    print(f"rejudged {len(claims)} claim rows from {args.tables}/runs.csv; {len(changes)} verdicts moved")
+    for r in changes.itertuples(index=False):
+        reading = f" ({r.reading})" if r.reading else ""
+        print(f"- {r.claim_id} {r.experiment}{reading}: {r.before} -> {r.after}: {r.reason}")
+
+
 def cmd_figures(args) -> None:
     from . import plots
 
@@ -425,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
     p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser(
+        "rejudge", help="judge a tables folder's runs again with the current rules (no retraining)"
+    )
+    p.add_argument("--tables", default="reference", help="folder with runs.csv and conversion.csv")
+    p.set_defaults(func=cmd_rejudge)
 
     p = sub.add_parser("figures", help="draw figures from the tables")
     p.add_argument("--tables", required=True, help="folder holding the aggregated tables")

@@ -24,7 +24,11 @@ its verdict alone: its numbers describe other settings, which the summary compar
 A value with fewer than two seeds on a side has no interval and is ``not judged`` (named).
 
 Identical machines with different numbers are a determinism bug, called out as such. Rows present
-on one side only (another config, a claim added since) are listed and not compared.
+on one side only (a claim added since) are listed and not compared; so are values whose runs were
+trained from another config than the reference's (``config_hash``: the claims' own column, and for
+the summary the runs behind each setting): another config gives other numbers by design, not by
+noise. A study none of whose values share the reference's config ends ``not compared: no
+reference for this config`` (``config/quick.yaml`` against the full study's reference).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .claims.core import HELD, INCONCLUSIVE, NOT_HELD
+from .claims.core import HELD, INCONCLUSIVE, NOT_HELD, config_digest
 from .io import (
     MACHINE_KEYS,
     git_commit,
@@ -52,17 +56,22 @@ from .io import (
 )
 
 # Tables a reference holds (a release's README reports them); model files are never copied.
-REFERENCE_TABLES = ("claims.csv", "summary.csv", "conversion.csv", "plane.csv")
+# runs.csv keeps every run's metrics, so the published runs can be judged again by new rules
+# without retraining (``spikesparse rejudge``).
+RUNS_FILE = "runs.csv"
+REFERENCE_TABLES = ("claims.csv", "summary.csv", "conversion.csv", "plane.csv", RUNS_FILE)
 MACHINE_FILE = "machine.json"
 REFERENCE_README = "README.md"
 REPRODUCED = "reproduced"
 WITHIN_NOISE = "reproduced within noise"
 DIFFERS = "differs"
 NO_REFERENCE = "no reference"
+NOT_COMPARED = "not compared"
 # Row statuses besides DIFFERS.
 IDENTICAL = "identical"
 NOISE = "within noise"
 NOT_JUDGED = "not judged"
+CONFIG_DIFFERS = "not compared: config differs"
 # Family-wise error of the whole check: a faithful replication is called "differs" by chance in at
 # most this share of reruns (Holm over every compared value).
 FAMILY_ALPHA = 0.05
@@ -112,8 +121,9 @@ class Replication:
 
     @property
     def status(self) -> str:
-        """The outcome's first word group: one of the three results or ``no reference``."""
-        for word in (WITHIN_NOISE, REPRODUCED, DIFFERS, NO_REFERENCE):
+        """The outcome's first word group: one of the three results, ``no reference`` or ``not
+        compared`` (no value shares the reference's config)."""
+        for word in (WITHIN_NOISE, REPRODUCED, DIFFERS, NO_REFERENCE, NOT_COMPARED):
             if self.outcome.startswith(word):
                 return word
         raise ValueError(f"outcome line {self.outcome!r} starts with no known result")
@@ -295,6 +305,23 @@ def judge_rows(rows: list[dict], alpha: float = FAMILY_ALPHA) -> list[dict]:
     return rows
 
 
+def _config_differs_row(table: str, key: str, quantity: str, ref: dict, ours: dict) -> dict:
+    """A value both sides have, from runs of different configs: shown, never judged."""
+    row = dict.fromkeys(COLUMNS)
+    row.update(
+        table=table,
+        key=key,
+        quantity=quantity,
+        **{f"ref_{k}": ref[k] for k in ("estimate", "ci_low", "ci_high")},
+        **{f"our_{k}": ours[k] for k in ("estimate", "ci_low", "ci_high")},
+        ref_verdict=ref.get("verdict"),
+        our_verdict=ours.get("verdict"),
+        status=CONFIG_DIFFERS,
+        note="the runs behind it were trained from another config than the reference's",
+    )
+    return row
+
+
 def _one_side_row(table: str, key: str, quantity: str, side: str) -> dict:
     row = dict.fromkeys(COLUMNS)
     row.update(table=table, key=key, quantity=quantity, status=f"only in {side}", note="not compared")
@@ -347,23 +374,40 @@ def compare_claims(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
                 _one_side_row("claims", _key_text(key), quantity, "ours" if r is None else "reference")
             )
             continue
-        note = ""
         if "config_hash" in r and "config_hash" in o and not _same(r["config_hash"], o["config_hash"]):
-            note = "config differs"
-        rows.append(compare_row("claims", _key_text(key), quantity, r, o, note))
+            rows.append(_config_differs_row("claims", _key_text(key), quantity, r, o))
+            continue
+        rows.append(compare_row("claims", _key_text(key), quantity, r, o))
     return rows
 
 
-def compare_summary(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
-    """Per setting (experiment, method, lambda) of the summary: accuracy and hidden rate."""
+def setting_configs(runs: pd.DataFrame | None) -> dict[tuple, str]:
+    """Per summary setting (``SUMMARY_KEYS``): the digest of its runs' config hashes (empty
+    without a runs table), so a setting trained from another config is told apart."""
+    if runs is None or runs.empty or "config_hash" not in runs:
+        return {}
+    keyed = runs.astype({"lam": float})
+    return {tuple(k): config_digest(g["config_hash"]) for k, g in keyed.groupby(SUMMARY_KEYS, sort=False)}
+
+
+def compare_summary(
+    ref: pd.DataFrame,
+    ours: pd.DataFrame,
+    ref_runs: pd.DataFrame | None = None,
+    our_runs: pd.DataFrame | None = None,
+) -> list[dict]:
+    """Per setting (experiment, method, lambda) of the summary: accuracy and hidden rate. With
+    both sides' runs tables, a setting whose runs come from another config is not compared."""
     needed = [*SUMMARY_KEYS] + [f"{q}_{s}" for q in SUMMARY_QUANTITIES for s in ("mean", "ci_low", "ci_high")]
     _require(ref, needed, "reference summary")
     _require(ours, needed, "our summary")
     ref_rows = _keyed(ref.astype({"lam": float}), SUMMARY_KEYS, "reference summary")
     our_rows = _keyed(ours.astype({"lam": float}), SUMMARY_KEYS, "our summary")
+    ref_cfg, our_cfg = setting_configs(ref_runs), setting_configs(our_runs)
     rows = []
     for key in sorted(set(ref_rows) | set(our_rows)):
         r, o = ref_rows.get(key), our_rows.get(key)
+        other_config = key in ref_cfg and key in our_cfg and ref_cfg[key] != our_cfg[key]
         for q in SUMMARY_QUANTITIES:
             if r is None or o is None:
                 side = "ours" if r is None else "reference"
@@ -379,7 +423,10 @@ def compare_summary(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
                     "n": row.get("n_seeds"),
                 }
 
-            rows.append(compare_row("summary", _key_text(key), q, pick(r), pick(o)))
+            if other_config:
+                rows.append(_config_differs_row("summary", _key_text(key), q, pick(r), pick(o)))
+            else:
+                rows.append(compare_row("summary", _key_text(key), q, pick(r), pick(o)))
     return rows
 
 
@@ -399,10 +446,17 @@ def _listed(rows: pd.DataFrame) -> str:
 
 def outcome_line(rows: pd.DataFrame, determinism_bug: bool) -> str:
     """The one-line verdict of the replication (see the module docstring)."""
-    compared = rows[~rows["status"].astype(str).str.startswith("only in")]
-    unmatched = len(rows) - len(compared)
+    compared = _compared(rows)
+    other_config = int((rows["status"].astype(str) == CONFIG_DIFFERS).sum())
+    unmatched = len(rows) - len(compared) - other_config
     status = compared["status"].astype(str)
-    if compared.empty:
+    if compared.empty and other_config:
+        line = (
+            f"{NOT_COMPARED}: no reference for this config (every one of the {other_config} values both "
+            "sides have comes from runs of another config than the reference's)"
+        )
+        other_config = 0  # said already
+    elif compared.empty:
         line = f"{DIFFERS}: no row in common with the reference"
     elif compared["identical"].astype(bool).all():
         line = f"{REPRODUCED}: all {len(compared)} compared values identical"
@@ -426,6 +480,8 @@ def outcome_line(rows: pd.DataFrame, determinism_bug: bool) -> str:
     else:
         bad = compared[status == DIFFERS]
         line = f"{DIFFERS}: {len(bad)} of {len(compared)} values ({_listed(bad)})"
+    if other_config:
+        line += f"; {other_config} values from another config than the reference's, not compared"
     if unmatched:
         line += f"; {unmatched} rows on one side only, not compared"
     if determinism_bug:
@@ -436,6 +492,12 @@ def outcome_line(rows: pd.DataFrame, determinism_bug: bool) -> str:
     return line
 
 
+def _compared(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that were compared: on both sides, from the same config."""
+    status = rows["status"].astype(str)
+    return rows[~status.str.startswith("only in") & (status != CONFIG_DIFFERS)]
+
+
 def compare(
     ref_claims: pd.DataFrame,
     our_claims: pd.DataFrame,
@@ -443,20 +505,26 @@ def compare(
     our_summary: pd.DataFrame,
     ref_machine: dict | None = None,
     ours_machine: dict | None = None,
+    ref_runs: pd.DataFrame | None = None,
+    our_runs: pd.DataFrame | None = None,
 ) -> Replication:
-    """Compare two studies' claims and summary tables (pure: no files)."""
+    """Compare two studies' claims and summary tables (pure: no files); with both runs tables,
+    summary settings trained from another config are not compared."""
     rows = pd.DataFrame(
-        judge_rows(compare_claims(ref_claims, our_claims) + compare_summary(ref_summary, our_summary)),
+        judge_rows(
+            compare_claims(ref_claims, our_claims)
+            + compare_summary(ref_summary, our_summary, ref_runs, our_runs)
+        ),
         columns=COLUMNS,
     )
     ref_machine, ours_machine = ref_machine or {}, ours_machine or {}
-    compared = rows[~rows["status"].astype(str).str.startswith("only in")]
+    compared = _compared(rows)
     numbers_differ = not compared["identical"].astype(bool).all()
     # Other code or another config explains different numbers; only the same code, config and
     # machine make a difference a bug.
     commits = [m.get("git_commit") for m in (ref_machine, ours_machine)]
     same_code = None in commits or commits[0] == commits[1]
-    same_config = not compared["note"].astype(str).str.contains("config differs").any()
+    same_config = not (rows["status"].astype(str) == CONFIG_DIFFERS).any()
     bug = numbers_differ and same_code and same_config and same_machine(ref_machine, ours_machine)
     return Replication(rows, outcome_line(rows, bug), bug, ours_machine, ref_machine)
 
@@ -521,6 +589,11 @@ def replicate(ours: str | Path, reference: str | Path, records: list[str] | None
         return result
     ref_machine = read_json(reference / MACHINE_FILE) if (reference / MACHINE_FILE).exists() else {}
     ids = {"claim_id": str}  # "000" stays "000", not the number 0
+
+    def runs(folder: Path) -> pd.DataFrame | None:
+        path = folder / RUNS_FILE
+        return pd.read_csv(path, usecols=[*SUMMARY_KEYS, "config_hash"]) if path.exists() else None
+
     return compare(
         pd.read_csv(reference / "claims.csv", dtype=ids),
         pd.read_csv(ours / "claims.csv", dtype=ids),
@@ -528,6 +601,8 @@ def replicate(ours: str | Path, reference: str | Path, records: list[str] | None
         pd.read_csv(ours / "summary.csv"),
         ref_machine,
         ours_machine,
+        runs(reference),
+        runs(ours),
     )
 
 
@@ -661,7 +736,8 @@ def _reference_readme(machine: dict) -> str:
     described = "\n".join(f"- {k}: {machine.get(k, '–')}" for k in keys)
     return (
         "# Reference results\n\n"
-        "The tables the README reports (claims, summary, conversion, plane; no model files), frozen\n"
+        "The tables the README reports (claims, summary, conversion, plane; no model files) and the\n"
+        "runs behind them (runs.csv: every run's metrics and config), frozen\n"
         "from a full `make study` on this machine (`git_commit`: the code that trained the runs;\n"
         "`frozen_at_commit`: the code that built and froze the tables from them):\n\n"
         f"{described}\n\n"
@@ -672,4 +748,6 @@ def _reference_readme(machine: dict) -> str:
         '"Replication").\n\n'
         "Regenerate (after a change that is meant to move the results): `make reference`, which runs\n"
         "`make study` and then `spikesparse freeze-reference --tables results/tables --out reference`.\n"
+        "After a change of the judging rules only: `make rejudge` (claims.csv from runs.csv, no\n"
+        "retraining).\n"
     )

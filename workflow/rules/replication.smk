@@ -12,6 +12,9 @@ rule replication:
     input:
         claims=paths.CLAIMS_CSV,
         summary=paths.SUMMARY_TABLE,
+        # which runs (config hashes) stand behind each summary setting: another config's
+        # settings are not compared with the reference's
+        runs=paths.RUNS_TABLE,
         metrics=run_file(paths.METRICS),
         reference=lambda wildcards: [str(f) for f in REFERENCE_FILES if f.exists()],
     output:

@@ -14,6 +14,8 @@ from .core import COLUMNS, REGISTRY, VERDICTS, Claim, Judgement, register
 
 __all__ = [
     "COLUMNS",
+    "rejudge",
+    "verdict_changes",
     "REGISTRY",
     "VERDICTS",
     "Claim",
@@ -55,3 +57,53 @@ def claims_markdown(claims: pd.DataFrame) -> str:
 def _cell(value) -> str:
     text = "" if pd.isna(value) else str(value)
     return text.replace("|", "/").replace("\n", " ")
+
+
+def verdict_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Rows (claim, experiment, reading) whose verdict differs between two claims tables, with
+    the new reason: what a change of the judging rules did to a published table."""
+    keys = ["claim_id", "experiment", "reading"]
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(reading=frame["reading"].fillna("")).astype({k: str for k in keys})
+        return frame.set_index(keys)
+
+    b, a = keyed(before), keyed(after)
+    both = b.index.intersection(a.index)
+    moved = [k for k in both if b.loc[k, "verdict"] != a.loc[k, "verdict"]]
+    rows = [
+        {
+            **dict(zip(keys, k, strict=True)),
+            "before": b.loc[k, "verdict"],
+            "after": a.loc[k, "verdict"],
+            "reason": a.loc[k, "reason"],
+        }
+        for k in moved
+    ]
+    return pd.DataFrame(rows, columns=[*keys, "before", "after", "reason"])
+
+
+def rejudge(tables: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Judge the runs of a tables folder (``runs.csv``, ``conversion.csv``: a study's
+    ``results/tables`` or ``reference/``) again with the current rules, without retraining;
+    rewrite its ``claims.csv`` (and ``claims.md`` where it has one). Returns the new table and the
+    rows whose verdict moved (``verdict_changes``)."""
+    from pathlib import Path
+
+    from ..io import write_csv, write_text
+
+    folder = Path(tables)
+    missing = [n for n in ("runs.csv", "conversion.csv") if not (folder / n).exists()]
+    if missing:
+        raise ValueError(f"{folder} lacks {missing}: rejudging needs the runs and conversion tables")
+    claims = claims_table(pd.read_csv(folder / "runs.csv"), pd.read_csv(folder / "conversion.csv"))
+    old = folder / "claims.csv"
+    changes = (
+        verdict_changes(pd.read_csv(old, dtype={"claim_id": str}), claims)
+        if old.exists()
+        else pd.DataFrame(columns=["claim_id", "experiment", "reading", "before", "after", "reason"])
+    )
+    write_csv(old, claims)
+    if (folder / "claims.md").exists():
+        write_text(folder / "claims.md", claims_markdown(claims))
+    return claims, changes

@@ -159,14 +159,51 @@ def experiments_of(runs: pd.DataFrame, study: str) -> list[str]:
 
 
 def usable(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs whose metrics enter effects: usable on the validation split (not diverged, not
-    silent, no silent hidden layer there: ``records.usable_runs``), with a test accuracy."""
-    kept = usable_runs(runs)
-    return kept[kept["accuracy"].notna()]
+    """Runs whose metrics enter effects and choices: usable on the validation split (not
+    diverged, not silent, no silent hidden layer there: ``records.usable_runs``).
+
+    Why validation only: which runs a choice sees is itself a selection. A run with a missing
+    test metric stays in (its test effect drops out of the interval, ``mean_interval`` skips
+    non-finite values); requiring a test accuracy here once let a NaN on test move 002's lambda."""
+    return usable_runs(runs)
 
 
 def n_unusable(runs: pd.DataFrame) -> int:
     return int(len(runs) - len(usable(runs)))
+
+
+def diverged(runs: pd.DataFrame) -> pd.Series:
+    """Per run: whether training diverged. Read from ``val_status`` (divergence is a training
+    outcome, so both splits say it; the validation column keeps every test column out of
+    testability)."""
+    return runs["val_status"] == "diverged"
+
+
+def sweep_guard(
+    baseline: pd.DataFrame, treated: pd.DataFrame, what: str, baseline_name: str = "baseline", **kw
+) -> Judgement | None:
+    """The one rule for missing and diverged sweeps, before any claim looks at its numbers:
+
+    - no baseline or no treated run in the config: ``not run`` (nothing was trained);
+    - every baseline run diverged: ``untestable`` (there is nothing to compare with; the
+      baseline is ``baseline_name``, e.g. single-phase training for a two-phase claim);
+    - every treated run diverged: ``not held`` (the method, as configured, gives no working
+      network at any setting: it cannot deliver the claimed effect).
+
+    Returns None where the claim can go on."""
+    if baseline.empty or treated.empty:
+        return not_run(f"needs {baseline_name} and {what} runs", **kw)
+    if diverged(baseline).all():
+        return untestable(
+            f"every {baseline_name} run diverged ({len(baseline)}): nothing to compare with", **kw
+        )
+    if diverged(treated).all():
+        return Judgement(
+            NOT_HELD,
+            f"every {what} run diverged ({len(treated)}): no setting gives a working network",
+            **kw,
+        )
+    return None
 
 
 def near_chance(runs: pd.DataFrame, column: str = "val_accuracy") -> bool:
@@ -214,23 +251,63 @@ def difference(t: pd.Series, b: pd.Series) -> pd.Series:
     return t - b
 
 
+# Two numbers closer than this (relative to the threshold's scale) are the same number: a result
+# on its threshold computed as 0.6000000000000001 on one machine and 0.6 on another must read the
+# same, so a bound within it of the threshold counts as on the threshold (``side``).
+ROUNDING_TOLERANCE = 1e-9
+
+
+def side(x: float, threshold: float) -> int:
+    """+1 above ``threshold``, -1 below, 0 on it within ``ROUNDING_TOLERANCE`` (relative to
+    ``max(1, |threshold|)``): the sign every verdict reads, robust to the last bits."""
+    tol = ROUNDING_TOLERANCE * max(1.0, abs(threshold))
+    return 0 if abs(x - threshold) <= tol else (1 if x > threshold else -1)
+
+
 def interval_verdict(stats: dict, threshold: float, what: str, above: bool = True) -> tuple[str, str]:
     """``held`` where the 95 % interval lies strictly on the claimed side of ``threshold``,
-    ``not held`` where it lies wholly on the other side, the threshold included, and
-    ``inconclusive`` where it straddles or cannot be formed (fewer than two seeds).
+    ``not held`` where it lies strictly on the other side, ``inconclusive`` where it straddles,
+    touches the threshold or cannot be formed (fewer than two seeds).
 
-    Why strict: an interval that only touches the threshold has not cleared it. A claimed gain of
-    more than 0 whose every seed gained exactly 0 (validation never chose the method) has the
-    interval [0, 0]; that is no gain, so ``not held``, not ``held``."""
+    Why a bound on the threshold is inconclusive: "on the threshold" must read the same on every
+    machine, and a zero-width interval exactly on it (every seed reducing spikes by exactly 60 %)
+    lands on either side of it by rounding alone (``side``)."""
     lo, hi, n = stats["ci_low"], stats["ci_high"], stats["n"]
     if n < 2 or not (np.isfinite(lo) and np.isfinite(hi)):
         return INCONCLUSIVE, f"{what}: no interval from {n} seed(s)"
-    side = ">" if above else "<"
-    if (lo > threshold) if above else (hi < threshold):
-        return HELD, f"{what}: the whole interval is {side} {threshold:g}"
-    if (hi <= threshold) if above else (lo >= threshold):
-        return NOT_HELD, f"{what}: the whole interval is on the wrong side of {threshold:g}, or at it"
-    return INCONCLUSIVE, f"{what}: the interval straddles {threshold:g}"
+    claimed, other = (">", "<") if above else ("<", ">")
+    near, far = (lo, hi) if above else (hi, lo)
+    sign = 1 if above else -1
+    if side(near, threshold) == sign:
+        return HELD, f"{what}: the whole interval is {claimed} {threshold:g}"
+    if side(far, threshold) == -sign:
+        return NOT_HELD, f"{what}: the whole interval is {other} {threshold:g}"
+    return INCONCLUSIVE, f"{what}: the interval reaches {threshold:g}"
+
+
+def accuracy_verdict(change: dict, tolerance: float) -> tuple[str, str]:
+    """The one accuracy condition of every claim with an accuracy clause ("at iso-accuracy",
+    "while accuracy stays high", "within one point"), judged on the test split like the effect:
+    the 95 % interval of the paired per-seed test accuracy change (treated minus baseline)
+    against ``-tolerance``.
+
+    - surely within (the whole interval above ``-tolerance``): ``held``;
+    - surely worse (the whole interval below ``-tolerance``): ``not held``;
+    - straddles (or touches, or no interval): ``inconclusive``.
+
+    Why on test as well as on validation: validation chooses the setting (within the tolerance
+    on its mean), but the claim is about the accuracy the chosen setting delivers; a setting 8
+    points worse on test than its baseline does not cut spikes "at iso-accuracy", whatever its
+    validation said."""
+    return interval_verdict(change, -tolerance, "test accuracy change")
+
+
+def combine(*verdicts: str) -> str:
+    """A claim with several clauses: ``not held`` if any clause is, ``held`` if all are,
+    ``inconclusive`` otherwise."""
+    if NOT_HELD in verdicts:
+        return NOT_HELD
+    return HELD if all(v == HELD for v in verdicts) else INCONCLUSIVE
 
 
 # --- validation-only choices --------------------------------------------------------------------
@@ -264,6 +341,14 @@ def _val_accuracy_drop(every: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series
     return paired(with_acc, usable_runs(baseline), lambda t, b: b - t, "val_accuracy")
 
 
+def _settings(sweep: pd.DataFrame):
+    """``((method, lam), runs)`` of every setting of a sweep in tie-break order: the smaller
+    lambda first, then the method name (a choice takes the first of equal scores)."""
+    groups = {key: every for key, every in sweep.groupby(["method", "lam"], sort=False)}
+    for key in sorted(groups, key=lambda k: (float(k[1]), str(k[0]))):
+        yield key, groups[key]
+
+
 def _operating_point(every: pd.DataFrame) -> bool:
     """Whether a setting can be chosen at all: most of its runs are usable on validation (a
     setting that silences most seeds is no operating point, even if one seed survives) and
@@ -288,11 +373,11 @@ def choose(
     usable runs. Returns None when no setting qualifies (``no_choice`` then gives the verdict).
     """
     best = None
-    for (method, lam), every in sweep.groupby(["method", "lam"], sort=True):
+    for (method, lam), every in _settings(sweep):
         if not _operating_point(every):
             continue
         drop = float(_val_accuracy_drop(every, baseline).mean())
-        if not np.isfinite(drop) or drop > max_val_drop:
+        if not np.isfinite(drop) or side(drop, max_val_drop) > 0:
             continue
         grp = usable(every)
         s = float(score(grp, usable(baseline)))
@@ -319,27 +404,27 @@ def plausible_choices(
     the verdict (seen: E3 2 x 64's first-spike lambda, 0.001 on one CPU and 0.1 on another, one
     reduction 1 %, the other 55 %).
 
-    A setting is *surely* eligible when its whole 95 % interval of paired drops is within the
-    threshold, *possibly* eligible when the interval reaches it (the mean alone where no interval
-    can be formed). Plausible: the best-scoring surely eligible setting and every possibly
+    A setting is *surely* eligible when its whole 95 % interval of paired drops is strictly within
+    the threshold (``side``), *possibly* eligible when the interval reaches it (the mean alone
+    where no interval can be formed). Plausible: the best-scoring surely eligible setting and every possibly
     eligible one that scores higher (scores as in ``choose``); the alternatives are those of them
     that are not ``choose``'s own choice. No choice is plausible where no setting is surely
     eligible."""
     point = choose(sweep, baseline, max_val_drop, score)
     surely, possibly = [], []
-    for (method, lam), every in sweep.groupby(["method", "lam"], sort=True):
+    for (method, lam), every in _settings(sweep):
         if not _operating_point(every):
             continue
         s = mean_interval(_val_accuracy_drop(every, baseline))
         lo, hi = s["ci_low"], s["ci_high"]
         if not (np.isfinite(lo) and np.isfinite(hi)):
             lo = hi = s["mean"]
-        if not np.isfinite(lo) or lo > max_val_drop:
+        if not np.isfinite(lo) or side(lo, max_val_drop) > 0:
             continue
         grp = usable(every)
         sc = float(score(grp, usable(baseline)))
         if np.isfinite(sc):
-            (surely if hi <= max_val_drop else possibly).append(
+            (surely if side(hi, max_val_drop) < 0 else possibly).append(
                 Choice(str(method), float(lam), grp, sc, s["mean"])
             )
     best = None
@@ -368,7 +453,11 @@ def judge_choice(
     """``judge`` at ``choose``'s choice (``none()`` where there is none), kept where every
     plausible choice (``plausible_choices``, no choice included where it is plausible) gives the
     same verdict; otherwise ``inconclusive``, naming the choice that disagrees: the verdict rests
-    on which setting validation happens to pick, which machine noise decides."""
+    on which setting validation happens to pick, which machine noise decides.
+
+    Where no setting is chosen but some are within reach of the accuracy condition, each of them
+    is judged as if chosen: where every one refutes as well, the claim is refuted whichever way
+    the condition falls (``not held``), not left ``inconclusive``."""
     point, alternatives, none_plausible = plausible_choices(sweep, baseline, max_val_drop, score)
     main = judge(point) if point is not None else none()
     others = [(c, judge(c)) for c in alternatives]
@@ -376,6 +465,12 @@ def judge_choice(
         others.append((None, none()))
     disagree = [(c, j) for c, j in others if j.verdict != main.verdict]
     if not disagree:
+        if point is None and others:
+            labels = ", ".join(c.label for c, _ in others)
+            return replace(
+                main,
+                reason=f"{main.reason}; the settings within reach of it ({labels}) give {main.verdict} too",
+            )
         return main
     c, j = disagree[0]
     here = point.label if point is not None else "no setting"
@@ -396,15 +491,14 @@ def judge_choice(
 
 
 def no_choice(sweep: pd.DataFrame, baseline: pd.DataFrame, max_val_drop: float, what: str, **kw) -> Judgement:
-    """The verdict where ``choose`` found no setting of ``sweep`` (``what`` names them).
+    """The verdict where ``choose`` found no setting of ``sweep`` (``what`` names them):
+    ``not held``, since no setting meets the claim's accuracy condition on validation.
 
-    ``not held`` only where the accuracy condition fails clearly: every operating point's paired
-    validation-accuracy drop has its whole 95 % interval above ``max_val_drop`` (or no setting is
-    an operating point). Where some setting's interval reaches the threshold, the miss rests on a
-    mean near the line, which another machine's rounding could tip: ``inconclusive``.
-    """
+    The reason names the closest setting. Where its drop interval reaches the threshold, another
+    machine could choose it: ``judge_choice`` then judges it too, and the verdict stays ``not
+    held`` only where it refutes as well."""
     closest = None
-    for (method, lam), every in sweep.groupby(["method", "lam"], sort=True):
+    for (method, lam), every in _settings(sweep):
         if not _operating_point(every):
             continue
         s = mean_interval(_val_accuracy_drop(every, baseline))
@@ -420,7 +514,7 @@ def no_choice(sweep: pd.DataFrame, baseline: pd.DataFrame, max_val_drop: float, 
         )
     low, label, s = closest
     text = interval_text(s, points)
-    if low > max_val_drop:
+    if side(low, max_val_drop) > 0:
         return Judgement(
             NOT_HELD,
             f"every {what} loses more than {limit} of validation accuracy; the closest, {label}, "
@@ -428,9 +522,9 @@ def no_choice(sweep: pd.DataFrame, baseline: pd.DataFrame, max_val_drop: float, 
             **kw,
         )
     return Judgement(
-        INCONCLUSIVE,
-        f"no {what} keeps the mean validation-accuracy drop within {limit}, but {label}'s "
-        f"drop {text} reaches it: the accuracy condition sits on its threshold",
+        NOT_HELD,
+        f"no {what} keeps the mean validation-accuracy drop within {limit}; the closest, {label}, "
+        f"drops {text}, which reaches it",
         **kw,
     )
 

@@ -14,7 +14,6 @@ every regime-map cell). Two readings of "49.2 % firing" get a row each: ``rate``
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..stats import mean_interval
@@ -25,6 +24,8 @@ from .core import (
     Choice,
     Claim,
     Judgement,
+    accuracy_verdict,
+    combine,
     difference,
     experiments_of,
     interval_text,
@@ -39,6 +40,7 @@ from .core import (
     plausible_choices,
     points,
     register,
+    sweep_guard,
     untestable,
     usable,
 )
@@ -76,8 +78,9 @@ def _lowest(column: str):
 
 def _guard(exp: pd.DataFrame, family: str) -> Judgement | None:
     base = exp[exp["family"] == "baseline"]
-    if base.empty or (exp["family"] == family).sum() == 0:
-        return not_run(f"needs baseline and {family} runs")
+    guard = sweep_guard(base, exp[exp["family"] == family], family)
+    if guard is not None:
+        return guard
     if near_chance(usable(base)):
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
     return None
@@ -92,9 +95,10 @@ def _overshoot(exp: pd.DataFrame, reading: str) -> Judgement:
     if guard is not None:
         return Judgement(guard.verdict, guard.reason, reading=reading)
     target = _target(exp)
-    base = usable(exp[exp["family"] == "baseline"])
+    base_all = exp[exp["family"] == "baseline"]
+    base = usable(base_all)
     hl2 = exp[exp["family"] == "homeostatic_l2"]
-    excluded = n_unusable(hl2)
+    excluded = n_unusable(hl2) + n_unusable(base_all)
     base_val = float(base[f"val_{column}"].mean())
     if base_val < TESTABLE_FACTOR * target:
         return untestable(
@@ -108,12 +112,11 @@ def _overshoot(exp: pd.DataFrame, reading: str) -> Judgement:
     def at(pick: Choice) -> Judgement:
         settled = mean_interval(pick.runs[column])
         acc = mean_interval(paired(pick.runs, base, difference, "accuracy"))
-        verdict, why = interval_verdict(settled, OVERSHOOT_FACTOR * target, f"test {reading}")
-        if np.isfinite(acc["ci_high"]) and acc["ci_high"] < -OVERSHOOT_MAX_DROP:
-            verdict, why = NOT_HELD, f"test accuracy falls by more than {100 * OVERSHOOT_MAX_DROP:g} point"
+        v_rate, why_rate = interval_verdict(settled, OVERSHOOT_FACTOR * target, f"test {reading}")
+        v_acc, why_acc = accuracy_verdict(acc, OVERSHOOT_MAX_DROP)
         return Judgement(
-            verdict,
-            why,
+            combine(v_rate, v_acc),
+            f"{why_rate}; {why_acc}",
             our_value=(
                 f"{reading} {interval_text(settled)} vs target {pct(target)} "
                 f"({settled['mean'] / target:.1f} x); baseline {interval_text(base_test)}; "
@@ -150,14 +153,12 @@ def _selection_text(pick: Choice) -> str:
 
 def _reaches(pick: Choice, base: pd.DataFrame, target: float) -> tuple[str, dict, dict]:
     """'yes' / 'no' / 'unsure': the test rate interval against ``TARGET_TOLERANCE`` x target, and
-    the paired test accuracy change within ``HARD_MAX_DROP``."""
+    the paired test accuracy change against ``HARD_MAX_DROP`` (``core.accuracy_verdict``)."""
     rate = mean_interval(pick.runs["hidden_rate"])
     acc = mean_interval(paired(pick.runs, base, difference, "accuracy"))
-    limit = TARGET_TOLERANCE * target
-    verdict, _ = interval_verdict(rate, limit, "rate", above=False)
-    if np.isfinite(acc["mean"]) and acc["mean"] < -HARD_MAX_DROP:
-        return "no", rate, acc
-    return {HELD: "yes", NOT_HELD: "no"}.get(verdict, "unsure"), rate, acc
+    v_rate, _ = interval_verdict(rate, TARGET_TOLERANCE * target, "rate", above=False)
+    v_acc, _ = accuracy_verdict(acc, HARD_MAX_DROP)
+    return {HELD: "yes", NOT_HELD: "no"}.get(combine(v_rate, v_acc), "unsure"), rate, acc
 
 
 def _hard(exp: pd.DataFrame) -> Judgement:
@@ -174,7 +175,7 @@ def _hard(exp: pd.DataFrame) -> Judgement:
             reading="rate",
         )
     outcomes: dict[str, list] = {"soft": [], "hard": []}
-    excluded, hashes = 0, list(base["config_hash"])
+    excluded, hashes = n_unusable(exp[exp["family"] == "baseline"]), list(base["config_hash"])
     soft = exp[exp["family"].isin(SOFT_FAMILIES)]
     for kind, frame in (("soft", soft), ("hard", exp[exp["family"] == "hard_constraint"])):
         for method, runs in frame.groupby("method", sort=True):
@@ -183,12 +184,13 @@ def _hard(exp: pd.DataFrame) -> Judgement:
                 runs, base, HARD_MAX_DROP, _lowest("hidden_rate")
             )
             if pick is None:
-                # A lambda whose drop interval reaches the condition could be chosen elsewhere.
-                if alternatives:
-                    label, reach = f"{method} (a lambda within reach of the accuracy condition)", "unsure"
-                else:
-                    label, reach = method, "no"
-                outcomes[kind].append((label, reach, None, None))
+                # No lambda meets the condition here ("no"); one whose drop interval reaches it
+                # could be chosen elsewhere: "no" only where it does not reach the target either.
+                answers = {_reaches(c, base, target)[0] for c in alternatives} | {"no"}
+                label = (
+                    f"{method} (a lambda within reach of the accuracy condition)" if alternatives else method
+                )
+                outcomes[kind].append((label, "no" if answers == {"no"} else "unsure", None, None, ""))
                 continue
             reach, rate, acc = _reaches(pick, base, target)
             # Where another plausible choice (plausible_choices) would answer otherwise, the
@@ -196,45 +198,42 @@ def _hard(exp: pd.DataFrame) -> Judgement:
             others = {_reaches(c, base, target)[0] for c in alternatives} | (
                 {"no"} if none_plausible else set()
             )
-            label = pick.label
+            note = ""
             if others - {reach}:
-                reach, label = (
-                    "unsure",
-                    f"{label} (not a stable choice: another plausible lambda answers otherwise)",
-                )
-            outcomes[kind].append((label, reach, rate, acc))
+                reach, note = "unsure", " (not a stable choice: another plausible lambda answers otherwise)"
+            outcomes[kind].append((pick.label, reach, rate, acc, note))
             hashes += list(pick.runs["config_hash"])
     if not outcomes["soft"] and not outcomes["hard"]:
         return not_run("needs soft and hard-constraint runs", reading="rate")
     soft_yes = [m for m, r, *_ in outcomes["soft"] if r == "yes"]
     soft_unsure = [m for m, r, *_ in outcomes["soft"] if r == "unsure"]
     hard_yes = [m for m, r, *_ in outcomes["hard"] if r == "yes"]
-    limit = f"{pct(TARGET_TOLERANCE * target)} at accuracy within {100 * HARD_MAX_DROP:g} points"
+    limit = f"{pct(TARGET_TOLERANCE * target)} at test accuracy within {100 * HARD_MAX_DROP:g} points"
     if soft_yes:
-        verdict, why = NOT_HELD, f"soft method(s) {', '.join(soft_yes)} reach <= {limit}"
+        verdict, why = NOT_HELD, f"soft method(s) {', '.join(soft_yes)} reach < {limit}"
     elif soft_unsure:
         verdict, why = (
             INCONCLUSIVE,
             (
-                f"unclear whether {', '.join(soft_unsure)} reach(es) <= {limit}: a rate interval straddles "
-                "it or the choice on validation is not stable"
+                f"unclear whether {', '.join(soft_unsure)} reach(es) < {limit}: a rate or accuracy "
+                "interval reaches its bound, or the choice on validation is not stable"
             ),
         )
     elif hard_yes:
-        verdict, why = HELD, f"no soft method reaches <= {limit}; {', '.join(hard_yes)} do(es)"
+        verdict, why = HELD, f"no soft method reaches < {limit}; {', '.join(hard_yes)} do(es)"
     else:
-        verdict, why = INCONCLUSIVE, f"neither soft nor hard methods reach <= {limit}"
+        verdict, why = INCONCLUSIVE, f"neither soft nor hard methods reach < {limit}"
     best_soft = min(
         (o for o in outcomes["soft"] if o[2] is not None),
         key=lambda o: o[2]["mean"],
         default=None,
     )
     parts = [
-        f"{m}: rate {interval_text(rate)}, accuracy {interval_text(acc, points)}"
+        f"{m}: rate {interval_text(rate)}, accuracy {interval_text(acc, points)}{note}"
         if rate is not None
         else f"{m}: no setting within {100 * HARD_MAX_DROP:g} points on validation"
         for kind in ("soft", "hard")
-        for m, _, rate, acc in outcomes[kind]
+        for m, _, rate, acc, note in outcomes[kind]
     ]
     return Judgement(
         verdict,
@@ -270,9 +269,10 @@ for _reading, _column in READINGS.items():
             + (" (share of hidden neurons with >= 1 spike on a sample)" if _reading != "rate" else ""),
             rule=(
                 f"testable where the baseline's validation {_reading} is >= {TESTABLE_FACTOR:g} x target; "
-                f"held if the test {_reading} interval is >= {OVERSHOOT_FACTOR:g} x target (seed: ~10 x), "
-                f"not held if wholly below or if test accuracy falls by more than "
-                f"{100 * OVERSHOOT_MAX_DROP:g} point, inconclusive if it straddles"
+                f"held if the test {_reading} interval is > {OVERSHOOT_FACTOR:g} x target (seed: ~10 x) and "
+                f"the paired test accuracy change's > -{100 * OVERSHOOT_MAX_DROP:g} point, not held if "
+                "either lies wholly on the other side (or no setting meets the condition on validation), "
+                "inconclusive otherwise"
             ),
             selection=(
                 "on validation: the homeostatic setting (scope x lambda) whose rate is closest to the "
@@ -292,10 +292,11 @@ register(
         metric="test rate of the lowest-rate soft method (each method at its validation-chosen lambda)",
         rule=(
             f"testable where the baseline fires above {TARGET_TOLERANCE:g} x target on validation; "
-            "a method reaches the target when its test rate interval is <= "
-            f"{TARGET_TOLERANCE:g} x target with mean paired accuracy drop <= {100 * HARD_MAX_DROP:g} "
-            "points; held if no soft method (homeostatic L2 either scope, spike-count, first-spike) "
-            "reaches it while a hard constraint does, not held if a soft method does, inconclusive "
+            "a method reaches the target when its test rate interval is < "
+            f"{TARGET_TOLERANCE:g} x target and its paired test accuracy change's > -{100 * HARD_MAX_DROP:g} "
+            "points (unsure where either interval reaches its bound); held if no soft method "
+            "(homeostatic L2 either scope, spike-count, first-spike) reaches it while a hard "
+            "constraint does, not held if a soft method does, inconclusive "
             "otherwise"
         ),
         selection=(

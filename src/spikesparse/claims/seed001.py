@@ -9,9 +9,10 @@ penalty, first-spike single-phase, two-phase variants) at the smallest and the l
 *Switched off* means: at least one hidden layer is entirely silent on the split
 (``any_layer_silent`` / ``val_any_layer_silent``): nothing reaches the readout past that layer.
 Switch-off shares count every run that did not diverge (``usable`` drops switched-off runs, which
-is right for effects and wrong for counting them). Shares get Wilson 95 % score intervals, a
-difference of two shares the Newcombe hybrid score interval built from them (good coverage at
-the 3-5 runs per cell we have, where the normal approximation fails).
+is right for effects and wrong for counting them). Shares get Wilson 95 % score intervals; a
+difference of two shares is taken over runs paired by seed (the same seed's two runs share data
+split and initialization) with Newcombe's score interval for paired proportions
+(``stats.paired_newcombe``), good coverage at the 3-5 seeds per cell we have.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from __future__ import annotations
 import pandas as pd
 
 from ..records import switched_off
-from ..stats import mean_interval, newcombe, wilson
+from ..stats import mean_interval, paired_newcombe, wilson
 from .core import (
     HELD,
     INCONCLUSIVE,
     NOT_HELD,
-    NOT_RUN,
     Choice,
     Claim,
     Judgement,
+    accuracy_verdict,
+    combine,
     difference,
+    diverged,
     experiments_of,
     interval_text,
     interval_verdict,
@@ -42,6 +45,8 @@ from .core import (
     points,
     reduction,
     register,
+    side,
+    sweep_guard,
     untestable,
     usable,
     val_reduction,
@@ -75,8 +80,9 @@ def size_tag(depth: int, width: int) -> str:
 
 
 def not_diverged(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs whose switch-off can be counted: all but the diverged ones (which have no metrics)."""
-    return runs[runs["status"] != "diverged"]
+    """Runs whose switch-off can be counted: all but the diverged ones (which have no metrics),
+    told by ``core.diverged`` (validation status: the set never depends on a test column)."""
+    return runs[~diverged(runs)]
 
 
 def _is_true(col: pd.Series) -> pd.Series:
@@ -114,21 +120,34 @@ def _variant_text(runs: pd.DataFrame) -> str:
     return f"{first['method']}: {when}, {how}, wake-up {float(cfg('wake_up', 0.0)):g}"
 
 
-def _combine(*verdicts: str) -> str:
-    if NOT_HELD in verdicts:
-        return NOT_HELD
-    return HELD if all(v == HELD for v in verdicts) else INCONCLUSIVE
-
-
 def _arm_experiments(runs: pd.DataFrame, family: str) -> list[str]:
     return [
         e for e in experiments_of(runs, "e3") if (runs.loc[runs["experiment"] == e, "family"] == family).any()
     ]
 
 
-def _share_text(k: int, n: int) -> str:
+def _share_text(flags: pd.Series) -> str:
+    k, n = int(flags.sum()), len(flags)
     lo, hi = wilson(k, n)
     return f"{k}/{n} [{pct(lo)}, {pct(hi)}]"
+
+
+def _paired_flags(first: pd.DataFrame, second: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Test switch-off flags of two sets of runs over the seeds both have, aligned by seed."""
+    a = pd.Series(switched_off(first).to_numpy(), index=first["seed"]).groupby(level=0).first()
+    b = pd.Series(switched_off(second).to_numpy(), index=second["seed"]).groupby(level=0).first()
+    common = a.index.intersection(b.index).sort_values()
+    return a.loc[common], b.loc[common]
+
+
+def _most_switched_off(runs: pd.DataFrame, lams) -> float | None:
+    """Among ``lams``, the lambda at which ``runs`` switched off most often on validation (ties:
+    the smaller); None where none of them switched off at all."""
+    share = switched_off(runs, "val").groupby(runs["lam"]).mean()
+    share = share[share.index.isin(lams)]
+    if share.empty or not share.max() > 0:
+        return None
+    return float(share[share == share.max()].index.min())
 
 
 # --- (a) rate vs size ---------------------------------------------------------------------------
@@ -155,6 +174,8 @@ def _judge_size(runs: pd.DataFrame, small: str, large: str) -> Judgement:
     b_l = runs[(runs["experiment"] == large) & (runs["family"] == "baseline")]
     excluded = n_unusable(b_s) + n_unusable(b_l)
     for name, b in ((small, b_s), (large, b_l)):
+        if diverged(b).all():
+            return untestable(f"every {name} baseline run diverged ({len(b)})", n_excluded=excluded)
         if near_chance(usable(b)):
             return untestable(
                 f"the {name} baseline does not learn (validation accuracy within 0.1 of chance)",
@@ -171,7 +192,7 @@ def _judge_size(runs: pd.DataFrame, small: str, large: str) -> Judgement:
         f"test accuracy {interval_text(gain, points)}"
     )
     return Judgement(
-        _combine(v_rate, v_acc),
+        combine(v_rate, v_acc),
         f"{why_rate}; {why_acc}",
         our_value=text,
         stats=growth,
@@ -192,33 +213,36 @@ def evaluate_plain(tables) -> list:
 
 
 def _judge_plain(runs: pd.DataFrame) -> Judgement:
-    base = not_diverged(runs[runs["family"] == "baseline"])
-    sweep = not_diverged(runs[runs["family"] == "spike_count"])
-    excluded = int((runs["status"] == "diverged").sum())
-    if base.empty or sweep.empty:
-        return not_run("needs baseline and spike_count runs that did not diverge")
+    all_base = runs[runs["family"] == "baseline"]
+    all_sweep = runs[runs["family"] == "spike_count"]
+    excluded = int(diverged(all_base).sum() + diverged(all_sweep).sum())
+    guard = sweep_guard(all_base, all_sweep, "spike_count", n_excluded=excluded)
+    if guard is not None:
+        return guard
+    base, sweep = not_diverged(all_base), not_diverged(all_sweep)
     if near_chance(usable(base)):
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
     val_share = switched_off(sweep, "val").groupby(sweep["lam"]).mean()
     lam = float(val_share[val_share == val_share.max()].index.min())  # ties: the smaller lambda
     picked = sweep[sweep["lam"] == lam]
-    k1, n1 = int(switched_off(picked).sum()), len(picked)
-    k2, n2 = int(switched_off(base).sum()), len(base)
-    diff = newcombe(k1, n1, k2, n2)
+    off, base_off = _paired_flags(picked, base)
+    diff = paired_newcombe(off, base_off)
     lo, hi = diff["ci_low"], diff["ci_high"]
-    if lo > 0:
+    if diff["n"] == 0:
+        verdict, why = INCONCLUSIVE, "no seed has both a penalty and a baseline run"
+    elif side(lo, 0.0) > 0:
         verdict, why = HELD, "the whole interval of the switch-off difference is > 0"
-    elif hi < SWITCH_OFF_EXCESS:
+    elif side(hi, SWITCH_OFF_EXCESS) < 0:
         verdict, why = NOT_HELD, f"the interval's top {pct(hi)} is below {pct(SWITCH_OFF_EXCESS)}"
     else:
-        verdict, why = INCONCLUSIVE, "the interval of the switch-off difference straddles 0"
+        verdict, why = INCONCLUSIVE, "the interval of the switch-off difference reaches 0"
     text = (
-        f"test: {_share_text(k1, n1)} runs switched off (Wilson 95 %) vs baseline {_share_text(k2, n2)}; "
-        f"difference {pct(diff['mean'])} [{pct(lo)}, {pct(hi)}] (Newcombe)"
+        f"test: {_share_text(off)} runs switched off (Wilson 95 %) vs baseline {_share_text(base_off)}; "
+        f"difference {pct(diff['mean'])} [{pct(lo)}, {pct(hi)}] (paired by seed, Newcombe)"
     )
     return Judgement(
         verdict,
-        f"{why} (n={n1} penalty, {n2} baseline runs)",
+        f"{why} (n={diff['n']} seeds with both runs)",
         our_value=text,
         stats=diff,
         selection=f"spike_count, lambda={lam:g} (validation switch-off share {pct(val_share[lam])})",
@@ -245,8 +269,9 @@ def _judge_first_spike(runs: pd.DataFrame) -> Judgement:
     base = runs[runs["family"] == "baseline"]
     single = single_phase(runs)
     excluded = n_unusable(base) + n_unusable(single)
-    if base.empty:
-        return not_run("needs baseline runs")
+    guard = sweep_guard(base, single, "single-phase first-spike", n_excluded=excluded)
+    if guard is not None:
+        return guard
     if near_chance(usable(base)):
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
     good = usable(base)
@@ -255,9 +280,9 @@ def _judge_first_spike(runs: pd.DataFrame) -> Judgement:
         red = mean_interval(paired(pick.runs, good, reduction, "hidden_rate"))
         acc = mean_interval(paired(pick.runs, good, difference, "accuracy"))
         v_red, why_red = interval_verdict(red, RATE_REDUCTION_MIN, "test hidden-rate reduction")
-        v_acc, why_acc = interval_verdict(acc, -ONE_POINT, "test accuracy change")
+        v_acc, why_acc = accuracy_verdict(acc, ONE_POINT)
         return Judgement(
-            _combine(v_red, v_acc),
+            combine(v_red, v_acc),
             f"{why_red}; {why_acc}",
             our_value=f"{interval_text(red)} lower hidden rate; test accuracy {interval_text(acc, points)}",
             stats=red,
@@ -292,43 +317,39 @@ def evaluate_two_phase(tables) -> list:
 
 def _judge_two_phase(runs: pd.DataFrame, variant: pd.DataFrame) -> Judgement:
     reading = _variant_text(variant)
-    single = not_diverged(single_phase(runs))
-    two = not_diverged(variant)
-    base = runs[runs["family"] == "baseline"]
-    excluded = int(
-        (single_phase(runs)["status"] == "diverged").sum() + (variant["status"] == "diverged").sum()
+    all_single = single_phase(runs)
+    excluded = int(diverged(all_single).sum() + diverged(variant).sum())
+    guard = sweep_guard(
+        all_single, variant, "two-phase", baseline_name="single-phase", reading=reading, n_excluded=excluded
     )
-    if single.empty or two.empty:
-        return Judgement(NOT_RUN, "needs single- and two-phase runs that did not diverge", reading=reading)
+    if guard is not None:
+        return guard
+    single, two = not_diverged(all_single), not_diverged(variant)
+    base = runs[runs["family"] == "baseline"]
     if not base.empty and near_chance(usable(base)):
         return untestable(
             "the baseline does not learn (validation accuracy within 0.1 of chance)", reading=reading
         )
     shared = sorted(set(single["lam"]) & set(two["lam"]))
-    val_off = switched_off(single, "val").groupby(single["lam"]).sum()
-    testable = [lam for lam in shared if val_off.get(lam, 0) >= 1]
-    if not testable:
+    lam = _most_switched_off(single, shared)
+    if lam is None:
         return untestable(
             f"single-phase switched off in no seed at any shared lambda {[float(x) for x in shared]} "
             f"on validation (n={len(single)} runs): nothing for two-phase to avoid",
             reading=reading,
             n_excluded=excluded,
         )
-    s = single[single["lam"].isin(testable)]
-    t = two[two["lam"].isin(testable)]
-    k1, n1 = int(switched_off(s).sum()), len(s)
-    k2, n2 = int(switched_off(t).sum()), len(t)
-    diff = newcombe(k1, n1, k2, n2)  # single minus two-phase: > 0 where two-phase avoids it
-    v_off, why_off = interval_verdict(diff, 0.0, "switch-off share single minus two-phase (Newcombe)")
-    pairs = pd.concat(
-        [paired(t[t["lam"] == lam], s[s["lam"] == lam], difference, "accuracy") for lam in testable]
-    )
-    acc = mean_interval(pairs)
-    v_acc, why_acc = interval_verdict(acc, -ONE_POINT, "test accuracy two- minus single-phase")
+    s, t = single[single["lam"] == lam], two[two["lam"] == lam]
+    off_single, off_two = _paired_flags(s, t)
+    diff = paired_newcombe(off_single, off_two)  # single minus two-phase: > 0 where two-phase avoids it
+    v_off, why_off = interval_verdict(diff, 0.0, "switch-off share single minus two-phase (paired Newcombe)")
+    acc = mean_interval(paired(t, s, difference, "accuracy"))
+    v_acc, why_acc = accuracy_verdict(acc, ONE_POINT)
     text = (
-        f"at lambda {[float(x) for x in testable]}: single-phase switched off {_share_text(k1, n1)}, "
-        f"two-phase {_share_text(k2, n2)} (test, Wilson 95 %); difference {pct(diff['mean'])} "
-        f"[{pct(diff['ci_low'])}, {pct(diff['ci_high'])}]; accuracy {interval_text(acc, points)}"
+        f"at lambda {lam:g}: single-phase switched off {_share_text(off_single)}, "
+        f"two-phase {_share_text(off_two)} (test, Wilson 95 %); difference {pct(diff['mean'])} "
+        f"[{pct(diff['ci_low'])}, {pct(diff['ci_high'])}] (paired by seed); two- minus single-phase "
+        f"accuracy {interval_text(acc, points)}"
     )
     # A net with no silent layer that still sits at chance has not shown that it escaped the
     # switch-off: that caps the verdict at inconclusive (it never turns a straddling interval into
@@ -337,12 +358,12 @@ def _judge_two_phase(runs: pd.DataFrame, variant: pd.DataFrame) -> Judgement:
     v_learn = INCONCLUSIVE if dead else HELD
     why_learn = "; but two-phase does not learn (test accuracy within 0.1 of chance)" if dead else ""
     return Judgement(
-        _combine(v_off, v_acc, v_learn),
-        f"{why_off}; {why_acc}{why_learn} (n={n1} single-, {n2} two-phase runs)",
+        combine(v_off, v_acc, v_learn),
+        f"{why_off}; {why_acc}{why_learn} (n={diff['n']} seeds with both runs)",
         our_value=text,
         stats=diff,
-        selection="lambdas where single-phase switched off in >= 1 seed on validation: "
-        f"{[float(x) for x in testable]}",
+        selection=f"lambda={lam:g}: of the shared lambdas, the one where single-phase switched off "
+        f"most often on validation ({pct(float(switched_off(s, 'val').mean()))})",
         n_excluded=excluded,
         hashes=tuple(s["config_hash"]) + tuple(t["config_hash"]),
         reading=reading,
@@ -359,7 +380,7 @@ register(
         metric="relative growth of the hidden rate (spikes per neuron per step), largest vs smallest size",
         rule=(
             "baseline only, paired by seed, largest vs smallest size (hidden neurons): held if the 95 % "
-            "interval of the rate growth is >= 0 and that of the test accuracy gain <= "
+            "interval of the rate growth is > 0 and that of the test accuracy gain < "
             f"{100 * ONE_POINT:g} point; not held if either lies wholly on the wrong side; untestable "
             "if either baseline is near chance"
         ),
@@ -374,11 +395,14 @@ register(
         claim="a plain spike penalty can switch the network off (a hidden layer goes silent)",
         paper_value="plain penalties can drive deep SNNs to silent neurons (no number)",
         paper_source=_SOURCE,
-        metric="share of runs with an entirely silent hidden layer (test), penalty minus baseline",
+        metric=(
+            "share of runs with an entirely silent hidden layer (test), penalty minus baseline, "
+            "paired by seed"
+        ),
         rule=(
-            "switch-off share of the plain spike-count penalty at the chosen lambda minus the baseline's, "
-            "Newcombe 95 % interval (Wilson per share; all non-diverged runs): held if > 0, not held if "
-            f"its top < {SWITCH_OFF_EXCESS:g}, inconclusive otherwise"
+            "switch-off share of the plain spike-count penalty at the chosen lambda minus the baseline's "
+            "over seeds with both runs (not diverged), Newcombe's 95 % interval for paired shares: held "
+            f"if > 0, not held if its top < {SWITCH_OFF_EXCESS:g}, inconclusive otherwise"
         ),
         selection="on validation: the lambda with the highest switch-off share (ties: the smaller)",
         evaluate=evaluate_plain,
@@ -393,9 +417,10 @@ register(
         paper_source=_SOURCE,
         metric="hidden-rate reduction (fraction of the same seed's baseline rate)",
         rule=(
-            "per-seed test rate reduction at the chosen lambda: held if its 95 % interval is >= "
-            f"{RATE_REDUCTION_MIN:.0%} and that of the test accuracy change >= -{100 * ONE_POINT:g} point; "
-            "not held if either lies wholly below, or no lambda meets the validation condition"
+            "per-seed test rate reduction at the chosen lambda: held if its 95 % interval is > "
+            f"{RATE_REDUCTION_MIN:.0%} and that of the paired test accuracy change > -{100 * ONE_POINT:g} "
+            "point; not held if either lies wholly below, or no lambda meets the validation condition; "
+            "inconclusive otherwise"
         ),
         selection=(
             "on validation: the single-phase lambda with the largest mean paired rate reduction among "
@@ -411,16 +436,19 @@ register(
         claim="two-phase training avoids the switch-off that single-phase training causes",
         paper_value="2-phase training avoids silent-neuron switch-off (no number)",
         paper_source=_SOURCE,
-        metric="switch-off share (test), single- minus two-phase at equal lambda",
+        metric="switch-off share (test), single- minus two-phase at one lambda, paired by seed",
         rule=(
-            "only at sizes and lambdas where single-phase switched off in >= 1 seed on validation "
-            "(untestable otherwise): held if the Newcombe 95 % interval of single- minus two-phase "
-            "switch-off share lies >= 0 and the paired test accuracy change (two- minus "
-            f"single-phase) has its interval >= -{100 * ONE_POINT:g} point; not held if either lies "
-            "wholly on the wrong side; at most inconclusive where two-phase's test accuracy is near "
-            "chance (no silent layer, but no learning either)"
+            "at the chosen lambda (untestable where single-phase switched off in no seed on validation "
+            "at any shared lambda): held if Newcombe's 95 % interval for the paired (by seed) "
+            "single- minus two-phase switch-off share lies > 0 and that of the paired test accuracy "
+            f"change (two- minus single-phase) > -{100 * ONE_POINT:g} point; not held if either lies "
+            "wholly on the other side; inconclusive otherwise, and at most inconclusive where "
+            "two-phase's test accuracy is near chance (no silent layer, but no learning either)"
         ),
-        selection="lambdas where single-phase switched off in >= 1 seed on validation",
+        selection=(
+            "on validation: of the lambdas both arms share, the one where single-phase switched off "
+            "in most seeds (ties: the smaller), if it did in any"
+        ),
         evaluate=evaluate_two_phase,
     )
 )

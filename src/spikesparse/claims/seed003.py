@@ -15,6 +15,7 @@ from ..aggregation import l4_gains
 from ..stats import mean_interval
 from .core import (
     NEAR_CHANCE_MARGIN,
+    NOT_HELD,
     Claim,
     Judgement,
     interval_text,
@@ -51,6 +52,10 @@ def _judge(conversion: pd.DataFrame, experiment: str) -> Judgement:
     chosen = test[(test["normalization"] == norm) & (test["time_steps"] == t)]
     gain = mean_interval(chosen["gain"])
     verdict, why = interval_verdict(gain, L4_GAIN_THRESHOLD, "test L4 gain")
+    if len(chosen) and (chosen["alpha"] == 0).all():
+        # Not a rounding question: validation kept the unadjusted weights for every seed, so the
+        # "gain" is 0 by construction and the adjustment improved nothing here.
+        verdict, why = NOT_HELD, "validation chose alpha = 0 (no adjustment) for every seed: no gain"
     alphas = ", ".join(f"{a:g}" for a in sorted(chosen["alpha"].unique()))
     return Judgement(
         verdict,
@@ -81,8 +86,9 @@ register(
         metric="test accuracy gain, L4 (alpha chosen on validation) minus alpha = 0, same seed",
         rule=(
             "paired per-seed test gain at the validation-chosen cell: held if its 95 % interval is "
-            f"above {L4_GAIN_THRESHOLD:g}, not held if wholly at or below, inconclusive if it "
-            "straddles; untestable when the unadjusted conversion is near chance"
+            f"above {L4_GAIN_THRESHOLD:g}, not held if wholly below it or if validation chose alpha = 0 "
+            "for every seed (no adjustment, no gain), inconclusive otherwise; untestable when the "
+            "unadjusted conversion is near chance"
         ),
         selection=(
             "on validation: alpha per (normalization, T) by accuracy (ties: smaller alpha), then the "
