@@ -127,3 +127,17 @@ def test_results_section_needs_the_readme_markers(tmp_path):
     with pytest.raises(ValueError, match="README has no .*markers"):
         main(["results-section", "--tables", str(tmp_path / "none"), "--readme", str(readme)])
     assert readme.read_text() == "# A README without the results markers\n"
+
+
+def test_a_study_command_without_the_workflow_extra_says_what_to_install():
+    """``pip install spikesparse`` (no extra) has no jsonschema: a study command names the package
+    and the extra instead of dying with a ModuleNotFoundError traceback."""
+    code = (
+        "import sys; sys.modules['jsonschema'] = None\n"
+        "from spikesparse.cli import main\n"
+        f"sys.exit(main(['check-config', '--config', {str(QUICK_CONFIG)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "'jsonschema'" in proc.stderr and "pip install 'spikesparse[workflow]'" in proc.stderr

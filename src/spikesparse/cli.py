@@ -523,12 +523,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .config import ConfigError
+    from .errors import ConfigError
 
     try:
         args.func(args)
     except ConfigError as err:
         print(str(err), file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        # The library installs alone (pip install spikesparse); the study's commands need the
+        # workflow extra. Say which package is missing and how to get it, not a traceback.
+        if err.name is None or err.name.split(".")[0] == "spikesparse":
+            raise
+        print(
+            f"spikesparse {args.command}: needs the Python package {err.name!r}, which the study's "
+            "dependencies provide: pip install 'spikesparse[workflow]'",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

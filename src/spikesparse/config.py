@@ -23,13 +23,10 @@ import jsonschema
 import yaml
 
 from .components import component, dataset_is_static, key_path, param_schema, validate_params
+from .errors import ConfigError
 from .plugins import resolve_regularizer
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
-
-
-class ConfigError(ValueError):
-    """A config value breaks a rule; the message names the key path and the rule."""
 
 
 @dataclass(frozen=True)
