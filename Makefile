@@ -44,12 +44,13 @@ reference: study
 	$(BIN)/python -m spikesparse freeze-reference --tables $(WORKDIR)/results/tables --out reference
 
 # The published runs judged again by the current rules, without retraining: reference/claims.csv
-# rebuilt from reference/runs.csv (the verdicts that moved are printed), then the README's results.
+# rebuilt from reference/runs.csv (the verdicts that moved are printed), then the README's verdict
+# table and docs/study/results.md.
 rejudge: $(VENV)/.installed
 	$(BIN)/python -m spikesparse rejudge --tables reference
 	$(BIN)/python -m spikesparse results-section --tables reference --readme README.md
 
-# Where the study's time goes (benchmarks/results/study.json, then its table in the README): the
+# Where the study's time goes (benchmarks/results/study.json, then its table in docs/study/performance.md): the
 # study of CONFIG from scratch in BENCH_WORKDIR (deleted first), timed, then job-seconds per rule
 # and experiment and the study efficiency against the 1-thread sgemm peak measured in the same
 # command. Warm start as in `make study`; BENCH_STUDY_ARGS=--cold times the jobs as fresh processes.
@@ -79,7 +80,7 @@ docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Kernel benchmark at 1 and 2 threads against every installed peer (snnTorch, Norse, SpikingJelly),
-# written to benchmarks/results/kernels.json, then its table in the README; BENCH_ARGS e.g.
+# written to benchmarks/results/kernels.json, then its table in docs/study/performance.md; BENCH_ARGS e.g.
 # "--repeats 5 --skip-quick" (see benchmarks/bench_kernels.py --help).
 BENCH_ARGS ?=
 bench: $(VENV)/.installed

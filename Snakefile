@@ -1,5 +1,5 @@
 # spikesparse: data -> training across regularizers -> evaluation -> tables -> figures -> notebook.
-# The report (`snakemake --report results/report.html`) is built after the run; see README.md.
+# The report (`snakemake --report results/report.html`) is built after the run; see docs/study/index.md.
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -1,4 +1,6 @@
-"""The README's results section is generated from the reference tables and must match them."""
+"""The README's verdict table and the study pages' generated sections (results, metric, figure
+and speed tables) are what the reference tables, the code and the benchmark files generate; the
+README stays short and the config reference lives in one place (config/README.md)."""
 
 from pathlib import Path
 
@@ -11,14 +13,30 @@ from spikesparse.claims import COLUMNS, REGISTRY
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_readme_results_section_is_regenerated_from_reference():
-    """The section equals what the generator makes of reference/ (or, while reference/ has no
-    tables, the statement that there are none): it can never be typed by hand."""
+def test_results_are_regenerated_from_reference():
+    """The README's verdict table and the results page equal what the generator makes of
+    reference/ (or, while reference/ has no tables, the statement that there are none): they can
+    never be typed by hand."""
+    fix = "run: spikesparse results-section --tables reference --readme README.md"
     text = (REPO / "README.md").read_text()
-    expected = readme.section_for(REPO / "reference")
-    head, rest = text.split(readme.START, 1)
-    section = readme.START + rest.split(readme.END, 1)[0] + readme.END
-    assert section == expected, "run: spikesparse results-section --tables reference --readme README.md"
+    verdicts = readme.current_section(text, readme.VERDICTS_START, readme.VERDICTS_END)
+    assert verdicts == readme.verdicts_section_for(REPO / "reference"), fix
+    page = (REPO / readme.RESULTS_FILE).read_text()
+    assert readme.current_section(page, readme.START, readme.END) == readme.section_for(REPO / "reference"), (
+        fix
+    )
+    claims = pd.read_csv(REPO / "reference" / "claims.csv")
+    assert verdicts.count("\n| ") == len(claims) + 1  # every claim row, and the header
+
+
+def test_readme_is_short_and_links_every_study_page():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    for page in sorted((REPO / "docs" / "study").glob("*.md")):
+        assert f"docs/study/{page.name}" in text, page.name
+    for target in ("config/README.md", "CHANGELOG.md", "CITATION.cff"):
+        assert target in text and (REPO / target).is_file()
+    assert "## Config reference" not in text  # one config reference: config/README.md
 
 
 def test_section_lists_every_claim_row_and_rule(tmp_path):
@@ -67,7 +85,7 @@ def test_readme_catalog_tables_are_generated_from_the_code(name):
     """The metric table (``metric_catalog``) and the figure table (``figure_registry``) are what the
     declarations generate: a metric or figure added there must reach the README too."""
     start, end, expected = readme.catalog_sections()[name]
-    section = readme.current_section((REPO / "README.md").read_text(), start, end)
+    section = readme.current_section((REPO / readme.SECTION_FILES[name]).read_text(), start, end)
     assert section == expected, "run: .venv/bin/python -m spikesparse.readme README.md"
 
 
@@ -78,7 +96,7 @@ def test_readme_speed_tables_are_generated_from_the_committed_benchmarks(name):
     no figure in those tables can be typed by hand."""
     assert (REPO / readme.BENCHMARK_FILES[name][0]).exists()
     start, end, expected = readme.benchmark_sections(REPO)[name]
-    section = readme.current_section((REPO / "README.md").read_text(), start, end)
+    section = readme.current_section((REPO / readme.SECTION_FILES[name]).read_text(), start, end)
     assert section == expected, "run: .venv/bin/python -m spikesparse.readme README.md"
 
 
@@ -97,27 +115,30 @@ def test_benchmark_sections_read_the_files_or_say_what_writes_them(tmp_path):
 
 
 def test_catalog_sections_are_rewritten_in_place(tmp_path):
-    sections = {**readme.catalog_sections(), **readme.benchmark_sections(tmp_path)}
-    text = "".join(f"before {s}\nold\n{e} after\n" for s, e, _ in sections.values())
-    path = tmp_path / "README.md"
-    path.write_text(text)
-    readme.main([str(path)])
-    out = path.read_text()
-    n = len(sections)
-    assert "old" not in out and out.count("before") == n and out.count("after") == n
-    for _, _, section in sections.values():
-        assert section in out
+    sections = readme.generated_sections(tmp_path)
+    for name, rel in readme.SECTION_FILES.items():
+        start, end, _ = sections[name]
+        page = tmp_path / rel
+        page.parent.mkdir(parents=True, exist_ok=True)
+        old = page.read_text() if page.exists() else ""
+        page.write_text(old + f"before {start}\nold\n{end} after\n")
+    (tmp_path / "README.md").write_text("# a README\n")
+    readme.main([str(tmp_path / "README.md")])
+    for name, rel in readme.SECTION_FILES.items():
+        out = (tmp_path / rel).read_text()
+        assert "old" not in out and sections[name][2] in out
     with pytest.raises(ValueError, match="markers"):
         readme.current_section("nothing", *list(sections.values())[0][:2])
 
 
 def test_config_reference_names_every_schema_key():
     """Every key the schema allows at the top level and directly under an experiment, a regime map
-    or a conversion has a row in the README's config reference (a new key must be documented)."""
+    or a conversion has a row in the config reference, config/README.md (a new key must be
+    documented)."""
     import yaml
 
     schema = yaml.safe_load((REPO / "src" / "spikesparse" / "config.schema.yaml").read_text())
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "config" / "README.md").read_text()
     reference = text.split("## Config reference", 1)[1].split("\n## ", 1)[0]
     missing = [f"`{key}" for key in schema["properties"] if f"`{key}" not in reference]
     for top, placeholder in (("experiments", "<id>"), ("regime_maps", "<map>"), ("conversions", "<id>")):
@@ -128,4 +149,4 @@ def test_config_reference_names_every_schema_key():
                 key == "description" and "`experiments.<id>.description" in reference
             ):
                 missing.append(row)
-    assert not missing, f"keys without a row in the README's config reference: {missing}"
+    assert not missing, f"keys without a row in config/README.md's reference: {missing}"

@@ -325,13 +325,10 @@ def cmd_notebook(args) -> None:
 
 
 def cmd_results_section(args) -> None:
-    from .io import write_text
-    from .readme import replace_section, section_for
+    from .readme import RESULTS_FILE, write_results
 
-    readme = Path(args.readme)
-    updated = replace_section(readme.read_text(), section_for(args.tables))
-    write_text(str(readme), updated)
-    print(f"regenerated the results section of {readme} from {args.tables}")
+    write_results(args.tables, args.readme)
+    print(f"regenerated the verdict table of {args.readme} and {RESULTS_FILE} from {args.tables}")
 
 
 def cmd_build_ext(args) -> None:
@@ -467,7 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("results-section", help="regenerate the README's results section from tables")
+    p = sub.add_parser(
+        "results-section", help="regenerate the README's verdict table and the results page from tables"
+    )
     p.add_argument("--tables", default="reference", help="folder with claims.csv, summary.csv, ...")
     p.add_argument("--readme", default="README.md")
     p.set_defaults(func=cmd_results_section)

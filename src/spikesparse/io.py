@@ -170,7 +170,7 @@ def machine_info() -> dict:
     instruction set torch dispatches to, BLAS, torch threads, versions and the environment
     variables that override kernel choice (``NUMERIC_ENV``, only those set). Two runs with equal
     ``MACHINE_KEYS`` fields are expected to give bit-identical numbers; across machines only
-    numbers within noise (README, "Replication")."""
+    numbers within noise (docs/study/reliability.md, "Replication")."""
     import torch
 
     return {

@@ -8,7 +8,7 @@ keys it must produce (``evaluation.SCALAR_METRICS``), the per-layer lists that b
 column per layer (``aggregation.LAYER_LISTS``), the columns summarized over seeds and the E5
 plane's columns (``aggregation.SUMMARY_METRICS`` / ``PLANE_METRICS``), the figures' axis labels
 (``axis_label``), the notebook's default summary columns and the README's metric table
-(``markdown_table``; ``tests/test_readme.py`` checks that the README holds it).
+(``markdown_table``; ``tests/test_readme.py`` checks that docs/study/methods.md holds it).
 
 Adding a metric: one ``Metric`` entry below (with its ``compute``) and a test of its value; the
 catalog tests check that it reaches the run record, the runs table and, where flagged, the
@@ -377,7 +377,7 @@ def _code(text: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's metric table: one row per metric, from this catalog."""
+    """The metric table of docs/study/methods.md: one row per metric, from this catalog."""
     lines = [
         "| metric | definition | unit | better | NeuroBench | per layer |",
         "|---|---|---|---|---|---|",

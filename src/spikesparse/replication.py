@@ -744,8 +744,8 @@ def _reference_readme(machine: dict) -> str:
         "`make study` compares every rerun against these tables and ends with the replication report\n"
         "(`results/tables/replication.md`; also `spikesparse replicate --ours results/tables --reference\n"
         "reference --csv replication.csv --md replication.md`). On this machine, with the same threads\n"
-        "and versions, the numbers are bit-identical; on another CPU they agree within noise (README,\n"
-        '"Replication").\n\n'
+        "and versions, the numbers are bit-identical; on another CPU they agree within noise (docs/study/\n"
+        'reliability.md, "Replication").\n\n'
         "Regenerate (after a change that is meant to move the results): `make reference`, which runs\n"
         "`make study` and then `spikesparse freeze-reference --tables results/tables --out reference`.\n"
         "After a change of the judging rules only: `make rejudge` (claims.csv from runs.csv, no\n"

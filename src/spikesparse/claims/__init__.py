@@ -2,7 +2,7 @@
 
 Every claim is one ``core.Claim`` registered in the module of its seed paper (``seed000`` ...
 ``seed003``); importing this package registers them all. ``claims_table`` renders the registry in
-order, ``claims_markdown`` renders the table for the README and the report.
+order, ``claims_markdown`` renders the table for the study's tables and the report.
 """
 
 from __future__ import annotations
