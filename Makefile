@@ -31,11 +31,12 @@ unlock-stale: $(VENV)/.installed
 
 # Jobs start warm (SPIKESPARSE_WARM=1, src/spikesparse/warm.py): they fork from one process that
 # has imported torch once; the server is stopped when Snakemake ends, whatever its exit status.
+# The report is built by the same Snakemake process once the DAG is done (--report-after-run),
+# without parsing the workflow and building the DAG a second time.
 study: $(VENV)/.installed unlock-stale
 	SPIKESPARSE_WARM=1 $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --directory $(WORKDIR) \
-		--workflow-profile workflow/profiles/local; status=$$?; \
-		$(BIN)/python -m spikesparse.warm stop >/dev/null; exit $$status
-	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --directory $(WORKDIR) --report results/report.html
+		--workflow-profile workflow/profiles/local --report results/report.html --report-after-run; \
+		status=$$?; $(BIN)/python -m spikesparse.warm stop >/dev/null; exit $$status
 	@cat $(WORKDIR)/results/tables/replication.md
 
 # The reference tables (reference/): the study, then its claims, summary, conversion and plane

@@ -39,3 +39,4 @@ rule all:
         paths.NOTEBOOK_HTML,
         paths.REPLICATION_CSV,
         paths.REPLICATION_MD,
+        paths.TABLES_INDEX,

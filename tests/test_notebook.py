@@ -3,6 +3,7 @@ report description, and the executed notebook of the quick study (one PNG per fi
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 from html import unescape
@@ -153,6 +154,33 @@ def test_figure_png_is_a_png_under_the_agg_backend():
         notebook.figure_png("e9_nothing", {})
 
 
+def test_tables_load_when_first_used(tmp_path):
+    tables_dir = tmp_path / "results" / "tables"
+    tables_dir.mkdir(parents=True)
+    pd.DataFrame({"experiment": ["e1"], "seed": [0]}).to_csv(tables_dir / "runs.csv", index=False)
+    tables = notebook.load_tables(tmp_path / "results")
+    assert list(tables) == list(paths.AGGREGATE_TABLES) and len(tables) == len(paths.AGGREGATE_TABLES)
+    assert "read: none yet" in repr(tables)
+    assert tables["runs"]["experiment"].tolist() == ["e1"]
+    assert tables["runs"] is tables["runs"]  # read once
+    assert "read: runs" in repr(tables)
+    with pytest.raises(FileNotFoundError):
+        tables["rasters"]  # absent: read only when asked for
+    with pytest.raises(KeyError, match="no table 'nothing'"):
+        tables["nothing"]
+
+
+def test_a_drawn_figure_file_is_shown_as_it_is_else_the_figure_is_drawn(tmp_path):
+    name = next(n for n in paths.FIGURE_NAMES if n.startswith("e4_"))
+    drawn = PNG_MAGIC + b"the figures job drew this"
+    (tmp_path / f"{name}.png").write_bytes(drawn)
+    assert notebook.drawn_figure(name, tmp_path) == drawn
+    assert notebook.drawn_figure(name, tmp_path / "elsewhere") is None
+    assert notebook.drawn_figure(name, None) is None
+    with pytest.raises(ValueError, match="unknown figure 'e9_nothing'"):
+        notebook.drawn_figure("e9_nothing", tmp_path)
+
+
 def _kernel(cells: list[str], cwd: Path) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     NotebookClient(
@@ -167,6 +195,9 @@ def test_in_a_kernel_figures_display_as_png_and_replication_says_whether_it_ran(
     tables = tmp_path / "tables"
     tables.mkdir()
     name = next(n for n in paths.FIGURE_NAMES if n.startswith("e4_"))
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    (figures / f"{name}.png").write_bytes(notebook.figure_png(name, {"conversion": pd.DataFrame()}))
     nb = _kernel(
         [
             "import matplotlib; matplotlib.use('Agg')\n"
@@ -176,15 +207,19 @@ def test_in_a_kernel_figures_display_as_png_and_replication_says_whether_it_ran(
             f"show_replication({str(tmp_path)!r})",
             f"open({str(tables / 'replication.md')!r}, 'w').write({REPLICATION!r})\n"
             f"show_replication({str(tmp_path)!r})",
+            # with the figures folder: the drawn file itself, nothing drawn (no tables given)
+            f"show_figure({name!r}, {{}}, figures={str(figures)!r})",
         ],
         tmp_path,
     )
-    notebook.check_executed(nb, [name])
+    notebook.check_executed({"cells": nb.cells[:4]}, [name])
     fig_cell = nb.cells[1].outputs
     assert [o["output_type"] for o in fig_cell] == ["display_data", "display_data"]
     assert paths.FIGURE_NAMES[name] in fig_cell[0]["data"]["text/markdown"]
     assert "did not run" in nb.cells[2].outputs[0]["data"]["text/markdown"]
     assert "| a | yes |" in nb.cells[3].outputs[0]["data"]["text/markdown"]
+    shown = base64.b64decode(nb.cells[4].outputs[1]["data"]["image/png"])
+    assert shown == (figures / f"{name}.png").read_bytes()
 
 
 # The report's workflow description (workflow/report/workflow.rst) is a Jinja2 template that

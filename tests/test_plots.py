@@ -5,15 +5,18 @@ without editing this file. Also: the registry is consistent, and log axes carry 
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from jinja2 import Environment
 
 from spikesparse import metric_catalog, paths, plots
 from spikesparse.aggregation import plane_table, summary_table
-from spikesparse.figure_registry import FIGURES, markdown_table, write_captions
+from spikesparse.figure_registry import FIGURES, markdown_table, write_caption_template
 
 # (study, experiment, dataset, family, method, regularizer, lambdas, extra cfg columns)
 SETTINGS = [
@@ -217,10 +220,13 @@ def test_registry_is_the_one_list_of_figures(tmp_path):
         assert callable(getattr(plots, fig.draw)), f"{name}: plots.{fig.draw} missing"
         assert set(fig.tables) <= set(paths.AGGREGATE_TABLES), name
         assert fig.caption and fig.reading and fig.title
-    captions = write_captions(tmp_path / "captions")
-    assert set(captions) == set(FIGURES)
-    for name, path in captions.items():
-        assert open(path).read().strip() == FIGURES[name].caption
+    # One caption template for the per-figure jobs of the `figures` rule, rendered as Snakemake
+    # renders a report caption: with the job's wildcards.
+    template = Path(write_caption_template(tmp_path / "captions")).read_text()
+    env = Environment(trim_blocks=True, lstrip_blocks=True)
+    for name in FIGURES:
+        snakemake = SimpleNamespace(wildcards=SimpleNamespace(figure=name))
+        assert env.from_string(template).render(snakemake=snakemake).strip() == FIGURES[name].caption
     table = markdown_table()
     assert all(f"| `{name}` |" in table for name in FIGURES)
 

@@ -248,3 +248,57 @@ def test_bad_inputs_name_the_cause(results, tmp_path):
         SB.study_table(
             pd.DataFrame({"s": [1.0]}), pd.DataFrame(columns=["experiment", "train_flops", "eval_flops"]), 0.0
         )
+
+
+def _ended(path: Path, at: float) -> None:
+    import os
+
+    os.utime(path, (at, at))  # Snakemake writes a benchmark file when its job ends
+
+
+def test_serial_tail_runs_from_the_last_training_job_to_the_last_job(results):
+    bench_dir = results / "benchmarks"
+    t = 1_000_000.0
+    for rel, end in {
+        "train/e1/baseline/lam=0.0/seed=0.tsv": t - 5,
+        "train/e3_digits/baseline/lam=0.0/seed=0.tsv": t,  # the last training job ends at t
+        "train_ann/e4_digits/seed=0.tsv": t - 20,
+        "convert/e4_digits/seed=0.tsv": t - 10,
+        "generate_dataset/digits.tsv": t - 100,
+        "aggregate/aggregate.tsv": t + 1.5,  # 1 s job: starts 0.5 s after t
+    }.items():
+        _ended(bench_dir / rel, end)
+    for name, seconds, end in (("e1_a", 2.0, t + 4.0), ("e2_b", 1.0, t + 3.0)):
+        write_tsv(bench_dir / "figures" / f"{name}.tsv", [seconds])
+        _ended(bench_dir / "figures" / f"{name}.tsv", end)
+    write_tsv(bench_dir / "notebook" / "analysis.tsv", [3.0])
+    _ended(bench_dir / "notebook" / "analysis.tsv", t + 7.25)
+    bench = SB.read_benchmarks(bench_dir, {"e1", "e3_digits", "e4_digits"})
+    tail = SB.serial_tail(bench, report_s=2.0)
+    assert tail["dag_s"] == pytest.approx(7.25)
+    assert tail["report_s"] == 2.0 and tail["total_s"] == pytest.approx(9.25)
+    assert list(tail["rules"]) == ["aggregate", "figures", "notebook"]  # DAG order, present ones
+    assert tail["rules"]["figures"] == {
+        "jobs": 2,
+        "job_s": 3.0,
+        "start_s": pytest.approx(2.0),
+        "end_s": pytest.approx(4.0),
+    }
+    assert tail["rules"]["aggregate"]["start_s"] == pytest.approx(0.5)
+    assert SB.serial_tail(bench[bench["rule"] == "train"]) is None  # no tail job
+    assert SB.serial_tail(bench[bench["rule"].isin(SB.TAIL_RULES)]) is None  # nothing before it
+    table = SB.markdown(
+        {
+            **SB.study_table(bench, pd.DataFrame(columns=["experiment", "train_flops", "eval_flops"]), 1.0),
+            "serial_tail": tail,
+        }
+    )
+    assert "serial tail after the last training job: 9.2 s (DAG 7.2 s, then the report 2.0 s)" in table
+    assert "figures 2 jobs 3.0 job-s (ends at 4.0 s)" in table
+    no_report = SB.markdown(
+        {
+            **SB.study_table(bench, pd.DataFrame(columns=["experiment", "train_flops", "eval_flops"]), 1.0),
+            "serial_tail": SB.serial_tail(bench),
+        }
+    )
+    assert "(DAG only; the report was not built here)" in no_report

@@ -231,12 +231,15 @@ def cmd_rejudge(args) -> None:
 
 def cmd_figures(args) -> None:
     from . import plots
+    from .figure_registry import FIGURES
 
-    tables = plots.read_tables(args.tables)
-    for path in args.out:
-        name = Path(path).stem
-        if name not in plots.FIGURES:
-            raise SystemExit(f"unknown figure {name!r}; known: {sorted(plots.FIGURES)}")
+    names = [Path(path).stem for path in args.out]
+    unknown = [name for name in names if name not in FIGURES]
+    if unknown:
+        raise SystemExit(f"unknown figure {unknown[0]!r}; known: {sorted(FIGURES)}")
+    # Only the tables these figures read (a figure job draws one figure; rasters.csv is large).
+    tables = plots.read_tables(args.tables, dict.fromkeys(t for n in names for t in FIGURES[n].tables))
+    for name, path in zip(names, args.out, strict=True):
         plots.save(plots.FIGURES[name](tables), path)
         print(f"wrote {path}")
 

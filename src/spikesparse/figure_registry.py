@@ -3,7 +3,7 @@ the ``plots`` function that draws it and the aggregated tables it reads.
 
 Everything that lists figures derives from ``FIGURES``: ``plots.FIGURES`` (name -> drawing
 function), ``paths.FIGURE_NAMES`` (name -> title) and ``paths.figure``, the ``figures`` rule's
-outputs and their report captions (``write_captions``, called when the workflow is parsed), the
+outputs and their report captions (``write_caption_template``, called when the workflow is parsed), the
 notebook's figure list and the README's figure table (``markdown_table``; checked by
 ``tests/test_readme.py``). ``tests/test_plots.py`` renders every entry from tiny tables.
 
@@ -380,20 +380,31 @@ def caption_rst(fig: Figure) -> str:
     return fig.caption + "\n"
 
 
-def write_captions(folder: str | Path) -> dict[str, str]:
-    """Write each figure's caption to ``<folder>/<name>.rst`` (only where the text changed) and
-    return name -> absolute path: Snakemake's ``report(caption=...)`` takes a file, so the
-    ``figures`` rule writes them from this registry when the workflow is parsed."""
-    out = Path(folder).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for fig in FIGURES.values():
-        path = out / f"{fig.name}.rst"
-        text = caption_rst(fig)
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-        files[fig.name] = str(path)
-    return files
+def caption_template() -> str:
+    """One report caption for every figure: a Jinja template that Snakemake renders per figure
+    file with its job's wildcards, giving the caption of ``snakemake.wildcards.figure``.
+
+    The ``figures`` rule is one rule with a ``{figure}`` wildcard (one job per figure, drawn in
+    parallel), and ``report(caption=...)`` takes one file per rule, so the file branches on the
+    wildcard. Captions are plain reStructuredText (no Jinja syntax of their own)."""
+    parts = []
+    for i, fig in enumerate(FIGURES.values()):
+        if "{{" in fig.caption or "{%" in fig.caption:
+            raise ValueError(f"the caption of {fig.name} holds Jinja syntax")
+        keyword = "if" if i == 0 else "elif"
+        parts.append(f'{{% {keyword} snakemake.wildcards.figure == "{fig.name}" %}}\n{caption_rst(fig)}')
+    return "".join(parts) + "{% endif %}\n"
+
+
+def write_caption_template(folder: str | Path) -> str:
+    """Write ``caption_template()`` to ``<folder>/figures.rst`` (only where the text changed) and
+    return its absolute path: the ``figures`` rule calls it when the workflow is parsed."""
+    path = Path(folder).resolve() / "figures.rst"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = caption_template()
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return str(path)
 
 
 def markdown_table() -> str:

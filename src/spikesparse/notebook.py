@@ -6,6 +6,12 @@ method, lambda, seed or E1 regime; the claim rows of one study in words; the fig
 registry (``figure_registry.FIGURES``) grouped by study and displayed as inline PNG images; the
 metric glossary from the metric catalog.
 
+In the workflow the notebook embeds the figure files the ``figures`` jobs drew
+(``results/figures/*.png``, the same PNGs as the report's) instead of drawing every figure a
+second time; a figure whose file is missing (the notebook run by hand on other tables) is drawn
+from the tables. The tables load lazily (``load_tables``): the per-neuron and raster tables are
+the largest of the study and are read only where a cell uses them.
+
 Figures are displayed as explicit PNG images (``IPython.display.Image``) rather than through
 matplotlib's display hook: ``plots`` selects the non-interactive Agg backend at import so the
 ``figures`` rule renders headless, and under Agg a returned or ``show()``-n figure produces no
@@ -15,10 +21,9 @@ notebook output at all. A PNG written by ``savefig`` does not depend on the back
 from __future__ import annotations
 
 import inspect
-import io
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +35,8 @@ from .figure_registry import FIGURES
 # Output metadata key that names the figure an image output shows: the tests and
 # ``check_executed`` find each figure's image by it.
 FIGURE_KEY = "spikesparse_figure"
-# Resolution of the notebook's PNGs: lower than the figure files' 130 dpi keeps the HTML light.
-NOTEBOOK_DPI = 100
+# Resolution of a PNG drawn here (only where the figure file is missing): the figure files' own.
+NOTEBOOK_DPI = 130
 _STUDY = re.compile(r"^(e\d+)")
 # nbconvert's lab template, less the two scripts it loads from a CDN (RequireJS for widgets, MathJax
 # for LaTeX): the notebook uses neither, and the HTML must open offline without failed requests.
@@ -59,6 +64,38 @@ def results_file(results_dir: str | Path, pattern: str) -> Path:
     """
     rel = Path(pattern).relative_to(paths.RESULTS)
     return Path(results_dir) / rel
+
+
+class LazyTables(Mapping):
+    """The aggregated tables by name (``paths.AGGREGATE_TABLES``), each read from its CSV in
+    ``folder`` the first time it is used, then kept: ``tables["runs"]`` reads ``runs.csv`` once."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self._read: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in paths.AGGREGATE_TABLES:
+            raise KeyError(f"no table {name!r}; the tables are {list(paths.AGGREGATE_TABLES)}")
+        if name not in self._read:
+            # .copy(): one consolidated block, as plots.read_tables gives the figures
+            self._read[name] = pd.read_csv(self.folder / Path(paths.AGGREGATE_TABLES[name]).name).copy()
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(paths.AGGREGATE_TABLES)
+
+    def __len__(self) -> int:
+        return len(paths.AGGREGATE_TABLES)
+
+    def __repr__(self) -> str:
+        read = ", ".join(self._read) or "none yet"
+        return f"LazyTables({str(self.folder)!r}; read: {read})"
+
+
+def load_tables(results_dir: str | Path) -> LazyTables:
+    """The aggregated tables of ``results_dir`` by name, each read when first used (``LazyTables``)."""
+    return LazyTables(results_file(results_dir, paths.TABLES))
 
 
 def study_of(experiment: str) -> str:
@@ -228,28 +265,41 @@ def figure_groups(names: Iterable[str] | None = None) -> dict[str, list[str]]:
     return groups
 
 
-def figure_png(name: str, tables: dict[str, pd.DataFrame], dpi: int = NOTEBOOK_DPI) -> bytes:
-    """The registered figure ``name`` drawn from ``tables``, as PNG bytes (figure closed after).
+def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int = NOTEBOOK_DPI) -> bytes:
+    """The registered figure ``name`` drawn from ``tables``, as PNG bytes (figure closed after),
+    encoded as the figure files are (``plots.png_bytes``).
 
     A study the tables lack gives the figure's own note image (``plots`` draws one), not an error.
     """
     import matplotlib.pyplot as plt
 
-    from . import plots  # noqa: F401 (selects Agg before pyplot is used here)
+    from . import plots  # selects Agg before pyplot is used here
 
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; registered: {sorted(FIGURES)}")
     fig = FIGURES[name].render(tables)
     try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
+        return plots.png_bytes(fig, dpi=dpi)
     finally:
         plt.close(fig)
-    return buf.getvalue()
 
 
-def show_figure(name: str, tables: dict[str, pd.DataFrame], heading: str = "###") -> None:
-    """Display one registered figure under its title: a Markdown heading, then one PNG image.
+def drawn_figure(name: str, figures: str | Path | None) -> bytes | None:
+    """The PNG bytes of the figure file the ``figures`` job drew for ``name`` in the folder
+    ``figures``, or None where there is no such file (or no folder given)."""
+    if figures is None:
+        return None
+    if name not in FIGURES:
+        raise ValueError(f"unknown figure {name!r}; registered: {sorted(FIGURES)}")
+    path = Path(figures) / FIGURES[name].file
+    return path.read_bytes() if path.is_file() else None
+
+
+def show_figure(
+    name: str, tables: Mapping[str, pd.DataFrame], heading: str = "###", figures: str | Path | None = None
+) -> None:
+    """Display one registered figure under its title: a Markdown heading, then one PNG image:
+    the drawn file in the folder ``figures`` where there is one, else drawn from ``tables``.
 
     The image output carries ``{FIGURE_KEY: name}`` in its metadata so tests and
     ``check_executed`` can tell which figure it is.
@@ -258,18 +308,24 @@ def show_figure(name: str, tables: dict[str, pd.DataFrame], heading: str = "###"
 
     title = FIGURES[name].title if name in FIGURES else name
     display(Markdown(f"{heading} {title}\n\n`{name}`"))
-    display(Image(data=figure_png(name, tables), format="png"), metadata={FIGURE_KEY: name, ALT_KEY: title})
+    png = drawn_figure(name, figures)
+    if png is None:
+        png = figure_png(name, tables)
+    display(Image(data=png, format="png"), metadata={FIGURE_KEY: name, ALT_KEY: title})
 
 
-def show_figures(tables: dict[str, pd.DataFrame], study: str) -> list[str]:
-    """Display every registered figure of ``study``, in registry order; returns their names."""
+def show_figures(
+    tables: Mapping[str, pd.DataFrame], study: str, figures: str | Path | None = None
+) -> list[str]:
+    """Display every registered figure of ``study``, in registry order (each its drawn file in
+    ``figures`` where there is one); returns their names."""
     names = figure_groups().get(study, [])
     if not names:
         from IPython.display import Markdown, display
 
         display(Markdown(f"_No figure registered for {study.upper()}._"))
     for name in names:
-        show_figure(name, tables)
+        show_figure(name, tables, figures=figures)
     return names
 
 
@@ -306,6 +362,7 @@ def show_replication(results_dir: str | Path) -> None:
 HELPERS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
+        load_tables,
         select,
         regimes,
         study_of,

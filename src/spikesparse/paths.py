@@ -32,6 +32,9 @@ CONVERSION_TABLE = f"{TABLES}/conversion.csv"
 PLANE_TABLE = f"{TABLES}/plane.csv"
 CLAIMS_CSV = f"{TABLES}/claims.csv"
 CLAIMS_MD = f"{TABLES}/claims.md"
+# The report's index of the tables folder (spikesparse.report_tables): the tables not embedded
+# in the report (per-neuron rates, rasters, ...) with where they are on disk.
+TABLES_INDEX = f"{TABLES}/index.csv"
 # Replication check: this results folder against the reference tables shipped in reference/.
 REFERENCE_DIR = "reference"
 REPLICATION_CSV = f"{TABLES}/replication.csv"

@@ -23,6 +23,13 @@ command. FLOPs are counted from the resolved config of every run, never from tim
 
 Element-wise work (membrane updates, surrogate gradients, Adam) is not counted: the efficiency
 is a lower bound on the fraction of the machine that does useful matmul work.
+
+The serial tail (``serial_tail``): what runs after the last training job, while most cores idle:
+the jobs of ``TAIL_RULES`` (aggregate -> claims, figures, replication, tables index, notebook),
+then the Snakemake report that ``make study`` builds after the DAG. Each job's end is its
+benchmark file's modification time (Snakemake writes the file when the job ends) and its start
+that end less its seconds; the tail runs from the end of the last job of any other rule to the
+end of the last job, plus the report's own wall time when ``bench-study`` ran the study.
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ from .runtime import torch_threads
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = "(shared)"  # jobs of no single experiment: datasets, tables, figures, notebook
+# The rules that run after the last training job (the serial tail), in DAG order.
+TAIL_RULES = ("aggregate", "claims", "replication", "figures", "tables_index", "notebook")
 
 
 def _under_results(pattern: str) -> Path:
@@ -61,7 +70,8 @@ def _under_results(pattern: str) -> Path:
 def read_benchmarks(bench_dir: str | Path, experiments: set[str]) -> pd.DataFrame:
     """One row per benchmark file: ``rule`` (the first folder under ``bench_dir``), ``experiment``
     (the first path component below it that names an experiment, else ``(shared)``), job-seconds
-    ``s`` and ``cpu_time`` (summed over the file's rows, one per repeat)."""
+    ``s`` and ``cpu_time`` (summed over the file's rows, one per repeat), and ``end``: the file's
+    modification time (epoch seconds), when Snakemake wrote it at the end of the job."""
     bench_dir = Path(bench_dir)
     files = sorted(p for p in bench_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
@@ -86,9 +96,40 @@ def read_benchmarks(bench_dir: str | Path, experiments: set[str]) -> pd.DataFram
                 "file": str(rel),
                 "s": float(pd.to_numeric(frame["s"], errors="coerce").sum()),
                 "cpu_time": float(pd.to_numeric(cpu, errors="coerce").sum()),
+                "end": path.stat().st_mtime,
             }
         )
     return pd.DataFrame(rows)
+
+
+def serial_tail(bench: pd.DataFrame, tail_rules=TAIL_RULES, report_s: float | None = None) -> dict | None:
+    """The serial tail of a study from its benchmark rows (``read_benchmarks``): from the end of
+    the last job of a rule not in ``tail_rules`` (the last training or conversion job) to the end
+    of the last job (``dag_s``), plus ``report_s`` (the report built after the DAG) in
+    ``total_s``. Per tail rule: jobs, job-seconds, and its first start and last end in seconds
+    after the tail began (start = end less the job's seconds). None where the benchmarks hold
+    no tail job or no job before the tail."""
+    tail = bench[bench["rule"].isin(tail_rules)]
+    before = bench[~bench["rule"].isin(tail_rules)]
+    if tail.empty or before.empty:
+        return None
+    t0 = float(before["end"].max())
+    dag_s = max(float(tail["end"].max()) - t0, 0.0)
+    rules = {}
+    for rule in [r for r in tail_rules if r in set(tail["rule"])]:
+        grp = tail[tail["rule"] == rule]
+        rules[rule] = {
+            "jobs": len(grp),
+            "job_s": float(grp["s"].sum()),
+            "start_s": float((grp["end"] - grp["s"]).min()) - t0,
+            "end_s": float(grp["end"].max()) - t0,
+        }
+    return {
+        "dag_s": dag_s,
+        "report_s": report_s,
+        "total_s": dag_s + (report_s or 0.0),
+        "rules": rules,
+    }
 
 
 def _hidden(value) -> list[int]:
@@ -353,6 +394,24 @@ def markdown(result: dict) -> str:
             f"| {rule} | {r['jobs']} | {r['job_s']:.1f} | {100 * r['share']:.1f} % "
             f"| {r['mean_job_s']:.2f} | {'–' if warm_start else format(r['cpu_s'], '.1f')} |"
         )
+    tail = result.get("serial_tail")
+    if tail:
+        report = tail.get("report_s")
+        steps = ", ".join(
+            f"{rule} {r['jobs']} job{'s' if r['jobs'] > 1 else ''} {r['job_s']:.1f} job-s "
+            f"(ends at {r['end_s']:.1f} s)"
+            for rule, r in tail["rules"].items()
+        )
+        lines += [
+            "",
+            f"serial tail after the last training job: {tail['total_s']:.1f} s"
+            + (
+                f" (DAG {tail['dag_s']:.1f} s, then the report {report:.1f} s)"
+                if report is not None
+                else " (DAG only; the report was not built here)"
+            )
+            + f" (goal <= 20 s): {steps}",
+        ]
     alone = result.get("products_alone")
     lines += [
         "",
@@ -383,10 +442,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def run_study(config: str | Path, results: Path, cores: str, warm_start: bool = True) -> float:
+def run_study(config: str | Path, results: Path, cores: str, warm_start: bool = True) -> tuple[float, float]:
     """Run the whole study of ``config`` from scratch into ``results`` (whose parent is the
     Snakemake working directory), as ``make study`` does (warm start unless ``warm_start`` is
-    False); returns its wall time in seconds."""
+    False; the report built by the same Snakemake process after the DAG); returns its wall time
+    in seconds and the time (epoch seconds) it ended."""
     if results.name != paths.RESULTS:
         raise ValueError(f"--results must be a folder named {paths.RESULTS!r}, got {results}")
     if results.exists():
@@ -405,16 +465,20 @@ def run_study(config: str | Path, results: Path, cores: str, warm_start: bool = 
         str(cores),
         "--workflow-profile",
         str(REPO / "workflow" / "profiles" / "local"),
+        "--report",
+        paths.REPORT,
+        "--report-after-run",
     ]
     results.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, warm.ENV_SWITCH: "1" if warm_start else "0"}
     t0 = time.perf_counter()
     try:
         subprocess.run(cmd, check=True, cwd=REPO, env=env)
+        ended = time.time()
     finally:
         if warm_start:
             warm.stop_all()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, ended
 
 
 def bench_study(
@@ -430,7 +494,7 @@ def bench_study(
     FLOPs, measure the sgemm peak and (``with_products``) the products-alone bound at one thread,
     as every job runs, and write/print the table."""
     results = Path(results).resolve()
-    full_study_s = run_study(config, results, cores, warm_start) if config else None
+    full_study_s, ended = run_study(config, results, cores, warm_start) if config else (None, None)
     runs_file = results / _under_results(paths.RUNS_TABLE)
     if not runs_file.exists():
         raise ValueError(f"{runs_file} not found: the study has not finished")
@@ -446,6 +510,9 @@ def bench_study(
         with torch_threads(1):  # as every study job runs
             products = run_products_seconds(runs, metas)
     result = {"full_study_s": full_study_s, **study_table(bench, flops, peak, products)}
+    # The report: from the end of the last job to the end of the Snakemake process that built it.
+    report_s = max(ended - float(bench["end"].max()), 0.0) if ended is not None else None
+    result["serial_tail"] = serial_tail(bench, report_s=report_s)
     result["config"] = str(config) if config else None
     result["warm_start"] = bool(config) and warm_start
     result["machine"] = machine_info()

@@ -78,6 +78,8 @@ _PRELOAD = (
     "spikesparse.aggregation",
     "spikesparse.claims",
     "spikesparse.replication",
+    # matplotlib and seaborn (about 1 s of import): each figure is a job of its own
+    "spikesparse.plots",
 )
 
 

@@ -1,8 +1,10 @@
 """The quick study's two HTML outputs in a real browser (headless Chromium through Playwright).
 
 Checks what a reader sees: the notebook shows one decoded PNG under each registered figure's
-heading, the report lists every registered figure (and decodes each one), and neither page logs
-a console error, throws, or makes a request that fails or leaves the machine.
+heading, the report lists every registered figure and shows each one when it is opened, and
+neither page logs a console error, throws, or makes a request that fails or leaves the machine.
+The report stays light (issue 40): at most ``REPORT_MAX_BYTES``, the large per-run, per-neuron
+and raster tables left on disk and named, with their folder, by the embedded tables index.
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ KNOWN_WARNINGS = {
     "install it as a PostCSS plugin or use the Tailwind CLI: https://tailwindcss.com/docs/installation"
 }
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+# The bound of issue 40 for the default study's report (55 MB when it embedded every table); the
+# quick study's report is below it too.
+REPORT_MAX_BYTES = 10_000_000
+# What the report embeds besides the figures and the notebook; every other table stays on disk.
+EMBEDDED_TABLES = (
+    paths.SUMMARY_TABLE,
+    paths.CLAIMS_CSV,
+    paths.CLAIMS_MD,
+    paths.REPLICATION_CSV,
+    paths.REPLICATION_MD,
+    paths.TABLES_INDEX,
+)
 
 
 def _chromium() -> str | None:
@@ -167,4 +181,46 @@ def test_report_lists_every_figure_and_describes_the_config(browser, study):
         [results[paths.figure(name)]["data_uri"] for name in paths.FIGURE_NAMES],
     )
     assert all(w > 0 for w in widths), dict(zip(paths.FIGURE_NAMES, widths, strict=True))
+    visit.assert_clean()
+
+
+def test_report_shows_every_figure_and_stays_light(browser, study):
+    report = study / paths.REPORT
+    assert report.stat().st_size <= REPORT_MAX_BYTES, f"{report.stat().st_size} bytes"
+    visit = Visit(browser, report)
+    visit.page.wait_for_selector("#loading-screen", state="hidden")
+    results = visit.page.evaluate("() => results")
+    figures = {paths.figure(name) for name in paths.FIGURE_NAMES}
+    embedded = set(results) - figures - {paths.NOTEBOOK_HTML}
+    assert embedded == set(EMBEDDED_TABLES), sorted(embedded)
+    for name in ("neurons", "rasters", "runs", "history"):
+        assert paths.AGGREGATE_TABLES[name] not in results, name
+    # The index names every table left on disk, and the folder they are in.
+    index = results[paths.TABLES_INDEX]
+    assert str((study / paths.TABLES).resolve()) in index["caption"]
+    for name in ("neurons", "rasters"):
+        assert f'href="{Path(paths.AGGREGATE_TABLES[name]).relative_to(paths.RESULTS)}"' in index["caption"]
+    text = visit.page.inner_text("body")
+    assert "results/tables/" in text and "index.csv" in text  # the landing page says where they are
+    # Every figure, opened as a reader opens it (what its entry's eye button and the results list
+    # do: the content view of its data), is shown: an <img> of its own data, decoded, laid out.
+    for name in paths.FIGURE_NAMES:
+        path = paths.figure(name)
+        shown = visit.page.evaluate(
+            """async path => {
+                const uri = results[path].data_uri;
+                app.setView({content: "img", contentPath: uri, resultPath: path});
+                for (let i = 0; i < 100; i++) {
+                    const img = [...document.images].find(el => el.src === uri);
+                    if (img) {
+                        await img.decode().catch(() => null);
+                        return [img.naturalWidth, img.getBoundingClientRect().width];
+                    }
+                    await new Promise(resolve => setTimeout(resolve, 50));
+                }
+                return [0, 0];
+            }""",
+            path,
+        )
+        assert shown[0] > 0 and shown[1] > 0, (name, shown)
     visit.assert_clean()

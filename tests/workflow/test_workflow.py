@@ -97,6 +97,7 @@ def test_every_rule_logs_under_results_logs(study):
         "figures",
         "notebook",
         "replication",
+        "tables_index",
     }
     train_log = next((study / paths.LOGS / "train").rglob("*.log")).read_text()
     assert "epoch 1/" in train_log  # per-epoch progress

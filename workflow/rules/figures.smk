@@ -1,34 +1,43 @@
-# Every figure of `spikesparse.figure_registry`, drawn in one job. The registry also gives each
-# figure's report caption, written to a file here because `report(caption=...)` takes a path.
+# Every figure of `spikesparse.figure_registry`, one job per figure (`{figure}`), so that the
+# figures are drawn in parallel after the aggregate job, each from the tables it reads only.
+# The registry gives each figure's report caption: one caption template for the rule, written
+# here because `report(caption=...)` takes a path, branching on the job's `figure` wildcard.
 from spikesparse.figure_registry import FIGURES as FIGURE_REGISTRY
-from spikesparse.figure_registry import write_captions
+from spikesparse.figure_registry import write_caption_template
 
-FIGURE_CAPTIONS = write_captions(paths.REPORT_CAPTIONS)
+FIGURE_CAPTION = write_caption_template(paths.REPORT_CAPTIONS)
 
 
 rule figures:
     input:
-        list(paths.AGGREGATE_TABLES.values()),
-    output:
-        [
-            report(
-                paths.figure(fig.name),
-                caption=FIGURE_CAPTIONS[fig.name],
-                category=fig.study.upper(),
-                labels={"figure": fig.title},
-            )
-            for fig in FIGURE_REGISTRY.values()
+        # the tables this figure reads, only
+        lambda wildcards: [
+            paths.AGGREGATE_TABLES[t] for t in FIGURE_REGISTRY[wildcards.figure].tables
         ],
+    output:
+        report(
+            f"{paths.FIGURES}/{{figure}}.png",
+            caption=FIGURE_CAPTION,
+            category=lambda wildcards: FIGURE_REGISTRY[wildcards.figure].study.upper(),
+            labels=lambda wildcards: {
+                "figure": FIGURE_REGISTRY[wildcards.figure].title
+            },
+        ),
     log:
-        f"{paths.LOGS}/figures/figures.log",
+        f"{paths.LOGS}/figures/{{figure}}.log",
     benchmark:
-        f"{paths.BENCHMARKS}/figures/figures.tsv"
+        f"{paths.BENCHMARKS}/figures/{{figure}}.tsv"
+    wildcard_constraints:
+        figure="|".join(FIGURE_REGISTRY),
+    # Below the claims -> replication chain (default 0), which then runs beside the figures
+    # instead of after them: both end before the notebook, which needs every figure.
+    priority: -1
     conda:
         "../envs/spikesparse.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
     params:
-        tables=lambda wildcards, input: str(Path(input[0]).parent),
+        tables=paths.TABLES,
     shell:
         "python -m spikesparse figures --tables {params.tables} --out {output} > {log} 2>&1"

@@ -2,6 +2,8 @@ rule notebook:
     input:
         notebook=REPO / "notebooks" / "analysis.ipynb",
         tables=list(paths.AGGREGATE_TABLES.values()),
+        # the drawn figure files: the notebook embeds them instead of drawing them again
+        figures=all_figures(),
         claims=paths.CLAIMS_CSV,
         replication=paths.REPLICATION_CSV,
     output:
