@@ -45,3 +45,10 @@ def test_the_products_step_runs_each_product_once(monkeypatch):
     assert calls["addmm"] == [(p.m, p.n) for p in products if p.op == "addmm"]
     assert calls["steps"] == [((p.repeat, p.m, p.k), (p.k, p.n)) for p in products if p.op == "steps"]
     assert len(calls["steps"]) == 2 * len(W["hidden"])
+
+
+def test_step_over_products_is_the_median_of_the_rounds_ratios():
+    step = [{"ms": 10.0}, {"ms": 12.0}, {"ms": 9.0}]
+    products = [{"ms": 8.0}, {"ms": 8.0}, {"ms": 6.0}]  # ratios 1.25, 1.5, 1.5
+    assert bk.step_over_products_of_rounds(step, products) == 1.5
+    assert bk.step_over_products_of_rounds(step[:2], products[:2]) == (1.25 + 1.5) / 2

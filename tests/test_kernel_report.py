@@ -1,7 +1,9 @@
 """The kernel benchmark's table (spikesparse.kernel_report): every figure from the result, peers
 without a figure shown as such, and the conditions the figures were measured under."""
 
-from spikesparse.kernel_report import kernel_conditions, kernel_markdown, kernel_table
+import pytest
+
+from spikesparse.kernel_report import kernel_conditions, kernel_markdown, kernel_table, step_over_products
 
 
 def _result(with_norse_speedup: bool = True) -> dict:
@@ -43,7 +45,23 @@ def test_row_carries_every_figure_of_the_result():
     assert "snntorch ms/step | norse ms/step | speed-up vs snntorch / norse |" in lines[0]
     # The separator has as many cells as the header (else markdown renders no table).
     assert lines[1].count("---") == lines[0].count("|") - 1 == 9
-    assert lines[2] == "| 1 | W1 | 8.00 | 51 % (70 %) | 5.50, 75 % | 69 % | 52.00 | 34.00 | 6.50× / 4.25× |"
+    # A JSON without step_over_products: the reciprocal of fraction_of_matmul_only (1 / 0.69).
+    assert lines[2] == "| 1 | W1 | 8.00 | 51 % (70 %) | 5.50, 75 % | 1.45× | 52.00 | 34.00 | 6.50× / 4.25× |"
+
+
+def test_step_over_products_is_its_own_column_with_the_goal():
+    result = _result()
+    ours = result["threads"]["1"]["workloads"]["W1"]["spikesparse"]
+    ours["step_over_products"] = 1.4321
+    lines = kernel_table(result).splitlines()
+    assert "| spikesparse ms/step | % of sgemm peak (goal) | products alone: ms, % of peak |" in lines[0]
+    assert "| step time / products alone (goal ≤ 1.15×) |" in lines[0]
+    assert "| 5.50, 75 % | 1.43× |" in lines[2]  # beside the fractions of peak, the recorded ratio
+    assert step_over_products(ours) == 1.4321
+    assert step_over_products({"fraction_of_matmul_only": 0.8}) == pytest.approx(1.25)
+    del ours["step_over_products"], ours["fraction_of_matmul_only"]
+    assert step_over_products(ours) is None
+    assert "| 5.50, 75 % | – |" in kernel_table(result).splitlines()[2]
 
 
 def test_a_peer_without_a_figure_is_shown_as_missing():
