@@ -27,7 +27,7 @@ def test_each_kind_checks_its_own_parameters():
     assert validate_params("dataset", "anomaly", {"kinds": ["spike", "boom"]}) == [
         "kinds[1]: must be one of ['spike', 'level_shift', 'frequency', 'amplitude', 'dropout'], got 'boom'"
     ]
-    for kind, name in [("regularizer", "dropout"), ("encoder", "phase"), ("dataset", "cifar10")]:
+    for kind, name in [("regularizer", "dropout"), ("encoder", "phase"), ("dataset", "imagenet")]:
         with pytest.raises(ValueError, match=name):
             validate_params(kind, name, {})
 

@@ -65,7 +65,7 @@ def test_generate_records_params_and_checksum():
     _, meta2 = generate("anomaly", SMALL)
     assert meta["checksum_sha256"] == meta2["checksum_sha256"]
     with pytest.raises(ValueError, match="unknown dataset"):
-        generate("mnist", {})
+        generate("imagenet", {})
     with pytest.raises(ValueError, match="unknown anomaly kind"):
         make_anomaly_dataset(kinds=["glitch"])
 

@@ -12,7 +12,8 @@ fragment accepts any value. Declared on:
 - a regularizer class: ``param_schema`` (its ``params`` tuple is derived from it; a plugin that
   sets only ``params`` accepts any value for those keys);
 - a dataset generator or encoder function: a ``param_schema`` attribute (``declare`` sets it,
-  with flags such as ``static``); a plugin dataset without one accepts any parameters.
+  with flags such as ``static``); a plugin dataset without one accepts any parameters. A dataset
+  read from files also declares ``check`` (params -> problems), which config validation runs.
 
 A ``default`` is filled into the config where the key is missing: datasets use this (their
 defaults are part of every run spec); regularizers and encoders leave their defaults in their
@@ -153,4 +154,10 @@ def validate_params(kind: str, name: str, params: dict) -> list[str]:
         errors = check_params(schema, plugin, f"dataset {name!r}")
         params.update(plugin)  # filled defaults, after the keys the config set
         return errors
-    return check_params(schema, params, f"{owner} {name!r}")
+    errors = check_params(schema, params, f"{owner} {name!r}")
+    check = getattr(component(kind, name, params), "check", None) if kind == "dataset" else None
+    if not errors and check is not None:
+        # A dataset read from files checks them here (spikesparse.local_data: missing, truncated,
+        # wrong shape or labels, checksum), so a broken folder fails config validation.
+        errors = check(params)
+    return errors

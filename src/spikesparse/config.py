@@ -296,6 +296,18 @@ def _check_encoding(config: dict, where: str, encoding: dict, dataset: str, suff
             f"config error at {where}.encoding.name: {name} coding needs a static dataset (one "
             f"feature vector per sample), not the sequence dataset {dataset!r}"
         )
+    if static and getattr(component("encoder", name), "sequence_only", False):
+        raise ConfigError(
+            f"config error at {where}.encoding.name: {name} passes spikes through and needs a "
+            f"sequence dataset, not the static dataset {dataset!r}"
+        )
+    section = config["datasets"][dataset]
+    if "generator" not in section and getattr(component("dataset", dataset, section), "events", False):
+        if name != "spikes":
+            raise ConfigError(
+                f"config error at {where}.encoding.name: dataset {dataset!r} holds spikes already "
+                f"(binned events); use name: spikes, not {name!r}"
+            )
 
 
 def _check_conversions(config: dict) -> None:

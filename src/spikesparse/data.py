@@ -11,6 +11,9 @@ Values are firing probabilities ready for rate coding.
 mapped to [0, 1], so test values never inform the scaling. Both are static: one feature vector
 per sample, turned into spikes over time by the encoder. Every split is stratified by class and
 drawn with ``seed``.
+
+``mnist``, ``fashion_mnist``, ``cifar10`` and ``shd`` are read from a folder the user names
+(``root``); their readers live in ``spikesparse.local_data``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from .components import declare
 from .io import arrays_checksum
+from .local_data import LOCAL_DATASETS, source_files
 
 ANOMALY_KINDS = ("spike", "level_shift", "frequency", "amplitude", "dropout")
 SPLITS = ("train", "val", "test")
@@ -260,6 +264,8 @@ GENERATORS = {
     "anomaly": make_anomaly_dataset,
     "digits": make_digits_dataset,
     "mnist1d": make_mnist1d_dataset,
+    # Standard benchmarks read from the folder the config's `root` names (spikesparse.local_data).
+    **LOCAL_DATASETS,
 }
 # Built-in datasets with one feature vector per sample; the encoder spreads them over time.
 STATIC_DATASETS = frozenset(name for name, fn in GENERATORS.items() if getattr(fn, "static", False))
@@ -289,6 +295,8 @@ def generate(name: str, params: dict) -> tuple[dict[str, np.ndarray], dict]:
         "shapes": {k: list(v.shape) for k, v in arrays.items()},
         "n_classes": int(max(arrays["y_train"].max(), arrays["y_test"].max()) + 1),
     }
+    if name in LOCAL_DATASETS and "generator" not in params:
+        meta["source_files"] = source_files(name, params)  # path, bytes and md5 of each file read
     return arrays, meta
 
 

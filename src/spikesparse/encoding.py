@@ -125,9 +125,20 @@ def latency_encode(
     return out
 
 
+@declare({}, sequence_only=True)
+def spikes_encode(values: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Data that are spikes already (binned events, e.g. SHD: ``[B, T, C]`` counts or 0/1) ->
+    time-major ``[T, B, C]`` float, unchanged: no coding and no random draw (the pass-through for
+    ``spikesparse.local_data``'s event datasets; config allows it on sequence datasets only)."""
+    del generator
+    if values.dim() != 3:
+        raise ValueError(f"spikes pass-through takes sequence input [B, T, C], got {tuple(values.shape)}")
+    return values.transpose(0, 1).to(torch.float32).contiguous()
+
+
 # Each encoder declares its config parameters (``param_schema``) and whether it takes static data
 # only (``static_only``); ``spikesparse.components`` checks a config's encoding against them.
-ENCODERS = {"rate": rate_encode, "latency": latency_encode}
+ENCODERS = {"rate": rate_encode, "latency": latency_encode, "spikes": spikes_encode}
 
 
 def encoded_size(n_channels: int, spec: dict) -> int:

@@ -739,27 +739,30 @@ FIGURES = {name: fig.render for name, fig in _REGISTRY.items()}
 
 # Resolution of the figure files; the notebook and the report embed these same files.
 FIGURE_DPI = 130
-# Colours of a figure file: matplotlib's RGBA PNG, reduced to one 256-colour palette (median cut,
-# no dithering). The figures are flat plot colours plus anti-aliasing, so the picture is the same
-# to the eye (mean channel error < 1 of 255 on the default study's figures) at a third of the
-# bytes: the report and the notebook each embed every figure, and the report must stay small.
+# Colours of a figure file: the Agg canvas's pixels, reduced to one 256-colour palette (median
+# cut, no dithering). The figures are flat plot colours plus anti-aliasing, so the picture is the
+# same to the eye (mean channel error < 0.1 of 255 on the default study's figures, white stays
+# white) at a third of the bytes: the report and the notebook each embed every figure, and the
+# report must stay small.
 PALETTE_COLOURS = 256
 
 
 def png_bytes(fig: plt.Figure, dpi: int = FIGURE_DPI) -> bytes:
-    """``fig`` as a palette PNG (``PALETTE_COLOURS``) at ``dpi``; the figure is left open."""
+    """``fig`` as a palette PNG (``PALETTE_COLOURS``) at ``dpi``; the figure is left open (at
+    ``dpi``). The pixels are those ``savefig(dpi=dpi)`` renders, taken from the canvas rather
+    than through an intermediate RGBA PNG (which costs a third more time to encode and decode)."""
     import io
 
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    raw = io.BytesIO()
-    fig.savefig(raw, dpi=dpi, format="png")
-    raw.seek(0)
-    with Image.open(raw) as image:
-        rgb = image.convert("RGB")
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
     palette = rgb.quantize(PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     out = io.BytesIO()
-    palette.save(out, format="PNG", optimize=True)
+    palette.save(out, format="PNG")  # zlib's default level; optimize=True: 10 % less, 7x the time
     return out.getvalue()
 
 
