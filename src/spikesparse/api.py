@@ -197,37 +197,35 @@ def active_fraction(spikes: Spikes, time_dim: int = 0) -> float:
 
 
 _SYNAPSES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-
-
-def _apply_like(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``layer``'s linear map (no bias) with ``weight`` in place of its own."""
-    if isinstance(layer, nn.Linear):
-        return F.linear(x, weight)
-    conv = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d, nn.Conv3d: F.conv3d}[type(layer)]
-    if layer.padding_mode != "zeros":
-        raise ValueError(f"synaptic_operations: padding_mode {layer.padding_mode!r} is not supported")
-    return conv(x, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+AC_RULES = ("neurobench", "layer")
 
 
 @torch.no_grad()
 def synaptic_operations(
-    layers: Sequence[nn.Module], inputs: Sequence[torch.Tensor], time_dim: int = 0
+    layers: Sequence[nn.Module], inputs: Sequence[torch.Tensor], time_dim: int = 0, rule: str = "neurobench"
 ) -> dict[str, float]:
     """NeuroBench synaptic operations per sample, from each layer's recorded input.
 
     ``layers[i]`` is a ``Linear`` or ``Conv1d/2d/3d``; ``inputs[i]`` is what it received at every
     step, time-major ``[T, B, *in_shape]`` (``time_dim`` as elsewhere). Counted per operation
-    (one input element times one weight it meets, biases not counted):
+    (one input element times one weight it meets, biases not counted; ``metrics.layer_op_counts``):
 
-    - ``Effective_ACs``: pairs of a nonzero *binary* input (a spike) and a nonzero weight;
-    - ``Effective_MACs``: the same for non-binary input (e.g. an analog first layer);
+    - ``Effective_ACs``: pairs of a nonzero *spike* input and a nonzero weight;
+    - ``Effective_MACs``: the same for non-spike input (e.g. an analog first layer);
     - ``Dense``: every pair, every step, as if inputs and weights were all nonzero;
     - ``SynOps``: the study's count, every pair of a spike and a synapse, zero weights included
       (``spikesparse.metrics.synops``: spikes x fan-out for a dense layer).
 
-    A layer's input counts as binary when all its values are 0 or 1. Conv layers count exactly
-    with stride, padding and groups: each spike meets the weights its receptive fields contain.
+    Which input is a spike (``rule``): ``"neurobench"`` (the default, NeuroBench 2.3's rule) decides
+    per step (per forward call of a step-by-step model, over the whole batch): a step whose values
+    are all in {-1, 0, 1} is spikes (signed events, e.g. polarity data, count as spikes), any
+    other value makes that step's ops MACs. ``"layer"`` (this library's rule before 0.x) decides
+    once per layer: spikes when every value of every step is 0 or 1.
+    Conv layers count exactly with stride, padding and groups: each spike meets the weights its
+    receptive fields contain (``metrics.synaptic_map``).
     """
+    if rule not in AC_RULES:
+        raise ValueError(f"synaptic_operations: rule must be one of {AC_RULES}, got {rule!r}")
     if len(layers) != len(inputs):
         raise ValueError(f"synaptic_operations: {len(layers)} layers but {len(inputs)} input tensors")
     totals = {"Effective_MACs": 0.0, "Effective_ACs": 0.0, "Dense": 0.0, "SynOps": 0.0}
@@ -245,25 +243,22 @@ def synaptic_operations(
         _check_sizes(f"synaptic_operations: inputs[{i}]", x.shape, time_dim)
         _check_values(f"synaptic_operations: inputs[{i}]", x)
         x = x.detach().movedim(time_dim, 0)
-        t, b = x.shape[:2]
+        b = x.shape[1]
         if batch is not None and b != batch:
             raise ValueError(f"synaptic_operations: inputs[{i}] has batch {b}, inputs[0] has {batch}")
         batch = b
-        x = x.reshape(t * b, *x.shape[2:]).float()
-        w = layer.weight.detach()
-        nonzero_in = (x != 0).float()
-        binary = bool(((x == 0) | (x == 1)).all())
+        spikes = None if rule == "neurobench" else bool(((x == 0) | (x == 1)).all())
         try:
-            effective = float(_apply_like(layer, nonzero_in, (w != 0).float()).sum())
-        except RuntimeError as err:  # the layer's own shape message, under the argument's name
+            ops = M.layer_op_counts(layer, x, spikes)
+        except (RuntimeError, ValueError) as err:  # the layer's own message, under the argument's name
             raise ValueError(
-                f"synaptic_operations: inputs[{i}] of shape {tuple(x.shape)} (T x B merged) does not fit "
+                f"synaptic_operations: inputs[{i}] of shape {tuple(x.shape)} does not fit "
                 f"layers[{i}] ({layer}): {err}"
             ) from None
-        totals["Effective_ACs" if binary else "Effective_MACs"] += effective
-        totals["Dense"] += float(_apply_like(layer, torch.ones_like(x[:1]), torch.ones_like(w)).sum()) * t * b
-        if binary:
-            totals["SynOps"] += float(_apply_like(layer, nonzero_in, torch.ones_like(w)).sum())
+        totals["Effective_ACs"] += ops["acs"]
+        totals["Effective_MACs"] += ops["macs"]
+        totals["Dense"] += ops["dense"]
+        totals["SynOps"] += ops["synops"]
     return {k: v / batch for k, v in totals.items()}
 
 

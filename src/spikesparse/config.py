@@ -24,6 +24,7 @@ import yaml
 
 from .components import component, dataset_is_static, key_path, param_schema, validate_params
 from .errors import ConfigError
+from .layer_spec import check_layers
 from .plugins import resolve_regularizer
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
@@ -95,6 +96,7 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
             f"config error at <root>: must be a mapping of keys to values, got {type(config).__name__}"
         )
     _reject_nonfinite(config, [])
+    _layer_models_before_defaults(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(load_schema(schema_path))
     errors = list(validator.iter_errors(config))
     if errors:
@@ -118,6 +120,9 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
             cell = parts[1] if len(parts) > 1 and parts[0] == "experiments" else None
             raise ConfigError(_describe(error) + _cell_suffix(config, cell))
         _check_semantics(config, cells)
+    for exp in config["experiments"].values():  # each pass of the schema filled hidden in again
+        if "layers" in exp["model"]:
+            exp["model"].pop("hidden", None)
     return config
 
 
@@ -330,6 +335,39 @@ def _cell_suffix(config: dict, exp_name) -> str:
     return f" (a cell of regime_maps.{origin})" if origin else ""
 
 
+def _layer_models_before_defaults(config: dict) -> None:
+    """A model given as ``layers`` says its kind per layer: ``hidden`` beside it is an error, and
+    ``kind`` defaults to feedforward there (recurrent is an error: write ``recurrent: {units}``
+    entries). Run before the schema fills ``hidden`` and ``kind`` in."""
+    experiments = config.get("experiments")
+    if not isinstance(experiments, dict):
+        return
+    for name, exp in experiments.items():
+        model = exp.get("model") if isinstance(exp, dict) else None
+        if not isinstance(model, dict) or "layers" not in model:
+            continue
+        where = f"config error at experiments.{name}.model"
+        if "hidden" in model:
+            raise ConfigError(f"{where}.hidden: give either hidden or layers, not both")
+        if model.setdefault("kind", "feedforward") == "recurrent":
+            raise ConfigError(
+                f"{where}.kind: with layers, kind is feedforward; a recurrent layer is a "
+                "'recurrent: {units: N}' entry of layers"
+            )
+
+
+def _check_layers(exp: dict, where: str, suffix: str) -> None:
+    """A ``layers`` model: the layer order (``layer_spec.check_layers``). (``hidden``, which the
+    schema fills in, is dropped at the end of ``validate_config``: the layers say it.)"""
+    model = exp["model"]
+    if "layers" not in model:
+        return
+    try:
+        check_layers(model["layers"], model.get("input_shape"))
+    except ValueError as err:
+        raise ConfigError(f"config error at {where}.model.{err}{suffix}") from None
+
+
 def _check_semantics(config: dict, experiments: list[str]) -> None:
     """The rules the schema cannot say, for the datasets, conversions and ``experiments``."""
     _check_datasets(config)
@@ -337,6 +375,7 @@ def _check_semantics(config: dict, experiments: list[str]) -> None:
     for exp_name in experiments:
         exp = config["experiments"][exp_name]
         where = f"experiments.{exp_name}"
+        _check_layers(exp, where, _cell_suffix(config, exp_name))
         dataset = exp["dataset"]
         _check_dataset_section(config, where, dataset)
         suffix = _cell_suffix(config, exp_name)

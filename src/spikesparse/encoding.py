@@ -1,4 +1,5 @@
-"""Spike encoders: values in [0, 1] -> time-major spike tensors ``[T, B, C]``.
+"""Spike encoders: values in [0, 1] -> time-major spike tensors ``[T, B, C]`` (``current``:
+analog currents instead of spikes).
 
 Sequence data (``[B, T, C]``) gives one step per sample of the sequence. Static data (``[B, C]``,
 e.g. digits) is presented for ``n_steps`` steps: the rate code draws a fresh Bernoulli sample each
@@ -125,6 +126,33 @@ def latency_encode(
     return out
 
 
+@declare(
+    {
+        "gain": {"type": "number"},
+        "offset": {"type": "number"},
+        "n_steps": N_STEPS,
+    }
+)
+def current_encode(
+    values: torch.Tensor,
+    generator: torch.Generator | None = None,
+    gain: float = 1.0,
+    offset: float = 0.0,
+    n_steps: int | None = None,
+) -> torch.Tensor:
+    """Analog input current, no spikes: each value ``v`` enters the first layer as ``gain * v +
+    offset`` at its step (static input ``[B, C]``: the same current at each of ``n_steps`` steps).
+
+    Why: a rate code spends most of its steps re-sampling what an analog first layer reads
+    directly; fed as current, the first layer's synaptic ops are MACs (``metrics``), the rest of
+    the net still runs on spikes. ``gain = 6, offset = -3`` gives back the z-scores of
+    standardized MNIST-1D (``data.ann_input_affine``). Deterministic: ``generator`` is unused."""
+    del generator
+    if torch.isnan(values).any():
+        raise ValueError("values contain NaN")
+    return (as_sequence(values, n_steps) * gain + offset).transpose(0, 1).contiguous()
+
+
 @declare({}, sequence_only=True)
 def spikes_encode(values: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Data that are spikes already (binned events, e.g. SHD: ``[B, T, C]`` counts or 0/1) ->
@@ -138,7 +166,12 @@ def spikes_encode(values: torch.Tensor, generator: torch.Generator | None = None
 
 # Each encoder declares its config parameters (``param_schema``) and whether it takes static data
 # only (``static_only``); ``spikesparse.components`` checks a config's encoding against them.
-ENCODERS = {"rate": rate_encode, "latency": latency_encode, "spikes": spikes_encode}
+ENCODERS = {
+    "rate": rate_encode,
+    "latency": latency_encode,
+    "current": current_encode,
+    "spikes": spikes_encode,
+}
 
 
 def encoded_size(n_channels: int, spec: dict) -> int:

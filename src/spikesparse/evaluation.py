@@ -15,7 +15,7 @@ import torch
 from . import metric_catalog
 from . import metrics as M
 from .encoding import shared_split_code
-from .models import SpikingNet
+from .models import ConvSpikingNet, SpikingNet
 
 # Scalar metrics every evaluation reports (NaN where a run diverged and could not be evaluated),
 # so the runs table has the same columns whatever happened to the runs; declared in the catalog.
@@ -74,6 +74,10 @@ class SplitCounts:
     recurrent: bool
     static_input: bool
     metric_cfg: dict
+    # A layer-list model's op totals over the split (``metrics.layer_op_counts`` summed over its
+    # synaptic layers: acs, macs, synops, dense), counted from each layer's real input; None for
+    # ``SpikingNet``, whose counts below come from the per-neuron spike counts.
+    layer_ops: dict | None = None
 
     @cached_property
     def all_counts(self) -> torch.Tensor:
@@ -104,6 +108,9 @@ class SplitCounts:
     def _op_totals(self) -> tuple[float, float, int]:
         """(SynOps, effective ACs, dense ops) over the split. Analog input makes the first layer
         MACs (NeuroBench: nonzero input x nonzero weight pairs), spikes make it ACs."""
+        if self.layer_ops is not None:
+            ops = self.layer_ops
+            return ops["synops"], ops["acs"], int(ops["dense"]) // self.n_samples
         synops_total, eff_acs_total, dense_total = 0.0, 0.0, 0
         w, pre = self.weights, self.in_counts
         for i in range(len(self.counts)):
@@ -139,6 +146,8 @@ class SplitCounts:
     @cached_property
     def analog_macs_per_sample(self) -> float:
         """NeuroBench effective MACs of analog input, counted once from the summed nonzero entries."""
+        if self.layer_ops is not None:
+            return self.layer_ops["macs"] / self.n_samples
         if not self.analog_input:
             return 0.0
         return M.effective_acs(self.nonzero_in, self.weights["fc0"]) / self.n_samples
@@ -198,6 +207,9 @@ def evaluate_model(
     nonzero_in = None  # per input channel: nonzero entries over all steps and samples
     raster = None
     analog_input = False
+    layer_ops = (
+        {"acs": 0.0, "macs": 0.0, "synops": 0.0, "dense": 0.0} if isinstance(model, ConvSpikingNet) else None
+    )
     scores, preds = [], []
     n_steps = None
     for lo in range(0, n_samples, batch_size):
@@ -223,6 +235,12 @@ def evaluate_model(
             zero_acts += float((s == 0).sum())
             all_acts += s.numel()
         mem_updates += sum(M.membrane_updates(m) for m in [*out.hidden_mems, out.readout_mem])
+        if layer_ops is not None:
+            # The first layer is fed the encoder's output (NeuroBench's per-step rule decides AC
+            # or MAC); every later layer is fed spikes, or spike counts after an average pool.
+            for j, (_, layer, fed) in enumerate(model.synaptic_inputs(xb, out.hidden_spikes)):
+                for key, value in M.layer_op_counts(layer, fed.cpu(), spikes=j > 0 or None).items():
+                    layer_ops[key] += value
         if details and raster is None:
             raster = spike_raster([s[:, 0] for s in out.hidden_spikes])
 
@@ -247,6 +265,7 @@ def evaluate_model(
         recurrent=model.recurrent,
         static_input=static_input,
         metric_cfg=metric_cfg,
+        layer_ops=layer_ops,
     )
     result: dict = {"n_samples": n_samples, "n_steps": n_steps, **catalog_metrics(counts_of_split)}
     rates = counts_of_split.rates

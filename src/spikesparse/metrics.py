@@ -95,6 +95,70 @@ def nonzero_input_counts(inputs: torch.Tensor) -> torch.Tensor:
     return (inputs != 0).reshape(-1, inputs.shape[-1]).sum(dim=0).double()
 
 
+def synaptic_map(layer: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``layer``'s linear map (no bias) applied to ``x`` ``[M, *in_shape]`` with ``weight`` in
+    place of its own: the one way every op count here meets a layer's real fan-out.
+
+    Why: summed over its output, ``synaptic_map(layer, counts, ones)`` is the number of
+    (input event, synapse) pairs, each input position weighted by how many synapses it meets.
+    For a convolution that is its receptive-field geometry, padding and stride included (a
+    position near a padded border meets fewer weights; with stride > 1 some positions meet
+    fewer, or none); for a dense layer it is ``counts x fan_out``. ``layer`` is an
+    ``nn.Linear``, an ``nn.Conv1d/2d/3d`` (zero padding), or anything with a 2-D ``weight``
+    ``[out, in]`` (a recurrent weight)."""
+    conv = {
+        torch.nn.Conv1d: torch.nn.functional.conv1d,
+        torch.nn.Conv2d: torch.nn.functional.conv2d,
+        torch.nn.Conv3d: torch.nn.functional.conv3d,
+    }.get(type(layer))
+    if conv is None:
+        return torch.nn.functional.linear(x, weight)
+    if layer.padding_mode != "zeros":
+        raise ValueError(f"padding_mode {layer.padding_mode!r} is not supported (only zeros)")
+    return conv(x, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
+def layer_op_counts(
+    layer: torch.nn.Module, inputs: torch.Tensor, spikes: bool | None = None
+) -> dict[str, float]:
+    """Synaptic operations of one layer over ``inputs`` ``[T, B, *in_shape]`` (totals over the
+    batch), as NeuroBench 2.3 counts them, with the study's SynOps beside:
+
+    - ``effective``: pairs of a nonzero input and a nonzero weight (NeuroBench's effective ops),
+      split per step (per forward call, as NeuroBench's hooks see a step-by-step model) into
+      ``acs`` when every input value of that step is in {-1, 0, 1} (signed events count as
+      spikes) and ``macs`` otherwise;
+    - ``synops``: the study's count over the spike steps, every pair of an input event and a
+      synapse, zero weights included (``synops``: spikes x fan-out);
+    - ``dense``: every pair at every step, as if inputs and weights were all nonzero.
+
+    ``spikes=True`` declares every step's input to be event counts (a layer after an average
+    pool is fed the number of spikes in each window, ``models.ConvSpikingNet.synaptic_inputs``;
+    a count of 2 is two accumulates), ``False`` every step analog (MACs); None, the default,
+    applies NeuroBench's per-step rule.
+    Convolutions count their real fan-out (``synaptic_map``)."""
+    T, B = inputs.shape[:2]
+    x = inputs.reshape(T * B, *inputs.shape[2:]).double()
+    w = layer.weight.detach().double()
+    nonzero = (x != 0).double()
+    if spikes is None:
+        step_binary = ((x == 0) | (x == 1) | (x == -1)).reshape(T, -1).all(dim=1).cpu()
+        events = nonzero
+    else:
+        step_binary = torch.full((T,), bool(spikes))
+        events = x.abs()
+    live = synaptic_map(layer, events, (w != 0).double()).reshape(T, -1).sum(dim=1).cpu()
+    macs = synaptic_map(layer, nonzero, (w != 0).double()).reshape(T, -1).sum(dim=1).cpu()
+    every = synaptic_map(layer, events, torch.ones_like(w)).reshape(T, -1).sum(dim=1).cpu()
+    dense = float(synaptic_map(layer, torch.ones_like(x[:1]), torch.ones_like(w)).sum()) * T * B
+    return {
+        "acs": float(live[step_binary].sum()),
+        "macs": float(macs[~step_binary].sum()),
+        "synops": float(every[step_binary].sum()),
+        "dense": dense,
+    }
+
+
 def dense_ops(n_steps: int, weight: torch.Tensor) -> int:
     """NeuroBench *Dense* ops of one layer per sample: T x fan_in x fan_out (every pair, every step)."""
     if n_steps < 0:

@@ -34,13 +34,13 @@ class TrainResult:
 
 
 def encoded_batches(code: SplitCode, generator: torch.Generator, batch_size: int) -> list[torch.Tensor]:
-    """A split's spikes batch by batch, stored as booleans (4x smaller than float spikes).
+    """A split's spikes batch by batch, stored as booleans (4x smaller than float spikes);
+    an analog code (``encoding.current_encode``) is kept as it is.
 
     Why: validation draws its spikes from a generator reseeded to the same seed every epoch, so
     every epoch would draw the same spikes again; encoding them once per run changes no number."""
-    return [
-        code.batch(slice(lo, lo + batch_size), generator).bool() for lo in range(0, len(code), batch_size)
-    ]
+    batches = [code.batch(slice(lo, lo + batch_size), generator) for lo in range(0, len(code), batch_size)]
+    return [b.bool() if bool(((b == 0) | (b == 1)).all()) else b for b in batches]
 
 
 @torch.no_grad()
@@ -77,7 +77,10 @@ def train_run(
     y_val = torch.from_numpy(data["y_val"])
     n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
     model = build_model(
-        spec["model"], n_in=encoded_size(x_train.shape[-1], spec["encoding"]), n_out=n_classes
+        spec["model"],
+        n_in=encoded_size(x_train.shape[-1], spec["encoding"]),
+        n_out=n_classes,
+        dataset_shape=data["input_shape"].tolist() if "input_shape" in data else None,
     ).to(device)
     regularizer = build_regularizer(spec["regularizer"])
     tr = spec["training"]
@@ -90,7 +93,7 @@ def train_run(
     val_batches = encoded_batches(
         shared_split_code(data["x_val"], spec["encoding"]), torch.Generator().manual_seed(0), tr["batch_size"]
     )
-    n_hidden = sum(spec["model"]["hidden"])
+    n_hidden = sum(model.layer_sizes)
 
     for epoch in range(tr["epochs"]):
         model.train()

@@ -1,0 +1,84 @@
+"""Layer lists of ``model.layers`` without torch: the order rules and the input-shape rule.
+
+Why a module of its own: config validation checks a layer list (``config``), and the model
+builds it (``models.ConvSpikingNet``); the config check must not import torch (it runs in every
+Snakemake invocation and in ``check-config``).
+"""
+
+from __future__ import annotations
+
+import math
+
+LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense", "recurrent")
+
+
+def input_shape_for(
+    model_spec: dict, n_features: int, dataset_shape: list[int] | tuple[int, ...] | None = None
+) -> tuple[int, ...]:
+    """The per-step input shape a layer-list model reshapes its ``[T, B, F]`` input to.
+
+    The one rule of the data contract (datasets store features flat: static ``x [n, F]``,
+    temporal ``x [n, T, channels]``): the model spec's ``input_shape`` if given, else the
+    dataset's optional ``input_shape`` array (image datasets store one), else ``(1, F)`` (one
+    channel of F positions, for ``conv1d`` on static features). A net without convolutions
+    keeps its input flat, ``(F,)``. The shape's product must equal ``F``."""
+    layers = model_spec.get("layers") or []
+    first_conv = next((k for layer in layers for k in layer if k in ("conv1d", "conv2d")), None)
+    if model_spec.get("input_shape") is not None:
+        shape, where = tuple(int(v) for v in model_spec["input_shape"]), "model.input_shape"
+    elif dataset_shape is not None:
+        shape, where = tuple(int(v) for v in dataset_shape), "the dataset's input_shape"
+    elif first_conv == "conv2d":
+        raise ValueError(
+            "model.input_shape: conv2d needs a (C, H, W) input shape (in the model spec or the dataset's "
+            f"input_shape array); the data has {n_features} flat features"
+        )
+    else:
+        shape, where = ((1, n_features) if first_conv else (n_features,)), "the default"
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"model.input_shape: {where} {list(shape)} has {math.prod(shape)} values, the data {n_features}"
+        )
+    if first_conv is not None and len(shape) != {"conv1d": 2, "conv2d": 3}[first_conv]:
+        raise ValueError(
+            f"model.input_shape: {first_conv} needs "
+            f"{'(C, L)' if first_conv == 'conv1d' else '(C, H, W)'}, got {list(shape)}"
+        )
+    return shape
+
+
+def check_layers(layers: list[dict], input_shape: list[int] | None = None) -> None:
+    """ValueError naming ``layers[j]`` when a layer list cannot be built whatever the data's size:
+    a conv layer whose input is not ``[C, L]`` (``conv1d``) or ``[C, H, W]`` (``conv2d``), a
+    pool after flatten, a dense or recurrent layer before it, no spiking layer at all. (Sizes, a
+    kernel larger than its input, are checked when the model is built.)"""
+    rank = len(input_shape) if input_shape else None  # dims of a step's input: C + spatial
+    spiking = 0
+    for j, entry in enumerate(layers):
+        ((kind, p),) = entry.items()
+        where = f"layers[{j}].{kind}"
+        if kind in ("conv1d", "conv2d"):
+            need = 2 if kind == "conv1d" else 3
+            if rank is None:
+                rank = need
+            if rank != need:
+                got = "flat features" if rank == 1 else f"a {rank - 1}-D map"
+                raise ValueError(f"{where}: needs a {need - 1}-D input map, got {got}")
+            for key in ("kernel", "stride", "padding"):
+                if isinstance(p.get(key), list) and kind == "conv1d":
+                    raise ValueError(f"{where}.{key}: one integer for conv1d, got {p[key]}")
+            spiking += 1
+        elif kind == "pool":
+            if rank is None or rank < 2:
+                raise ValueError(
+                    f"{where}: pools a conv layer's spikes; put it after a conv layer, before flatten"
+                )
+        elif kind == "flatten":
+            rank = 1
+        else:
+            if rank is not None and rank != 1:
+                raise ValueError(f"{where}: needs flat input; put a flatten layer before it")
+            rank = 1
+            spiking += 1
+    if not spiking:
+        raise ValueError("layers: needs at least one conv1d, conv2d, dense or recurrent layer")
