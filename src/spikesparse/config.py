@@ -123,6 +123,9 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
     for exp in config["experiments"].values():  # each pass of the schema filled hidden in again
         if "layers" in exp["model"]:
             exp["model"].pop("hidden", None)
+    from .budget import check_memory
+
+    check_memory(config)  # a run whose estimated peak memory cannot fit is refused here
     return config
 
 

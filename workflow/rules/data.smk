@@ -1,4 +1,10 @@
+from spikesparse.local_data import local_files
+
+
 rule generate_dataset:
+    input:
+        # the files a dataset read from a local folder (root) reads: a changed file regenerates it
+        lambda wc: local_files(wc.dataset, config["datasets"][wc.dataset]),
     output:
         npz=paths.DATASET,
         meta=paths.DATASET_META,

@@ -6,7 +6,7 @@
 # spec or seed list reruns that setting's job, all of its seeds. One rule per seed list
 # (config.train_rules): `train_<experiment>`, and `train_<experiment>_<method>` for a method with
 # its own seeds.
-
+from spikesparse.budget import rule_mem_mb
 
 for train_rule in TRAIN_RULES:
 
@@ -32,7 +32,8 @@ for train_rule in TRAIN_RULES:
             "../envs/spikesparse.yaml"
         threads: config["threads"]
         resources:
-            mem_mb=1500,
+            # spikesparse.budget's estimate of one run's peak memory x 1.25 (at least 1500 MB).
+            mem_mb=rule_mem_mb(config, train_rule.experiment),
             runtime=30,
         params:
             specs=train_specs(train_rule),

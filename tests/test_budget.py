@@ -1,0 +1,47 @@
+"""Run cost from the spec (spikesparse.budget): a run that cannot fit is refused at config time."""
+
+from __future__ import annotations
+
+import pytest
+
+from spikesparse.budget import experiment_estimates, layer_plan, rule_mem_mb
+from spikesparse.config import ConfigError, validate_config
+
+
+def test_absurd_n_steps_is_refused_naming_the_key(quick_config):
+    exp = next(n for n, e in quick_config["experiments"].items() if e["dataset"] in ("digits", "mnist1d"))
+    quick_config["experiments"][exp]["encoding"]["n_steps"] = 10_000_000
+    with pytest.raises(ConfigError) as info:
+        validate_config(quick_config)
+    message = str(info.value)
+    assert f"experiments.{exp}" in message and "n_steps=10000000" in message and "MB" in message
+    assert "\n" not in message
+
+
+def test_per_job_cap(quick_config):
+    quick_config["max_job_mem_mb"] = 100
+    with pytest.raises(ConfigError, match="more than max_job_mem_mb=100"):
+        validate_config(quick_config)
+
+
+def test_estimates_set_rule_memory(quick_config):
+    config = validate_config(quick_config)
+    est = experiment_estimates(config)
+    assert est and all(600 <= e["mem_mb"] < 4000 and e["flops"] > 0 for e in est.values())
+    name = next(iter(est))
+    assert rule_mem_mb(config, name) >= 1500
+
+
+def test_conv_layer_plan_sizes():
+    model = {
+        "layers": [
+            {"conv2d": {"channels": 64, "kernel": 3, "stride": 1, "padding": 1}},
+            {"pool": {"kind": "avg", "size": 2}},
+            {"flatten": {}},
+            {"dense": {"units": 10}},
+        ]
+    }
+    plan = layer_plan(model, 3072, [3, 32, 32])
+    assert [p["outputs"] for p in plan] == [64 * 32 * 32, 64 * 16 * 16, 10]
+    assert plan[0]["macs"] == 64 * 32 * 32 * 9 * 3
+    assert plan[2]["macs"] == 64 * 16 * 16 * 10
