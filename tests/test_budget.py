@@ -45,3 +45,17 @@ def test_conv_layer_plan_sizes():
     assert [p["outputs"] for p in plan] == [64 * 32 * 32, 64 * 16 * 16, 10]
     assert plan[0]["macs"] == 64 * 32 * 32 * 9 * 3
     assert plan[2]["macs"] == 64 * 16 * 16 * 10
+
+
+def test_docs_budget_table_is_the_codes():
+    """docs/study/rerunning.md's paper-scale cost table is what spikesparse.budget prints."""
+    from spikesparse.budget import budget_table
+    from spikesparse.config import load_config
+    from spikesparse.local_data import official_sizes
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "study" / "rerunning.md").read_text()
+    shown = text.split("<!-- budget:paper:start -->\n")[1].split("<!-- budget:paper:end -->")[0].strip()
+    with official_sizes():
+        table = budget_table(load_config(REPO / "config" / "paper.yaml"), 10.0)
+    assert shown == table, "rerun: python -m spikesparse.budget config/paper.yaml --official-sizes"

@@ -210,6 +210,23 @@ def rule_mem_mb(config: dict, experiment: str, floor: int = 1500) -> int:
     return max(floor, int(math.ceil(1.25 * est["mem_mb"] / 100.0) * 100))
 
 
+# Sustained training throughput assumed for a job's time limit (FLOP/s): a GPU (device cuda) and
+# one CPU thread (this study measures about 30 % of a ~160 GFLOP/s one-thread sgemm peak).
+GPU_FLOPS = 10e12
+CPU_FLOPS_PER_THREAD = 50e9
+
+
+def rule_runtime_min(config: dict, experiment: str, runs_per_job: int, floor: int = 30) -> int:
+    """``runtime`` (minutes) of a training job of ``experiment`` that trains ``runs_per_job`` runs:
+    twice the FLOPs over the assumed throughput (``GPU_FLOPS`` with ``device: cuda``, else
+    ``CPU_FLOPS_PER_THREAD`` x threads), at least ``floor``."""
+    est = experiment_estimates_cached(config).get(experiment)
+    if est is None:
+        return floor
+    rate = GPU_FLOPS if config.get("device") == "cuda" else CPU_FLOPS_PER_THREAD * config.get("threads", 1)
+    return max(floor, int(math.ceil(2 * est["flops"] * runs_per_job / rate / 60)))
+
+
 _CACHE: dict[int, dict] = {}
 
 
