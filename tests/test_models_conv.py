@@ -289,7 +289,7 @@ def test_layers_beside_hidden_or_recurrent_kind_are_errors():
 
 
 def test_layer_config_validates_idempotently_and_the_conv_study_config_is_valid():
-    cfg = validate_config(_config_with({"layers": copy.deepcopy(CONV1D)}))
+    cfg = validate_config(_config_with({"layers": copy.deepcopy(CONV1D), "input_shape": [1, 64]}))
     exp = next(e for e in cfg["experiments"].values() if "layers" in e["model"])
     assert "hidden" not in exp["model"] and exp["model"]["kind"] == "feedforward"
     assert exp["model"]["layers"][0]["conv1d"] == {"channels": 4, "kernel": 3, "stride": 1, "padding": 1}
@@ -345,3 +345,70 @@ def test_hidden_specs_build_byte_identical_models(kind):
         torch.equal(a, b)
         for a, b in zip(model.state_dict().values(), direct.state_dict().values(), strict=True)
     )
+
+
+def test_library_conv_lif_equals_the_study_layer_and_keeps_its_constraints():
+    from spikesparse.api import ConvLIF
+
+    torch.manual_seed(2)
+    layer = ConvLIF(2, 3, 3, stride=2, padding=1, params=LIFParams(**NEURON))
+    net = ConvSpikingNet(
+        [{"conv1d": {"channels": 3, "kernel": 3, "stride": 2, "padding": 1}}], (2, 10), 2, LIFParams(**NEURON)
+    )
+    net.layers[0].load_state_dict(layer.conv.state_dict())
+    x = torch.rand(8, 4, 2, 10) * 3
+    with torch.no_grad():
+        assert torch.equal(layer(x).reshape(8, 4, -1), net.traces(x.reshape(8, 4, 20)).hidden_spikes[0])
+    budget = ConvLIF(2, 3, 3, padding=1, dims=1, spike_budget=1, beta=1.0, threshold=0.1)
+    s = budget(torch.ones(6, 2, 2, 5))
+    assert float(s.detach().sum(0).max()) == 1.0
+    with pytest.raises(ValueError, match="channels"):
+        layer(torch.rand(8, 4, 3, 10))
+    with pytest.raises(ValueError, match=r"\[T, B, C, L\]"):
+        layer(torch.rand(8, 2, 10))
+
+
+def test_nir_export_of_a_conv_net(tmp_path):
+    nir = pytest.importorskip("nir")
+    from spikesparse.nir_export import to_nir
+
+    layers = [
+        {"conv2d": {"channels": 3, "kernel": 3, "stride": 1, "padding": 1}},
+        {"pool": {"kind": "avg", "size": 2}},
+        {"flatten": {}},
+        {"dense": {"units": 5}},
+    ]
+    spec = _spec(layers, input_shape=[2, 4, 4])
+    spec["neuron"]["reset"] = "zero"
+    net = build_model(spec, 32, 3)
+    graph = to_nir(net)
+    kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
+    assert kinds["conv0"] == "Conv2d" and kinds["pool1"] == "AvgPool2d" and kinds["flatten2"] == "Flatten"
+    assert kinds["layer1"] == "Affine" and graph.nodes["lif0.lif"].v_threshold.shape == (3, 4, 4)
+    assert ("lif0.lif", "pool1") in graph.edges and ("flatten2", "layer1") in graph.edges
+    np.testing.assert_array_equal(graph.nodes["conv0"].weight, net.layers[0].weight.detach().numpy())
+    nir.write(tmp_path / "conv.nir", graph)
+    assert set(nir.read(tmp_path / "conv.nir").nodes) == set(graph.nodes)
+    spec = _spec(CONV1D)
+    spec["neuron"]["reset"] = "zero"
+    with pytest.raises(ValueError, match="no node for a 1-D avg pool"):
+        to_nir(build_model(spec, 12, 3))
+
+
+def test_recorder_records_conv_lif_spikes_and_its_conv_input_time_major():
+    from spikesparse.api import ConvLIF, synaptic_operations
+    from spikesparse.recorders import SpikeRecorder
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        ConvLIF(1, 4, 3, padding=1, threshold=0.5), ConvLIF(4, 2, 3, stride=2, threshold=0.5)
+    )
+    x = (torch.rand(6, 3, 1, 9) < 0.5).float()
+    with SpikeRecorder(model, multistep=True) as rec:
+        out = model(x)
+    spikes = rec.spikes()
+    inputs = rec.inputs()
+    assert list(spikes) == ["0", "1"] and torch.equal(spikes["1"], out)
+    assert list(inputs) == ["0.conv", "1.conv"] and inputs["0.conv"].shape == (6, 3, 1, 9)
+    expected = synaptic_operations([model[0].conv, model[1].conv], [x, spikes["0"].detach()])
+    assert rec.metrics()["SynOps"] == pytest.approx(expected["SynOps"]) and expected["SynOps"] > 0

@@ -32,12 +32,14 @@ from torch import nn
 from . import metrics as M
 from . import regularizers as R
 from .conversion import l4_adjust, layer_scales, normalize
+from .models import over_time
 from .neurons import LIFParams, lif_multistep
 
 Spikes = torch.Tensor | Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 
 __all__ = [
     "LIF",
+    "ConvLIF",
     "ConvertedSNN",
     "LIFParams",
     "active_fraction",
@@ -298,6 +300,46 @@ class LIF(nn.Module):
 
     def extra_repr(self) -> str:
         return repr(self.params)
+
+
+class ConvLIF(LIF):
+    """A convolution followed by the study's LIF neurons, over a whole sequence: the layer of
+    the study's conv SNNs (``models.ConvSpikingNet``), hard constraints included.
+
+    Takes ``[T, B, C_in, L]`` (``dims=1``) or ``[T, B, C_in, H, W]`` (``dims=2``) and returns
+    spikes ``[T, B, C_out, L', ...]``: the convolution of all T steps runs as one call (T folded
+    into the batch), then one LIF neuron per output channel and position integrates its current
+    (``LIF``, compiled where built). ``conv`` is the ``nn.Conv1d``/``nn.Conv2d`` (give it to
+    ``synaptic_operations`` with the layer's input to count its ops); ``mem`` holds the last
+    sequence's membrane. Neuron parameters as ``LIF``'s.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] = 0,
+        dims: int = 1,
+        params: LIFParams | None = None,
+        **neuron,
+    ) -> None:
+        super().__init__(params, **neuron)
+        if dims not in (1, 2):
+            raise ValueError(f"ConvLIF: dims must be 1 or 2, got {dims}")
+        cls = nn.Conv1d if dims == 1 else nn.Conv2d
+        self.conv = cls(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = self.conv.weight.dim() - 2
+        if not isinstance(x, torch.Tensor) or x.dim() != dims + 3:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"ConvLIF: input must be [T, B, C, {'L' if dims == 1 else 'H, W'}], got {got}")
+        _check_sizes("ConvLIF: input", x.shape)
+        if x.shape[2] != self.conv.in_channels:
+            raise ValueError(f"ConvLIF: input has {x.shape[2]} channels, the layer {self.conv.in_channels}")
+        return super().forward(over_time(self.conv, x))
 
 
 # ----------------------------------------------------------------------------- conversion

@@ -165,11 +165,13 @@ def cmd_evaluate(args) -> None:
     spec = info["spec"]
     seed_everything(spec["seed"], args.threads)
     checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
-    model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"])
+    data = load_dataset(args.data)
+    shape = data["input_shape"].tolist() if "input_shape" in data else None  # a conv model's input
+    model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"], shape)
     model.load_state_dict(checkpoint["state_dict"])
     record = evaluated_record(
         model,
-        load_dataset(args.data),
+        data,
         spec,
         info["status"],
         info["reason"],

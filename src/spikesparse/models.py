@@ -332,10 +332,7 @@ class ConvSpikingNet(nn.Module):
             if step[0] == "spiking":
                 _, i, shape = step
                 layer = self.layers[i]
-                if isinstance(layer, nn.Linear):
-                    current = layer(h)
-                else:  # all T steps in one convolution: T folded into the batch
-                    current = layer(h.reshape(T * B, *h.shape[2:])).reshape(T, B, -1)
+                current = layer(h) if isinstance(layer, nn.Linear) else over_time(layer, h).reshape(T, B, -1)
                 direct = k == last_spiking and all(s[0] == "flatten" for s in self.plan[k + 1 :])
                 h = step_fn(i, current, direct).reshape(T, B, *shape)
             elif step[0] == "pool":
@@ -443,12 +440,18 @@ _POOLS = {
 }
 
 
+def over_time(fn, h: torch.Tensor) -> torch.Tensor:
+    """``fn`` (a conv or pooling layer, ``[N, C, ...]`` -> ``[N, C', ...]``) applied to every
+    step of ``h`` ``[T, B, C, ...]`` in one call, T folded into the batch -> ``[T, B, C', ...]``."""
+    T, B = h.shape[:2]
+    out = fn(h.reshape(T * B, *h.shape[2:]))
+    return out.reshape(T, B, *out.shape[1:])
+
+
 def _pool(h: torch.Tensor, step: tuple) -> torch.Tensor:
     """A plan's pooling step on ``[T, B, C, ...]``, all T steps in one call."""
     _, kind, size, stride, _shape = step
-    T, B = h.shape[:2]
-    pooled = _POOLS[kind, len(size)](h.reshape(T * B, *h.shape[2:]), size, stride)
-    return pooled.reshape(T, B, *pooled.shape[1:])
+    return over_time(lambda v: _POOLS[kind, len(size)](v, size, stride), h)
 
 
 class _Recurrent(nn.Module):

@@ -2,7 +2,9 @@
 
 Why: NIR is how a trained SNN moves to other simulators (snnTorch, Norse, SpikingJelly, ...) and
 to neuromorphic hardware. A study's model is ``Affine -> LIF`` per hidden layer (a recurrent layer
-adds a ``Linear`` from the LIF back to itself) and an ``Affine -> LI`` leaky readout.
+adds a ``Linear`` from the LIF back to itself) and an ``Affine -> LI`` leaky readout; a
+layer-list model (``ConvSpikingNet``) has ``Conv1d``/``Conv2d -> LIF`` layers (one neuron per
+channel and position), 2-D average pooling (``AvgPool2d``) and ``Flatten`` before its dense part.
 
 Mapping of our discrete-time neuron onto NIR's continuous one (``tau dv/dt = (v_leak - v) + r I``,
 integrated with step ``dt``, as snnTorch's exporter does with ``dt = 1e-4``): ``beta = 1 - dt /
@@ -23,7 +25,7 @@ import warnings
 import numpy as np
 import torch
 
-from .models import SpikingNet
+from .models import ConvSpikingNet, SpikingNet
 
 DT = 1e-4
 
@@ -40,7 +42,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().astype(np.float32)
 
 
-def _leaky_node(nir, beta: float, n: int, threshold: float | None):
+def _leaky_node(nir, beta: float, n: int | tuple[int, ...], threshold: float | None):
     """LIF (threshold given) or LI node with our beta; beta = 1 is IF (LI: not exportable)."""
     if beta >= 1.0:
         if threshold is None:
@@ -63,7 +65,7 @@ def _leaky_node(nir, beta: float, n: int, threshold: float | None):
     )
 
 
-def to_nir(model: SpikingNet, include_readout: bool = True, approximate: bool = False):
+def to_nir(model: SpikingNet | ConvSpikingNet, include_readout: bool = True, approximate: bool = False):
     """The model as a ``nir.NIRGraph``: ``input -> layer0 -> lif0.lif (-> lif0.w_rec -> lif0.lif)
     -> layer1 -> ... -> readout -> readout_li -> output``.
 
@@ -72,8 +74,10 @@ def to_nir(model: SpikingNet, include_readout: bool = True, approximate: bool = 
     (see the module docstring).
     """
     nir = _require_nir()
-    if not isinstance(model, SpikingNet):
-        raise TypeError(f"to_nir takes a spikesparse SpikingNet, got {type(model).__name__}")
+    if not isinstance(model, SpikingNet | ConvSpikingNet):
+        raise TypeError(
+            f"to_nir takes a spikesparse SpikingNet or ConvSpikingNet, got {type(model).__name__}"
+        )
     p = model.neuron
     if p.refractory or p.spike_budget is not None or p.adaptive:
         raise ValueError(
@@ -90,6 +94,9 @@ def to_nir(model: SpikingNet, include_readout: bool = True, approximate: bool = 
         warnings.warn(
             "to_nir: exporting a subtract-reset model as NIR's zero reset", UserWarning, stacklevel=2
         )
+    if isinstance(model, ConvSpikingNet):
+        nodes, edges, prev = _conv_nodes(nir, model)
+        return _with_readout(nir, model, nodes, edges, prev, model.layer_sizes[-1], include_readout)
     nodes = {"input": nir.Input(input_type={"input": np.array([model.n_in])})}
     edges = []
     prev = "input"
@@ -103,21 +110,79 @@ def to_nir(model: SpikingNet, include_readout: bool = True, approximate: bool = 
             nodes[f"lif{i}.w_rec"] = nir.Linear(weight=_np(model.w_rec[i]))
             edges += [(lif, f"lif{i}.w_rec"), (f"lif{i}.w_rec", lif)]
         prev = lif
+    return _with_readout(nir, model, nodes, edges, prev, model.layers[-1].out_features, include_readout)
+
+
+def _conv_nodes(nir, model: ConvSpikingNet):
+    """Nodes and edges of a layer-list model up to its last spiking layer (or pooling/flatten):
+    ``conv{i}`` (``Conv1d``/``Conv2d``) or ``layer{i}`` (``Affine``) then ``lif{i}.lif`` shaped
+    like the layer's output, ``pool{k}`` (``AvgPool2d``; NIR 1.0 has no 1-D or max pooling
+    node, so those are rejected), ``flatten{k}``."""
+    p = model.neuron
+    nodes = {"input": nir.Input(input_type={"input": np.array(model.input_shape)})}
+    edges, prev, shape = [], "input", model.input_shape
+    for k, step in enumerate(model.plan):
+        if step[0] == "spiking":
+            i, out_shape = step[1], step[2]
+            layer = model.layers[i]
+            if isinstance(layer, torch.nn.Linear):
+                name = f"layer{i}"
+                nodes[name] = nir.Affine(weight=_np(layer.weight), bias=_np(layer.bias))
+            else:
+                name = f"conv{i}"
+                conv = nir.Conv1d if layer.weight.dim() == 3 else nir.Conv2d
+                one = layer.weight.dim() == 3  # NIR's Conv1d takes ints, Conv2d tuples
+                nodes[name] = conv(
+                    input_shape=shape[1] if one else tuple(shape[1:]),
+                    weight=_np(layer.weight),
+                    stride=layer.stride[0] if one else layer.stride,
+                    padding=layer.padding[0] if one else layer.padding,
+                    dilation=layer.dilation[0] if one else layer.dilation,
+                    groups=layer.groups,
+                    bias=_np(layer.bias),
+                )
+            lif = f"lif{i}.lif"
+            nodes[lif] = _leaky_node(nir, p.beta, out_shape, p.threshold)
+            edges += [(prev, name), (name, lif)]
+            if str(i) in model.w_rec:
+                nodes[f"lif{i}.w_rec"] = nir.Linear(weight=_np(model.w_rec[str(i)]))
+                edges += [(lif, f"lif{i}.w_rec"), (f"lif{i}.w_rec", lif)]
+            prev, shape = lif, out_shape
+        elif step[0] == "pool":
+            _, kind, size, stride, out_shape = step
+            if kind != "avg" or len(size) != 2:
+                raise ValueError(
+                    f"to_nir: NIR 1.0 has no node for a {len(size)}-D {kind} pool (only 2-D average)"
+                )
+            name = f"pool{k}"
+            nodes[name] = nir.AvgPool2d(
+                kernel_size=np.array(size), stride=np.array(stride), padding=np.zeros(2, int)
+            )
+            edges.append((prev, name))
+            prev, shape = name, out_shape
+        else:
+            name = f"flatten{k}"
+            nodes[name] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0)
+            edges.append((prev, name))
+            prev, shape = name, (step[1],)
+    return nodes, edges, prev
+
+
+def _with_readout(nir, model, nodes: dict, edges: list, prev: str, n_last: int, include_readout: bool):
+    """The graph: ``nodes`` and ``edges`` (ending at ``prev``), the readout unless left out, output."""
     if include_readout:
         n_out = model.readout.out_features
         nodes["readout"] = nir.Affine(weight=_np(model.readout.weight), bias=_np(model.readout.bias))
         nodes["readout_li"] = _leaky_node(nir, model.readout_beta, n_out, None)
         edges += [(prev, "readout"), ("readout", "readout_li")]
         prev, n_last = "readout_li", n_out
-    else:
-        n_last = model.layers[-1].out_features
     nodes["output"] = nir.Output(output_type={"output": np.array([n_last])})
     edges.append((prev, "output"))
     metadata = {"source": "spikesparse", "dt": DT, "time_step_semantics": "one NIR step per model step"}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
-def write_nir(model: SpikingNet, path: str, **kwargs) -> None:
+def write_nir(model: SpikingNet | ConvSpikingNet, path: str, **kwargs) -> None:
     """Write ``to_nir(model, **kwargs)`` to an HDF5 ``.nir`` file."""
     nir = _require_nir()
     nir.write(path, to_nir(model, **kwargs))

@@ -32,7 +32,7 @@ _NORSE_NON_SPIKING = {"LI", "LICell", "LIBox", "LIBoxCell", "LIF_box_Cell"}
 def default_neuron_types() -> tuple[type, ...]:
     """Neuron base classes of the peer libraries that are already imported (a model built with
     one has imported it; importing the others would only cost time), and our ``LIF``."""
-    types: list[type] = [api.LIF]
+    types: list[type] = [api.LIF]  # ConvLIF is one
     if "snntorch" in sys.modules:
         from snntorch._neurons import SpikingNeuron
 
@@ -81,11 +81,16 @@ class SpikeRecorder:
                 f"SpikeRecorder: no spiking neuron module found in {type(model).__name__} "
                 f"(looked for {[t.__name__ for t in types]}); pass neuron_types"
             )
-        self.synapses = (
-            {name: m for name, m in model.named_modules() if isinstance(m, api._SYNAPSES)}
-            if record_inputs
-            else {}
-        )
+        # name -> (the synaptic layer, the module whose input is its [T, B, ...] input): a
+        # ConvLIF folds T into the batch before its conv, so its own input is recorded instead.
+        fused = {f"{name}.conv": m for name, m in model.named_modules() if isinstance(m, api.ConvLIF)}
+        hooked = {
+            name: fused.get(name, m)
+            for name, m in model.named_modules()
+            if record_inputs and isinstance(m, api._SYNAPSES)
+        }
+        self.synapses = {name: m for name, m in model.named_modules() if name in hooked}
+        self._hooked = hooked
         self._spikes: dict[str, list[torch.Tensor]] = {}
         self._inputs: dict[str, list[torch.Tensor]] = {}
         self._handles: list = []
@@ -96,7 +101,7 @@ class SpikeRecorder:
             return self
         for name, m in self.neurons.items():
             self._handles.append(m.register_forward_hook(self._spike_hook(name)))
-        for name, m in self.synapses.items():
+        for name, m in self._hooked.items():
             self._handles.append(m.register_forward_hook(self._input_hook(name)))
         return self
 
