@@ -412,3 +412,23 @@ def test_recorder_records_conv_lif_spikes_and_its_conv_input_time_major():
     assert list(inputs) == ["0.conv", "1.conv"] and inputs["0.conv"].shape == (6, 3, 1, 9)
     expected = synaptic_operations([model[0].conv, model[1].conv], [x, spikes["0"].detach()])
     assert rec.metrics()["SynOps"] == pytest.approx(expected["SynOps"]) and expected["SynOps"] > 0
+
+
+def test_conversion_l4_adjustment_is_per_output_channel_of_a_conv_layer():
+    """Channel 0's kernel [1, 1, 1] has L4 norm 3^(1/4), channel 1's [2, 0, 0] has 2: with
+    alpha = 1 each channel's weights and bias are divided by its L4 norm over the mean of both
+    (bit-for-bit the unadjusted conversion otherwise)."""
+    from spikesparse.api import convert
+
+    conv = nn.Conv1d(1, 2, 3)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([[[1.0, 1.0, 1.0]], [[2.0, 0.0, 0.0]]]))
+        conv.bias.copy_(torch.tensor([0.5, 0.25]))
+    model = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), nn.Linear(2 * 6, 3))
+    x = torch.rand(20, 1, 8)
+    plain = convert(model, x, alpha=0.0).layers[0]
+    adjusted = convert(model, x, alpha=1.0).layers[0]
+    norms = torch.tensor([3**0.25, 2.0])
+    factors = norms / norms.mean()
+    torch.testing.assert_close(adjusted.weight, plain.weight / factors[:, None, None])
+    torch.testing.assert_close(adjusted.bias, plain.bias / factors)
