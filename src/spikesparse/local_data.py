@@ -420,8 +420,11 @@ _READ_CACHE: dict[tuple, tuple] = {}
 
 
 def _signature(kind: str, root: Path, extra=()) -> tuple:
+    # The files in root and in its cifar-10-batches-py/ (not a recursive walk: root may be a
+    # large data folder holding other data sets too).
     stats = []
-    for path in sorted(root.rglob("*")):
+    inner = root / CIFAR10_DIR
+    for path in sorted([*root.iterdir(), *(inner.iterdir() if inner.is_dir() else [])]):
         if path.is_file():
             st = path.stat()
             stats.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns))
