@@ -104,3 +104,37 @@ def write_shd(root: Path, n_train: int = 40, n_test: int = 20, seed: int = 0, ma
             f.create_dataset("labels", data=labels)
         out[split] = (times, units, labels)
     return out
+
+
+def nmnist_bytes(x, y, t, p) -> bytes:
+    """N-MNIST's 5-byte events: x, y, then polarity in bit 7 over a 23-bit timestamp (us)."""
+    out = bytearray()
+    for xi, yi, ti, pi in zip(x, y, t, p, strict=True):
+        out += bytes(
+            [int(xi), int(yi), (int(pi) << 7) | (int(ti) >> 16) & 0x7F, (int(ti) >> 8) & 0xFF, int(ti) & 0xFF]
+        )
+    return bytes(out)
+
+
+def write_nmnist(root: Path, per_class: int = 3, n_test_per_class: int = 2, seed: int = 0) -> dict:
+    """``root/Train/<digit>/*.bin`` and ``root/Test/<digit>/*.bin`` like N-MNIST's archives;
+    returns per split the (x, y, t, p) events and labels in file order."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split, folder, n in (("train", "Train", per_class), ("test", "Test", n_test_per_class)):
+        events, labels = [], []
+        for digit in range(10):
+            (root / folder / str(digit)).mkdir(parents=True, exist_ok=True)
+            for k in range(n):
+                m = int(rng.integers(5, 80))
+                ev = (
+                    rng.integers(0, 34, m),
+                    rng.integers(0, 34, m),
+                    np.sort(rng.integers(0, 300_000, m)),
+                    rng.integers(0, 2, m),
+                )
+                (root / folder / str(digit) / f"{k:05d}.bin").write_bytes(nmnist_bytes(*ev))
+                events.append(ev)
+                labels.append(digit)
+        out[split] = (events, np.asarray(labels))
+    return out

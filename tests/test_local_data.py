@@ -16,7 +16,14 @@ from spikesparse import local_data
 from spikesparse.config import ConfigError, validate_config
 from spikesparse.data import generate
 from spikesparse.encoding import encode
-from tests.miniature_datasets import write_cifar10, write_idx, write_mnist, write_shd
+from tests.miniature_datasets import (
+    nmnist_bytes,
+    write_cifar10,
+    write_idx,
+    write_mnist,
+    write_nmnist,
+    write_shd,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +142,7 @@ def test_spikes_encoder_passes_binned_events_through(tmp_path):
 
 
 def _config(dataset: str, params: dict, encoding: dict | None = None) -> dict:
-    static = dataset != "shd"
+    static = dataset not in ("shd", "nmnist")
     encoding = encoding or ({"name": "rate", "n_steps": 4} if static else {"name": "spikes"})
     return {
         "datasets": {dataset: params},
@@ -362,3 +369,61 @@ def test_idx_header_parser_reads_other_types(tmp_path):
     values = np.arange(6, dtype=">i4").reshape(2, 3)
     path.write_bytes(bytes([0, 0, 0x0C, 2]) + struct.pack(">2I", 2, 3) + values.tobytes())
     np.testing.assert_array_equal(local_data.read_idx(path), values)
+
+
+# --- N-MNIST (optional: needs tonic) ---------------------------------------------------------
+
+
+def _reference_nmnist(events, n_steps, bin_ms, counts):
+    out = np.zeros((len(events), n_steps, 2 * 34 * 34), dtype=np.float32)
+    for i, (xs, ys, ts, ps) in enumerate(events):
+        for x, y, t, p in zip(xs, ys, ts, ps, strict=True):
+            step = int(t // (bin_ms * 1000))
+            if step < n_steps:
+                out[i, step, p * 34 * 34 + y * 34 + x] += 1
+    return out if counts else np.minimum(out, 1)
+
+
+@pytest.mark.parametrize("counts", [False, True])
+def test_nmnist_round_trip(tmp_path, counts):
+    pytest.importorskip("tonic")
+    wrote = write_nmnist(tmp_path)
+    before = _snapshot(tmp_path)
+    params = {"root": str(tmp_path), "n_steps": 15, "bin_ms": 20.0, "counts": counts, "val_fraction": 0.0}
+    arrays, _ = generate("nmnist", params)
+    assert _snapshot(tmp_path) == before
+    events, labels = wrote["test"]
+    np.testing.assert_array_equal(arrays["x_test"], _reference_nmnist(events, 15, 20.0, counts))
+    np.testing.assert_array_equal(arrays["y_test"], labels)
+    assert arrays["x_train"].shape == (30, 15, 2312) and list(arrays["input_shape"]) == [2, 34, 34]
+
+
+def test_nmnist_bad_inputs(tmp_path):
+    pytest.importorskip("tonic")
+    cfg = {"root": str(tmp_path / "a")}
+    write_nmnist(tmp_path / "a")
+    path = tmp_path / "a" / "Train" / "0" / "00000.bin"
+    path.write_bytes(path.read_bytes()[:-2])
+    message = _error(_config("nmnist", cfg, {"name": "spikes"}))
+    assert str(path) in message and "not a whole number of 5-byte events" in message
+    write_nmnist(tmp_path / "b")
+    path = tmp_path / "b" / "Test" / "0" / "00000.bin"
+    path.write_bytes(nmnist_bytes([40], [3], [10], [1]))
+    message = _error(_config("nmnist", {"root": str(tmp_path / "b")}, {"name": "spikes"}))
+    assert str(path) in message and "outside the 34 x 34 sensor" in message
+    write_nmnist(tmp_path / "c")
+    import shutil
+
+    shutil.rmtree(tmp_path / "c" / "Test")
+    message = _error(_config("nmnist", {"root": str(tmp_path / "c")}, {"name": "spikes"}))
+    assert "Test: missing folder" in message
+
+
+def test_nmnist_without_tonic_says_which_extra(tmp_path, monkeypatch):
+    import sys
+
+    write_nmnist(tmp_path)
+    monkeypatch.setitem(sys.modules, "tonic.io", None)  # as if tonic were not installed
+    message = _error(_config("nmnist", {"root": str(tmp_path)}, {"name": "spikes"}))
+    assert message.startswith("config error at datasets.nmnist")
+    assert "pip install 'spikesparse[nmnist]'" in message

@@ -23,6 +23,11 @@ dropped): ``x`` is [n, n_steps, 700], the number of spikes per bin and channel, 
 was any (``counts: false``, the default). These are spikes already: the ``spikes`` encoder passes
 them to the network unchanged.
 
+``nmnist`` (optional extra ``spikesparse[nmnist]``): N-MNIST's extracted ``Train/`` and ``Test/``
+folders, one ``.bin`` file per sample in a folder per digit, read by tonic's ``read_mnist_file``
+(5-byte events: x, y, polarity, 23-bit timestamp in us); binned like SHD into [n, n_steps, 2312]
+(channel = polarity x 34 x 34 + y x 34 + x), ``input_shape`` (2, 34, 34) per step.
+
 Images become flat features in [0, 1] (pixel / 255), [n, F] like ``digits``, with the image shape
 in the array ``input_shape`` ((1, 28, 28) or (3, 32, 32)) for convolutional models; the existing
 encoders (rate, latency) turn them into spikes. Splits: the dataset's own test split; validation
@@ -414,6 +419,18 @@ IMAGE_SCHEMA = {
     "seed": SEED,
 }
 
+
+def _event_schema(n_steps: int, bin_ms: float) -> dict:
+    """Parameters of an event dataset (SHD, N-MNIST): binning, then the splits as for images."""
+    return {
+        "root": ROOT,
+        "n_steps": {"type": "integer", "minimum": 1, "default": n_steps},
+        "bin_ms": {"type": "number", "exclusiveMinimum": 0, "default": bin_ms},
+        "counts": {"type": "boolean", "default": False},
+        **{k: IMAGE_SCHEMA[k] for k in ("val_fraction", "n_train", "n_test", "seed")},
+    }
+
+
 # Per process: (kind, resolved root, its files' (name, size, mtime)) -> the read arrays, so that
 # config validation and the loader read a folder once.
 _READ_CACHE: dict[tuple, tuple] = {}
@@ -461,17 +478,24 @@ def _image_dataset(raw, shape, val_fraction, seed, n_train, n_test) -> dict[str,
     return out
 
 
-def _check_image(read):
+def _file_check(read):
+    """A dataset's ``check`` (config validation): run ``read(params)``; its DataFileError is the
+    problem, reported at the ``root`` key. Skipped inside ``official_sizes``."""
+
     def check(params: dict) -> list[str]:
         if _OFFICIAL:
             return []
         try:
-            read(params.get("root"), params.get("verify_checksum", True))
+            read(params)
         except DataFileError as err:
             return [f"root: {err}"]
         return []
 
     return check
+
+
+def _check_image(read):
+    return _file_check(lambda params: read(params.get("root"), params.get("verify_checksum", True)))
 
 
 def _mnist_like(published: dict):
@@ -542,27 +566,11 @@ def _read_shd(root):
     return _cached(_signature("shd", folder), read)
 
 
-def _check_shd(params: dict) -> list[str]:
-    if _OFFICIAL:
-        return []
-    try:
-        _read_shd(params.get("root"))
-    except DataFileError as err:
-        return [f"root: {err}"]
-    return []
+_check_shd = _file_check(lambda params: _read_shd(params.get("root")))
 
 
 @declare(
-    {
-        "root": ROOT,
-        "n_steps": {"type": "integer", "minimum": 1, "default": 100},
-        "bin_ms": {"type": "number", "exclusiveMinimum": 0, "default": 14.0},
-        "counts": {"type": "boolean", "default": False},
-        "val_fraction": VAL,
-        "n_train": SUBSAMPLE,
-        "n_test": SUBSAMPLE,
-        "seed": SEED,
-    },
+    _event_schema(n_steps=100, bin_ms=14.0),
     static=False,
     local=True,
     check=_check_shd,
@@ -590,11 +598,116 @@ def load_shd(
     return official_splits(x_tr, y_tr[keep_tr], x_te, y_te[keep_te], val_fraction, seed)
 
 
+# --- N-MNIST through tonic (optional extra) ------------------------------------------------------
+
+NMNIST_SENSOR = (34, 34)  # width, height; two polarities
+NMNIST_CHANNELS = 2 * 34 * 34
+_NMNIST_DTYPE = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])
+
+
+def _tonic_reader():
+    try:
+        from tonic.io import read_mnist_file
+    except ImportError as err:
+        raise ConfigError(
+            f"dataset 'nmnist' reads its files with tonic, which is not installed ({err.name}): "
+            "pip install 'spikesparse[nmnist]'"
+        ) from None
+    return read_mnist_file
+
+
+def _nmnist_files(root: Path, split: str) -> list[tuple[Path, int]]:
+    """(file, label) of every sample: ``root/Train/<digit>/*.bin`` (``Test`` for the test split),
+    the layout of N-MNIST's Train.zip / Test.zip, the label the folder name's last digit."""
+    folder = root / ("Train" if split == "train" else "Test")
+    if not folder.is_dir():
+        raise DataFileError(folder, f"missing folder (N-MNIST's extracted {folder.name}/ in {root})")
+    files = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name[-1:].isdigit()):
+        files += [(f, int(sub.name[-1])) for f in sorted(sub.glob("*.bin"))]
+    if not files:
+        raise DataFileError(folder, "no .bin files in digit folders 0..9")
+    return files
+
+
+def read_nmnist_file(path: Path) -> np.ndarray:
+    """The events (x, y, t in us, p) of one N-MNIST file, read by tonic, checked."""
+    size = path.stat().st_size
+    if size % 5:
+        raise DataFileError(path, f"truncated: {size} bytes is not a whole number of 5-byte events")
+    events = _tonic_reader()(str(path), dtype=_NMNIST_DTYPE)
+    if events.size and (events["x"].max() >= NMNIST_SENSOR[0] or events["y"].max() >= NMNIST_SENSOR[1]):
+        raise DataFileError(path, "an event outside the 34 x 34 sensor")
+    return events
+
+
+def bin_nmnist(events: list[np.ndarray], n_steps: int, bin_ms: float, counts: bool = False) -> np.ndarray:
+    """Events -> [n, n_steps, 2 x 34 x 34] float32, channel ``p * 34 * 34 + y * 34 + x`` (the
+    [polarity, y, x] frames flattened): events per bin of ``bin_ms`` ms, or 1 where any."""
+    out = np.zeros((len(events), n_steps, NMNIST_CHANNELS), dtype=np.float32)
+    for i, ev in enumerate(events):
+        step = np.floor(ev["t"] / (bin_ms * 1000.0)).astype(np.int64)
+        keep = step < n_steps
+        channel = ev["p"] * (34 * 34) + ev["y"] * 34 + ev["x"]
+        flat = step[keep] * NMNIST_CHANNELS + channel[keep]
+        out[i] = np.bincount(flat, minlength=n_steps * NMNIST_CHANNELS).reshape(n_steps, NMNIST_CHANNELS)
+    if not counts:
+        np.minimum(out, 1.0, out=out)
+    return out
+
+
+def _probe_nmnist(params: dict) -> None:
+    """The layout and one file per split (reading 70,000 files at every validation would be slow;
+    the dataset rule reads and checks them all)."""
+    root = _root(params.get("root"))
+    for split in ("train", "test"):
+        read_nmnist_file(_nmnist_files(root, split)[0][0])
+
+
+_check_nmnist = _file_check(_probe_nmnist)
+
+
+@declare(
+    _event_schema(n_steps=30, bin_ms=10.0),
+    static=False,
+    local=True,
+    check=_check_nmnist,
+    events=True,
+    input_shape=(2, 34, 34),
+)
+def load_nmnist(
+    root: str | None = None,
+    n_steps: int = 30,
+    bin_ms: float = 10.0,
+    counts: bool = False,
+    val_fraction: float = 0.1,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """N-MNIST from its extracted ``Train/`` and ``Test/`` folders in ``root`` (files read by
+    tonic's ``read_mnist_file``), binned into [n, n_steps, 2312] (``bin_nmnist``; by default 30
+    bins of 10 ms = the three 100 ms saccades), ``input_shape`` (2, 34, 34) per step."""
+    folder = _root(root)
+    rng = np.random.default_rng(seed)
+    split = {}
+    for name, n in (("train", n_train), ("test", n_test)):
+        files = _nmnist_files(folder, name)
+        labels = np.asarray([label for _, label in files], dtype=np.int64)
+        keep = _stratified_take(labels, n, rng)
+        events = [read_nmnist_file(files[i][0]) for i in keep]
+        split[name] = (bin_nmnist(events, n_steps, bin_ms, counts), labels[keep])
+    out = official_splits(*split["train"], *split["test"], val_fraction, seed)
+    out["input_shape"] = np.asarray((2, 34, 34), dtype=np.int64)
+    return out
+
+
 LOCAL_DATASETS = {
     "mnist": load_mnist,
     "fashion_mnist": load_fashion_mnist,
     "cifar10": load_cifar10,
     "shd": load_shd,
+    "nmnist": load_nmnist,
 }
 
 
@@ -611,6 +724,8 @@ def local_files(name: str, params: dict) -> list[str]:
             return [str(inner / n) for n in (*CIFAR10_TRAIN, "test_batch", "batches.meta")]
         if name == "shd":
             return [str(_shd_file(folder, split)) for split in ("train", "test")]
+        if name == "nmnist":  # the two folders (70,000 files as inputs would slow Snakemake down)
+            return [str(folder / "Train"), str(folder / "Test")]
     except DataFileError:
         return []
     return []
@@ -623,6 +738,7 @@ OFFICIAL_SIZES = {
     "fashion_mnist": (60000, 10000, [784]),
     "cifar10": (50000, 10000, [3072]),
     "shd": (8156, 2264, None),
+    "nmnist": (60000, 10000, None),
 }
 _OFFICIAL = False
 
@@ -647,12 +763,17 @@ def local_sizes(name: str, params: dict) -> dict | None:
     if _OFFICIAL:
         n_tr, n_te, shape = OFFICIAL_SIZES[name]
         y_tr, y_te = np.zeros(n_tr), np.zeros(n_te)
-        shape = shape or [int(params.get("n_steps", 100)), SHD_CHANNELS]
+        channels = NMNIST_CHANNELS if name == "nmnist" else SHD_CHANNELS
+        shape = shape or [int(params.get("n_steps", 30 if name == "nmnist" else 100)), channels]
         return _split_sizes(params, y_tr, y_te, shape)
     try:
         if name == "shd":
             (_, _, y_tr), (_, _, y_te) = _read_shd(params.get("root"))
             shape = [int(params.get("n_steps", 100)), SHD_CHANNELS]
+        elif name == "nmnist":
+            folder = _root(params.get("root"))
+            y_tr, y_te = (np.asarray([y for _, y in _nmnist_files(folder, s)]) for s in ("train", "test"))
+            shape = [int(params.get("n_steps", 30)), NMNIST_CHANNELS]
         else:
             read = {"mnist": _read_mnist, "fashion_mnist": _read_fashion, "cifar10": _read_cifar10}[name]
             _, y_tr, x_te, y_te = read(params.get("root"), params.get("verify_checksum", True))
@@ -673,5 +794,9 @@ def source_files(name: str, params: dict) -> list[dict]:
     """Path, size and md5 of every file dataset ``name`` read (recorded in the dataset's meta)."""
     out = []
     for path in local_files(name, params):
-        out.append({"path": path, "bytes": os.path.getsize(path), "md5": _md5(Path(path))})
+        if Path(path).is_dir():  # N-MNIST: a folder of small files, recorded by count and size
+            files = [f for f in Path(path).rglob("*.bin") if f.is_file()]
+            out.append({"path": path, "files": len(files), "bytes": sum(f.stat().st_size for f in files)})
+        else:
+            out.append({"path": path, "bytes": os.path.getsize(path), "md5": _md5(Path(path))})
     return out

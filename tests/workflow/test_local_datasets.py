@@ -5,6 +5,7 @@ reaches the claims table, and a broken data folder stops the workflow before any
 from __future__ import annotations
 
 import copy
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import yaml
 from spikesparse import paths
 from spikesparse.config import load_schema
 from tests.conftest import REPO
-from tests.miniature_datasets import write_cifar10, write_mnist, write_shd
+from tests.miniature_datasets import write_cifar10, write_mnist, write_nmnist, write_shd
 from tests.workflow.runner import copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -74,6 +75,11 @@ def test_each_new_dataset_kind_trains_end_to_end_on_cpu(tmp_path):
         }
     experiments["x_shd"] = {**copy.deepcopy(base), "dataset": "shd", "encoding": {"name": "spikes"}}
     datasets = {name: {"root": root, "val_fraction": 0.2} for name, root in roots.items()}
+    if importlib.util.find_spec("tonic") is not None:  # N-MNIST is an optional extra
+        write_nmnist(tmp_path / "data" / "nmnist")
+        roots["nmnist"] = str(tmp_path / "data" / "nmnist")
+        datasets["nmnist"] = {"root": roots["nmnist"], "n_steps": 10, "bin_ms": 30.0, "val_fraction": 0.0}
+        experiments["x_nmnist"] = {**copy.deepcopy(base), "dataset": "nmnist", "encoding": {"name": "spikes"}}
     for name in ("mnist", "fashion_mnist", "cifar10"):
         datasets[name]["verify_checksum"] = False
     datasets["shd"].update(n_steps=20, bin_ms=50.0)
