@@ -115,8 +115,8 @@ def test_generate_data_writes_arrays_and_meta_with_checksum(tmp_path, capsys):
 
 
 def test_generate_data_rejects_an_unknown_dataset(tmp_path):
-    argv = ["generate-data", "--dataset", "cifar10", "--params", "{}"]
-    with pytest.raises(ValueError, match="unknown dataset 'cifar10'"):
+    argv = ["generate-data", "--dataset", "imagenet", "--params", "{}"]
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'"):
         main([*argv, "--out", str(tmp_path / "x.npz"), "--meta", str(tmp_path / "x.json")])
     assert not (tmp_path / "x.npz").exists()
 

@@ -12,7 +12,7 @@ mapped to [0, 1], so test values never inform the scaling. Both are static: one 
 per sample, turned into spikes over time by the encoder. Every split is stratified by class and
 drawn with ``seed``.
 
-``mnist``, ``fashion_mnist``, ``cifar10`` and ``shd`` are read from a folder the user names
+``mnist``, ``fashion_mnist``, ``cifar10``, ``shd`` and ``nmnist`` are read from a folder the user names
 (``root``); their readers live in ``spikesparse.local_data``.
 """
 
