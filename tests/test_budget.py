@@ -59,3 +59,33 @@ def test_docs_budget_table_is_the_codes():
     with official_sizes():
         table = budget_table(load_config(REPO / "config" / "paper.yaml"), 10.0)
     assert shown == table, "rerun: python -m spikesparse.budget config/paper.yaml --official-sizes"
+
+
+def _conv_experiment(quick_config, first_layer):
+    """The quick config with one E2 experiment on MNIST-1D's flat features turned into a conv net."""
+    exp = next(n for n, e in quick_config["experiments"].items() if e["dataset"] == "mnist1d")
+    model = quick_config["experiments"][exp]["model"]
+    model.pop("hidden", None)
+    model["kind"] = "feedforward"
+    model["layers"] = [
+        first_layer,
+        {"pool": {"kind": "avg", "size": 2}},
+        {"flatten": {}},
+        {"dense": {"units": 8}},
+    ]
+    return exp
+
+
+def test_a_conv1d_model_on_flat_features_is_estimated_with_the_models_input_shape(quick_config):
+    # no input_shape anywhere: the models' rule gives (1, F), as the model builds it
+    exp = _conv_experiment(quick_config, {"conv1d": {"channels": 4, "kernel": 3, "padding": 1}})
+    est = experiment_estimates(validate_config(quick_config))[exp]
+    assert est["mem_mb"] > 0 and est["flops"] > 0
+
+
+def test_a_conv2d_model_without_an_input_shape_is_a_config_error(quick_config):
+    _conv_experiment(quick_config, {"conv2d": {"channels": 4, "kernel": 3, "padding": 1}})
+    with pytest.raises(
+        ConfigError, match=r"config error at experiments\.\w+\.model\.input_shape: conv2d needs"
+    ):
+        validate_config(quick_config)

@@ -32,6 +32,8 @@ import json
 import math
 import os
 
+from .layer_spec import input_shape_for
+
 ACT_COPIES = 4
 BASE_MB = 600
 BYTES = 4
@@ -55,7 +57,7 @@ def layer_plan(model: dict, n_in: int, input_shape=None) -> list[dict]:
             )
             fan_in = units
         return plan
-    shape = list(model.get("input_shape") or input_shape or [n_in])
+    shape = list(input_shape_for(model, n_in, input_shape))  # the models' own rule
     for entry in model["layers"]:
         ((kind, p),) = entry.items()
         if kind in ("conv1d", "conv2d"):
@@ -181,7 +183,12 @@ def experiment_estimates(config: dict) -> dict[str, dict]:
         sizes = dataset_sizes(exp["dataset"], config["datasets"][exp["dataset"]])
         if sizes is None:
             continue
-        out[key.experiment] = {**run_estimate(run_spec(config, key), sizes), "runs": 1}
+        try:
+            out[key.experiment] = {**run_estimate(run_spec(config, key), sizes), "runs": 1}
+        except ValueError as err:  # a layer list whose shapes do not fit the data
+            from .errors import ConfigError
+
+            raise ConfigError(f"config error at experiments.{key.experiment}.{err}") from None
     for est in out.values():
         est["total_flops"] = est["flops"] * est["runs"]
     return out
