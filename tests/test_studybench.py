@@ -302,3 +302,29 @@ def test_serial_tail_runs_from_the_last_training_job_to_the_last_job(results):
         }
     )
     assert "(DAG only; the report was not built here)" in no_report
+
+
+def test_a_conv_run_counts_its_layers_multiply_accumulates():
+    """A layer-list (conv) run: 2 FLOPs per MAC of its conv and dense layers and the readout per
+    step, training 3x the forward; no products-alone bound (convolutions have no products runner)."""
+    layers = "{'conv1d': {'channels': 4, 'kernel': 3, 'stride': 1, 'padding': 1}},{'flatten': {}},{'dense': {'units': 2}}"
+    run = {
+        "experiment": "e2_conv",
+        "dataset": "toy",
+        "cfg.model.hidden": float("nan"),
+        "cfg.model.kind": "feedforward",
+        "cfg.model.layers": layers,
+        "cfg.model.input_shape": "1,8",
+        "cfg.training.epochs": 2,
+        "cfg.training.batch_size": 4,
+        "cfg.encoding.name": "current",
+        "cfg.encoding.n_steps": 5,
+    }
+    metas = {"toy": {"shapes": {"x_train": [10, 8], "x_val": [3, 8], "x_test": [4, 8]}, "n_classes": 3}}
+    flops = SB.run_flops(pd.DataFrame([run]), metas).iloc[0]
+    macs = 4 * 8 * 3 + 32 * 2 + 2 * 3  # conv (4 channels x 8 positions x 3 taps), dense, readout
+    forward = 2 * 5 * macs
+    assert flops["train_flops"] == 2 * (3 * forward * 10 + forward * 3)
+    assert flops["eval_flops"] == forward * 4
+    bound = SB.run_products_seconds(pd.DataFrame([run]), metas, seconds=lambda ps: 1.0)
+    assert bound["products_s"].isna().all()

@@ -34,6 +34,7 @@ end of the last job, plus the report's own wall time when ``bench-study`` ran th
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import subprocess
@@ -189,6 +190,41 @@ def _run_shape(run: pd.Series, metas: dict[str, dict]) -> tuple[tuple, int, dict
     return net, int(run["cfg.training.epochs"]), sizes
 
 
+def _layer_list(run: pd.Series) -> list[dict] | None:
+    """A layer-list model's ``model.layers`` back from its ``cfg.model.layers`` column (the
+    runs table joins the list's dicts with commas), None for a ``hidden`` model."""
+    text = run.get("cfg.model.layers")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return list(ast.literal_eval(f"[{text}]"))
+
+
+def _layer_model_flops(run: pd.Series, metas: dict[str, dict]) -> tuple[int, int, int, dict[str, int]]:
+    """(forward FLOPs per sample, training FLOPs per sample, epochs, samples per split) of a
+    layer-list (conv) model: 2 FLOPs per multiply-accumulate of its layers (``budget.layer_plan``,
+    convolutions counted over their real output positions) per step, training 3x the forward, as
+    the run-cost estimate counts them."""
+    from .budget import layer_plan
+
+    meta = metas[run["dataset"]]
+    shapes = meta["shapes"]
+    encoding = _encoding(run)
+    n_in = encoded_size(int(shapes["x_train"][-1]), encoding)
+    shape = run.get("cfg.model.input_shape")
+    input_shape = (
+        [int(float(v)) for v in str(shape).split(",")] if isinstance(shape, str) else meta.get("input_shape")
+    )
+    model = {"layers": _layer_list(run), "input_shape": input_shape}
+    plan = layer_plan(model, n_in, input_shape)
+    forward = (
+        2
+        * _n_steps(encoding, shapes)
+        * (sum(layer["macs"] for layer in plan) + plan[-1]["outputs"] * int(meta["n_classes"]))
+    )
+    sizes = {s: int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test")}
+    return forward, 3 * forward, int(run["cfg.training.epochs"]), sizes
+
+
 def _check_columns(runs: pd.DataFrame, needed: list[str]) -> None:
     missing = [c for c in needed if c not in runs.columns]
     if missing:
@@ -201,8 +237,11 @@ def run_flops(runs: pd.DataFrame, metas: dict[str, dict]) -> pd.DataFrame:
     _check_columns(runs, _RUN_COLUMNS)
     rows = []
     for _, run in runs.iterrows():
-        net, epochs, n = _run_shape(run, metas)
-        fwd, train = snn_forward_flops(*net), snn_training_flops(*net)
+        if _layer_list(run) is not None:
+            fwd, train, epochs, n = _layer_model_flops(run, metas)
+        else:
+            net, epochs, n = _run_shape(run, metas)
+            fwd, train = snn_forward_flops(*net), snn_training_flops(*net)
         rows.append(
             {
                 "experiment": run["experiment"],
@@ -241,6 +280,11 @@ def run_products_seconds(
 
     rows = []
     for _, run in runs.iterrows():
+        if _layer_list(run) is not None:
+            # Convolutions have no products runner: a conv run has no products-alone bound (NaN,
+            # left out of the ceiling's sums).
+            rows.append({"experiment": run["experiment"], "products_s": float("nan")})
+            continue
         net, epochs, n = _run_shape(run, metas)
         size = int(run["cfg.training.batch_size"])
         per_epoch = sum(k * timed(net, b, True) for b, k in _batches(n["train"], size).items())
