@@ -307,7 +307,10 @@ def test_serial_tail_runs_from_the_last_training_job_to_the_last_job(results):
 def test_a_conv_run_counts_its_layers_multiply_accumulates():
     """A layer-list (conv) run: 2 FLOPs per MAC of its conv and dense layers and the readout per
     step, training 3x the forward; no products-alone bound (convolutions have no products runner)."""
-    layers = "{'conv1d': {'channels': 4, 'kernel': 3, 'stride': 1, 'padding': 1}},{'flatten': {}},{'dense': {'units': 2}}"
+    layers = (
+        "{'conv1d': {'channels': 4, 'kernel': 3, 'stride': 1, 'padding': 1}},"
+        "{'flatten': {}},{'dense': {'units': 2}}"
+    )
     run = {
         "experiment": "e2_conv",
         "dataset": "toy",
