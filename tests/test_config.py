@@ -192,11 +192,17 @@ def test_full_config_covers_every_study_as_specified():
             assert len(m["lambdas"]) >= 4
     hard = [m for m in e1.values() if m["regularizer"] == "none" and "neuron" in m]
     assert len(hard) >= 2
-    e2 = [e for e in exps.values() if e["study"] == "e2"]
-    assert {e["dataset"] for e in e2} == {"digits", "mnist1d"}
-    for e in e2:
+    e2_all = [e for e in exps.values() if e["study"] == "e2"]
+    assert {e["dataset"] for e in e2_all} == {"digits", "mnist1d"}
+    for e in e2_all:
         assert all(len(m["lambdas"]) >= 5 for m in e["methods"].values() if m["regularizer"] == "spike_count")
+    # the MLP arms, rate coded, 3+ hidden layers; and a conv arm on MNIST-1D (seed 002's class)
+    e2 = [e for e in e2_all if "hidden" in e["model"]]
+    for e in e2:
         assert e["encoding"]["name"] == "rate" and len(e["model"]["hidden"]) >= 3
+    conv = [e for e in e2_all if "layers" in e["model"]]
+    assert [e["dataset"] for e in conv] == ["mnist1d"]
+    assert any("conv1d" in layer for layer in conv[0]["model"]["layers"])
     e3 = [e for e in exps.values() if e["study"] == "e3"]
     assert e3 and all(e["encoding"]["name"] == "latency" for e in e3)
     phases = {
