@@ -51,21 +51,26 @@ def _cell(text) -> str:
     return "" if pd.isna(text) else str(text).replace("|", "/").replace("\n", " ")
 
 
-def claims_section(claims: pd.DataFrame) -> list[str]:
-    lines = [
-        "| claim | experiment | reading | verdict | our value | chosen on validation | why |",
-        "|---|---|---|---|---|---|---|",
-    ]
+# (header, claims.csv column) of the generated claims tables: the README shows the first
+# ``SHORT_CLAIM_COLUMNS``, the results page all of them.
+CLAIM_COLUMNS = [
+    ("claim", "claim_id"),
+    ("experiment", "experiment"),
+    ("reading", "reading"),
+    ("verdict", "verdict"),
+    ("our value", "our_value"),
+    ("chosen on validation", "selection"),
+    ("why", "reason"),
+]
+SHORT_CLAIM_COLUMNS = 5
+
+
+def claims_section(claims: pd.DataFrame, columns=CLAIM_COLUMNS) -> list[str]:
+    """The claims as a Markdown table of ``columns`` (verdicts in bold), then the count of each
+    verdict."""
+    lines = ["| " + " | ".join(head for head, _ in columns) + " |", "|" + "---|" * len(columns)]
     for _, r in claims.iterrows():
-        cells = [
-            r["claim_id"],
-            r["experiment"],
-            r["reading"],
-            f"**{r['verdict']}**",
-            r["our_value"],
-            r["selection"],
-            r["reason"],
-        ]
+        cells = [f"**{r[c]}**" if c == "verdict" else r[c] for _, c in columns]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     counts = claims["verdict"].value_counts()
     lines += ["", "Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + "."]
@@ -82,14 +87,10 @@ def verdicts_markdown(tables: str | Path) -> str:
         "",
         f"Generated from `{Path(tables).name}/claims.csv` by `spikesparse results-section`.",
         "",
-        "| claim | experiment | reading | verdict | our value |",
-        "|---|---|---|---|---|",
+        *claims_section(claims, CLAIM_COLUMNS[:SHORT_CLAIM_COLUMNS]),
+        "",
+        VERDICTS_END,
     ]
-    for _, r in claims.iterrows():
-        cells = [r["claim_id"], r["experiment"], r["reading"], f"**{r['verdict']}**", r["our_value"]]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    counts = claims["verdict"].value_counts()
-    lines += ["", "Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + ".", "", VERDICTS_END]
     return "\n".join(lines)
 
 

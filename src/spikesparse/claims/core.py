@@ -228,6 +228,15 @@ def near_chance(runs: pd.DataFrame, column: str = "val_accuracy") -> bool:
 # --- paired statistics --------------------------------------------------------------------------
 
 
+def aligned(treated: pd.DataFrame, baseline: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
+    """``column`` of both sides as floats over the seeds both have (the first run per seed),
+    indexed by seed in order: the pairing every paired statistic uses."""
+    t = treated.drop_duplicates("seed").set_index("seed")[column]
+    b = baseline.drop_duplicates("seed").set_index("seed")[column]
+    common = t.index.intersection(b.index).sort_values()
+    return t.loc[common].astype(float), b.loc[common].astype(float)
+
+
 def paired(
     treated: pd.DataFrame,
     baseline: pd.DataFrame,
@@ -236,10 +245,7 @@ def paired(
 ) -> pd.Series:
     """Per-seed effect ``effect(treated[column], baseline[column])`` over the seeds both have;
     indexed by seed. Seeds missing on either side drop out (and so out of n)."""
-    t = treated.drop_duplicates("seed").set_index("seed")[column]
-    b = baseline.drop_duplicates("seed").set_index("seed")[column]
-    common = t.index.intersection(b.index)
-    return effect(t.loc[common].astype(float), b.loc[common].astype(float)).sort_index()
+    return effect(*aligned(treated, baseline, column))
 
 
 def reduction(t: pd.Series, b: pd.Series) -> pd.Series:

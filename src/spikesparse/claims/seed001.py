@@ -29,6 +29,7 @@ from .core import (
     Claim,
     Judgement,
     accuracy_verdict,
+    aligned,
     combine,
     difference,
     diverged,
@@ -133,21 +134,24 @@ def _share_text(flags: pd.Series) -> str:
 
 
 def _paired_flags(first: pd.DataFrame, second: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Test switch-off flags of two sets of runs over the seeds both have, aligned by seed."""
-    a = pd.Series(switched_off(first).to_numpy(), index=first["seed"]).groupby(level=0).first()
-    b = pd.Series(switched_off(second).to_numpy(), index=second["seed"]).groupby(level=0).first()
-    common = a.index.intersection(b.index).sort_values()
-    return a.loc[common], b.loc[common]
+    """Test switch-off flags of two sets of runs over the seeds both have, aligned by seed
+    (``core.aligned``)."""
+
+    def flags(runs: pd.DataFrame) -> pd.DataFrame:
+        return runs[["seed"]].assign(off=switched_off(runs))
+
+    return aligned(flags(first), flags(second), "off")
 
 
-def _most_switched_off(runs: pd.DataFrame, lams) -> float | None:
+def _most_switched_off(runs: pd.DataFrame, lams) -> tuple[float, float] | None:
     """Among ``lams``, the lambda at which ``runs`` switched off most often on validation (ties:
-    the smaller); None where none of them switched off at all."""
+    the smaller) and that share; None where ``runs`` has none of ``lams``."""
     share = switched_off(runs, "val").groupby(runs["lam"]).mean()
     share = share[share.index.isin(lams)]
-    if share.empty or not share.max() > 0:
+    if share.empty:
         return None
-    return float(share[share == share.max()].index.min())
+    lam = float(share[share == share.max()].index.min())
+    return lam, float(share[lam])
 
 
 # --- (a) rate vs size ---------------------------------------------------------------------------
@@ -222,8 +226,7 @@ def _judge_plain(runs: pd.DataFrame) -> Judgement:
     base, sweep = not_diverged(all_base), not_diverged(all_sweep)
     if near_chance(usable(base)):
         return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
-    val_share = switched_off(sweep, "val").groupby(sweep["lam"]).mean()
-    lam = float(val_share[val_share == val_share.max()].index.min())  # ties: the smaller lambda
+    lam, val_share = _most_switched_off(sweep, sweep["lam"].unique())
     picked = sweep[sweep["lam"] == lam]
     off, base_off = _paired_flags(picked, base)
     diff = paired_newcombe(off, base_off)
@@ -245,7 +248,7 @@ def _judge_plain(runs: pd.DataFrame) -> Judgement:
         f"{why} (n={diff['n']} seeds with both runs)",
         our_value=text,
         stats=diff,
-        selection=f"spike_count, lambda={lam:g} (validation switch-off share {pct(val_share[lam])})",
+        selection=f"spike_count, lambda={lam:g} (validation switch-off share {pct(val_share)})",
         n_excluded=excluded,
         hashes=tuple(picked["config_hash"]) + tuple(base["config_hash"]),
     )
@@ -331,14 +334,15 @@ def _judge_two_phase(runs: pd.DataFrame, variant: pd.DataFrame) -> Judgement:
             "the baseline does not learn (validation accuracy within 0.1 of chance)", reading=reading
         )
     shared = sorted(set(single["lam"]) & set(two["lam"]))
-    lam = _most_switched_off(single, shared)
-    if lam is None:
+    most = _most_switched_off(single, shared)
+    if most is None or not most[1] > 0:
         return untestable(
             f"single-phase switched off in no seed at any shared lambda {[float(x) for x in shared]} "
             f"on validation (n={len(single)} runs): nothing for two-phase to avoid",
             reading=reading,
             n_excluded=excluded,
         )
+    lam, val_share = most
     s, t = single[single["lam"] == lam], two[two["lam"] == lam]
     off_single, off_two = _paired_flags(s, t)
     diff = paired_newcombe(off_single, off_two)  # single minus two-phase: > 0 where two-phase avoids it
@@ -363,7 +367,7 @@ def _judge_two_phase(runs: pd.DataFrame, variant: pd.DataFrame) -> Judgement:
         our_value=text,
         stats=diff,
         selection=f"lambda={lam:g}: of the shared lambdas, the one where single-phase switched off "
-        f"most often on validation ({pct(float(switched_off(s, 'val').mean()))})",
+        f"most often on validation ({pct(val_share)})",
         n_excluded=excluded,
         hashes=tuple(s["config_hash"]) + tuple(t["config_hash"]),
         reading=reading,
