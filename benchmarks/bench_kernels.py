@@ -1,19 +1,28 @@
 """Training-step benchmark: spikesparse kernels against the per-step loops of snnTorch, Norse and
-SpikingJelly, measured against the machine's matmul peak.
+SpikingJelly, measured against the machine's matmul and convolution peaks.
 
-One process trains two workloads with every implementation (same initial weights for snnTorch
-and spikesparse, whose first-step losses must agree; Norse and SpikingJelly run the same layer
-sizes with their own idiomatic LIF modules when installed) and reports per training step (forward
-+ backward + Adam), at 1 and at 2 threads: median milliseconds, speed-up against each peer,
-effective GFLOP/s of the step's matmuls and its fraction of the sgemm peak measured in the same
-run, and the peak memory the step allocates.
+One process trains three workloads with every implementation and reports per training step
+(forward + backward + Adam), at 1 and at 2 threads: median milliseconds, speed-up against each
+peer, effective GFLOP/s of the step's products and its fraction of the sgemm peak measured in the
+same run, and the peak memory the step allocates.
+
+- W1, W2: recurrent and feed-forward MLP SNNs (same initial weights for snnTorch and spikesparse,
+  whose first-step losses must agree; Norse and SpikingJelly run the same layer sizes with their
+  own idiomatic LIF modules when installed).
+- W3: the default study's conv arm (``CONV_ARM`` in config.yaml: conv1d 32/64/64 with average
+  pooling, dense 128, readout), built by ``models.build_model`` as the study builds it, on
+  MNIST-1D shapes fed as current (T = 16, batch 128). Its peers are the libraries with conv layers,
+  snnTorch (per-step ``nn.Conv1d`` + ``snn.Leaky``) and SpikingJelly (multi-step ``layer.Conv1d``
+  + ``neuron.LIFNode``), both from the same layer list and the same initial weights; snnTorch's
+  first-step loss must agree. Besides the sgemm peak, each W3 round measures the conv peak
+  (``conv_peak_gflops``) and W3 reports its fraction of it.
 
 Why so many repeats: the machines this runs on are shared. Every figure is the median over
 ``--repeats`` rounds; each round measures the peak and then every implementation back to back,
 so a fraction of peak compares two numbers taken under the same load. The JSON records the load
 average and the share of wall time the benchmark got on a CPU (``cpu_share``; 1.0 at 1 thread
-means nobody took the core away). Goals (W1 >= 70 %, W2 >= 80 % of peak) are printed beside the
-figures, never asserted.
+means nobody took the core away). Goals (W1 >= 70 %, W2 >= 80 % of peak; none for W3) are printed
+beside the figures, never asserted.
 
     make bench            # or: .venv/bin/python benchmarks/bench_kernels.py [--steps 30] [--threads 1,2]
 """
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import platform
 import shutil
@@ -32,19 +42,30 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import snntorch as snn
 import torch
 import torch.nn.functional as F
+import yaml
 from snntorch import surrogate
 from torch import nn
 
-from spikesparse.flops import products_runner, sgemm_peak_gflops, snn_products, snn_training_flops
+from spikesparse.budget import layer_plan
+from spikesparse.encoding import current_encode
+from spikesparse.flops import (
+    Product,
+    products_runner,
+    sgemm_peak_gflops,
+    snn_products,
+    snn_training_flops,
+)
 from spikesparse.io import provenance, utc_timestamp
 from spikesparse.kernel_report import BOUND, kernel_markdown
-from spikesparse.models import SpikingNet
+from spikesparse.layer_spec import input_shape_for
+from spikesparse.models import SpikingNet, build_model
 from spikesparse.neurons import LIFParams
-from spikesparse.runtime import tune_allocator
+from spikesparse.runtime import torch_threads, tune_allocator
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "kernels.json"
@@ -52,11 +73,30 @@ BETA, READOUT_BETA, SLOPE = 0.9, 0.9, 25.0
 FUSED_ADAM = True  # the same optimizer kernel for every implementation
 GOALS = {"W1": 0.70, "W2": 0.80}  # fraction of the sgemm peak the issue asks for (printed only)
 PEERS = ("snntorch", "norse", "spikingjelly")
+CONV_PEERS = ("snntorch", "spikingjelly")  # the peers with conv layers (W3)
+CONV_ARM = "e2_conv_mnist1d"  # the default study's conv arm (config.yaml), W3's network
+
+
+def conv_arm(config: Path = REPO / "config.yaml") -> dict:
+    """W3: the conv arm's ``model`` block and ``encoding`` as config.yaml states them (the model
+    built from it by ``models.build_model``, as training builds it), on MNIST-1D's 40 features and
+    10 classes, at T = 16 and batch 128 instead of the arm's 8 and 64 (a larger step to time)."""
+    exp = yaml.safe_load(config.read_text())["experiments"][CONV_ARM]
+    return dict(
+        arm=CONV_ARM, model=exp["model"], encoding=exp["encoding"], n_in=40, n_out=10, T=16, batch=128
+    )
+
 
 WORKLOADS = {
     "W1": dict(n_in=40, hidden=[128], n_out=10, T=100, batch=64, recurrent=True),
     "W2": dict(n_in=64, hidden=[256, 256], n_out=10, T=25, batch=128, recurrent=False),
+    "W3": conv_arm(),
 }
+
+
+def is_conv(w: dict) -> bool:
+    """A layer-list workload (W3), as against the ``hidden`` MLPs of W1/W2."""
+    return "model" in w
 
 
 class SnnTorchNet(nn.Module):
@@ -162,33 +202,38 @@ class NorseNet(nn.Module):
         return _leaky_time_mean(self.fc_out(h), READOUT_BETA)
 
 
-class SpikingJellyNet(nn.Module):
-    """SpikingJelly's multi-step mode: ``layer.Linear`` -> ``LIFNode`` (``decay_input=False``,
-    soft reset, tau = 10: our subtract-reset LIF with beta 0.9), recurrent layers through
-    ``LinearRecurrentContainer``; then the leaky readout. SpikingJelly has no fast-sigmoid
+def sj_lif(step_mode: str, beta: float = BETA, threshold: float = 1.0):
+    """SpikingJelly's ``LIFNode`` as our subtract-reset LIF: ``decay_input=False``, soft reset
+    (``v_reset=None``), detached reset, tau = 1 / (1 - beta). SpikingJelly has no fast-sigmoid
     surrogate; its sigmoid surrogate costs the same."""
+    from spikingjelly.activation_based import neuron
+    from spikingjelly.activation_based import surrogate as sj_surrogate
+
+    return neuron.LIFNode(
+        tau=1.0 / (1.0 - beta),
+        decay_input=False,
+        v_threshold=threshold,
+        v_reset=None,
+        detach_reset=True,
+        surrogate_function=sj_surrogate.Sigmoid(alpha=4.0),
+        step_mode=step_mode,
+    )
+
+
+class SpikingJellyNet(nn.Module):
+    """SpikingJelly's multi-step mode: ``layer.Linear`` -> ``LIFNode`` (``sj_lif``: tau = 10, our
+    beta 0.9), recurrent layers through ``LinearRecurrentContainer``; then the leaky readout."""
 
     def __init__(self, n_in, hidden, n_out, recurrent):
         super().__init__()
-        from spikingjelly.activation_based import layer, neuron
-        from spikingjelly.activation_based import surrogate as sj_surrogate
-
-        def lif(step_mode):
-            return neuron.LIFNode(
-                tau=1.0 / (1.0 - BETA),
-                decay_input=False,
-                v_reset=None,
-                detach_reset=True,
-                surrogate_function=sj_surrogate.Sigmoid(alpha=4.0),
-                step_mode=step_mode,
-            )
+        from spikingjelly.activation_based import layer
 
         sizes = [n_in, *hidden]
         mods = []
         for a, b in zip(sizes[:-1], sizes[1:], strict=True):
             mods.append(layer.Linear(a, b, step_mode="m"))
             mods.append(
-                layer.LinearRecurrentContainer(lif("s"), b, b, step_mode="m") if recurrent else lif("m")
+                layer.LinearRecurrentContainer(sj_lif("s"), b, b, step_mode="m") if recurrent else sj_lif("m")
             )
         self.body = nn.Sequential(*mods)
         self.fc_out = nn.Linear(hidden[-1], n_out)
@@ -200,13 +245,181 @@ class SpikingJellyNet(nn.Module):
         return _leaky_time_mean(self.fc_out(self.body(x)), READOUT_BETA)
 
 
+# ----------------------------------------------------------------------------- W3: a conv SNN
+
+
+def _arm_neuron(w: dict) -> dict:
+    """The conv arm's LIF parameters, which the peers mirror: subtractive, detached reset only."""
+    neuron = {**LIFParams().__dict__, **w["model"]["neuron"]}
+    if neuron["reset"] != "subtract" or not neuron["detach_reset"]:
+        raise ValueError(f"W3's peers mirror a detached subtractive reset, the arm has {neuron}")
+    return neuron
+
+
+def layer_modules(w: dict, conv, linear, pools: dict, flatten) -> tuple[list[tuple[str, nn.Module]], int]:
+    """W3's layer list as one library's modules: per entry ``("syn", conv or linear)``,
+    ``("pool", pools[kind])`` or ``("flatten", flatten())``, each sized by passing a probe sample
+    of the model's input shape (``layer_spec.input_shape_for``, the models' rule) through the
+    ones before it; and the readout's fan-in. Layers a peer cannot mirror here raise."""
+    shape = input_shape_for(w["model"], w["n_in"])
+    probe = torch.zeros(1, *shape)
+    out = []
+    for j, entry in enumerate(w["model"]["layers"]):
+        ((kind, p),) = entry.items()
+        p = p or {}
+        if kind == "conv1d":
+            args = (int(p["channels"]), int(p["kernel"]))
+            mod = conv(
+                probe.shape[1], *args, stride=int(p.get("stride", 1)), padding=int(p.get("padding", 0))
+            )
+        elif kind == "pool":
+            mod = pools[p.get("kind", "avg")](int(p["size"]), int(p.get("stride", p["size"])))
+        elif kind == "flatten":
+            mod = flatten()
+        elif kind == "dense":
+            mod = linear(probe.shape[1], int(p["units"]))
+        else:
+            raise ValueError(f"W3's peers: layers[{j}].{kind} has no mirror (conv1d, pool, flatten, dense)")
+        probe = mod(probe)
+        out.append(("syn" if kind in ("conv1d", "dense") else kind, mod))
+    return out, probe.shape[1]
+
+
+class SnnTorchConvNet(nn.Module):
+    """The loop of snnTorch's convolutional tutorial, from W3's layer list: per step, each synaptic
+    layer (``nn.Conv1d`` or ``nn.Linear``) -> ``snn.Leaky`` (the arm's beta and threshold,
+    subtractive reset, fast-sigmoid surrogate of the arm's slope), pooling of the spikes
+    (``nn.AvgPool1d``), flatten; the membrane readout as in ``SnnTorchNet``."""
+
+    def __init__(self, w: dict):
+        super().__init__()
+        neuron = _arm_neuron(w)
+        grad = surrogate.fast_sigmoid(slope=neuron["slope"])
+        pools = {"avg": nn.AvgPool1d, "max": nn.MaxPool1d}
+        mods, n_last = layer_modules(w, nn.Conv1d, nn.Linear, pools, nn.Flatten)
+        self.roles = [role for role, _ in mods]
+        self.mods = nn.ModuleList(m for _, m in mods)
+        self.lifs = nn.ModuleList(
+            snn.Leaky(beta=neuron["beta"], threshold=neuron["threshold"], spike_grad=grad)
+            for role in self.roles
+            if role == "syn"
+        )
+        self.fc_out = nn.Linear(n_last, w["n_out"])
+        self.out = snn.Leaky(beta=w["model"]["readout_beta"], reset_mechanism="none", spike_grad=grad)
+        self.input_shape = input_shape_for(w["model"], w["n_in"])
+
+    def synaptic(self) -> list[nn.Module]:
+        return [m for role, m in zip(self.roles, self.mods, strict=True) if role == "syn"]
+
+    def forward(self, x):
+        mems = [lif.init_leaky() for lif in self.lifs]
+        mem_out = self.out.init_leaky()
+        total = 0.0
+        for t in range(x.shape[0]):
+            h = x[t].reshape(x.shape[1], *self.input_shape)
+            i = 0
+            for role, mod in zip(self.roles, self.mods, strict=True):
+                h = mod(h)
+                if role == "syn":
+                    h, mems[i] = self.lifs[i](h, mems[i])
+                    i += 1
+            _, mem_out = self.out(self.fc_out(h), mem_out)
+            total = total + mem_out
+        return total / x.shape[0]
+
+
+class SpikingJellyConvNet(nn.Module):
+    """SpikingJelly's multi-step mode from W3's layer list: ``layer.Conv1d`` / ``layer.Linear``
+    -> ``LIFNode`` (``sj_lif`` with the arm's beta and threshold, its default torch path on CPU),
+    ``layer.AvgPool1d``, ``layer.Flatten``, all over ``[T, B, ...]`` at once; then the leaky
+    readout as in ``SpikingJellyNet``."""
+
+    def __init__(self, w: dict):
+        super().__init__()
+        from spikingjelly.activation_based import functional, layer
+
+        neuron = _arm_neuron(w)
+        pools = {"avg": layer.AvgPool1d, "max": layer.MaxPool1d}
+        mods, n_last = layer_modules(w, layer.Conv1d, layer.Linear, pools, layer.Flatten)
+        body = []
+        for role, mod in mods:
+            body.append(mod)
+            if role == "syn":
+                body.append(sj_lif("s", neuron["beta"], neuron["threshold"]))
+        self.body = nn.Sequential(*body)
+        functional.set_step_mode(self.body, "m")
+        self._synaptic = [m for role, m in mods if role == "syn"]
+        self.fc_out = nn.Linear(n_last, w["n_out"])
+        self.readout_beta = w["model"]["readout_beta"]
+        self.input_shape = input_shape_for(w["model"], w["n_in"])
+
+    def synaptic(self) -> list[nn.Module]:
+        return list(self._synaptic)
+
+    def forward(self, x):
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(self)
+        h = self.body(x.reshape(*x.shape[:2], *self.input_shape))
+        return _leaky_time_mean(self.fc_out(h), self.readout_beta)
+
+
+def build_conv_models(w: dict, peers: list[str], seed: int = 0) -> dict[str, nn.Module]:
+    """W3: spikesparse's model as training builds it (``models.build_model`` from the arm's model
+    block, init_scale included) and each installed conv peer (``CONV_PEERS``) with its weights."""
+    torch.manual_seed(seed)
+    ours = build_model(w["model"], n_in=w["n_in"], n_out=w["n_out"])
+    models = {"spikesparse": ours}
+    if "snntorch" in peers:
+        models["snntorch"] = SnnTorchConvNet(w)
+    if "spikingjelly" in peers:
+        models["spikingjelly"] = SpikingJellyConvNet(w)
+    with torch.no_grad():
+        for name, peer in models.items():
+            if name == "spikesparse":
+                continue
+            for theirs, mine in zip(peer.synaptic(), ours.layers, strict=True):
+                theirs.weight.copy_(mine.weight)
+                theirs.bias.copy_(mine.bias)
+            peer.fc_out.weight.copy_(ours.readout.weight)
+            peer.fc_out.bias.copy_(ours.readout.bias)
+    return models
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def first_step_losses(name: str, w: dict, models: dict[str, nn.Module], x, y) -> dict[str, float]:
+    """Every implementation's first-step loss, after checking the peers compute our network:
+    snnTorch (same weights, same dynamics) must give our loss within 1e-4; on W3, where every peer
+    is built from the same layer list, each must also give logits of our shape from as many
+    parameters. A mismatch stops the benchmark (SystemExit naming it)."""
+    logits = {k: logits_of(m, x) for k, m in models.items()}
+    loss = {k: F.cross_entropy(v, y).item() for k, v in logits.items()}
+    if abs(loss["spikesparse"] - loss["snntorch"]) > 1e-4:
+        raise SystemExit(f"{name}: first-step losses differ: {loss['spikesparse']} vs {loss['snntorch']}")
+    if is_conv(w):
+        ours_n, ours_shape = n_parameters(models["spikesparse"]), logits["spikesparse"].shape
+        for k, m in models.items():
+            if n_parameters(m) != ours_n or logits[k].shape != ours_shape:
+                raise SystemExit(
+                    f"{name}: {k} has {n_parameters(m)} parameters and logits {tuple(logits[k].shape)}, "
+                    f"spikesparse {ours_n} and {tuple(ours_shape)}"
+                )
+    return loss
+
+
 def installed_peers() -> list[str]:
     """The peer libraries importable here (snnTorch is a test dependency, the others optional)."""
     return [p for p in PEERS if importlib.util.find_spec(p) is not None]
 
 
 def build_models(w: dict, peers: list[str], seed: int = 0) -> dict[str, nn.Module]:
-    """spikesparse, snnTorch (same weights) and each other installed peer (its own init)."""
+    """spikesparse, snnTorch (same weights) and each other installed peer (its own init); W3's
+    from ``build_conv_models``."""
+    if is_conv(w):
+        return build_conv_models(w, peers, seed)
     ours, theirs = build_pair(w, seed)
     models = {"spikesparse": ours, "snntorch": theirs}
     args = (w["n_in"], w["hidden"], w["n_out"], w["recurrent"])
@@ -261,24 +474,155 @@ def peak_step_memory_mb(step) -> float:
 
 
 def step_flops(w: dict) -> float:
-    """Matmul FLOPs one training step of workload ``w`` needs (``spikesparse.flops``): the same
-    count for every implementation, whatever it executes on top (a per-step readout, say)."""
+    """FLOPs of the products one training step of workload ``w`` needs: the same count for every
+    implementation, whatever it executes on top (a per-step readout, say). W1/W2: the matmuls
+    ``spikesparse.flops`` counts; W3: ``conv_step_flops``."""
+    if is_conv(w):
+        return conv_step_flops(w)
     net = (w["n_in"], w["hidden"], w["n_out"], w["T"], w["recurrent"])
     return w["batch"] * snn_training_flops(*net)
 
 
+def conv_step_flops(w: dict) -> float:
+    """W3's step FLOPs as the study counts a conv run's training sample (``studybench``, from
+    ``budget.layer_plan``: 2 per multiply-add of the conv, dense and readout products at every
+    step, convolutions over their real output positions; training 3x the forward), times the
+    batch. This count keeps the first layer's input gradient and a readout at every step, where
+    ``flops.snn_products`` counts W1/W2's needed products only (no gradient for the data, the
+    readout once after the time pooling): for W3 that is 1.0 % more than the step needs, so its
+    fractions of peak are about 1 % high against W1/W2's."""
+    plan = layer_plan(w["model"], w["n_in"])
+    macs = sum(layer["macs"] for layer in plan) + plan[-1]["outputs"] * w["n_out"]
+    return w["batch"] * 3 * 2 * w["T"] * macs
+
+
+class ConvProduct(NamedTuple):
+    """A conv1d layer's products in a training step: the forward over ``n`` samples (T x batch,
+    time folded into the batch as the model runs it) and its two gradients, the input's and the
+    weight's (one ``convolution_backward``), each as many FLOPs as the forward."""
+
+    n: int
+    c_in: int
+    length: int
+    c_out: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+
+    @property
+    def l_out(self) -> int:
+        return (self.length + 2 * self.padding - self.kernel) // self.stride + 1
+
+    @property
+    def flops(self) -> int:
+        return 3 * 2 * self.n * self.c_out * self.l_out * self.c_in * self.kernel
+
+
+def _dense_products(m: int, k: int, n: int) -> list[Product]:
+    """``[m, k] @ [k, n]`` with a bias, its weight gradient and its input gradient."""
+    return [Product("addmm", m, k, n), Product("mm", n, m, k), Product("mm", m, n, k)]
+
+
 def step_products(w: dict) -> list:
-    """The matrix products of one training step of workload ``w`` (``flops.snn_products``):
-    their FLOPs are ``step_flops(w)``."""
-    return snn_products(w["n_in"], w["hidden"], w["n_out"], w["T"], w["recurrent"], batch=w["batch"])
+    """The products of one training step of workload ``w``, their FLOPs ``step_flops(w)``:
+    W1/W2's matrix products (``flops.snn_products``); W3's per layer of the model training builds
+    (``models.build_model``) a ``ConvProduct`` or a dense layer's three matrix products, T x batch
+    rows, and the readout's at every step, as ``conv_step_flops`` counts them."""
+    if not is_conv(w):
+        return snn_products(w["n_in"], w["hidden"], w["n_out"], w["T"], w["recurrent"], batch=w["batch"])
+    model = build_model(w["model"], n_in=w["n_in"], n_out=w["n_out"])
+    rows, shape, out = w["T"] * w["batch"], model.input_shape, []
+    for step in model.plan:
+        if step[0] == "spiking":
+            layer = model.layers[step[1]]
+            if isinstance(layer, nn.Conv1d) and str(step[1]) not in model.w_rec:
+                geometry = (layer.kernel_size[0], layer.stride[0], layer.padding[0])
+                out.append(ConvProduct(rows, shape[0], shape[1], layer.out_channels, *geometry))
+            elif isinstance(layer, nn.Linear) and str(step[1]) not in model.w_rec:
+                out += _dense_products(rows, layer.in_features, layer.out_features)
+            else:
+                raise ValueError(f"W3's products: conv1d and dense layers only, got {layer}")
+            shape = step[2]
+        elif step[0] == "pool":
+            shape = step[4]
+        else:
+            shape = (step[1],)
+    return out + _dense_products(rows, model.readout.in_features, model.readout.out_features)
+
+
+def conv_products_runner(products: list, seed: int = 2):
+    """``flops.products_runner`` for a list with ``ConvProduct`` entries: each conv layer as
+    ``F.conv1d`` with its bias and one ``aten.convolution_backward`` for the input and weight
+    gradients (what autograd calls for a ``Conv1d``), on preallocated random operands; the matrix
+    products through ``products_runner``."""
+    gen = torch.Generator().manual_seed(seed)
+    calls = []
+    for p in products:
+        if isinstance(p, ConvProduct):
+            x = torch.randn(p.n, p.c_in, p.length, generator=gen)
+            wt = torch.randn(p.c_out, p.c_in, p.kernel, generator=gen)
+            bias = torch.randn(p.c_out, generator=gen)
+            grad = torch.randn(p.n, p.c_out, p.l_out, generator=gen)
+            calls.append(lambda p=p, x=x, wt=wt, bias=bias: F.conv1d(x, wt, bias, p.stride, p.padding))
+            calls.append(
+                lambda p=p, x=x, wt=wt, grad=grad: torch.ops.aten.convolution_backward(
+                    grad, x, wt, [p.c_out], [p.stride], [p.padding], [1], False, [0], 1, [True, True, False]
+                )
+            )
+    matmuls = products_runner([p for p in products if isinstance(p, Product)], seed)
+
+    def run() -> None:
+        for call in calls:
+            call()
+        matmuls()
+
+    return run
 
 
 def make_products_step(w: dict):
-    """One step of ``step_products(w)`` alone (``flops.products_runner``): the products-alone
-    bound. A step that did nothing but its products, executed as spikesparse executes them,
-    would take this long; the fraction of peak it reaches is the ceiling of the kernel's fraction
-    on this machine (the rest of a step, membranes, surrogates, Adam, only lowers it)."""
-    return products_runner(step_products(w))
+    """One step of ``step_products(w)`` alone (``flops.products_runner``, W3's through
+    ``conv_products_runner``): the products-alone bound. A step that did nothing but its products,
+    executed as spikesparse executes them, would take this long; the fraction of peak it reaches
+    is the ceiling of the kernel's fraction on this machine (the rest of a step, membranes,
+    surrogates, Adam, only lowers it)."""
+    return (conv_products_runner if is_conv(w) else products_runner)(step_products(w))
+
+
+# (batch, in channels, length, out channels, kernel), "same" padding, about 1.6-2.7 GFLOP each.
+CONV_PEAK_SHAPES = ((128, 128, 128, 128, 3), (64, 256, 64, 256, 5), (32, 512, 64, 512, 3))
+
+
+def conv_peak_gflops(threads: int = 1, repeats: int = 3, blocks: int = 2, shapes=CONV_PEAK_SHAPES) -> float:
+    """The machine's float32 convolution throughput (GFLOP/s) at ``threads`` threads, the
+    denominator of W3's fraction of conv peak: per shape of ``shapes`` the best of ``blocks`` timed
+    blocks of ``repeats`` ``F.conv1d`` forwards (bias, "same" padding, 2 FLOPs per multiply-add),
+    then the best shape. The caller's thread count is restored.
+
+    Why a peak of its own: a conv step's products run in torch's convolution kernels (oneDNN on
+    this CPU), not in the sgemm that ``flops.sgemm_peak_gflops`` times, and those kernels sustain
+    their best only with many channels and long rows (128-512 channels here; with 32-64 channels,
+    as in W3's own layers, they run well below it, as W1's K = 40 input product runs below the sgemm
+    peak). The best of a few such large shapes is to a conv step what the 1024^2 sgemm is to an MLP
+    step: what the machine's conv routine can do at all, measured in the same run and under the
+    same load as the step, so the fraction compares two numbers taken together. W3's products
+    alone (``make_products_step``) give the ceiling at its own shapes."""
+    with torch_threads(threads):
+        gen = torch.Generator().manual_seed(0)
+        best = 0.0
+        for n, c_in, length, c_out, k in shapes:
+            x = torch.randn(n, c_in, length, generator=gen)
+            wt, bias = torch.randn(c_out, c_in, k, generator=gen), torch.randn(c_out, generator=gen)
+            for _ in range(2):
+                F.conv1d(x, wt, bias, padding=k // 2)
+            seconds = math.inf
+            for _ in range(blocks):
+                t0 = time.perf_counter()
+                for _ in range(repeats):
+                    F.conv1d(x, wt, bias, padding=k // 2)
+                seconds = min(seconds, time.perf_counter() - t0)
+            out_len = length + 2 * (k // 2) - k + 1
+            best = max(best, 2 * n * c_out * out_len * c_in * k * repeats / seconds / 1e9)
+    return best
 
 
 def quick_study_wall_s() -> float:
@@ -325,69 +669,111 @@ def step_over_products_of_rounds(step_rounds: list[dict], products_rounds: list[
     return statistics.median(s["ms"] / p["ms"] for s, p in zip(step_rounds, products_rounds, strict=True))
 
 
+def workload_batch(w: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input ``[T, B, n_in]``, labels) of workload ``w``: W1/W2 Bernoulli spikes at rate 0.3;
+    W3 as the study feeds MNIST-1D, the arm's ``current`` encoding (the same current every step)
+    of values whose current is a standard normal clipped to +-3 (z-scores of standardized data:
+    gain 6, offset -3 gives them back)."""
+    gen = torch.Generator().manual_seed(1)
+    if is_conv(w):
+        code = {k: v for k, v in w["encoding"].items() if k in ("gain", "offset")}
+        values = (torch.randn(w["batch"], w["n_in"], generator=gen).clamp(-3, 3) + 3) / 6
+        x = current_encode(values, **code, n_steps=w["T"])
+    else:
+        x = (torch.rand(w["T"], w["batch"], w["n_in"], generator=gen) < 0.3).float()
+    y = torch.randint(0, w["n_out"], (w["batch"],), generator=gen)
+    return x, y
+
+
+def workload_row(name: str, w: dict, rounds: dict[str, list[dict]], flops: float) -> dict:
+    """A workload's JSON entry from its rounds (per implementation ``{"ms", "peak", "cpu_share"}``,
+    and ``"conv_peak"`` on W3): per implementation the median ms, GFLOP/s, the median over rounds of
+    its fraction of that round's sgemm peak (and conv peak), CPU share; spikesparse's step time over
+    its products alone; the speed-ups against every peer measured."""
+    row = {"config": w, "goal_fraction_of_peak": GOALS.get(name)}
+    for k, rs in rounds.items():
+        ms = statistics.median(r["ms"] for r in rs)
+        row[k] = {
+            "median_ms": ms,
+            "round_ms": [r["ms"] for r in rs],
+            "gflops": flops / (ms / 1e3) / 1e9,
+            # per round against that round's peak, then the median: both under the same load
+            "fraction_of_matmul_peak": statistics.median(
+                flops / (r["ms"] / 1e3) / 1e9 / r["peak"] for r in rs
+            ),
+            "cpu_share": statistics.median(r["cpu_share"] for r in rs),
+        }
+        if all("conv_peak" in r for r in rs):
+            row[k]["fraction_of_conv_peak"] = statistics.median(
+                flops / (r["ms"] / 1e3) / 1e9 / r["conv_peak"] for r in rs
+            )
+    # How close the step comes to its products alone, per round then the median.
+    row["spikesparse"]["fraction_of_matmul_only"] = statistics.median(
+        b["ms"] / o["ms"] for b, o in zip(rounds[BOUND], rounds["spikesparse"], strict=True)
+    )
+    # The same the other way round (issue 40's measure: at most 1.15): the step's time over
+    # its products-alone time, per round then the median.
+    row["spikesparse"]["step_over_products"] = step_over_products_of_rounds(
+        rounds["spikesparse"], rounds[BOUND]
+    )
+    peers = [k for k in rounds if k not in ("spikesparse", BOUND)]
+    row["speedup_vs"] = {k: row[k]["median_ms"] / row["spikesparse"]["median_ms"] for k in peers}
+    if "snntorch" in row["speedup_vs"]:
+        row["speedup"] = row["speedup_vs"]["snntorch"]
+    return row
+
+
 def bench_threads(n_threads: int, args, peers: list[str]) -> dict:
     """Every workload and implementation at one thread count, ``args.repeats`` interleaved rounds."""
     torch.set_num_threads(n_threads)
     out = {"threads": n_threads, "contention_before": contention(), "workloads": {}}
-    peaks = []
-    for name, w in WORKLOADS.items():
-        gen = torch.Generator().manual_seed(1)
-        x = (torch.rand(w["T"], w["batch"], w["n_in"], generator=gen) < 0.3).float()
-        y = torch.randint(0, w["n_out"], (w["batch"],), generator=gen)
+    peaks, conv_peaks = [], []
+    for name in args.workloads:
+        w = WORKLOADS[name]
+        x, y = workload_batch(w)
         models = build_models(w, peers)
-        loss = {k: F.cross_entropy(logits_of(m, x), y).item() for k, m in models.items()}
-        if abs(loss["spikesparse"] - loss["snntorch"]) > 1e-4:
-            raise SystemExit(f"{name}: first-step losses differ: {loss['spikesparse']} vs {loss['snntorch']}")
+        loss = first_step_losses(name, w, models, x, y)
         steps = {k: make_step(m, x, y) for k, m in models.items()}
         steps[BOUND] = make_products_step(w)
         flops = step_flops(w)
         rounds = {k: [] for k in steps}
         for _ in range(args.repeats):
-            peak = sgemm_peak_gflops(threads=n_threads, blocks=2)
-            peaks.append(peak)
+            peak = {"peak": sgemm_peak_gflops(threads=n_threads, blocks=2)}
+            peaks.append(peak["peak"])
+            if is_conv(w):
+                peak["conv_peak"] = conv_peak_gflops(threads=n_threads)
+                conv_peaks.append(peak["conv_peak"])
             for k, step in steps.items():
                 ms, share = timed_round(step, args.warmup, args.steps)
-                rounds[k].append({"ms": ms, "peak": peak, "cpu_share": share})
-        row = {"config": w, "first_step_loss": loss, "goal_fraction_of_peak": GOALS[name]}
-        for k, rs in rounds.items():
-            ms = statistics.median(r["ms"] for r in rs)
-            row[k] = {
-                "median_ms": ms,
-                "round_ms": [r["ms"] for r in rs],
-                "gflops": flops / (ms / 1e3) / 1e9,
-                # per round against that round's peak, then the median: both under the same load
-                "fraction_of_matmul_peak": statistics.median(
-                    flops / (r["ms"] / 1e3) / 1e9 / r["peak"] for r in rs
-                ),
-                "cpu_share": statistics.median(r["cpu_share"] for r in rs),
-            }
-            if args.memory and k != BOUND:
+                rounds[k].append({"ms": ms, **peak, "cpu_share": share})
+        row = workload_row(name, w, rounds, flops)
+        row["first_step_loss"] = loss
+        row["parameters"] = {k: n_parameters(m) for k, m in models.items()}
+        if args.memory:
+            for k in models:
                 row[k]["peak_step_memory_mb"] = peak_step_memory_mb(steps[k])
-        # How close the step comes to its products alone, per round then the median.
-        row["spikesparse"]["fraction_of_matmul_only"] = statistics.median(
-            b["ms"] / o["ms"] for b, o in zip(rounds[BOUND], rounds["spikesparse"], strict=True)
-        )
-        # The same the other way round (issue 40's measure: at most 1.15): the step's time over
-        # its products-alone time, per round then the median.
-        row["spikesparse"]["step_over_products"] = step_over_products_of_rounds(
-            rounds["spikesparse"], rounds[BOUND]
-        )
-        row["speedup_vs"] = {
-            k: row[k]["median_ms"] / row["spikesparse"]["median_ms"] for k in models if k != "spikesparse"
-        }
-        row["speedup"] = row["speedup_vs"]["snntorch"]
         out["workloads"][name] = row
+        ours, bound = row["spikesparse"], row[BOUND]
+        goal = f"goal {100 * GOALS[name]:.0f} %" if name in GOALS else "no goal"
+        conv = (
+            f", {100 * ours['fraction_of_conv_peak']:.0f} % of conv peak "
+            f"(products alone {100 * bound['fraction_of_conv_peak']:.0f} %)"
+            if "fraction_of_conv_peak" in ours
+            else ""
+        )
         print(
-            f"[{n_threads} thread(s)] {name}: spikesparse {row['spikesparse']['median_ms']:.2f} ms "
-            f"({100 * row['spikesparse']['fraction_of_matmul_peak']:.0f} % of peak, goal "
-            f"{100 * GOALS[name]:.0f} %; its products alone {row[BOUND]['median_ms']:.2f} ms, "
-            f"{100 * row[BOUND]['fraction_of_matmul_peak']:.0f} %; the step takes "
-            f"{row['spikesparse']['step_over_products']:.2f}x its products alone); "
+            f"[{n_threads} thread(s)] {name}: spikesparse {ours['median_ms']:.2f} ms "
+            f"({100 * ours['fraction_of_matmul_peak']:.0f} % of sgemm peak, {goal}{conv}; its products "
+            f"alone {bound['median_ms']:.2f} ms, {100 * bound['fraction_of_matmul_peak']:.0f} %; the step "
+            f"takes {ours['step_over_products']:.2f}x its products alone); "
             + ", ".join(f"{k} {row[k]['median_ms']:.2f} ms ({v:.2f}x)" for k, v in row["speedup_vs"].items()),
             flush=True,
         )
     out["matmul_peak_gflops"] = statistics.median(peaks)
     out["matmul_peak_rounds"] = peaks
+    if conv_peaks:
+        out["conv_peak_gflops"] = statistics.median(conv_peaks)
+        out["conv_peak_rounds"] = conv_peaks
     out["contention_after"] = contention()
     return out
 
@@ -399,6 +785,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (median taken)")
     parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     parser.add_argument("--peers", default=None, help="comma-separated peers (default: all installed)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the profiler")
     parser.add_argument("--skip-quick", action="store_true", help="do not time the quick study")
     parser.add_argument("--out", type=Path, default=OUT)
@@ -408,6 +795,10 @@ def main() -> None:
     if "snntorch" not in peers:
         raise SystemExit("snnTorch is required (the reference whose losses must agree)")
     thread_counts = [int(t) for t in args.threads.split(",")]
+    args.workloads = args.workloads.split(",")
+    unknown = sorted(set(args.workloads) - set(WORKLOADS))
+    if unknown:
+        raise SystemExit(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
     results = {
         "measured_at": utc_timestamp(),
         "peers": peers,
@@ -419,6 +810,8 @@ def main() -> None:
     # The top-level figures (README table, earlier readers) are those at the most threads.
     top = results["threads"][str(max(thread_counts))]
     results["matmul_peak_gflops"] = top["matmul_peak_gflops"]
+    if "conv_peak_gflops" in top:
+        results["conv_peak_gflops"] = top["conv_peak_gflops"]
     results["workloads"] = top["workloads"]
     if not args.skip_quick:
         results["quick_study_s"] = quick_study_wall_s()

@@ -85,3 +85,42 @@ def test_markdown_is_the_table_then_its_conditions():
     md = kernel_markdown(_result())
     table, conditions = md.split("\n\n")
     assert table == kernel_table(_result()) and conditions == kernel_conditions(_result())
+
+
+def _with_w3(result: dict) -> dict:
+    """The result with a conv workload (W3) that only snnTorch ran, no goal, and its conv peak."""
+    block = result["threads"]["1"]
+    block["workloads"]["W3"] = {
+        "goal_fraction_of_peak": None,
+        "spikesparse": {
+            "median_ms": 40.0,
+            "fraction_of_matmul_peak": 0.254,
+            "fraction_of_conv_peak": 0.301,
+            "step_over_products": 2.04,
+        },
+        "matmul_only": {"median_ms": 19.6, "fraction_of_matmul_peak": 0.52, "fraction_of_conv_peak": 0.615},
+        "snntorch": {"median_ms": 90.0},
+        "speedup_vs": {"snntorch": 2.25},
+    }
+    block["conv_peak_gflops"] = 160.04
+    return result
+
+
+def test_a_conv_workload_gets_its_conv_peak_column_and_missing_peers_and_goal_show_as_such():
+    lines = kernel_table(_with_w3(_result())).splitlines()
+    assert "| step time / products alone (goal ≤ 1.15×) | % of conv peak: step, products alone |" in lines[0]
+    assert lines[1].count("---") == lines[0].count("|") - 1 == 10
+    assert lines[2] == (
+        "| 1 | W1 | 8.00 | 51 % (70 %) | 5.50, 75 % | 1.45× | – | 52.00 | 34.00 | 6.50× / 4.25× |"
+    )
+    assert (
+        lines[3] == "| 1 | W3 | 40.00 | 25 % (–) | 19.60, 52 % | 2.04× | 30 %, 62 % | 90.00 | – | 2.25× / – |"
+    )
+    # Without a W3 (a JSON written before it) the table has no conv column at all.
+    assert "conv peak" not in kernel_table(_result())
+
+
+def test_conditions_name_the_conv_peak_where_it_was_measured():
+    text = kernel_conditions(_with_w3(_result()))
+    assert "1 thread: sgemm peak 188.7 GFLOP/s, conv peak 160.0 GFLOP/s, load average 0.2 → 0.8" in text
+    assert "conv peak" not in kernel_conditions(_result())
