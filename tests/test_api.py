@@ -9,7 +9,8 @@ from torch import nn
 
 from spikesparse import api
 from spikesparse import metrics as M
-from spikesparse.conversion import ReLUNet, l4_adjust, layer_scales, normalize, simulate_if
+from spikesparse.conversion import ReLUStages, l4_adjust, layer_scales, normalize, simulate_if
+from spikesparse.conversion_study import build_ann
 from spikesparse.regularizers import FirstSpike, HomeostaticL2, SpikeCount
 
 
@@ -194,26 +195,39 @@ def test_lif_layer_enforces_the_spike_budget():
         api.LIF(api.LIFParams(), beta=0.5)
 
 
-def _trained_relu_net(seed: int = 0):
-    torch.manual_seed(seed)
-    net = ReLUNet(6, [12, 8], 3)
-    x = torch.rand(64, 6)
-    return net, x
-
-
-def test_convert_equals_the_study_conversion():
-    net, x = _trained_relu_net()
-    seq = nn.Sequential(net.layers[0], nn.ReLU(), net.layers[1], nn.ReLU(), net.layers[2])
+@pytest.mark.parametrize(
+    "ann",
+    [
+        {"hidden": [12, 8]},
+        {
+            "layers": [
+                {"conv1d": {"channels": 4, "kernel": 3, "padding": 1}},
+                {"pool": {"size": 2}},
+                {"conv1d": {"channels": 5, "kernel": 3, "stride": 2}},
+                {"flatten": {}},
+                {"dense": {"units": 8}},
+            ]
+        },
+    ],
+)
+def test_convert_is_the_study_conversion(ann):
+    """api.convert on the study's ANN gives the study's converted weights, and ConvertedSNN.run is
+    the study's simulation (one IF simulation): same predictions and spike counts."""
+    torch.manual_seed(0)
+    net = build_ann(ann, 12, 3)
+    x = torch.rand(64, 12)
     for normalization, alpha in (("max", 0.0), ("percentile", 0.5)):
-        snn = api.convert(seq, x, normalization=normalization, percentile=99.0, alpha=alpha)
-        study = l4_adjust(normalize(net, layer_scales(net, x, normalization, 99.0)), alpha)
+        snn = api.convert(net, x, normalization=normalization, percentile=99.0, alpha=alpha)
+        stages = ReLUStages(net)
+        study = l4_adjust(normalize(stages, layer_scales(stages, x, normalization, 99.0)), alpha)
         for layer, w, b in zip(snn.layers, study.weights, study.biases, strict=True):
-            assert torch.allclose(layer.weight, w) and torch.allclose(layer.bias, b)
+            assert torch.equal(layer.weight, w) and torch.equal(layer.bias, b)
         out, hidden = snn.run(x, 12, torch.Generator().manual_seed(5))
         sim = simulate_if(study, x, [12], torch.Generator().manual_seed(5))
         np.testing.assert_array_equal(out.argmax(1).numpy(), sim.predictions[12])
         for h, counts in zip(hidden, sim.hidden_counts[12], strict=True):
-            assert torch.equal(h.sum(dim=(0, 1)).double(), counts)
+            assert torch.equal(h.sum(dim=1).sum(dim=0).double(), counts)
+            assert h.shape[:2] == (12, 64) and h.sum() > 0
 
 
 def test_batchnorm_folding_preserves_the_function():

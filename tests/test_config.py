@@ -209,11 +209,14 @@ def test_full_config_covers_every_study_as_specified():
         m.get("two_phase") for e in e3 for m in e["methods"].values() if m["regularizer"] == "first_spike"
     }
     assert phases == {True, False}
-    # E4: the ANN has the topology of E2's SNN on the same dataset
-    e2_hidden = {e["dataset"]: e["model"]["hidden"] for e in e2}
+    # E4: each ANN has the topology of an E2 SNN on the same dataset: the MLPs' hidden sizes, and
+    # the conv arm's layer list (seed 003 converts conv ANNs)
+    e2_arch = {(e["dataset"], str(e["model"].get("hidden") or e["model"]["layers"])) for e in e2_all}
     assert {c["dataset"] for c in cfg["conversions"].values()} == {"digits", "mnist1d"}
+    assert sum("layers" in c["ann"] for c in cfg["conversions"].values()) == 1
     for conv in cfg["conversions"].values():
-        assert conv["ann"]["hidden"] == e2_hidden[conv["dataset"]]
+        arch = conv["ann"].get("hidden") or conv["ann"]["layers"]
+        assert (conv["dataset"], str(arch)) in e2_arch
         assert len(conv["ann"]["seeds"]) >= 3 and 0 in conv["alphas"]
 
 

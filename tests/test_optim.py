@@ -118,13 +118,13 @@ def test_single_tensor_path_matches_torch_adam_without_foreach(kind):
     """``foreach=False`` is torch's CPU default (the single-tensor loop), which E4's ReLU net was
     trained with; its per-tensor ops round differently from the foreach ones, so it is its own
     path and must match that one bit for bit."""
-    from spikesparse.conversion import ReLUNet
+    from spikesparse.conversion_study import build_ann
 
     def make():
         if kind != "ann":
             return _model(kind)
         torch.manual_seed(5)
-        return ReLUNet(12, [24, 16], 4)
+        return build_ann({"hidden": [24, 16]}, 12, 4)
 
     ours, theirs = make(), make()
     opt_ours = Adam(ours.parameters(), lr=1e-3, foreach=False)

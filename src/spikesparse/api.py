@@ -22,16 +22,14 @@ surrogate into the weights); metrics return floats.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import metrics as M
 from . import regularizers as R
-from .conversion import l4_adjust, layer_scales, normalize
+from .checks import check_batch, check_sizes, check_values
+from .conversion import SYNAPSES, ConvertedSNN, ReLUStages, fold_batchnorm, l4_adjust, layer_scales, normalize
 from .models import over_time
 from .neurons import LIFParams, lif_multistep
 
@@ -57,34 +55,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- layouts
-
-
-def _check_values(name: str, x: torch.Tensor) -> None:
-    """ValueError for a complex tensor or one holding NaN or an infinity: a penalty or a count
-    over them would be NaN or silently wrong (a NaN compares false with everything)."""
-    if x.is_complex():
-        raise ValueError(f"{name} must be real (spikes, rates or currents), got dtype {x.dtype}")
-    if x.is_floating_point() and not bool(torch.isfinite(x.detach()).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-
-
-def _check_sizes(name: str, shape: torch.Size, time_dim: int = 0) -> None:
-    """ValueError naming the empty dimension: T = 0 steps, B = 0 samples or no neurons."""
-    if shape[time_dim] == 0:
-        raise ValueError(f"{name} has no time steps (T = 0), shape {tuple(shape)}")
-    batch_dim = 1 if time_dim in (0, -len(shape)) else 0
-    if shape[batch_dim] == 0:
-        raise ValueError(f"{name} has no samples (B = 0), shape {tuple(shape)}")
-    if 0 in shape:
-        raise ValueError(f"{name} has no neurons, shape {tuple(shape)}")
-
-
-def _check_batch(name: str, x: object) -> None:
-    """ValueError unless ``x`` is a non-empty batch ``[B, *in_shape]`` of finite real values."""
-    if not isinstance(x, torch.Tensor) or x.dim() < 2 or 0 in x.shape:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be a non-empty batch [B, *in_shape], got {got}")
-    _check_values(name, x)
 
 
 def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
@@ -113,8 +83,8 @@ def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
             )
         if not -s.dim() <= time_dim < s.dim():
             raise ValueError(f"time_dim={time_dim} is out of range for spikes[{i}] of shape {tuple(s.shape)}")
-        _check_sizes(f"spikes[{i}]", s.shape, time_dim)
-        _check_values(f"spikes[{i}]", s)
+        check_sizes(f"spikes[{i}]", s.shape, time_dim)
+        check_values(f"spikes[{i}]", s)
         s = s.movedim(time_dim, 0)
         s = s.reshape(s.shape[0], s.shape[1], -1)
         if not s.is_floating_point():
@@ -198,7 +168,6 @@ def active_fraction(spikes: Spikes, time_dim: int = 0) -> float:
     return float((counts >= 1).float().mean(dim=1).mean())
 
 
-_SYNAPSES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 AC_RULES = ("neurobench", "layer")
 
 
@@ -233,7 +202,7 @@ def synaptic_operations(
     totals = {"Effective_MACs": 0.0, "Effective_ACs": 0.0, "Dense": 0.0, "SynOps": 0.0}
     batch = None
     for i, (layer, x) in enumerate(zip(layers, inputs, strict=True)):
-        if not isinstance(layer, _SYNAPSES):
+        if not isinstance(layer, SYNAPSES):
             raise TypeError(
                 f"synaptic_operations: layers[{i}] is {type(layer).__name__}, not Linear or ConvNd"
             )
@@ -242,8 +211,8 @@ def synaptic_operations(
                 f"synaptic_operations: inputs[{i}] must be a tensor [T, B, *in_shape], got "
                 f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
             )
-        _check_sizes(f"synaptic_operations: inputs[{i}]", x.shape, time_dim)
-        _check_values(f"synaptic_operations: inputs[{i}]", x)
+        check_sizes(f"synaptic_operations: inputs[{i}]", x.shape, time_dim)
+        check_values(f"synaptic_operations: inputs[{i}]", x)
         x = x.detach().movedim(time_dim, 0)
         b = x.shape[1]
         if batch is not None and b != batch:
@@ -292,7 +261,7 @@ class LIF(nn.Module):
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         if current.dim() < 3:
             raise ValueError(f"LIF: input must be [T, B, ...], got shape {tuple(current.shape)}")
-        _check_sizes("LIF: input", current.shape)
+        check_sizes("LIF: input", current.shape)
         t, b = current.shape[:2]
         spikes, mem = lif_multistep(current.reshape(t, b, -1), self.params)
         self.mem = mem.reshape(current.shape)
@@ -336,186 +305,13 @@ class ConvLIF(LIF):
         if not isinstance(x, torch.Tensor) or x.dim() != dims + 3:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"ConvLIF: input must be [T, B, C, {'L' if dims == 1 else 'H, W'}], got {got}")
-        _check_sizes("ConvLIF: input", x.shape)
+        check_sizes("ConvLIF: input", x.shape)
         if x.shape[2] != self.conv.in_channels:
             raise ValueError(f"ConvLIF: input has {x.shape[2]} channels, the layer {self.conv.in_channels}")
         return super().forward(over_time(self.conv, x))
 
 
 # ----------------------------------------------------------------------------- conversion
-
-
-def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
-    """A copy of ``model`` with every BatchNorm folded into the Linear/Conv before it.
-
-    Why: converted integrate-and-fire neurons have a weight and a bias, not a normalization; in
-    eval mode a BatchNorm is an affine map per channel, ``y = g (x - mu) / sqrt(var + eps) + b``,
-    which is exactly a rescaled weight and a shifted bias of the layer before it.
-    """
-    layers: list[nn.Module] = []
-    for i, m in enumerate(model):
-        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d):
-            if not layers or not isinstance(layers[-1], _SYNAPSES):
-                raise ValueError(f"fold_batchnorm: module {i} (BatchNorm) must follow a Linear or Conv layer")
-            prev = layers[-1]
-            scale = (
-                m.weight.detach() / torch.sqrt(m.running_var + m.eps)
-                if m.affine
-                else (1.0 / torch.sqrt(m.running_var + m.eps))
-            )
-            shift = m.bias.detach() if m.affine else torch.zeros_like(m.running_mean)
-            bias = prev.bias.detach() if prev.bias is not None else torch.zeros_like(m.running_mean)
-            folded = _copy_layer(prev, bias=True)
-            with torch.no_grad():
-                folded.weight.copy_(prev.weight * scale.view(-1, *([1] * (prev.weight.dim() - 1))))
-                folded.bias.copy_((bias - m.running_mean) * scale + shift)
-            layers[-1] = folded
-        else:
-            layers.append(m)
-    return nn.Sequential(*layers)
-
-
-def _copy_layer(layer: nn.Module, bias: bool) -> nn.Module:
-    if isinstance(layer, nn.Linear):
-        new = nn.Linear(layer.in_features, layer.out_features, bias=bias)
-    else:
-        new = type(layer)(
-            layer.in_channels,
-            layer.out_channels,
-            layer.kernel_size,
-            stride=layer.stride,
-            padding=layer.padding,
-            dilation=layer.dilation,
-            groups=layer.groups,
-            bias=bias,
-        )
-    with torch.no_grad():
-        new.weight.copy_(layer.weight)
-        if bias:
-            new.bias.copy_(layer.bias if layer.bias is not None else torch.zeros_like(new.bias))
-    return new
-
-
-_PASSTHROUGH = (nn.Flatten, nn.Dropout, nn.Identity)
-
-
-class _Stages:
-    """A folded ReLU net cut into stages: each synaptic layer with the reshapes before it.
-
-    Exposes ``activations`` as ``conversion.ReLUNet`` does, so the study's ``layer_scales``
-    measures its calibration activations unchanged.
-    """
-
-    def __init__(self, model: nn.Sequential) -> None:
-        self.layers: list[nn.Module] = []
-        self.pre: list[list[nn.Module]] = []
-        pending: list[nn.Module] = []
-        relu_after: list[bool] = []
-        for i, m in enumerate(model):
-            if isinstance(m, _SYNAPSES):
-                if m.bias is None:  # normalization scales a bias: give the layer a zero one
-                    m = _copy_layer(m, bias=True)
-                if self.layers and not relu_after[-1]:
-                    raise ValueError(f"convert: layer {i} follows a Linear/Conv without a ReLU between them")
-                self.layers.append(m)
-                self.pre.append(pending)
-                relu_after.append(False)
-                pending = []
-            elif isinstance(m, nn.ReLU):
-                if not self.layers or relu_after[-1]:
-                    raise ValueError(f"convert: ReLU at module {i} must follow a Linear or Conv layer")
-                relu_after[-1] = True
-            elif isinstance(m, _PASSTHROUGH):
-                if not isinstance(m, nn.Dropout | nn.Identity):
-                    pending.append(m)
-            else:
-                raise ValueError(
-                    f"convert: module {i} is {type(m).__name__}; supported: Linear, Conv1d/2d/3d, ReLU, "
-                    "BatchNorm (folded), Flatten, Dropout, Identity"
-                )
-        if not self.layers:
-            raise ValueError("convert: the model has no Linear or Conv layer")
-        if pending:
-            raise ValueError("convert: the model must end with its output Linear/Conv layer")
-        if relu_after[-1]:
-            raise ValueError(
-                "convert: the output layer must not be followed by a ReLU (it accumulates logits)"
-            )
-
-    @staticmethod
-    @torch.no_grad()
-    def forward_shape(pre: list[list[nn.Module]], layers: list[nn.Module], x: torch.Tensor) -> None:
-        """Pass ``x`` through the stages once (no ReLU needed for shapes): raises torch's
-        RuntimeError where a shape does not fit."""
-        for stage, layer in zip(pre, layers, strict=True):
-            for m in stage:
-                x = m(x)
-            x = layer(x)
-
-    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
-        out = []
-        for i, (pre, layer) in enumerate(zip(self.pre, self.layers, strict=True)):
-            for m in pre:
-                x = m(x)
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = F.relu(x)
-            out.append(x)
-        return out
-
-
-@dataclass
-class ConvertedSNN:
-    """An integrate-and-fire network converted from a ReLU ``nn.Sequential`` (threshold 1, reset
-    by subtraction, Bernoulli rate-coded input in [0, 1]), simulated by ``run``."""
-
-    layers: list[nn.Module]  # normalized (and L4-adjusted) copies of the synaptic layers
-    pre: list[list[nn.Module]]  # reshapes (Flatten) applied before each layer
-    scales: list[float]  # each layer's activation scale on the calibration data
-
-    @torch.no_grad()
-    def run(
-        self, x: torch.Tensor, n_steps: int, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Simulate ``n_steps`` on Bernoulli(x) input -> (output layer's accumulated input
-        ``[B, out]``, hidden spikes per layer ``[T, B, ...]``). The prediction is its argmax.
-        Same dynamics and random draws as the study's ``conversion.simulate_if``."""
-        if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        _check_batch("x", x)
-        if float(x.min()) < 0 or float(x.max()) > 1:
-            raise ValueError("x must hold rates in [0, 1] (the Bernoulli input's firing probabilities)")
-        try:  # a wrong input shape, named here rather than as a matmul error halfway through a run
-            _Stages.forward_shape(self.pre, self.layers, x[:1])
-        except RuntimeError as err:
-            raise ValueError(f"x of shape {tuple(x.shape)} does not fit the converted net: {err}") from None
-        mems: list[torch.Tensor | None] = [None] * len(self.layers)
-        hidden: list[list[torch.Tensor]] = [[] for _ in self.layers[:-1]]
-        for _ in range(n_steps):
-            s = (torch.rand(x.shape, generator=generator) < x).to(x.dtype)
-            for i, (pre, layer) in enumerate(zip(self.pre, self.layers, strict=True)):
-                for m in pre:
-                    s = m(s)
-                drive = layer(s)
-                mems[i] = drive if mems[i] is None else mems[i] + drive
-                if i < len(self.layers) - 1:
-                    s = (mems[i] >= 1.0).to(x.dtype)
-                    mems[i] = mems[i] - s
-                    hidden[i].append(s)
-        return mems[-1], [torch.stack(h) for h in hidden]
-
-    def inputs_of_layers(self, x_spikes: torch.Tensor, hidden: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Each synaptic layer's input ``[T, B, ...]`` (for ``synaptic_operations``): the input
-        spikes, then every hidden layer's spikes, after the reshapes before each layer."""
-        feeds = [x_spikes, *hidden]
-        out = []
-        for pre, feed in zip(self.pre, feeds, strict=True):
-            t, b = feed.shape[:2]
-            f = feed.reshape(t * b, *feed.shape[2:])
-            for m in pre:
-                f = m(f)
-            out.append(f.reshape(t, b, *f.shape[1:]))
-        return out
 
 
 @torch.no_grad()
@@ -534,26 +330,7 @@ def convert(
     each hidden neuron's (conv: output channel's) weights and bias by
     ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified.
     """
-    _check_batch("convert: x_calib", x_calib)
-    model = fold_batchnorm(model.eval())
-    stages = _Stages(model)
+    check_batch("convert: x_calib", x_calib)
+    stages = ReLUStages(fold_batchnorm(model.eval()))
     scales = layer_scales(stages, x_calib, normalization, percentile)
-    # The study's normalize and l4_adjust read [out, fan_in] weights: conv kernels flattened per
-    # output channel (the L4 norm of a channel is over its whole kernel), reshaped back below.
-    shapes = [m.weight.shape for m in stages.layers]
-    flat = SimpleNamespace(
-        layers=[
-            SimpleNamespace(weight=m.weight.reshape(m.weight.shape[0], -1), bias=m.bias)
-            for m in stages.layers
-        ],
-        input_scale=1.0,
-        input_shift=0.0,
-    )
-    adjusted = l4_adjust(normalize(flat, scales), float(alpha))
-    layers = []
-    for layer, w, b, shape in zip(stages.layers, adjusted.weights, adjusted.biases, shapes, strict=True):
-        new = _copy_layer(layer, bias=True)
-        new.weight.copy_(w.reshape(shape))
-        new.bias.copy_(b)
-        layers.append(new.eval())
-    return ConvertedSNN(layers, stages.pre, scales)
+    return l4_adjust(normalize(stages, scales), float(alpha))

@@ -247,7 +247,7 @@ def cmd_figures(args) -> None:
 
 
 def cmd_train_ann(args) -> None:
-    from .conversion import ann_accuracy, train_ann
+    from .conversion_study import ann_accuracy, ann_macs, dataset_shape, n_classes, train_ann
     from .data import ann_input_affine, load_dataset
     from .io import config_hash, provenance, write_json
     from .runtime import tune_allocator
@@ -256,8 +256,21 @@ def cmd_train_ann(args) -> None:
     start = time.perf_counter()
     spec = _spec_arg(args.spec)
     data = load_dataset(args.data)
-    net, history = train_ann(spec["ann"], data, spec["seed"], args.threads, ann_input_affine(spec["dataset"]))
-    save_checkpoint(args.model, {"spec": spec, "state_dict": net.state_dict(), "sizes": _layer_sizes(net)})
+    affine = ann_input_affine(spec["dataset"])
+    net, history = train_ann(spec["ann"], data, spec["seed"], args.threads, affine)
+    n_features = int(data["x_train"].shape[1])
+    save_checkpoint(
+        args.model,
+        {
+            "spec": spec,
+            "state_dict": net.state_dict(),
+            # what build_ann needs besides the spec to build the same net again
+            "n_features": n_features,
+            "n_classes": n_classes(data),
+            "input_affine": list(affine),
+            "dataset_shape": dataset_shape(data),
+        },
+    )
     info = {
         "spec": spec,
         "config_hash": config_hash(spec),
@@ -265,21 +278,17 @@ def cmd_train_ann(args) -> None:
         "train_accuracy": ann_accuracy(net, data["x_train"], data["y_train"]),
         "val_accuracy": history[-1]["val_accuracy"],
         "test_accuracy": ann_accuracy(net, data["x_test"], data["y_test"]),
-        "macs_per_sample": net.macs_per_sample(),
+        "macs_per_sample": ann_macs(net, n_features),
         "provenance": provenance("cpu", time.perf_counter() - start),
     }
     write_json(args.info, info)
     print(f"ANN test accuracy {info['test_accuracy']:.4f}")
 
 
-def _layer_sizes(net) -> list[int]:
-    return [net.layers[0].in_features, *[layer.out_features for layer in net.layers]]
-
-
 def cmd_convert(args) -> None:
     import torch
 
-    from .conversion import ReLUNet, choose_alpha, sweep
+    from .conversion_study import build_ann, choose_alpha, sweep
     from .data import load_dataset
     from .io import config_hash, provenance, read_json, write_json
     from .runtime import seed_everything
@@ -294,8 +303,13 @@ def cmd_convert(args) -> None:
             )
     seed_everything(spec["seed"], args.threads)
     checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
-    sizes = checkpoint["sizes"]
-    net = ReLUNet(sizes[0], sizes[1:-1], sizes[-1])
+    net = build_ann(
+        spec["ann"],
+        checkpoint["n_features"],
+        checkpoint["n_classes"],
+        tuple(checkpoint["input_affine"]),
+        checkpoint["dataset_shape"],
+    )
     net.load_state_dict(checkpoint["state_dict"])
     metric_cfg = json.loads(args.metrics_config)
     rows = sweep(net, load_dataset(args.data), spec, metric_cfg)

@@ -123,6 +123,9 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
     for exp in config["experiments"].values():  # each pass of the schema filled hidden in again
         if "layers" in exp["model"]:
             exp["model"].pop("hidden", None)
+    for conv in config["conversions"].values():
+        if "layers" in conv["ann"]:
+            conv["ann"].pop("hidden", None)
     from .budget import check_memory
 
     check_memory(config)  # a run whose estimated peak memory cannot fit is refused here
@@ -322,6 +325,12 @@ def _check_conversions(config: dict) -> None:
     for name, conv in config.get("conversions", {}).items():
         where = f"conversions.{name}"
         _check_dataset_section(config, where, conv["dataset"])
+        if not _is_static(config, conv["dataset"]):
+            raise ConfigError(
+                f"config error at {where}.dataset: conversion feeds each sample's rates in [0, 1] as "
+                f"Bernoulli spikes; dataset {conv['dataset']!r} holds sequences"
+            )
+        _check_ann_layers(conv["ann"], f"{where}.ann")
         if 0 not in conv["alphas"]:
             raise ConfigError(
                 f"config error at {where}.alphas: must include 0 (the unadjusted baseline), "
@@ -329,6 +338,28 @@ def _check_conversions(config: dict) -> None:
             )
         if name in config["experiments"]:
             raise ConfigError(f"config error at {where}: name already used by experiments.{name}")
+
+
+def _check_ann_layers(ann: dict, where: str) -> None:
+    """A converted ANN given as ``layers``: the order rules of every layer list, and only the
+    layers a ReLU net converts (conv, average pool, flatten, dense)."""
+    if "layers" not in ann:
+        return
+    for j, entry in enumerate(ann["layers"]):
+        ((kind, p),) = entry.items()
+        if kind == "recurrent":
+            raise ConfigError(
+                f"config error at {where}.layers[{j}].recurrent: a converted ANN is feed-forward"
+            )
+        if kind == "pool" and (p or {}).get("kind", "avg") != "avg":
+            raise ConfigError(
+                f"config error at {where}.layers[{j}].pool.kind: a converted ANN pools by average only "
+                "(a max over spike trains is not the max of the rates)"
+            )
+    try:
+        check_layers(ann["layers"], ann.get("input_shape"))
+    except ValueError as err:
+        raise ConfigError(f"config error at {where}.{err}") from None
 
 
 def _cell_suffix(config: dict, exp_name) -> str:
@@ -345,6 +376,12 @@ def _layer_models_before_defaults(config: dict) -> None:
     experiments = config.get("experiments")
     if not isinstance(experiments, dict):
         return
+    for name, conv in (config.get("conversions") or {}).items():
+        ann = conv.get("ann") if isinstance(conv, dict) else None
+        if isinstance(ann, dict) and "layers" in ann and "hidden" in ann:
+            raise ConfigError(
+                f"config error at conversions.{name}.ann.hidden: give either hidden or layers, not both"
+            )
     for name, exp in experiments.items():
         model = exp.get("model") if isinstance(exp, dict) else None
         if not isinstance(model, dict) or "layers" not in model:

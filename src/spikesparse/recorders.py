@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from . import api
+from .conversion import SYNAPSES
 
 _NORSE_NON_SPIKING = {"LI", "LICell", "LIBox", "LIBoxCell", "LIF_box_Cell"}
 
@@ -87,7 +88,7 @@ class SpikeRecorder:
         hooked = {
             name: fused.get(name, m)
             for name, m in model.named_modules()
-            if record_inputs and isinstance(m, api._SYNAPSES)
+            if record_inputs and isinstance(m, SYNAPSES)
         }
         self.synapses = {name: m for name, m in model.named_modules() if name in hooked}
         self._hooked = hooked
