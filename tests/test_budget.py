@@ -89,3 +89,21 @@ def test_a_conv2d_model_without_an_input_shape_is_a_config_error(quick_config):
         ConfigError, match=r"config error at experiments\.\w+\.model\.input_shape: conv2d needs"
     ):
         validate_config(quick_config)
+
+
+def test_conversion_estimate_counts_training_and_the_simulation_by_hand():
+    """A dense ANN 6 -> 4 -> 10 classes: 64 MACs, 128 FLOPs a pass. Training 1 epoch of 10
+    samples at 3 passes, evaluation of 2 + 10 + 2 + 3 samples; simulation: 1 normalization x 2
+    alphas x (2 + 3) samples x 5 steps (the largest T)."""
+    from spikesparse.budget import conversion_estimate
+
+    conv = {
+        "ann": {"layers": [{"dense": {"units": 4}}], "epochs": 1, "batch_size": 2, "seeds": [0]},
+        "normalizations": ["max"],
+        "alphas": [0.0, 1.0],
+        "time_steps": [3, 5],
+    }
+    est = conversion_estimate(conv, {"n_train": 10, "n_val": 2, "n_test": 3, "shape": [6]})
+    assert est["train_flops"] == 10 * 3 * 128 + 17 * 128
+    assert est["convert_flops"] == 2 * 5 * 5 * 128
+    assert est["flops"] == est["train_flops"] + est["convert_flops"] and est["mem_mb"] > 0

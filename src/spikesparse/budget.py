@@ -194,6 +194,55 @@ def experiment_estimates(config: dict) -> dict[str, dict]:
     return out
 
 
+# The IF simulation's batch (``conversion.simulate_if``'s default).
+SIMULATION_BATCH = 512
+
+
+def conversion_estimate(conv: dict, sizes: dict, n_classes: int = 10) -> dict:
+    """FLOPs and peak memory of one E4 job pair (a ``conversions.<name>`` section, one seed): the
+    ANN's training (as a run's, T = 1) and the IF simulation of every (normalization, alpha) on
+    the validation and test splits for ``max(time_steps)`` steps, each step one dense pass
+    through the converted layers (``train_flops``, ``convert_flops``, ``flops``, ``mem_mb``)."""
+    ann = conv["ann"]
+    n_in = int(sizes["shape"][0]) if len(sizes["shape"]) == 1 else math.prod(sizes["shape"])
+    plan = layer_plan({"kind": "feedforward", **ann}, n_in, sizes.get("input_shape"))
+    macs = sum(layer["macs"] for layer in plan) + plan[-1]["outputs"] * n_classes
+    forward = 2 * macs
+    epochs = int(ann["epochs"])
+    train = (
+        epochs * sizes["n_train"] * 3 * forward
+        + (epochs * sizes["n_val"] + sizes["n_train"] + sizes["n_val"] + sizes["n_test"]) * forward
+    )
+    variants = len(conv["normalizations"]) * len(conv["alphas"])
+    simulate = variants * (sizes["n_val"] + sizes["n_test"]) * max(conv["time_steps"]) * forward
+    outputs = sum(layer["outputs"] for layer in plan)
+    n_all = sizes["n_train"] + sizes["n_val"] + sizes["n_test"]
+    # the larger of training (activations for backward) and the simulation (membranes, spikes,
+    # their counts), plus the dataset and the interpreter
+    work = max(int(ann["batch_size"]) * outputs * ACT_COPIES, SIMULATION_BATCH * outputs * 3) * BYTES
+    total = BASE_MB * 2**20 + work + n_all * n_in * BYTES
+    return {
+        "train_flops": int(train),
+        "convert_flops": int(simulate),
+        "flops": int(train + simulate),
+        "mem_mb": int(math.ceil(total / 2**20)),
+    }
+
+
+def conversion_estimates(config: dict) -> dict[str, dict]:
+    """Per conversion experiment: ``conversion_estimate`` of one seed, ``runs`` (its seeds) and
+    ``total_flops``; experiments whose dataset sizes are unknown are left out."""
+    out = {}
+    for name, conv in config.get("conversions", {}).items():
+        sizes = dataset_sizes(conv["dataset"], config["datasets"][conv["dataset"]])
+        if sizes is None:
+            continue
+        est = conversion_estimate(conv, sizes)
+        runs = len(conv["ann"]["seeds"])
+        out[name] = {**est, "runs": runs, "total_flops": est["flops"] * runs}
+    return out
+
+
 def check_memory(config: dict) -> None:
     """ConfigError naming the experiment and its sizes when one run's estimated peak memory is
     above ``max_job_mem_mb`` (default: this machine's memory)."""
@@ -227,6 +276,21 @@ GPU_FLOPS = 10e12
 CPU_FLOPS_PER_THREAD = 50e9
 
 
+def conversion_resources(config: dict, name: str, step: str) -> dict:
+    """``mem_mb`` and ``runtime`` (minutes) of a ``train_ann`` (``step="train"``) or ``convert``
+    job of conversion ``name``: 1.25 x the memory estimate (at least 1,500 MB) and twice the
+    step's FLOPs at the assumed throughput (at least 20 minutes)."""
+    est = conversion_estimates(config).get(name)
+    if est is None:
+        return {"mem_mb": 2000, "runtime": 30}
+    rate = GPU_FLOPS if config.get("device") == "cuda" else CPU_FLOPS_PER_THREAD * config.get("threads", 1)
+    flops = est["train_flops" if step == "train" else "convert_flops"]
+    return {
+        "mem_mb": max(1500, int(math.ceil(1.25 * est["mem_mb"] / 100.0) * 100)),
+        "runtime": max(20, int(math.ceil(2 * flops / rate / 60))),
+    }
+
+
 def rule_runtime_min(config: dict, experiment: str, runs_per_job: int, floor: int = 30) -> int:
     """``runtime`` (minutes) of a training job of ``experiment`` that trains ``runs_per_job`` runs:
     twice the FLOPs over the assumed throughput (``GPU_FLOPS`` with ``device: cuda``, else
@@ -253,13 +317,15 @@ def experiment_estimates_cached(config: dict) -> dict[str, dict]:
 
 def budget_table(config: dict, tflops: float) -> str:
     """Markdown: per experiment its runs, training FLOPs, GPU-hours at ``tflops`` TFLOP/s
-    sustained, and one run's estimated peak memory."""
+    sustained, and one run's estimated peak memory; a conversion experiment's runs are its seeds
+    (one ANN trained and converted each), its FLOPs training plus simulation."""
     rows = [
         f"| experiment | runs | FLOPs (all runs) | GPU-hours at {tflops:g} TFLOP/s | peak memory per run |",
         "|---|---:|---:|---:|---:|",
     ]
     total = 0
-    for name, est in experiment_estimates(config).items():
+    estimates = {**experiment_estimates(config), **conversion_estimates(config)}
+    for name, est in estimates.items():
         total += est["total_flops"]
         hours = est["total_flops"] / (tflops * 1e12) / 3600
         rows.append(

@@ -250,20 +250,21 @@ def cmd_train_ann(args) -> None:
     from .conversion_study import ann_accuracy, ann_macs, dataset_shape, n_classes, train_ann
     from .data import ann_input_affine, load_dataset
     from .io import config_hash, provenance, write_json
-    from .runtime import tune_allocator
+    from .runtime import pick_device, tune_allocator
 
     tune_allocator()
     start = time.perf_counter()
     spec = _spec_arg(args.spec)
     data = load_dataset(args.data)
     affine = ann_input_affine(spec["dataset"])
-    net, history = train_ann(spec["ann"], data, spec["seed"], args.threads, affine)
+    device = pick_device(spec.get("device", "auto"))
+    net, history = train_ann(spec["ann"], data, spec["seed"], args.threads, affine, device)
     n_features = int(data["x_train"].shape[1])
     save_checkpoint(
         args.model,
         {
             "spec": spec,
-            "state_dict": net.state_dict(),
+            "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
             # what build_ann needs besides the spec to build the same net again
             "n_features": n_features,
             "n_classes": n_classes(data),
@@ -279,7 +280,7 @@ def cmd_train_ann(args) -> None:
         "val_accuracy": history[-1]["val_accuracy"],
         "test_accuracy": ann_accuracy(net, data["x_test"], data["y_test"]),
         "macs_per_sample": ann_macs(net, n_features),
-        "provenance": provenance("cpu", time.perf_counter() - start),
+        "provenance": provenance(str(device), time.perf_counter() - start),
     }
     write_json(args.info, info)
     print(f"ANN test accuracy {info['test_accuracy']:.4f}")
@@ -291,7 +292,7 @@ def cmd_convert(args) -> None:
     from .conversion_study import build_ann, choose_alpha, sweep
     from .data import load_dataset
     from .io import config_hash, provenance, read_json, write_json
-    from .runtime import seed_everything
+    from .runtime import pick_device, seed_everything
 
     start = time.perf_counter()
     info = read_json(args.info)
@@ -311,6 +312,8 @@ def cmd_convert(args) -> None:
         checkpoint["dataset_shape"],
     )
     net.load_state_dict(checkpoint["state_dict"])
+    device = pick_device(spec.get("device", "auto"))
+    net = net.to(device)
     metric_cfg = json.loads(args.metrics_config)
     rows = sweep(net, load_dataset(args.data), spec, metric_cfg)
     chosen = choose_alpha(rows)
@@ -328,7 +331,7 @@ def cmd_convert(args) -> None:
                 {"normalization": n, "time_steps": t, "alpha": a} for (n, t), a in sorted(chosen.items())
             ],
             "rows": rows,
-            "provenance": provenance("cpu", time.perf_counter() - start),
+            "provenance": provenance(str(device), time.perf_counter() - start),
         },
     )
     print(f"{len(rows)} conversion rows; chosen alphas {sorted(chosen.items())}")

@@ -112,6 +112,7 @@ def copy_layer(layer: nn.Module, bias: bool, weight: torch.Tensor | None = None)
             groups=layer.groups,
             bias=bias,
         )
+    new = new.to(layer.weight.device)
     with torch.no_grad():
         new.weight.copy_(layer.weight if weight is None else weight)
         if bias:
@@ -386,7 +387,10 @@ def simulate_if(
     simulation serves every T, as the first T steps of a longer run are a run of length T.
 
     ``x`` ``[N, ...]`` holds rates in [0, 1], shaped as the first stage takes them. Input spikes
-    are drawn per batch of ``batch_size`` samples, step by step (``_input_spikes``)."""
+    are drawn per batch of ``batch_size`` samples, step by step (``_input_spikes``), on the CPU
+    from ``x`` there; the layers run on their own device."""
+    device = snn.layers[0].weight.device
+    x = x.cpu()
     checkpoints = sorted(set(int(t) for t in time_steps))
     t_max = checkpoints[-1]
     n_hidden = len(snn.layers) - 1
@@ -405,6 +409,7 @@ def simulate_if(
         for t in range(1, t_max + 1):
             s = _input_spikes(xb, generator)
             n_in += s.sum(0)
+            s = s.to(device)
             for i, (pre, layer) in enumerate(zip(snn.pre, snn.layers, strict=True)):
                 for m in pre:
                     s = m(s)
@@ -412,8 +417,8 @@ def simulate_if(
                 if i < n_hidden:
                     shape = drive.shape
                     if states[i] is None:
-                        states[i] = if_state(len(xb), shape[1:].numel(), xb)
-                        counts[i] = x.new_zeros(shape[1:], dtype=torch.float64)
+                        states[i] = if_state(len(xb), shape[1:].numel(), drive)
+                        counts[i] = drive.new_zeros(shape[1:], dtype=torch.float64)
                     flat, states[i] = if_step(drive.reshape(len(xb), -1), states[i], IF_NEURON)
                     s = flat.reshape(shape)
                     counts[i] += s.sum(0)
@@ -422,7 +427,7 @@ def simulate_if(
                 else:
                     out = drive if out is None else out.add_(drive)
             if t in preds:
-                preds[t].append(out.argmax(1).numpy())
+                preds[t].append(out.argmax(1).cpu().numpy())
                 in_counts[t] += n_in
                 for j, c in enumerate(counts):
                     hid_counts[t][j] = c.clone() if hid_counts[t][j] is None else hid_counts[t][j] + c

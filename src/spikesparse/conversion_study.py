@@ -139,13 +139,15 @@ def train_ann(
     seed: int,
     threads: int = 1,
     input_affine: tuple[float, float] = (1.0, 0.0),
+    device: torch.device | str = "cpu",
 ) -> tuple[nn.Sequential, list]:
-    """Train the ReLU net with Adam and cross-entropy; returns the net and per-epoch history.
-    ``input_affine`` (scale, shift) is the net's fixed input map (``data.ann_input_affine``)."""
+    """Train the ReLU net with Adam and cross-entropy on ``device``; returns the net and
+    per-epoch history. ``input_affine`` (scale, shift) is the net's fixed input map
+    (``data.ann_input_affine``). Batches are drawn on the CPU generator, as on every device."""
     seed_everything(seed, threads)
-    x = torch.from_numpy(data["x_train"])
-    y = torch.from_numpy(data["y_train"])
-    net = build_ann(ann_spec, x.shape[1], n_classes(data), input_affine, dataset_shape(data))
+    x = torch.from_numpy(data["x_train"]).to(device)
+    y = torch.from_numpy(data["y_train"]).to(device)
+    net = build_ann(ann_spec, x.shape[1], n_classes(data), input_affine, dataset_shape(data)).to(device)
     # torch.optim.Adam's CPU default (single-tensor) arithmetic, without its torch._dynamo import.
     opt = Adam(net.parameters(), lr=ann_spec["lr"], foreach=False)
     generator = torch.Generator().manual_seed(seed)
@@ -155,7 +157,7 @@ def train_ann(
         perm = torch.randperm(len(x), generator=generator)
         total, n = 0.0, 0
         for lo in range(0, len(x), ann_spec["batch_size"]):
-            idx = perm[lo : lo + ann_spec["batch_size"]]
+            idx = perm[lo : lo + ann_spec["batch_size"]].to(device)
             loss = F.cross_entropy(net(x[idx]), y[idx])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"ANN loss became {float(loss)} at epoch {epoch + 1}")
@@ -185,7 +187,10 @@ def ann_accuracy(net: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     if len(x) == 0:
         return float("nan")
     net.eval()
-    pred = net(torch.from_numpy(x)).argmax(1).numpy()
+    device = next(net.parameters()).device
+    pred = torch.cat(
+        [net(torch.from_numpy(x[lo : lo + 4096]).to(device)).argmax(1).cpu() for lo in range(0, len(x), 4096)]
+    ).numpy()
     return float((pred == y).mean())
 
 
@@ -198,10 +203,12 @@ def sweep(net: nn.Sequential, data: dict[str, np.ndarray], spec: dict, metric_cf
     """Every (normalization, alpha, T) on the validation and the test split: one row each.
 
     Input spikes come from fixed seeds (validation: the run seed, test: ``eval_seed``) so the
-    variants of one net see identical input and differ only in their weights.
+    variants of one net see identical input and differ only in their weights. The simulation
+    runs on the net's device (its input spikes are drawn on the CPU generator).
     """
     stages = ReLUStages(net.eval())
-    x_calib = torch.from_numpy(data["x_train"][: spec["calibration_samples"]])
+    device = next(net.parameters()).device
+    x_calib = torch.from_numpy(data["x_train"][: spec["calibration_samples"]]).to(device)
     rows = []
     macs = dense_macs(stages, (data["x_train"].shape[1],))
     for normalization in spec["normalizations"]:

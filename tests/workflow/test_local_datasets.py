@@ -7,7 +7,9 @@ from __future__ import annotations
 import copy
 import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -55,6 +57,73 @@ def test_paper_config_plans_the_full_dag_on_miniature_files(tmp_path):
     for rule in ("generate_dataset", *(f"train_{name}" for name in cfg["experiments"]), "claims", "all"):
         assert f"rule {rule}:" in out or f"{rule} " in out, rule
     assert "mem_mb=" in out
+    # every training and conversion job asks for one GPU (device: cuda), in the form the SLURM
+    # plugin turns into --gres=gpu:1
+    for rule in (*(f"train_{name}" for name in cfg["experiments"]), "train_ann", "convert"):
+        block = out.split(f"rule {rule}:")[1].split("\n\n")[0]
+        assert "gres=gpu:1" in block, rule
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    job = SimpleNamespace(resources=SimpleNamespace(gres="gpu:1", get={"gres": "gpu:1"}.get))
+    assert set_gres_string(job).strip() == "--gres=gpu:1"
+
+
+def test_conv_conversion_runs_on_cifar10_end_to_end(tmp_path):
+    """Seed 003's job pair on a miniature CIFAR-10: a conv2d ReLU ANN (the paper config's layer
+    kinds, small) trained and converted, its rows in the conversion table."""
+    workdir = copy_workflow(tmp_path / "wf")
+    write_cifar10(tmp_path / "cifar10", per_batch=40, n_test=100)
+    cfg = {
+        "datasets": {
+            "cifar10": {"root": str(tmp_path / "cifar10"), "verify_checksum": False, "val_fraction": 0.2}
+        },
+        "experiments": {  # a config needs one (the aggregate job trains it too: tiny)
+            "e2_cifar": {
+                "study": "e2",
+                "dataset": "cifar10",
+                "encoding": {"name": "rate", "n_steps": 2},
+                "model": {"kind": "feedforward", "hidden": [8]},
+                "training": {"epochs": 1, "batch_size": 32, "seeds": [0]},
+                "methods": {"baseline": {"regularizer": "none"}},
+            }
+        },
+        "conversions": {
+            "e4_cifar": {
+                "dataset": "cifar10",
+                "ann": {
+                    "layers": [
+                        {"conv2d": {"channels": 4, "kernel": 3, "padding": 1}},
+                        {"pool": {"kind": "avg", "size": 2}},
+                        {"conv2d": {"channels": 8, "kernel": 3, "padding": 1}},
+                        {"pool": {"kind": "avg", "size": 4}},
+                        {"flatten": {}},
+                        {"dense": {"units": 16}},
+                    ],
+                    "dropout": 0.2,
+                    "epochs": 2,
+                    "batch_size": 32,
+                    "seeds": [0],
+                },
+                "calibration_samples": 50,
+                "alphas": [0.0, 1.0],
+                "time_steps": [4, 8],
+            }
+        },
+    }
+    config = tmp_path / "cifar.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    snakemake(workdir, paths.CONVERSION_TABLE, "--cores", "1", "--configfile", str(config))
+    table = pd.read_csv(workdir / paths.CONVERSION_TABLE)
+    assert (
+        set(table["experiment"]) == {"e4_cifar"} and len(table) == 2 * 2 * 2 * 2
+    )  # norms x alphas x T x splits
+    assert (table["synops_per_sample"] > 0).all() and table["ann_macs_per_sample"].nunique() == 1
+    # MACs of the ANN: the first conv's padding is applied before its input map, so all its 32 x 32
+    # positions meet 9 taps of 3 channels; the second conv (own padding) meets 46 (= 16 x 3 - 2)
+    # of the 48 (position, tap) pairs per axis; dense 128 -> 16, output 16 -> 10
+    conv2 = 8 * 4 * 46 * 46
+    assert table["ann_macs_per_sample"].iloc[0] == 4 * 32 * 32 * 3 * 9 + conv2 + 128 * 16 + 16 * 10
+    assert not any(p.suffix in (".npz", ".json") for p in (tmp_path / "cifar10").rglob("*"))
 
 
 def test_each_new_dataset_kind_trains_end_to_end_on_cpu(tmp_path):

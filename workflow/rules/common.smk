@@ -44,6 +44,9 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 CONVERSIONS = expand_conversions(config)
+# One GPU per training and conversion job when the config asks for CUDA (SLURM's --gres, set by
+# the executor from this resource; empty, and so ignored, otherwise).
+GPU_GRES = "gpu:1" if config.get("device") == "cuda" else ""
 
 
 wildcard_constraints:

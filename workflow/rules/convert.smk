@@ -1,3 +1,6 @@
+from spikesparse.budget import conversion_resources
+
+
 rule train_ann:
     input:
         data=dataset_file,
@@ -12,8 +15,9 @@ rule train_ann:
         "../envs/spikesparse.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=1500,
-        runtime=20,
+        mem_mb=lambda wc: conversion_resources(config, wc.experiment, "train")["mem_mb"],
+        runtime=lambda wc: conversion_resources(config, wc.experiment, "train")["runtime"],
+        gres=GPU_GRES,
     params:
         spec=ann_spec_json,
     shell:
@@ -36,8 +40,9 @@ rule convert:
         "../envs/spikesparse.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda wc: conversion_resources(config, wc.experiment, "convert")["mem_mb"],
+        runtime=lambda wc: conversion_resources(config, wc.experiment, "convert")["runtime"],
+        gres=GPU_GRES,
     params:
         spec=conversion_spec_json,
         metrics=lambda wc: quoted_json(config["metrics"]),

@@ -38,6 +38,7 @@ for train_rule in TRAIN_RULES:
             runtime=rule_runtime_min(
                 config, train_rule.experiment, len(train_rule.seeds)
             ),
+            gres=GPU_GRES,
         params:
             specs=train_specs(train_rule),
             metrics=quoted_json(config["metrics"]),
