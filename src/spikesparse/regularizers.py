@@ -351,17 +351,3 @@ class FirstSpike(Regularizer):
 REGULARIZERS: dict[str, type[Regularizer]] = {
     cls.name: cls for cls in (NoRegularizer, HomeostaticL2, SpikeCount, FirstSpike)
 }
-
-
-def build_regularizer(spec: dict) -> Regularizer:
-    """Regularizer from a run spec's ``regularizer`` block: ``{"name": ..., "lam": ..., params}``."""
-    from .plugins import resolve_regularizer  # a plugin (module:Class, entry point) or a built-in
-
-    spec = dict(spec)
-    name = spec.pop("name")
-    cls = resolve_regularizer(name)
-    lam = spec.pop("lam", 0.0)
-    unknown = set(spec) - set(cls.params)
-    if unknown:
-        raise ValueError(f"regularizer {name!r} does not take {sorted(unknown)}")
-    return cls(lam, **spec) if cls.uses_lambda else cls(0.0)

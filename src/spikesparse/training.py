@@ -19,7 +19,8 @@ from .encoding import SplitCode, encoded_size, shared_split_code
 from .metrics import saturated_fraction, silent_fraction
 from .models import SpikingNet, build_model
 from .optim import Adam
-from .regularizers import build_regularizer, spike_counts
+from .plugins import build_regularizer
+from .regularizers import spike_counts
 from .runtime import pick_device, seed_everything
 
 
