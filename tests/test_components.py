@@ -8,8 +8,9 @@ import types
 
 import pytest
 
-from spikesparse.components import check_params, declare, param_schema, validate_params
+from spikesparse.components import check_params, declare
 from spikesparse.config import ConfigError, validate_config
+from spikesparse.registry import param_schema, validate_params
 from spikesparse.regularizers import REGULARIZERS, Regularizer, SpikeCount
 
 

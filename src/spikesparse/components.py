@@ -4,6 +4,8 @@ own parameters where it is defined, and config validation asks here by kind and 
 Why: config validation should not hard-code which keys (and ranges) every dataset, encoder or
 regularizer takes; that knowledge lives beside the code that uses the parameters, so adding a
 component (or a plugin, see ``spikesparse.plugins``) needs no edit of ``spikesparse.config``.
+This module is the leaf the components import to declare themselves; ``spikesparse.registry``
+finds a component by kind and name and checks a config's parameters against its schema.
 
 A schema maps each parameter name to a JSON-schema fragment (``type``, ``enum``, ``minimum``,
 ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``, ``items``, ``default``, ...); an empty
@@ -26,8 +28,6 @@ import copy
 from collections.abc import Callable
 
 import jsonschema
-
-KINDS = ("dataset", "encoder", "regularizer")
 
 # Rule -> how a broken rule reads ("must be >= 0, got -1").
 _BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
@@ -89,75 +89,3 @@ def regularizer_schema(cls) -> dict[str, dict]:
     the class declares none for it, as a plugin with only ``params`` does)."""
     declared = getattr(cls, "param_schema", {}) or {}
     return {name: declared.get(name, {}) for name in cls.params}
-
-
-def dataset_generator(name: str, section: dict) -> Callable:
-    """The function that builds dataset ``name`` from its config section: a built-in by name or
-    the plugin the section's ``generator`` names. ValueError when there is neither."""
-    from .data import GENERATORS
-    from .plugins import resolve_dataset
-
-    if "generator" in section:
-        return resolve_dataset(section["generator"])
-    if name not in GENERATORS:
-        raise ValueError(
-            f"{name!r} is not a built-in dataset ({sorted(GENERATORS)}); a dataset of your own needs "
-            "'generator' (module:function or an entry point of group spikesparse.datasets)"
-        )
-    return GENERATORS[name]
-
-
-def dataset_is_static(name: str, section: dict) -> bool:
-    """Whether a dataset holds one feature vector per sample (its generator's ``static`` flag);
-    ValueError for a static plugin dataset, which is not supported yet."""
-    if "generator" in section:
-        from .plugins import dataset_is_static as plugin_static
-
-        return plugin_static(section["generator"])
-    return bool(getattr(dataset_generator(name, section), "static", False))
-
-
-def component(kind: str, name: str, params: dict | None = None):
-    """The component ``name`` of ``kind`` (a dataset also needs its config section as ``params``);
-    ValueError naming the known ones when there is no such component."""
-    if kind == "regularizer":
-        from .plugins import resolve_regularizer
-
-        return resolve_regularizer(name)
-    if kind == "encoder":
-        from .encoding import ENCODERS
-
-        if name not in ENCODERS:
-            raise ValueError(f"unknown encoder {name!r}; known: {sorted(ENCODERS)}")
-        return ENCODERS[name]
-    if kind == "dataset":
-        return dataset_generator(name, params or {})
-    raise ValueError(f"unknown component kind {kind!r}; known: {list(KINDS)}")
-
-
-def param_schema(kind: str, name: str, params: dict | None = None) -> dict[str, dict] | None:
-    """The parameter schema of component ``name`` of ``kind`` (None: any parameters)."""
-    found = component(kind, name, params)
-    if kind == "regularizer":
-        return regularizer_schema(found)
-    return getattr(found, "param_schema", None)
-
-
-def validate_params(kind: str, name: str, params: dict) -> list[str]:
-    """Problems of component ``name``'s ``params`` (``'<key>: <cause>'``, key relative to the
-    params block); defaults are filled in place. A dataset's ``generator`` key is not a parameter.
-    ValueError when ``name`` is no component of ``kind``."""
-    schema = param_schema(kind, name, params)
-    owner = {"dataset": "dataset", "encoder": "the encoder", "regularizer": "regularizer"}[kind]
-    if kind == "dataset" and "generator" in params:
-        plugin = {k: v for k, v in params.items() if k != "generator"}
-        errors = check_params(schema, plugin, f"dataset {name!r}")
-        params.update(plugin)  # filled defaults, after the keys the config set
-        return errors
-    errors = check_params(schema, params, f"{owner} {name!r}")
-    check = getattr(component(kind, name, params), "check", None) if kind == "dataset" else None
-    if not errors and check is not None:
-        # A dataset read from files checks them here (spikesparse.local_data: missing, truncated,
-        # wrong shape or labels, checksum), so a broken folder fails config validation.
-        errors = check(params)
-    return errors

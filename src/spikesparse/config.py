@@ -22,10 +22,11 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .components import component, dataset_is_static, key_path, param_schema, validate_params
+from .components import key_path
 from .errors import ConfigError
 from .layer_spec import check_layers
 from .plugins import resolve_regularizer
+from .registry import component, dataset_is_static, param_schema, validate_params
 
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
 

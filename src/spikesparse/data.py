@@ -22,10 +22,9 @@ import numpy as np
 
 from .components import declare
 from .io import arrays_checksum
-from .local_data import LOCAL_DATASETS, source_files
+from .local_data import LOCAL_DATASETS, SPLITS, source_files, stratified_splits
 
 ANOMALY_KINDS = ("spike", "level_shift", "frequency", "amplitude", "dropout")
-SPLITS = ("train", "val", "test")
 # Each generator declares its config parameters (``param_schema``, whose defaults the config
 # fills: they are part of every run spec, and some differ from the function's own) and whether
 # it is static (``static``: one feature vector per sample, spread over time by the encoder).
@@ -132,32 +131,6 @@ def make_anomaly_dataset(
     return out
 
 
-def _stratified_splits(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
-) -> dict[str, np.ndarray]:
-    """Split per class so every split keeps the class balance; order within a split is shuffled."""
-    if not (0 <= val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(
-            f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must lie in [0, 1) "
-            "and (0, 1) and leave training samples"
-        )
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
-    for label in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == label))
-        n_test = int(round(test_fraction * len(idx)))
-        n_val = int(round(val_fraction * len(idx)))
-        parts["test"].append(idx[:n_test])
-        parts["val"].append(idx[n_test : n_test + n_val])
-        parts["train"].append(idx[n_test + n_val :])
-    out = {}
-    for split, chunks in parts.items():
-        idx = rng.permutation(np.concatenate(chunks))
-        out[f"x_{split}"] = x[idx].astype(np.float32)
-        out[f"y_{split}"] = y[idx].astype(np.int64)
-    return out
-
-
 def _subsample(x: np.ndarray, y: np.ndarray, n_samples: int | None, seed: int):
     if n_samples is None or n_samples >= len(y):
         return x, y
@@ -185,7 +158,7 @@ def make_digits_dataset(
 
     digits = load_digits()
     x, y = _subsample(digits.data / 16.0, digits.target, n_samples, seed)
-    return _stratified_splits(x, y, val_fraction, test_fraction, seed)
+    return stratified_splits(x, y, val_fraction, test_fraction, seed)
 
 
 # Standardized MNIST-1D features are mapped to [0, 1] (firing probabilities, IF input rates) as
@@ -255,7 +228,7 @@ def make_mnist1d_dataset(
         raw = make_dataset(args)
     finally:
         np.random.set_state(state)
-    out = _stratified_splits(raw["x"], raw["y"], val_fraction, test_fraction, seed)
+    out = stratified_splits(raw["x"], raw["y"], val_fraction, test_fraction, seed)
     _scale_features(out, scaling)
     return out
 

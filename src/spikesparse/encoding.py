@@ -165,7 +165,7 @@ def spikes_encode(values: torch.Tensor, generator: torch.Generator | None = None
 
 
 # Each encoder declares its config parameters (``param_schema``) and whether it takes static data
-# only (``static_only``); ``spikesparse.components`` checks a config's encoding against them.
+# only (``static_only``); ``spikesparse.registry`` checks a config's encoding against them.
 ENCODERS = {
     "rate": rate_encode,
     "latency": latency_encode,

@@ -58,6 +58,8 @@ import numpy as np
 from .components import declare
 from .errors import ConfigError
 
+SPLITS = ("train", "val", "test")
+
 
 class DataFileError(ConfigError):
     """A dataset file (or folder) that cannot be used; the message names it and says why."""
@@ -353,6 +355,32 @@ def _shd_file(root: Path, split: str) -> Path:
 # --- splits -----------------------------------------------------------------------------------
 
 
+def stratified_splits(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Split per class so every split keeps the class balance; order within a split is shuffled."""
+    if not (0 <= val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(
+            f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must lie in [0, 1) "
+            "and (0, 1) and leave training samples"
+        )
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        n_test = int(round(test_fraction * len(idx)))
+        n_val = int(round(val_fraction * len(idx)))
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test : n_test + n_val])
+        parts["train"].append(idx[n_test + n_val :])
+    out = {}
+    for split, chunks in parts.items():
+        idx = rng.permutation(np.concatenate(chunks))
+        out[f"x_{split}"] = x[idx].astype(np.float32)
+        out[f"y_{split}"] = y[idx].astype(np.int64)
+    return out
+
+
 def _stratified_take(y: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
     """Indices of a stratified subsample of ``n`` samples (all, in order, when ``n`` is None)."""
     if n is None or n >= len(y):
@@ -371,19 +399,17 @@ def official_splits(
     x_train, y_train, x_test, y_test, val_fraction: float, seed: int, n_train=None, n_test=None
 ) -> dict[str, np.ndarray]:
     """The dataset's own test split, validation carved from its training split per class (the
-    same per-class draw as ``data._stratified_splits``), optional stratified subsamples; every
+    same per-class draw as ``stratified_splits``), optional stratified subsamples; every
     draw seeded by ``seed``."""
-    from .data import _stratified_splits
-
     rng = np.random.default_rng(seed)
     keep = _stratified_take(y_train, n_train, rng)
     x_train, y_train = x_train[keep], y_train[keep]
     keep = _stratified_take(y_test, n_test, rng)
     x_test, y_test = x_test[keep], y_test[keep]
     if val_fraction > 0:
-        # _stratified_splits carves test then validation per class; with the test share 0 it
+        # stratified_splits carves test then validation per class; with the test share 0 it
         # needs a positive one, so the carved "test" here is the validation part.
-        parts = _stratified_splits(x_train, y_train, 0.0, val_fraction, seed)
+        parts = stratified_splits(x_train, y_train, 0.0, val_fraction, seed)
         out = {
             "x_train": parts["x_train"],
             "y_train": parts["y_train"],
