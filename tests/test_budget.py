@@ -58,7 +58,7 @@ def test_docs_budget_table_is_the_codes():
     shown = text.split("<!-- budget:paper:start -->\n")[1].split("<!-- budget:paper:end -->")[0].strip()
     with official_sizes():
         table = budget_table(load_config(REPO / "config" / "paper.yaml"), 10.0)
-    assert shown == table, "rerun: python -m spikesparse.budget config/paper.yaml --official-sizes"
+    assert shown == table, "rerun: python -m spikesparse budget config/paper.yaml --official-sizes"
 
 
 def _conv_experiment(quick_config, first_layer):

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikesparse import metrics as M
-from spikesparse.config import ConfigError, RunKey, load_config, run_spec, validate_config
+from spikesparse.config import ConfigError, load_config, validate_config
 from spikesparse.layer_spec import check_layers, input_shape_for
 from spikesparse.models import ConvSpikingNet, SpikingNet, build_model
 from spikesparse.neurons import LIFParams
 from spikesparse.reference import _SpikeFn
+from spikesparse.runs import RunKey, run_spec
 from tests.conftest import QUICK_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]

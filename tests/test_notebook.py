@@ -248,7 +248,7 @@ def test_report_description_names_the_configs_experiments_models_and_methods(con
     for name in config.get("conversions", {}):
         assert f"- **{name}** (study E4" in text
     assert "one recurrent LIF SNN per" not in html
-    from spikesparse.config import expand_runs
+    from spikesparse.runs import expand_runs
 
     assert f"trains {len(expand_runs(config))} SNN(s)" in text
 

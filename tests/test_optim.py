@@ -162,7 +162,8 @@ def test_a_training_run_does_not_import_torch_dynamo(quick_config, tmp_path):
     """The reason this optimizer exists: a CPU training job never pays the torch._dynamo import."""
     code = (
         "import copy, sys\n"
-        "from spikesparse.config import RunKey, run_spec, validate_config\n"
+        "from spikesparse.config import validate_config\n"
+        "from spikesparse.runs import RunKey, run_spec\n"
         "from spikesparse.data import generate\n"
         "from spikesparse.training import train_run\n"
         "import yaml\n"

@@ -12,9 +12,10 @@ import torch
 import yaml
 
 from spikesparse import plugins
-from spikesparse.config import ConfigError, expand_runs, run_spec, validate_config
+from spikesparse.config import ConfigError, validate_config
 from spikesparse.data import generate
 from spikesparse.regularizers import REGULARIZERS
+from spikesparse.runs import expand_runs, run_spec
 from spikesparse.training import train_run
 from tests.conftest import REPO
 

@@ -7,16 +7,10 @@ import pytest
 import torch
 
 from spikesparse import paths, plots
-from spikesparse.config import (
-    ConfigError,
-    RunKey,
-    expand_regime_maps,
-    expand_runs,
-    run_spec,
-    validate_config,
-)
+from spikesparse.config import ConfigError, expand_regime_maps, validate_config
 from spikesparse.models import SpikingNet, build_model
 from spikesparse.neurons import LIFParams
+from spikesparse.runs import RunKey, expand_runs, run_spec
 
 MODEL = {"kind": "recurrent", "hidden": [7, 5], "readout_beta": 0.9, "neuron": {}}
 

@@ -2,8 +2,9 @@ import copy
 
 import torch
 
-from spikesparse.config import RunKey, run_spec, validate_config
+from spikesparse.config import validate_config
 from spikesparse.data import generate
+from spikesparse.runs import RunKey, run_spec
 from spikesparse.training import train_run
 
 

@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from spikesparse import warm
-from spikesparse.config import RunKey, run_spec, validate_config
+from spikesparse.config import validate_config
 from spikesparse.data import generate, save_dataset
+from spikesparse.runs import RunKey, run_spec
 from tests.conftest import QUICK_CONFIG, REPO
 from tests.test_train_group import SUFFIX, _comparable
 

@@ -3,7 +3,7 @@
 Why: with real data and conv layers a typo in a size (time steps, channels, batch) can ask for
 more memory than the machine or a cluster job has; config validation refuses such a run before
 any job starts (``check_config``), and the estimate sets each training rule's ``mem_mb``. The
-FLOP count gives the GPU-hours of a study at a stated throughput (``spikesparse budget``).
+FLOP count gives the GPU-hours of a study at a stated throughput (``spikesparse budget CONFIG``).
 
 Memory model (bytes, float32), per run:
 
@@ -128,7 +128,7 @@ def _steps_and_inputs(spec: dict, sizes: dict) -> tuple[int, int]:
 
 
 def run_estimate(spec: dict, sizes: dict) -> dict:
-    """Peak memory (MB, with its parts) and FLOPs of one run (a ``config.run_spec``)."""
+    """Peak memory (MB, with its parts) and FLOPs of one run (a ``runs.run_spec``)."""
     steps, n_in = _steps_and_inputs(spec, sizes)
     batch = int(spec["training"]["batch_size"])
     plan = layer_plan(spec["model"], n_in, sizes.get("input_shape"))
@@ -171,7 +171,7 @@ def experiment_estimates(config: dict) -> dict[str, dict]:
     """Per experiment: the estimate of one of its runs (every run of an experiment has the same
     shapes), ``runs`` and the experiment's total ``flops``; experiments whose dataset sizes are
     unknown (plugins) are left out."""
-    from .config import expand_runs, run_spec
+    from .runs import expand_runs, run_spec
 
     out: dict[str, dict] = {}
     runs = expand_runs(config)
@@ -267,32 +267,3 @@ def budget_table(config: dict, tflops: float) -> str:
         )
     rows.append(f"| **total** | | {total:.3g} | {total / (tflops * 1e12) / 3600:.2f} | |")
     return "\n".join(rows)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m spikesparse.budget CONFIG [--tflops X]``: the budget table of a config."""
-    import argparse
-
-    from .config import load_config
-
-    parser = argparse.ArgumentParser(prog="python -m spikesparse.budget", description=main.__doc__)
-    parser.add_argument("config")
-    parser.add_argument("--tflops", type=float, default=10.0, help="sustained TFLOP/s of one GPU")
-    parser.add_argument(
-        "--official-sizes",
-        action="store_true",
-        help="local datasets (mnist, cifar10, shd, ...) at their official sizes, files not read",
-    )
-    args = parser.parse_args(argv)
-    from contextlib import nullcontext
-
-    from .local_data import official_sizes
-
-    with official_sizes() if args.official_sizes else nullcontext():
-        config = load_config(args.config)
-        print(budget_table(config, args.tflops))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

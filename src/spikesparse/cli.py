@@ -31,14 +31,28 @@ def save_checkpoint(path: str, checkpoint: dict) -> None:
 
 
 def cmd_check_config(args) -> None:
-    from .config import expand_runs, load_config
+    from .config import load_config
+    from .runs import expand_runs
 
     config = load_config(args.config)
     print(f"{args.config}: valid, {len(expand_runs(config))} runs")
 
 
+def cmd_budget(args) -> None:
+    from contextlib import nullcontext
+
+    from .budget import budget_table
+    from .config import load_config
+    from .local_data import official_sizes
+
+    with official_sizes() if args.official_sizes else nullcontext():
+        config = load_config(args.config)
+        print(budget_table(config, args.tflops))
+
+
 def cmd_spec(args) -> None:
-    from .config import RunKey, load_config, run_spec
+    from .config import load_config
+    from .runs import RunKey, run_spec
 
     config = load_config(args.config)
     key = RunKey(args.experiment, args.method, args.lam, args.seed)
@@ -385,6 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a config file and count its runs")
     p.add_argument("--config", required=True)
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("budget", help="what a config's runs cost: FLOPs, GPU-hours, peak memory per run")
+    p.add_argument("config")
+    p.add_argument("--tflops", type=float, default=10.0, help="sustained TFLOP/s of one GPU")
+    p.add_argument(
+        "--official-sizes",
+        action="store_true",
+        help="local datasets (mnist, cifar10, shd, ...) at their official sizes, files not read",
+    )
+    p.set_defaults(func=cmd_budget)
 
     p = sub.add_parser("spec", help="print the resolved spec of one run (JSON)")
     p.add_argument("--config", required=True)

@@ -772,7 +772,7 @@ _OFFICIAL = False
 @contextlib.contextmanager
 def official_sizes():
     """Inside: the file checks pass without reading and ``local_sizes`` gives the official
-    releases' sizes (``spikesparse.budget --official-sizes``: the cost of a config whose data
+    releases' sizes (``spikesparse budget --official-sizes``: the cost of a config whose data
     are elsewhere, e.g. on the cluster)."""
     global _OFFICIAL
     before, _OFFICIAL = _OFFICIAL, True

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from spikesparse import paths
-from spikesparse.config import expand_runs, load_config, method_lambdas, run_spec, train_rules
+from spikesparse.config import load_config
+from spikesparse.runs import expand_runs, method_lambdas, run_spec, train_rules
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.quick_study import quick_study
 from tests.workflow.runner import copy_workflow, snakemake

@@ -10,16 +10,14 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from spikesparse import paths
-from spikesparse.config import (
-    SCHEMA_PATH,
-    ConfigError,
+from spikesparse.config import SCHEMA_PATH, ConfigError, validate_config
+from spikesparse.runs import (
     ann_spec,
     conversion_spec,
     expand_conversions,
     expand_runs,
     run_spec,
     train_rules,
-    validate_config,
 )
 
 REPO = Path(workflow.basedir)

@@ -4,7 +4,7 @@
 # changed lambda or method see runs, not jobs; what a job shares is the start-up (torch import,
 # dataset load). Granularity: a new method or lambda adds jobs and reruns nothing else; a changed
 # spec or seed list reruns that setting's job, all of its seeds. One rule per seed list
-# (config.train_rules): `train_<experiment>`, and `train_<experiment>_<method>` for a method with
+# (runs.train_rules): `train_<experiment>`, and `train_<experiment>_<method>` for a method with
 # its own seeds.
 from spikesparse.budget import rule_mem_mb, rule_runtime_min
 
