@@ -1,7 +1,7 @@
 """Every metric a run reports, declared once: name, definition, unit, direction, NeuroBench name.
 
 Each entry also says how its value follows from what one pass over a split counted
-(``compute``: a function of ``evaluation.SplitCounts``; the counting itself and the per-quantity
+(``compute``: a function of ``split_counts.SplitCounts``; the counting itself and the per-quantity
 functions live in ``evaluation`` and ``metrics``). Everything that names or computes a run metric
 reads it from here: the metric values an evaluation produces (``evaluation.catalog_metrics``), the
 keys it must produce (``evaluation.SCALAR_METRICS``), the per-layer lists that become one
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .evaluation import SplitCounts
+    from .split_counts import SplitCounts
 
 BETTER = ("higher", "lower", "none")
 SPLITS = {"test": "", "val": "val_", "train": "train_"}  # split -> column prefix in runs.csv
