@@ -2,7 +2,7 @@
 the ``plots`` function that draws it and the aggregated tables it reads.
 
 Everything that lists figures derives from ``FIGURES``: ``plots.FIGURES`` (name -> drawing
-function), ``paths.FIGURE_NAMES`` (name -> title) and ``paths.figure``, the ``figures`` rule's
+function), ``FIGURE_NAMES`` (name -> title) and ``figure`` (its file), the ``figures`` rule's
 outputs and their report captions (``write_caption_template``, called when the workflow is parsed), the
 notebook's figure list and the README's figure table (``markdown_table``; checked by
 ``tests/test_readme.py``). ``tests/test_plots.py`` renders every entry from tiny tables.
@@ -11,7 +11,8 @@ Adding a figure: a drawing function in ``plots`` (tables in, matplotlib figure o
 when its data is missing) and one ``Figure`` entry here.
 
 This module imports nothing heavy (no matplotlib): the Snakefile reads it at parse time. The
-drawing function is therefore named, and resolved in ``plots`` when a figure is rendered.
+drawing function is therefore named, and resolved in ``plots`` (``plots.FIGURES``), which
+imports this registry; the registry never imports ``plots``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import paths
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,6 @@ class Figure:
     def file(self) -> str:
         """The figure's file name in the figures folder."""
         return f"{self.name}.png"
-
-    def render(self, tables: dict):
-        """Draw the figure from a dict of aggregated tables (only ``self.tables`` are read)."""
-        from . import plots
-
-        return getattr(plots, self.draw)(*(tables[t] for t in self.tables), **self.kwargs)
 
 
 _FIGURES = (
@@ -373,6 +370,15 @@ _FIGURES = (
 FIGURES: dict[str, Figure] = {f.name: f for f in _FIGURES}
 if len(FIGURES) != len(_FIGURES):
     raise ValueError("figure names must be unique")
+
+# Figures drawn by the `figures` rule: name -> title (the report caption's label and the
+# notebook's heading).
+FIGURE_NAMES = {name: fig.title for name, fig in FIGURES.items()}
+
+
+def figure(name: str) -> str:
+    """The file of the registered figure ``name`` (``KeyError`` for an unregistered one)."""
+    return f"{paths.FIGURES}/{FIGURES[name].file}"
 
 
 def caption_rst(fig: Figure) -> str:

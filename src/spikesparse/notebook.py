@@ -277,7 +277,7 @@ def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int = NOTEBOO
 
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; registered: {sorted(FIGURES)}")
-    fig = FIGURES[name].render(tables)
+    fig = plots.FIGURES[name](tables)
     try:
         return plots.png_bytes(fig, dpi=dpi)
     finally:

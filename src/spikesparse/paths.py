@@ -7,8 +7,6 @@ working directory of the run.
 
 from __future__ import annotations
 
-from .figure_registry import FIGURES as _FIGURE_REGISTRY
-
 RESULTS = "results"
 DATASET = f"{RESULTS}/data/{{dataset}}.npz"
 DATASET_META = f"{RESULTS}/data/{{dataset}}.json"
@@ -63,15 +61,6 @@ LOGS = f"{RESULTS}/logs"
 # (Snakemake's `report(caption=...)` takes a file); beside Snakemake's own state, not a result.
 REPORT_CAPTIONS = ".snakemake/spikesparse/captions"
 
-# Figures drawn by the `figures` rule: name -> title (the report caption's label and the
-# notebook's heading), derived from the figure registry, the one place a figure is declared.
-FIGURE_NAMES = {name: fig.title for name, fig in _FIGURE_REGISTRY.items()}
-
 
 def run_dir(experiment: str, method: str, lam: str, seed: int | str) -> str:
     return RUN_DIR.format(experiment=experiment, method=method, lam=lam, seed=seed)
-
-
-def figure(name: str) -> str:
-    """The file of the registered figure ``name`` (``KeyError`` for an unregistered one)."""
-    return f"{FIGURES}/{_FIGURE_REGISTRY[name].file}"

@@ -23,6 +23,7 @@ import seaborn as sns  # noqa: E402
 from . import paths  # noqa: E402
 from .aggregation import conversion_variants  # noqa: E402
 from .figure_registry import FIGURES as _REGISTRY  # noqa: E402
+from .figure_registry import Figure  # noqa: E402
 from .metric_catalog import axis_label  # noqa: E402
 from .stats import mean_interval, pareto_mask  # noqa: E402
 
@@ -732,9 +733,19 @@ def regime_map(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     return fig
 
 
+def _drawer(fig: Figure):
+    """The drawing function of the registered figure ``fig``: a dict of aggregated tables in (only
+    ``fig.tables`` are read), the matplotlib figure out; ``fig.draw`` names a function here."""
+
+    def draw(tables: dict) -> plt.Figure:
+        return globals()[fig.draw](*(tables[t] for t in fig.tables), **fig.kwargs)
+
+    return draw
+
+
 # Name -> drawing function of every registered figure (``figure_registry``, where each figure is
 # declared with its tables, title and caption).
-FIGURES = {name: fig.render for name, fig in _REGISTRY.items()}
+FIGURES = {name: _drawer(fig) for name, fig in _REGISTRY.items()}
 
 
 # Resolution of the figure files; the notebook and the report embed these same files.

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikesparse import paths
+from spikesparse import figure_registry, paths
 from spikesparse.config import load_config
 from spikesparse.runs import expand_runs, method_lambdas, run_spec, train_rules
 from tests.conftest import QUICK_CONFIG
@@ -76,8 +76,8 @@ def test_history_has_every_epoch(study):
 
 
 def test_figures_notebook_and_report_exist(study):
-    for name in paths.FIGURE_NAMES:
-        assert (study / paths.figure(name)).stat().st_size > 10_000
+    for name in figure_registry.FIGURE_NAMES:
+        assert (study / figure_registry.figure(name)).stat().st_size > 10_000
     html = (study / paths.NOTEBOOK_HTML).read_text()
     assert "Traceback" not in html
     for study_id in ("E1", "E2", "E3", "E4", "E5"):

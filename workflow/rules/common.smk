@@ -9,7 +9,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from spikesparse import paths
+from spikesparse import figure_registry, paths
 from spikesparse.config import SCHEMA_PATH, ConfigError, validate_config
 from spikesparse.runs import (
     ann_spec,
@@ -85,7 +85,7 @@ def run_file(pattern, keys=RUNS):
 
 
 def all_figures():
-    return [paths.figure(name) for name in paths.FIGURE_NAMES]
+    return [figure_registry.figure(name) for name in figure_registry.FIGURE_NAMES]
 
 
 def train_outputs(train_rule, pattern):
