@@ -267,14 +267,14 @@ def test_a_signal_while_the_server_forks_is_not_lost(acknowledged, monkeypatch):
 
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     monkeypatch.setattr(warm, "wanted", lambda *a: True)
-    monkeypatch.setattr(warm, "connect_or_start", lambda path: Sock())
+    monkeypatch.setattr(warm, "connect_or_start", lambda path, command: Sock())
     monkeypatch.setattr(warm, "_send", lambda *a, **k: None)
     monkeypatch.setattr(warm, "_recv", recv)
     monkeypatch.setattr(warm.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
     lost = []
     signal.signal(signal.SIGTERM, lambda *_: lost.append(1))  # a clean failure, not a dead pytest
     try:
-        status = warm.run(["train"])
+        status = warm.run(["train"], "spikesparse.cli")
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)

@@ -389,6 +389,25 @@ def cmd_bench_study(args) -> None:
     )
 
 
+# What the warm server (``spikesparse.warm``, ``SPIKESPARSE_WARM=1``) imports before it listens:
+# everything the rules' commands import, so a forked job only runs. Nothing here computes with
+# torch (a forked child must find no thread pool started).
+WARM_PRELOAD = (
+    "numpy",
+    "torch",
+    "spikesparse.config",
+    "spikesparse.data",
+    "spikesparse.training",
+    "spikesparse.evaluation",
+    "spikesparse.conversion",
+    "spikesparse.aggregation",
+    "spikesparse.claims",
+    "spikesparse.replication",
+    # matplotlib and seaborn (about 1 s of import): each figure is a job of its own
+    "spikesparse.plots",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikesparse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

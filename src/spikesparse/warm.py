@@ -5,10 +5,13 @@ numpy and the package costs about 2.5-3 s of a job's time before any work starts
 quick-config job, and about a tenth of the default study's job-seconds. With warm start the job's
 command is a thin client (standard library only, a few tens of ms) that hands its arguments,
 working folder, environment and standard streams to a server over a Unix socket; the server
-forks a child that runs the same ``spikesparse.cli.main`` the cold command runs, writing to the
-job's own log. The server imports and never computes, so each child starts from the state a fresh
-interpreter has after its imports, and every run reseeds everything it draws from: the numbers
-are those of a cold job, bit for bit (tests/test_warm.py).
+forks a child that runs the same ``main`` the cold command runs, writing to the job's own log.
+Which command that is, the caller says (``run(argv, command)``: the module whose ``main(argv)``
+runs a job and whose ``WARM_PRELOAD`` lists what the server imports first; ``python -m
+spikesparse`` passes ``spikesparse.cli``), so this module imports no command of its own. The
+server imports and never computes, so each child starts from the state a fresh interpreter has
+after its imports, and every run reseeds everything it draws from: the numbers are those of a
+cold job, bit for bit (tests/test_warm.py).
 
 Opt-in per environment: ``SPIKESPARSE_WARM=1`` (``make study`` and ``make bench-study`` set it).
 Without it, or on a SLURM node, or when anything about the server is not right, the command runs
@@ -63,23 +66,6 @@ _IMPORT_TIME_ENV = (
     "TORCH_",
     "CUDA_",
     "SPIKESPARSE_",
-)
-# What the server imports before it listens: everything the rules' commands import, so a child
-# only runs. Nothing here computes with torch (a forked child must find no thread pool started).
-_PRELOAD = (
-    "numpy",
-    "torch",
-    "spikesparse.cli",
-    "spikesparse.config",
-    "spikesparse.data",
-    "spikesparse.training",
-    "spikesparse.evaluation",
-    "spikesparse.conversion",
-    "spikesparse.aggregation",
-    "spikesparse.claims",
-    "spikesparse.replication",
-    # matplotlib and seaborn (about 1 s of import): each figure is a job of its own
-    "spikesparse.plots",
 )
 
 
@@ -188,9 +174,9 @@ def _run_child(conn: socket.socket, request: dict, fds: list[int]) -> None:
             os.killpg(0, signal.SIGKILL)
 
         threading.Thread(target=watch_client, daemon=True).start()
-        from spikesparse.cli import main
+        import importlib
 
-        code = main(request["argv"])
+        code = importlib.import_module(request["command"]).main(request["argv"])
     except SystemExit as err:
         if err.code is None:
             code = 0
@@ -211,13 +197,15 @@ def _run_child(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
-def serve(path: Path, idle_s: float = IDLE_S) -> None:
-    """Import everything, listen on ``path``, fork a child per request; exit after ``idle_s``
-    seconds without a job, or on a ``stop`` request once its running jobs are done."""
+def serve(path: Path, command: str, idle_s: float = IDLE_S) -> None:
+    """Import the module ``command`` and everything its ``WARM_PRELOAD`` names, listen on ``path``,
+    fork a child per request; exit after ``idle_s`` seconds without a job, or on a ``stop``
+    request once its running jobs are done."""
     import importlib
     import selectors
 
-    for name in _PRELOAD:
+    # Nothing preloaded computes with torch (a forked child must find no thread pool started).
+    for name in getattr(importlib.import_module(command), "WARM_PRELOAD", ()):
         importlib.import_module(name)
     from spikesparse import _ext
 
@@ -333,11 +321,11 @@ def _connect(path: Path) -> socket.socket | None:
     return sock
 
 
-def _start_server(path: Path):
+def _start_server(path: Path, command: str):
     import subprocess
 
     return subprocess.Popen(
-        [sys.executable, "-m", "spikesparse.warm", "serve", "--socket", str(path)],
+        [sys.executable, "-m", __spec__.name, "serve", "--socket", str(path), "--command", command],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -346,9 +334,10 @@ def _start_server(path: Path):
     )
 
 
-def connect_or_start(path: Path, timeout_s: float = START_TIMEOUT_S) -> socket.socket | None:
-    """A connection to the server at ``path``, starting it if none runs (one starter at a time:
-    the others wait on the lock and then connect). None if it does not come up in time."""
+def connect_or_start(path: Path, command: str, timeout_s: float = START_TIMEOUT_S) -> socket.socket | None:
+    """A connection to the server at ``path``, starting it (for ``command``) if none runs (one
+    starter at a time: the others wait on the lock and then connect). None if it does not come up
+    in time."""
     sock = _connect(path)
     if sock is not None:
         return sock
@@ -359,7 +348,7 @@ def connect_or_start(path: Path, timeout_s: float = START_TIMEOUT_S) -> socket.s
             return sock
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a server that died without cleaning up
-        server = _start_server(path)
+        server = _start_server(path, command)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and server.poll() is None:
             time.sleep(0.05)
@@ -369,16 +358,17 @@ def connect_or_start(path: Path, timeout_s: float = START_TIMEOUT_S) -> socket.s
     return None
 
 
-def run(argv: list[str]) -> int | None:
-    """Run ``python -m spikesparse <argv>`` in a child of the warm server and return its exit
-    status; None when warm start is off or the server cannot take the job (run it cold then)."""
+def run(argv: list[str], command: str) -> int | None:
+    """Run ``command``'s ``main(argv)`` (``command``: a module name, e.g. ``spikesparse.cli`` for
+    ``python -m spikesparse <argv>``) in a child of the warm server and return its exit status;
+    None when warm start is off or the server cannot take the job (run it cold then)."""
     if not wanted():
         return None
     try:
         path = socket_path()
         if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
             return None
-        sock = connect_or_start(path)
+        sock = connect_or_start(path, command)
     except OSError:
         return None
     if sock is None:
@@ -386,7 +376,13 @@ def run(argv: list[str]) -> int | None:
     with sock:
         umask = os.umask(0)
         os.umask(umask)
-        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}
+        request = {
+            "argv": argv,
+            "command": command,
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "umask": umask,
+        }
         # The handlers go in before the request: a signal that arrives while the server forks
         # (the job may already be running) is kept and forwarded once the child's pid is known,
         # instead of killing this client and leaving its job running.
@@ -457,12 +453,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_serve = sub.add_parser("serve", help="run a server on a socket (the first warm job starts it)")
     p_serve.add_argument("--socket", required=True)
+    p_serve.add_argument("--command", required=True, help="module whose main(argv) runs a job")
     p_serve.add_argument("--idle", type=float, default=IDLE_S, help="seconds without a job before it exits")
     sub.add_parser("status", help="this user's running servers")
     sub.add_parser("stop", help="stop this user's servers once their running jobs are done")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
-        serve(Path(args.socket), args.idle)
+        serve(Path(args.socket), args.command, args.idle)
         return 0
     if args.cmd == "stop":
         for path, reply in stop_all():
