@@ -40,11 +40,11 @@ from snntorch import surrogate
 from torch import nn
 
 from spikesparse.flops import products_runner, sgemm_peak_gflops, snn_products, snn_training_flops
-from spikesparse.io import provenance, utc_timestamp
-from spikesparse.kernel_report import BOUND, kernel_markdown
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
 from spikesparse.runtime import tune_allocator
+from spikesparse.study.io import provenance, utc_timestamp
+from spikesparse.tools.kernel_report import BOUND, kernel_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "kernels.json"

@@ -1,11 +1,11 @@
-"""Run cost from the spec (spikesparse.budget): a run that cannot fit is refused at config time."""
+"""Run cost from the spec (spikesparse.study.budget): a run that cannot fit is refused at config time."""
 
 from __future__ import annotations
 
 import pytest
 
-from spikesparse.budget import experiment_estimates, layer_plan, rule_mem_mb
-from spikesparse.config import ConfigError, validate_config
+from spikesparse.study.budget import experiment_estimates, layer_plan, rule_mem_mb
+from spikesparse.study.config import ConfigError, validate_config
 
 
 def test_absurd_n_steps_is_refused_naming_the_key(quick_config):
@@ -48,10 +48,10 @@ def test_conv_layer_plan_sizes():
 
 
 def test_docs_budget_table_is_the_codes():
-    """docs/study/rerunning.md's paper-scale cost table is what spikesparse.budget prints."""
-    from spikesparse.budget import budget_table
-    from spikesparse.config import load_config
-    from spikesparse.local_data import official_sizes
+    """docs/study/rerunning.md's paper-scale cost table is what spikesparse.study.budget prints."""
+    from spikesparse.study.budget import budget_table
+    from spikesparse.study.config import load_config
+    from spikesparse.study.local_data import official_sizes
     from tests.conftest import REPO
 
     text = (REPO / "docs" / "study" / "rerunning.md").read_text()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from spikesparse import conversion as C
-from spikesparse.data import make_digits_dataset
+from spikesparse.study.data import make_digits_dataset
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from spikesparse import aggregation, evaluation, metric_catalog
-from spikesparse.metric_catalog import METRICS, Metric
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
-from spikesparse.split_counts import SplitCounts
+from spikesparse.study import evaluation
+from spikesparse.study.analysis import aggregation, metric_catalog
+from spikesparse.study.analysis.metric_catalog import METRICS, Metric
+from spikesparse.study.split_counts import SplitCounts
 
 CFG = {"eval_seed": 1, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
 # Keys of an evaluation that are not metrics: split sizes, and the per-run details of the test split.

@@ -18,8 +18,9 @@ from jinja2 import Environment
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from spikesparse import figure_registry, notebook, paths
-from spikesparse.config import load_config, validate_config
+from spikesparse.study import paths
+from spikesparse.study.config import load_config, validate_config
+from spikesparse.study.report import figure_registry, notebook
 from tests.conftest import QUICK_CONFIG, REPO
 from tests.workflow.quick_study import quick_study
 
@@ -144,7 +145,7 @@ def test_check_executed_wants_one_png_per_figure_and_no_error():
 def test_figure_png_is_a_png_under_the_agg_backend():
     import matplotlib
 
-    from spikesparse import plots  # selects Agg
+    from spikesparse.study.report import plots  # selects Agg
 
     assert matplotlib.get_backend().lower() == "agg"
     name = next(n for n in plots.FIGURES if n.startswith("e4_"))
@@ -202,7 +203,7 @@ def test_in_a_kernel_figures_display_as_png_and_replication_says_whether_it_ran(
         [
             "import matplotlib; matplotlib.use('Agg')\n"
             "import pandas as pd\n"
-            "from spikesparse.notebook import show_figure, show_replication",
+            "from spikesparse.study.report.notebook import show_figure, show_replication",
             f"show_figure({name!r}, {{'conversion': pd.DataFrame()}})",
             f"show_replication({str(tmp_path)!r})",
             f"open({str(tables / 'replication.md')!r}, 'w').write({REPLICATION!r})\n"
@@ -248,7 +249,7 @@ def test_report_description_names_the_configs_experiments_models_and_methods(con
     for name in config.get("conversions", {}):
         assert f"- **{name}** (study E4" in text
     assert "one recurrent LIF SNN per" not in html
-    from spikesparse.runs import expand_runs
+    from spikesparse.study.runs import expand_runs
 
     assert f"trains {len(expand_runs(config))} SNN(s)" in text
 

@@ -14,9 +14,17 @@ import pandas as pd
 import pytest
 from jinja2 import Environment
 
-from spikesparse import metric_catalog, paths, plots
-from spikesparse.aggregation import plane_table, summary_table
-from spikesparse.figure_registry import FIGURE_NAMES, FIGURES, figure, markdown_table, write_caption_template
+from spikesparse.study import paths
+from spikesparse.study.analysis import metric_catalog
+from spikesparse.study.analysis.aggregation import plane_table, summary_table
+from spikesparse.study.report import plots
+from spikesparse.study.report.figure_registry import (
+    FIGURE_NAMES,
+    FIGURES,
+    figure,
+    markdown_table,
+    write_caption_template,
+)
 
 # (study, experiment, dataset, family, method, regularizer, lambdas, extra cfg columns)
 SETTINGS = [

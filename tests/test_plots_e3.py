@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikesparse import figure_registry, plots
+from spikesparse.study.report import figure_registry, plots
 
 NEW = ("e3_rate_vs_size", "e3_switch_off")
 

@@ -12,11 +12,11 @@ import torch
 import yaml
 
 from spikesparse import plugins
-from spikesparse.config import ConfigError, validate_config
-from spikesparse.data import generate
 from spikesparse.regularizers import REGULARIZERS
-from spikesparse.runs import expand_runs, run_spec
-from spikesparse.training import train_run
+from spikesparse.study.config import ConfigError, validate_config
+from spikesparse.study.data import generate
+from spikesparse.study.runs import expand_runs, run_spec
+from spikesparse.study.training import train_run
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "own_method"

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from spikesparse import figure_registry, plots
-from spikesparse.config import ConfigError, expand_regime_maps, validate_config
 from spikesparse.models import SpikingNet, build_model
 from spikesparse.neurons import LIFParams
-from spikesparse.runs import RunKey, expand_runs, run_spec
+from spikesparse.study.config import ConfigError, expand_regime_maps, validate_config
+from spikesparse.study.report import figure_registry, plots
+from spikesparse.study.runs import RunKey, expand_runs, run_spec
 
 MODEL = {"kind": "recurrent", "hidden": [7, 5], "readout_beta": 0.9, "neuron": {}}
 

@@ -1,4 +1,4 @@
-"""Warm start (spikesparse.warm): a job run in a child of the warm server must be the job run cold,
+"""Warm start (spikesparse.tools.warm): a job run in a child of the warm server must be the job run cold,
 bit for bit, with the same exit status; a killed job must not keep running; stale code or a
 different import-time environment must never be served by an old server."""
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spikesparse import warm
-from spikesparse.config import validate_config
-from spikesparse.data import generate, save_dataset
-from spikesparse.runs import RunKey, run_spec
+from spikesparse.study.config import validate_config
+from spikesparse.study.data import generate, save_dataset
+from spikesparse.study.runs import RunKey, run_spec
+from spikesparse.tools import warm
 from tests.conftest import QUICK_CONFIG, REPO
 from tests.test_train_group import SUFFIX, _comparable
 
@@ -42,7 +42,11 @@ def warm_env():
 
 def _warm_cmd(env: dict, cmd: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "spikesparse.warm", cmd], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "spikesparse.tools.warm", cmd],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return out.stdout
 
@@ -234,7 +238,9 @@ def test_fingerprint_follows_the_code_and_the_import_time_environment(tmp_path, 
 
 
 def test_the_client_imports_neither_torch_nor_numpy():
-    code = "import sys, spikesparse.warm\nprint(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    code = (
+        "import sys, spikesparse.tools.warm\nprint(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -83,7 +83,7 @@ def mean_excess_spikes(hidden_spikes: Sequence[torch.Tensor]) -> torch.Tensor:
 
 class Regularizer:
     """Base class: subclasses set ``name``, ``param_schema`` (the config keys they accept, each
-    with a JSON-schema fragment: type, range, allowed values; see ``spikesparse.components``) and
+    with a JSON-schema fragment: type, range, allowed values; see ``spikesparse.study.components``) and
     ``uses_lambda``. ``params``, the tuple of accepted keys, follows from ``param_schema``; a
     plugin may set only ``params`` (any value accepted for those keys)."""
 

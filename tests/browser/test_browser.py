@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spikesparse import figure_registry, paths
+from spikesparse.study import paths
+from spikesparse.study.report import figure_registry
 from tests.conftest import QUICK_CONFIG, REPO
 from tests.workflow.quick_study import quick_study
 

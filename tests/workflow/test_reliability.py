@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikesparse import figure_registry, paths, warm
+from spikesparse.study import paths
+from spikesparse.study.report import figure_registry
+from spikesparse.tools import warm
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.runner import SNAKEMAKE, copy_workflow, snakemake
 

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikesparse import figure_registry, paths
-from spikesparse.config import load_config
-from spikesparse.runs import expand_runs, method_lambdas, run_spec, train_rules
+from spikesparse.study import paths
+from spikesparse.study.config import load_config
+from spikesparse.study.report import figure_registry
+from spikesparse.study.runs import expand_runs, method_lambdas, run_spec, train_rules
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.quick_study import quick_study
 from tests.workflow.runner import copy_workflow, snakemake
@@ -105,7 +106,7 @@ def test_every_rule_logs_under_results_logs(study):
 
 
 def test_claims_table_has_every_registered_claim_with_numbers_from_the_run(study):
-    from spikesparse.claims import COLUMNS, REGISTRY, VERDICTS
+    from spikesparse.study.analysis.claims import COLUMNS, REGISTRY, VERDICTS
 
     claims = pd.read_csv(study / paths.CLAIMS_CSV)
     assert list(claims.columns) == COLUMNS
@@ -126,7 +127,7 @@ def test_claims_table_has_every_registered_claim_with_numbers_from_the_run(study
 def test_the_quick_study_against_the_full_reference_is_not_compared(study):
     """The README's few-minute slice has other settings than the reference study: its outcome says
     there is no reference for it, not that the project does not reproduce."""
-    from spikesparse import replication as R
+    from spikesparse.study.analysis import replication as R
 
     reference = Path(__file__).resolve().parents[2] / "reference"
     result = R.replicate(study / paths.TABLES, reference)

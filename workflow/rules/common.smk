@@ -9,9 +9,10 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from spikesparse import figure_registry, paths
-from spikesparse.config import SCHEMA_PATH, ConfigError, validate_config
-from spikesparse.runs import (
+from spikesparse.study import paths
+from spikesparse.study.report import figure_registry
+from spikesparse.study.config import SCHEMA_PATH, ConfigError, validate_config
+from spikesparse.study.runs import (
     ann_spec,
     conversion_spec,
     expand_conversions,
