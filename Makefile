@@ -26,17 +26,17 @@ env: $(VENV)/.installed
 
 # A run killed with SIGKILL leaves .snakemake/locks behind; unlock it when no Snakemake owns it.
 unlock-stale: $(VENV)/.installed
-	$(BIN)/python -m spikesparse.snakelock --directory $(WORKDIR) -- \
+	$(BIN)/python -m spikesparse.tools.snakelock --directory $(WORKDIR) -- \
 		$(BIN)/snakemake --unlock --cores 1 --configfile $(CONFIG) --directory $(WORKDIR)
 
-# Jobs start warm (SPIKESPARSE_WARM=1, src/spikesparse/warm.py): they fork from one process that
+# Jobs start warm (SPIKESPARSE_WARM=1, src/spikesparse/tools/warm.py): they fork from one process that
 # has imported torch once; the server is stopped when Snakemake ends, whatever its exit status.
 # The report is built by the same Snakemake process once the DAG is done (--report-after-run),
 # without parsing the workflow and building the DAG a second time.
 study: $(VENV)/.installed unlock-stale
 	SPIKESPARSE_WARM=1 $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --directory $(WORKDIR) \
 		--workflow-profile workflow/profiles/local --report results/report.html --report-after-run; \
-		status=$$?; $(BIN)/python -m spikesparse.warm stop >/dev/null; exit $$status
+		status=$$?; $(BIN)/python -m spikesparse.tools.warm stop >/dev/null; exit $$status
 	@cat $(WORKDIR)/results/tables/replication.md
 
 # The reference tables (reference/): the study, then its claims, summary, conversion and plane
@@ -61,7 +61,7 @@ bench-study: $(VENV)/.installed
 	rm -rf $(BENCH_WORKDIR)
 	$(BIN)/python -m spikesparse bench-study --config $(CONFIG) --cores $(CORES) \
 		--results $(BENCH_WORKDIR)/results --out benchmarks/results/study.json $(BENCH_STUDY_ARGS)
-	$(BIN)/python -m spikesparse.readme README.md
+	$(BIN)/python -m spikesparse.tools.readme README.md
 
 # The study as SLURM jobs (workflow/profiles/slurm); the report is built where make runs.
 # With ACCOUNT, sbatch gets it through SBATCH_ACCOUNT and the plugin does not guess one.
@@ -86,7 +86,7 @@ docs: $(VENV)/.installed
 BENCH_ARGS ?=
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_kernels.py $(BENCH_ARGS)
-	$(BIN)/python -m spikesparse.readme README.md
+	$(BIN)/python -m spikesparse.tools.readme README.md
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -51,8 +51,6 @@ import yaml
 from snntorch import surrogate
 from torch import nn
 
-from spikesparse.budget import layer_plan
-from spikesparse.encoding import current_encode
 from spikesparse.flops import (
     Product,
     products_runner,
@@ -60,12 +58,14 @@ from spikesparse.flops import (
     snn_products,
     snn_training_flops,
 )
-from spikesparse.io import provenance, utc_timestamp
-from spikesparse.kernel_report import BOUND, kernel_markdown
 from spikesparse.layer_spec import input_shape_for
 from spikesparse.models import SpikingNet, build_model
 from spikesparse.neurons import LIFParams
 from spikesparse.runtime import torch_threads, tune_allocator
+from spikesparse.study.budget import layer_plan
+from spikesparse.study.encoding import current_encode
+from spikesparse.study.io import provenance, utc_timestamp
+from spikesparse.tools.kernel_report import BOUND, kernel_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "kernels.json"

@@ -4,7 +4,7 @@ from snntorch import utils
 from torch import nn
 
 from spikesparse.api import spike_count_loss
-from spikesparse.recorders import SpikeRecorder
+from spikesparse.interop.recorders import SpikeRecorder
 
 torch.manual_seed(0)
 x = torch.rand(25, 64, 20)  # [T, B, features]: rates of 20 inputs over 25 steps

@@ -1,5 +1,5 @@
 """Miniature copies of the standard benchmarks, written in their real on-disk formats, for the
-loader tests and the workflow tests (spikesparse.local_data). Each writer returns the arrays it
+loader tests and the workflow tests (spikesparse.study.local_data). Each writer returns the arrays it
 wrote, so a test can round-trip them."""
 
 from __future__ import annotations

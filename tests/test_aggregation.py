@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from spikesparse.aggregation import plane_table, summary_table
+from spikesparse.study.analysis.aggregation import plane_table, summary_table
 
 
 def _runs(statuses, accs):
@@ -61,7 +61,7 @@ def test_runs_are_admitted_by_their_validation_status():
 
 
 def test_validation_status_applies_the_status_rule_to_validation():
-    from spikesparse.records import validation_status
+    from spikesparse.study.records import validation_status
 
     val = {"hidden_rate": 0.1, "layer_silent_fractions": [0.2, 1.0], "saturated_fraction": 0.0}
     record = {"status": "ok", "reason": "", "val_metrics": val}

@@ -10,8 +10,8 @@ from torch import nn
 from spikesparse import api
 from spikesparse import metrics as M
 from spikesparse.conversion import ReLUStages, l4_adjust, layer_scales, normalize, simulate_if
-from spikesparse.conversion_study import build_ann
 from spikesparse.regularizers import FirstSpike, HomeostaticL2, SpikeCount
+from spikesparse.study.conversion_jobs import build_ann
 
 
 def _spikes(seed: int, shape=(6, 4, 5), p: float = 0.3) -> torch.Tensor:

@@ -124,7 +124,7 @@ def test_w3_flops_are_the_studys_count_of_a_conv_run():
     training sample of the conv arm at W3's T."""
     import pandas as pd
 
-    from spikesparse.studybench import _layer_model_flops
+    from spikesparse.tools.studybench import _layer_model_flops
 
     run = pd.Series(
         {

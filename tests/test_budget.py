@@ -1,11 +1,11 @@
-"""Run cost from the spec (spikesparse.budget): a run that cannot fit is refused at config time."""
+"""Run cost from the spec (spikesparse.study.budget): a run that cannot fit is refused at config time."""
 
 from __future__ import annotations
 
 import pytest
 
-from spikesparse.budget import experiment_estimates, layer_plan, rule_mem_mb
-from spikesparse.config import ConfigError, validate_config
+from spikesparse.study.budget import experiment_estimates, layer_plan, rule_mem_mb
+from spikesparse.study.config import ConfigError, validate_config
 
 
 def test_absurd_n_steps_is_refused_naming_the_key(quick_config):
@@ -48,17 +48,17 @@ def test_conv_layer_plan_sizes():
 
 
 def test_docs_budget_table_is_the_codes():
-    """docs/study/rerunning.md's paper-scale cost table is what spikesparse.budget prints."""
-    from spikesparse.budget import budget_table
-    from spikesparse.config import load_config
-    from spikesparse.local_data import official_sizes
+    """docs/study/rerunning.md's paper-scale cost table is what spikesparse.study.budget prints."""
+    from spikesparse.study.budget import budget_table
+    from spikesparse.study.config import load_config
+    from spikesparse.study.local_data import official_sizes
     from tests.conftest import REPO
 
     text = (REPO / "docs" / "study" / "rerunning.md").read_text()
     shown = text.split("<!-- budget:paper:start -->\n")[1].split("<!-- budget:paper:end -->")[0].strip()
     with official_sizes():
         table = budget_table(load_config(REPO / "config" / "paper.yaml"), 10.0)
-    assert shown == table, "rerun: python -m spikesparse.budget config/paper.yaml --official-sizes"
+    assert shown == table, "rerun: python -m spikesparse budget config/paper.yaml --official-sizes"
 
 
 def _conv_experiment(quick_config, first_layer):
@@ -95,7 +95,7 @@ def test_conversion_estimate_counts_training_and_the_simulation_by_hand():
     """A dense ANN 6 -> 4 -> 10 classes: 64 MACs, 128 FLOPs a pass. Training 1 epoch of 10
     samples at 3 passes, evaluation of 2 + 10 + 2 + 3 samples; simulation: 1 normalization x 2
     alphas x (2 + 3) samples x 5 steps (the largest T)."""
-    from spikesparse.budget import conversion_estimate
+    from spikesparse.study.budget import conversion_estimate
 
     conv = {
         "ann": {"layers": [{"dense": {"units": 4}}], "epochs": 1, "batch_size": 2, "seeds": [0]},

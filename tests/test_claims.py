@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikesparse import claims as C
-from spikesparse.claims import core, seed000, seed002, seed003
+from spikesparse.study.analysis import claims as C
+from spikesparse.study.analysis.claims import core, seed000, seed002, seed003
 
 SEEDS = range(5)
 

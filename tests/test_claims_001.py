@@ -6,8 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from spikesparse import records, stats
-from spikesparse.claims import core, seed001
+from spikesparse.study import records
+from spikesparse.study.analysis import stats
+from spikesparse.study.analysis.claims import core, seed001
 
 SMALL, LARGE = "e3_d2_w64", "e3_d6_w128"
 HIDDEN = {SMALL: "64,64", LARGE: "128,128,128,128,128,128", "e3_d4_w64": "64,64,64,64"}
@@ -279,7 +280,7 @@ def test_001d_untestable_where_single_phase_never_switches_off_on_validation():
 
 
 def test_001_rows_in_the_claims_table_have_reasons_and_known_verdicts():
-    from spikesparse import claims as C
+    from spikesparse.study.analysis import claims as C
 
     runs = pd.concat([sizes([0.15] * 5, 0.9), phases([1, 1, 1], [0, 0, 0])], ignore_index=True)
     table = C.claims_table(runs, pd.DataFrame())

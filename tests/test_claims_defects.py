@@ -6,8 +6,8 @@ and the smaller ones (rule words, exclusions counted, tie order)."""
 import numpy as np
 import pytest
 
-from spikesparse import stats
-from spikesparse.claims import core, seed001
+from spikesparse.study.analysis import stats
+from spikesparse.study.analysis.claims import core, seed001
 from tests.test_claims import e1, e2, row_for, runs_frame, setting, table
 from tests.test_claims_001 import LARGE, frame, only, rows
 

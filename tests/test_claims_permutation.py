@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikesparse.claims import claims_table, rejudge
+from spikesparse.study.analysis.claims import claims_table, rejudge
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 # Columns that say which run a row is, or how it was configured: never test results.

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from spikesparse.cli import build_parser, main
-from spikesparse.config import RunKey, expand_runs, load_config, run_spec
-from spikesparse.data import load_dataset
-from spikesparse.io import arrays_checksum
+from spikesparse.study.config import load_config
+from spikesparse.study.data import load_dataset
+from spikesparse.study.io import arrays_checksum
+from spikesparse.study.runs import RunKey, expand_runs, run_spec
 from tests.conftest import QUICK_CONFIG, REPO
 
 
@@ -79,6 +80,13 @@ def test_check_config_rejects_invalid_yaml(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"config error: {path} is not valid YAML (line 2, column 1: ")
     assert err.count("\n") == 1, "one line"
+
+
+def test_budget_prints_the_cost_table_of_a_config(capsys):
+    from spikesparse.study.budget import budget_table
+
+    assert main(["budget", str(QUICK_CONFIG), "--tflops", "5"]) == 0
+    assert capsys.readouterr().out == budget_table(load_config(QUICK_CONFIG), 5.0) + "\n"
 
 
 def test_spec_prints_the_resolved_spec_of_a_run(capsys):

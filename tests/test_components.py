@@ -1,4 +1,4 @@
-"""Components declare their own parameters; config validation asks them (spikesparse.components)."""
+"""Components declare their own parameters; config validation asks them (spikesparse.study.components)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import types
 
 import pytest
 
-from spikesparse.components import check_params, declare, param_schema, validate_params
-from spikesparse.config import ConfigError, validate_config
 from spikesparse.regularizers import REGULARIZERS, Regularizer, SpikeCount
+from spikesparse.study.components import check_params, declare
+from spikesparse.study.config import ConfigError, validate_config
+from spikesparse.study.registry import param_schema, validate_params
 
 
 def test_each_kind_checks_its_own_parameters():

@@ -2,16 +2,8 @@ import copy
 
 import pytest
 
-from spikesparse.config import (
-    ConfigError,
-    RunKey,
-    expand_conversions,
-    expand_runs,
-    format_lambda,
-    load_config,
-    run_spec,
-    validate_config,
-)
+from spikesparse.study.config import ConfigError, load_config, validate_config
+from spikesparse.study.runs import RunKey, expand_conversions, expand_runs, format_lambda, run_spec
 from tests.conftest import QUICK_CONFIG
 
 
@@ -221,7 +213,7 @@ def test_full_config_covers_every_study_as_specified():
 
 
 def test_ann_spec_leaves_out_the_conversion_sweep(quick_config):
-    from spikesparse.config import ann_spec, conversion_spec
+    from spikesparse.study.runs import ann_spec, conversion_spec
 
     cfg = validate_config(quick_config)
     ann = ann_spec(cfg, "e4_digits", 1)

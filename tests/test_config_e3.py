@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from spikesparse.config import ConfigError, expand_runs, load_config, validate_config
+from spikesparse.study.config import ConfigError, load_config, validate_config
+from spikesparse.study.runs import expand_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 

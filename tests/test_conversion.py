@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from spikesparse import conversion as C
-from spikesparse import conversion_study as S
 from spikesparse import metrics as M
-from spikesparse.data import make_digits_dataset
+from spikesparse.study import conversion_jobs as S
+from spikesparse.study.data import make_digits_dataset
 
 
 def _snn(weights, biases) -> C.ConvertedSNN:
@@ -306,8 +306,8 @@ def test_conv_conversion_approaches_the_ann_at_large_t():
     ],
 )
 def test_config_rejects_anns_that_do_not_convert(quick_config, ann, match):
-    from spikesparse.config import validate_config
     from spikesparse.errors import ConfigError
+    from spikesparse.study.config import validate_config
 
     cfg = quick_config
     name = next(iter(cfg["conversions"]))
@@ -317,8 +317,8 @@ def test_config_rejects_anns_that_do_not_convert(quick_config, ann, match):
 
 
 def test_config_rejects_a_sequence_dataset_for_conversion(quick_config):
-    from spikesparse.config import validate_config
     from spikesparse.errors import ConfigError
+    from spikesparse.study.config import validate_config
 
     cfg = quick_config
     name = next(iter(cfg["conversions"]))

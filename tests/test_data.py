@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spikesparse.data import ANOMALY_KINDS, generate, make_anomaly_dataset
+from spikesparse.study.data import ANOMALY_KINDS, generate, make_anomaly_dataset
 
 SMALL = dict(n_train=300, n_val=50, n_test=150, n_channels=6, n_steps=60, seed=3)
 
@@ -71,7 +71,7 @@ def test_generate_records_params_and_checksum():
 
 
 def test_digits_and_mnist1d_splits_are_stratified_scaled_and_checksummed():
-    from spikesparse.data import generate, is_static
+    from spikesparse.study.data import generate, is_static
 
     for name, params in (("digits", {"seed": 0}), ("mnist1d", {"n_samples": 600, "seed": 42})):
         arrays, meta = generate(name, params)
@@ -88,7 +88,7 @@ def test_digits_and_mnist1d_splits_are_stratified_scaled_and_checksummed():
 
 
 def test_mnist1d_generator_leaves_numpy_global_state_alone():
-    from spikesparse.data import make_mnist1d_dataset
+    from spikesparse.study.data import make_mnist1d_dataset
 
     np.random.seed(123)
     expected = np.random.rand()
@@ -98,14 +98,14 @@ def test_mnist1d_generator_leaves_numpy_global_state_alone():
 
 
 def test_bad_split_fractions_are_rejected():
-    from spikesparse.data import make_digits_dataset
+    from spikesparse.study.data import make_digits_dataset
 
     with pytest.raises(ValueError, match="fraction"):
         make_digits_dataset(val_fraction=0.5, test_fraction=0.6)
 
 
 def test_mnist1d_is_standardized_per_feature_on_the_training_split_only():
-    from spikesparse.data import STANDARD_SPAN_SD, ann_input_affine, make_mnist1d_dataset
+    from spikesparse.study.data import STANDARD_SPAN_SD, ann_input_affine, make_mnist1d_dataset
 
     data = make_mnist1d_dataset(n_samples=600, seed=3)
     z = (data["x_train"].astype(np.float64) - 0.5) * 2 * STANDARD_SPAN_SD
@@ -114,7 +114,7 @@ def test_mnist1d_is_standardized_per_feature_on_the_training_split_only():
     assert np.all((data["x_test"] >= 0) & (data["x_test"] <= 1))
     assert inside.mean() > 0.98
     # the test split never informs the scaling: a wild test split leaves train and val as they were
-    from spikesparse.data import _scale_features
+    from spikesparse.study.data import _scale_features
 
     rng = np.random.default_rng(0)
     raw = {f"x_{s}": rng.normal(5, 2, (50, 4)).astype(np.float32) for s in ("train", "val", "test")}

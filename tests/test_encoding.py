@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from spikesparse.encoding import (
+from spikesparse.study.encoding import (
     ENCODERS,
     SplitCode,
     encode,
@@ -211,7 +211,7 @@ def test_shared_split_code_is_built_once_per_array_and_spec_and_rebuilt_after_a_
     different array or an array changed in place gets its own, and the cache stays bounded."""
     import numpy as np
 
-    from spikesparse import encoding
+    from spikesparse.study import encoding
 
     values = np.random.default_rng(0).random((20, 6)).astype(np.float32)
     spec = {"name": "rate", "n_steps": 5, "population": 3}

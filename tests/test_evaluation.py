@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from spikesparse import metrics as M
-from spikesparse.evaluation import evaluate_model, evaluate_run
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
-from spikesparse.records import run_status
+from spikesparse.study.evaluation import evaluate_model, evaluate_run
+from spikesparse.study.records import run_status
 
 CFG = {"eval_seed": 1, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
 

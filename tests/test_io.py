@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from spikesparse.io import arrays_checksum, atomic_write, config_hash, write_json
-from spikesparse.records import run_status
+from spikesparse.study.io import arrays_checksum, atomic_write, config_hash, write_json
+from spikesparse.study.records import run_status
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

@@ -1,9 +1,14 @@
-"""The kernel benchmark's table (spikesparse.kernel_report): every figure from the result, peers
+"""The kernel benchmark's table (spikesparse.tools.kernel_report): every figure from the result, peers
 without a figure shown as such, and the conditions the figures were measured under."""
 
 import pytest
 
-from spikesparse.kernel_report import kernel_conditions, kernel_markdown, kernel_table, step_over_products
+from spikesparse.tools.kernel_report import (
+    kernel_conditions,
+    kernel_markdown,
+    kernel_table,
+    step_over_products,
+)
 
 
 def _result(with_norse_speedup: bool = True) -> dict:

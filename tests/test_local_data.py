@@ -1,4 +1,4 @@
-"""The local-path benchmark readers (spikesparse.local_data) on miniature files written in the
+"""The local-path benchmark readers (spikesparse.study.local_data) on miniature files written in the
 real formats: round trips, splits, the spikes pass-through, and every bad-input case, each caught
 at config validation with one line naming the file."""
 
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from spikesparse import local_data
-from spikesparse.config import ConfigError, validate_config
-from spikesparse.data import generate
-from spikesparse.encoding import encode
+from spikesparse.study import local_data
+from spikesparse.study.config import ConfigError, validate_config
+from spikesparse.study.data import generate
+from spikesparse.study.encoding import encode
 from tests.miniature_datasets import (
     nmnist_bytes,
     write_cifar10,

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from spikesparse import aggregation, evaluation, metric_catalog
-from spikesparse.metric_catalog import METRICS, Metric
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
+from spikesparse.study import evaluation
+from spikesparse.study.analysis import aggregation, metric_catalog
+from spikesparse.study.analysis.metric_catalog import METRICS, Metric
+from spikesparse.study.split_counts import SplitCounts
 
 CFG = {"eval_seed": 1, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
 # Keys of an evaluation that are not metrics: split sizes, and the per-run details of the test split.
@@ -160,7 +162,7 @@ def test_adding_a_metric_is_one_catalog_entry(evaluated, monkeypatch):
 def test_metric_values_follow_their_definitions_on_a_hand_made_count():
     """Each compute reads the counts as its definition says (checked on numbers worked by hand)."""
     w = {"fc0": torch.ones(2, 3), "readout": torch.tensor([[1.0, 0.0]])}
-    c = evaluation.SplitCounts(
+    c = SplitCounts(
         n_samples=2,
         n_steps=4,
         pred=np.array([1, 1]),

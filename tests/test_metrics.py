@@ -47,9 +47,9 @@ def test_task_metrics_match_sklearn():
 
 
 def test_evaluation_reports_every_scalar_metric():
-    from spikesparse.evaluation import SCALAR_METRICS, evaluate_model, unevaluated_metrics
     from spikesparse.models import SpikingNet
     from spikesparse.neurons import LIFParams
+    from spikesparse.study.evaluation import SCALAR_METRICS, evaluate_model, unevaluated_metrics
 
     torch.manual_seed(0)
     net = SpikingNet(8, [6], 2, LIFParams(threshold=0.3))
@@ -91,9 +91,9 @@ def test_membrane_updates_hand_count():
 
 
 def test_evaluation_membrane_updates_and_raster_match_the_traces():
-    from spikesparse.evaluation import evaluate_model
     from spikesparse.models import SpikingNet
     from spikesparse.neurons import LIFParams
+    from spikesparse.study.evaluation import evaluate_model
 
     torch.manual_seed(1)
     net = SpikingNet(6, [5, 4], 3, LIFParams(threshold=0.4), recurrent=False)
@@ -102,7 +102,7 @@ def test_evaluation_membrane_updates_and_raster_match_the_traces():
     cfg = {"eval_seed": 3, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
     enc = {"name": "rate", "n_steps": 10}
     m = evaluate_model(net, x, y, enc, cfg, batch_size=3)
-    from spikesparse.encoding import encode
+    from spikesparse.study.encoding import encode
 
     gen = torch.Generator().manual_seed(3)
     batches = [encode(torch.from_numpy(x[lo : lo + 3]), enc, gen) for lo in range(0, 7, 3)]

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikesparse import metrics as M
-from spikesparse.config import ConfigError, RunKey, load_config, run_spec, validate_config
 from spikesparse.layer_spec import check_layers, input_shape_for
 from spikesparse.models import ConvSpikingNet, SpikingNet, build_model
 from spikesparse.neurons import LIFParams
-from spikesparse.reference import _SpikeFn
+from spikesparse.neurons.reference import _SpikeFn
+from spikesparse.study.config import ConfigError, load_config, validate_config
+from spikesparse.study.runs import RunKey, run_spec
 from tests.conftest import QUICK_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,7 +217,7 @@ def test_ac_mac_split_is_decided_per_step_and_counts_signed_events_as_spikes():
 
 def test_evaluation_counts_conv_layers_as_the_library_does():
     from spikesparse import api
-    from spikesparse.evaluation import evaluate_model
+    from spikesparse.study.evaluation import evaluate_model
 
     # A max pool keeps every layer's input binary, so NeuroBench's per-step rule (the library's)
     # and the evaluation's (spike-fed layers are ACs) must agree.
@@ -228,7 +229,7 @@ def test_evaluation_counts_conv_layers_as_the_library_does():
     y = np.arange(30) % 3
     cfg = {"eval_seed": 7, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
     r = evaluate_model(net, x, y, {"name": "rate", "n_steps": 6}, cfg, batch_size=30)
-    from spikesparse.encoding import shared_split_code
+    from spikesparse.study.encoding import shared_split_code
 
     xb = shared_split_code(x, {"name": "rate", "n_steps": 6}).batch(
         slice(0, 30), torch.Generator().manual_seed(7)
@@ -370,7 +371,7 @@ def test_library_conv_lif_equals_the_study_layer_and_keeps_its_constraints():
 
 def test_nir_export_of_a_conv_net(tmp_path):
     nir = pytest.importorskip("nir")
-    from spikesparse.nir_export import to_nir
+    from spikesparse.interop.nir_export import to_nir
 
     layers = [
         {"conv2d": {"channels": 3, "kernel": 3, "stride": 1, "padding": 1}},
@@ -397,7 +398,7 @@ def test_nir_export_of_a_conv_net(tmp_path):
 
 def test_recorder_records_conv_lif_spikes_and_its_conv_input_time_major():
     from spikesparse.api import ConvLIF, synaptic_operations
-    from spikesparse.recorders import SpikeRecorder
+    from spikesparse.interop.recorders import SpikeRecorder
 
     torch.manual_seed(0)
     model = nn.Sequential(

@@ -11,7 +11,7 @@ from spikesparse.neurons import (
     readout_weights,
     rlif_multistep,
 )
-from spikesparse.reference import lif_reference
+from spikesparse.neurons.reference import lif_reference
 
 CONSTRAINTS = list(
     itertools.product(

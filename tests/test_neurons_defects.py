@@ -11,7 +11,7 @@ import torch
 
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, run_lif
-from spikesparse.reference import lif_reference
+from spikesparse.neurons.reference import lif_reference
 
 
 def test_finite_input_whose_float32_sum_overflows_is_accepted():

@@ -14,7 +14,7 @@ pytest.importorskip("snntorch")
 from snntorch import utils  # noqa: E402
 from snntorch.import_nir import _nir_to_snntorch_module, import_from_nir  # noqa: E402
 
-from spikesparse.nir_export import to_nir, write_nir  # noqa: E402
+from spikesparse.interop.nir_export import to_nir, write_nir  # noqa: E402
 
 T, B = 20, 4
 

@@ -118,7 +118,7 @@ def test_single_tensor_path_matches_torch_adam_without_foreach(kind):
     """``foreach=False`` is torch's CPU default (the single-tensor loop), which E4's ReLU net was
     trained with; its per-tensor ops round differently from the foreach ones, so it is its own
     path and must match that one bit for bit."""
-    from spikesparse.conversion_study import build_ann
+    from spikesparse.study.conversion_jobs import build_ann
 
     def make():
         if kind != "ann":
@@ -162,9 +162,10 @@ def test_a_training_run_does_not_import_torch_dynamo(quick_config, tmp_path):
     """The reason this optimizer exists: a CPU training job never pays the torch._dynamo import."""
     code = (
         "import copy, sys\n"
-        "from spikesparse.config import RunKey, run_spec, validate_config\n"
-        "from spikesparse.data import generate\n"
-        "from spikesparse.training import train_run\n"
+        "from spikesparse.study.config import validate_config\n"
+        "from spikesparse.study.runs import RunKey, run_spec\n"
+        "from spikesparse.study.data import generate\n"
+        "from spikesparse.study.training import train_run\n"
         "import yaml\n"
         f"cfg = yaml.safe_load(open({str(tmp_path / 'c.yaml')!r}))\n"
         "cfg['experiments']['e1']['training']['epochs'] = 1\n"

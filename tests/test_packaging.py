@@ -57,10 +57,10 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_schema_kernels_and_library_modules(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for member in (
-        "spikesparse/config.schema.yaml",
+        "spikesparse/study/config.schema.yaml",
         "spikesparse/csrc/lif_loops.cpp",
         "spikesparse/api.py",
-        "spikesparse/recorders.py",
+        "spikesparse/interop/recorders.py",
         "spikesparse/plugins.py",
         "spikesparse/neurons/__init__.py",
         "spikesparse/py.typed",
@@ -91,7 +91,7 @@ def test_core_modules_import_without_workflow_packages(tmp_path):
         "    sys.modules[name] = None  # import fails like a missing package\n"
     )
     code = (
-        "import spikesparse.api, spikesparse.recorders, spikesparse.metrics, spikesparse.conversion\n"
+        "import spikesparse.api, spikesparse.interop.recorders, spikesparse.metrics, spikesparse.conversion\n"
         "import torch\n"  # the conversion's simulation draws its input spikes (spikesparse.draws)
         "spikesparse.conversion._input_spikes(torch.rand(3, 4), torch.Generator().manual_seed(0))\n"
     )

@@ -14,9 +14,17 @@ import pandas as pd
 import pytest
 from jinja2 import Environment
 
-from spikesparse import metric_catalog, paths, plots
-from spikesparse.aggregation import plane_table, summary_table
-from spikesparse.figure_registry import FIGURES, markdown_table, write_caption_template
+from spikesparse.study import paths
+from spikesparse.study.analysis import metric_catalog
+from spikesparse.study.analysis.aggregation import plane_table, summary_table
+from spikesparse.study.report import plots
+from spikesparse.study.report.figure_registry import (
+    FIGURE_NAMES,
+    FIGURES,
+    figure,
+    markdown_table,
+    write_caption_template,
+)
 
 # (study, experiment, dataset, family, method, regularizer, lambdas, extra cfg columns)
 SETTINGS = [
@@ -178,7 +186,7 @@ def _is_note(fig) -> bool:
 
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_every_registered_figure_renders_from_tiny_tables(name, tables):
-    fig = FIGURES[name].render(tables)
+    fig = plots.FIGURES[name](tables)
     assert not _is_note(fig), f"{name} drew a note from a table set that has its data"
     assert any(ax.has_data() or ax.images for ax in fig.axes)
     assert _png(fig).startswith(b"\x89PNG")
@@ -187,7 +195,7 @@ def test_every_registered_figure_renders_from_tiny_tables(name, tables):
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_every_registered_figure_renders_a_note_without_its_data(name, tables):
     empty = {k: v.iloc[0:0] for k, v in tables.items()}  # headers only: a config without the study
-    fig = FIGURES[name].render(empty)
+    fig = plots.FIGURES[name](empty)
     assert _is_note(fig) and any(ax.texts for ax in fig.axes), name
     assert _png(fig).startswith(b"\x89PNG")
 
@@ -196,7 +204,7 @@ def test_every_registered_figure_renders_a_note_without_its_data(name, tables):
 def test_every_registered_figure_survives_tables_without_its_study(name, tables):
     study = FIGURES[name].study
     others = {k: v[v["study"] != study] if "study" in v else v for k, v in tables.items()}
-    _png(FIGURES[name].render(others))
+    _png(plots.FIGURES[name](others))
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
@@ -207,16 +215,16 @@ def test_every_registered_figure_is_the_same_picture_whatever_numpys_global_stat
     for seed in (1, 2):
         np.random.seed(seed)
         before = np.random.get_state()[1].copy()
-        pictures.append(_png(FIGURES[name].render(tables)))
+        pictures.append(_png(plots.FIGURES[name](tables)))
         assert np.array_equal(np.random.get_state()[1], before), f"{name} moved numpy's global generator"
     assert pictures[0] == pictures[1], f"{name} differs with numpy's global random state"
 
 
 def test_registry_is_the_one_list_of_figures(tmp_path):
-    assert list(paths.FIGURE_NAMES) == list(FIGURES) == list(plots.FIGURES)
+    assert list(FIGURE_NAMES) == list(FIGURES) == list(plots.FIGURES)
     for name, fig in FIGURES.items():
-        assert paths.FIGURE_NAMES[name] == fig.title
-        assert paths.figure(name) == f"{paths.FIGURES}/{name}.png"
+        assert FIGURE_NAMES[name] == fig.title
+        assert figure(name) == f"{paths.FIGURES}/{name}.png"
         assert callable(getattr(plots, fig.draw)), f"{name}: plots.{fig.draw} missing"
         assert set(fig.tables) <= set(paths.AGGREGATE_TABLES), name
         assert fig.caption and fig.reading and fig.title
@@ -233,7 +241,7 @@ def test_registry_is_the_one_list_of_figures(tmp_path):
 
 def test_e5_pareto_synops_log_axis_has_tick_labels(tables):
     """The plane's SynOps span less than a decade here: the log axis must still be labelled."""
-    fig = FIGURES["e5_pareto_synops"].render(tables)
+    fig = plots.FIGURES["e5_pareto_synops"](tables)
     fig.canvas.draw()
     for ax in fig.axes:
         assert ax.get_xscale() == "log"
@@ -255,7 +263,7 @@ def test_log_axis_over_many_decades_keeps_decade_labels():
 
 
 def test_axis_labels_come_from_the_metric_catalog(tables):
-    fig = FIGURES["e1_accuracy_vs_rate"].render(tables)
+    fig = plots.FIGURES["e1_accuracy_vs_rate"](tables)
     ax = fig.axes[0]
     assert ax.get_xlabel() == metric_catalog.axis_label("hidden_rate")
     assert ax.get_ylabel() == metric_catalog.axis_label("accuracy") == "test accuracy"

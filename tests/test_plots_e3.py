@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikesparse import figure_registry, paths, plots
+from spikesparse.study.report import figure_registry, plots
 
 NEW = ("e3_rate_vs_size", "e3_switch_off")
 
@@ -82,7 +82,7 @@ def _texts(fig) -> str:
 
 def test_new_figures_are_registered_with_captions():
     for name in NEW:
-        assert name in plots.FIGURES and name in paths.FIGURE_NAMES
+        assert name in plots.FIGURES and name in figure_registry.FIGURE_NAMES
         assert figure_registry.FIGURES[name].caption  # the report caption is written from the registry
 
 

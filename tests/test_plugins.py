@@ -12,10 +12,11 @@ import torch
 import yaml
 
 from spikesparse import plugins
-from spikesparse.config import ConfigError, expand_runs, run_spec, validate_config
-from spikesparse.data import generate
-from spikesparse.regularizers import REGULARIZERS, build_regularizer
-from spikesparse.training import train_run
+from spikesparse.regularizers import REGULARIZERS
+from spikesparse.study.config import ConfigError, validate_config
+from spikesparse.study.data import generate
+from spikesparse.study.runs import expand_runs, run_spec
+from spikesparse.study.training import train_run
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "own_method"
@@ -43,7 +44,7 @@ def test_example_config_validates_and_expands(example):
     key = next(r for r in runs if r.method == "rate_ceiling")
     spec = run_spec(cfg, key)
     assert spec["regularizer"] == {"name": "my_methods:RateCeiling", "lam": 1.0, "max_rate": 0.05}
-    reg = build_regularizer(spec["regularizer"])
+    reg = plugins.build_regularizer(spec["regularizer"])
     assert type(reg).__name__ == "RateCeiling" and reg.max_rate == 0.05
     quiet, busy = torch.zeros(4, 2, 3), torch.ones(4, 2, 3)
     assert float(reg([quiet])[0]) == 0.0 and float(reg([busy])[0]) == pytest.approx(0.95**2)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spikesparse import readme
-from spikesparse.claims import COLUMNS, REGISTRY
+from spikesparse.study.analysis.claims import COLUMNS, REGISTRY
+from spikesparse.tools import readme
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def test_readme_catalog_tables_are_generated_from_the_code(name):
     declarations generate: a metric or figure added there must reach the README too."""
     start, end, expected = readme.catalog_sections()[name]
     section = readme.current_section((REPO / readme.SECTION_FILES[name]).read_text(), start, end)
-    assert section == expected, "run: .venv/bin/python -m spikesparse.readme README.md"
+    assert section == expected, "run: .venv/bin/python -m spikesparse.tools.readme README.md"
 
 
 @pytest.mark.parametrize("name", sorted(readme.BENCHMARK_FILES))
@@ -97,7 +97,7 @@ def test_readme_speed_tables_are_generated_from_the_committed_benchmarks(name):
     assert (REPO / readme.BENCHMARK_FILES[name][0]).exists()
     start, end, expected = readme.benchmark_sections(REPO)[name]
     section = readme.current_section((REPO / readme.SECTION_FILES[name]).read_text(), start, end)
-    assert section == expected, "run: .venv/bin/python -m spikesparse.readme README.md"
+    assert section == expected, "run: .venv/bin/python -m spikesparse.tools.readme README.md"
 
 
 def test_benchmark_sections_read_the_files_or_say_what_writes_them(tmp_path):
@@ -137,7 +137,7 @@ def test_config_reference_names_every_schema_key():
     documented)."""
     import yaml
 
-    schema = yaml.safe_load((REPO / "src" / "spikesparse" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "src" / "spikesparse" / "study" / "config.schema.yaml").read_text())
     text = (REPO / "config" / "README.md").read_text()
     reference = text.split("## Config reference", 1)[1].split("\n## ", 1)[0]
     missing = [f"`{key}" for key in schema["properties"] if f"`{key}" not in reference]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from spikesparse import api
-from spikesparse.recorders import SpikeRecorder
+from spikesparse.interop.recorders import SpikeRecorder
 
 T, B, N_IN, N_HID, N_OUT = 12, 8, 10, 24, 4
 

@@ -6,17 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from spikesparse import paths, plots
-from spikesparse.config import (
-    ConfigError,
-    RunKey,
-    expand_regime_maps,
-    expand_runs,
-    run_spec,
-    validate_config,
-)
 from spikesparse.models import SpikingNet, build_model
 from spikesparse.neurons import LIFParams
+from spikesparse.study.config import ConfigError, expand_regime_maps, validate_config
+from spikesparse.study.report import figure_registry, plots
+from spikesparse.study.runs import RunKey, expand_runs, run_spec
 
 MODEL = {"kind": "recurrent", "hidden": [7, 5], "readout_beta": 0.9, "neuron": {}}
 
@@ -357,7 +351,7 @@ def test_regime_map_figure_renders_from_a_tiny_table(tmp_path):
     assert heatmaps[0].get_xlabel() == "encoding.gain" and heatmaps[0].get_ylabel() == "model.init_scale"
     plots.save(fig, str(tmp_path / "map.png"))
     assert (tmp_path / "map.png").stat().st_size > 1000
-    assert "e1_regime_map" in plots.FIGURES and "e1_regime_map" in paths.FIGURE_NAMES
+    assert "e1_regime_map" in plots.FIGURES and "e1_regime_map" in figure_registry.FIGURE_NAMES
 
 
 def test_regime_map_figure_says_no_data():

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from spikesparse.regularizers import HomeostaticL2, NoRegularizer, build_regularizer
+from spikesparse.plugins import build_regularizer
+from spikesparse.regularizers import HomeostaticL2, NoRegularizer
 
 
 def _spikes():

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from spikesparse.regularizers import FirstSpike, build_regularizer
+from spikesparse.plugins import build_regularizer
+from spikesparse.regularizers import FirstSpike
 
 
 def _spikes(counts_per_neuron: list[int], t: int = 6) -> list[torch.Tensor]:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from spikesparse import io as sio
-from spikesparse import replication as R
 from spikesparse.cli import main
+from spikesparse.study import io as sio
+from spikesparse.study.analysis import replication as R
 
 MACHINE = {
     "cpu_model": "Intel(R) Xeon(R) CPU @ 2.20GHz",
@@ -137,7 +137,7 @@ def test_small_shift_outside_one_interval_is_noise_a_large_one_differs():
 def _replication(rng, n_values: int, n_seeds: int, shift_se: float = 0.0):
     """Two sides' per-seed means of ``n_values`` quantities drawn from the same distributions (a
     faithful replication), the first shifted by ``shift_se`` standard errors, as summary tables."""
-    from spikesparse.stats import mean_interval
+    from spikesparse.study.analysis.stats import mean_interval
 
     sides = []
     for shift in (0.0, shift_se):

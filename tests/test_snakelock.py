@@ -1,4 +1,4 @@
-"""Stale-lock recovery for `make study` / `make cluster` (spikesparse.snakelock)."""
+"""Stale-lock recovery for `make study` / `make cluster` (spikesparse.tools.snakelock)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spikesparse import snakelock
+from spikesparse.tools import snakelock
 from tests.conftest import REPO
 
 
@@ -35,7 +35,7 @@ def test_stale_lock_is_unlocked_with_a_message(tmp_path):
         [
             sys.executable,
             "-m",
-            "spikesparse.snakelock",
+            "spikesparse.tools.snakelock",
             "--directory",
             str(tmp_path),
             "--",
@@ -84,7 +84,7 @@ def test_failed_unlock_is_an_error(tmp_path):
         (["snakemake", "-d", "/abs"], "/a", "/abs"),
         (["python", "-m", "snakemake", "--directory=w"], "/a", "/a/w"),
         (["snakemake", "--cores", "1"], "/a", "/a"),
-        (["python", "-m", "spikesparse.snakelock", "--directory", "w"], "/a", None),
+        (["python", "-m", "spikesparse.tools.snakelock", "--directory", "w"], "/a", None),
         (["make", "study"], "/a", None),
     ],
 )

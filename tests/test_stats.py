@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikesparse.stats import mean_interval, pareto_mask, summarize
+from spikesparse.study.analysis.stats import mean_interval, pareto_mask, summarize
 
 
 def test_mean_interval_on_known_data():

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from spikesparse import flops as F
-from spikesparse import studybench as SB
 from spikesparse.cli import main
+from spikesparse.tools import studybench as SB
 
 # Hand counts for the tiny study below (spikesparse.flops: forward; training = forward + the
 # gradient of every product's operands that need one).

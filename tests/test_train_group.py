@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from spikesparse import cli
-from spikesparse.config import ConfigError, RunKey, expand_runs, run_spec, train_rules, validate_config
-from spikesparse.data import generate, save_dataset
+from spikesparse.study.config import ConfigError, validate_config
+from spikesparse.study.data import generate, save_dataset
+from spikesparse.study.runs import RunKey, expand_runs, run_spec, train_rules
 
 FILES = ("model", "history", "info", "metrics")
 SUFFIX = {"model": "model.pt", "history": "history.csv", "info": "train.json", "metrics": "metrics.json"}

@@ -2,9 +2,10 @@ import copy
 
 import torch
 
-from spikesparse.config import RunKey, run_spec, validate_config
-from spikesparse.data import generate
-from spikesparse.training import train_run
+from spikesparse.study.config import validate_config
+from spikesparse.study.data import generate
+from spikesparse.study.runs import RunKey, run_spec
+from spikesparse.study.training import train_run
 
 
 def _spec(quick_config, **training):
@@ -84,7 +85,7 @@ def test_deterministic_mode_and_its_nan_fill_change_no_cpu_number(quick_config, 
     a 2 s import per job) and, on CUDA, without its NaN fill of new tensors. A run must give the
     same bytes with both on: no CPU kernel used is nondeterministic, and nothing reads memory
     nobody wrote."""
-    import spikesparse.training as training
+    import spikesparse.study.training as training
     from spikesparse.runtime import seed_everything
 
     def seed_deterministic(seed, threads=1):

@@ -1,4 +1,4 @@
-"""Warm start (spikesparse.warm): a job run in a child of the warm server must be the job run cold,
+"""Warm start (spikesparse.tools.warm): a job run in a child of the warm server must be the job run cold,
 bit for bit, with the same exit status; a killed job must not keep running; stale code or a
 different import-time environment must never be served by an old server."""
 
@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spikesparse import warm
-from spikesparse.config import RunKey, run_spec, validate_config
-from spikesparse.data import generate, save_dataset
+from spikesparse.study.config import validate_config
+from spikesparse.study.data import generate, save_dataset
+from spikesparse.study.runs import RunKey, run_spec
+from spikesparse.tools import warm
 from tests.conftest import QUICK_CONFIG, REPO
 from tests.test_train_group import SUFFIX, _comparable
 
@@ -41,7 +42,11 @@ def warm_env():
 
 def _warm_cmd(env: dict, cmd: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "spikesparse.warm", cmd], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "spikesparse.tools.warm", cmd],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return out.stdout
 
@@ -233,7 +238,9 @@ def test_fingerprint_follows_the_code_and_the_import_time_environment(tmp_path, 
 
 
 def test_the_client_imports_neither_torch_nor_numpy():
-    code = "import sys, spikesparse.warm\nprint(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    code = (
+        "import sys, spikesparse.tools.warm\nprint(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -266,14 +273,14 @@ def test_a_signal_while_the_server_forks_is_not_lost(acknowledged, monkeypatch):
 
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     monkeypatch.setattr(warm, "wanted", lambda *a: True)
-    monkeypatch.setattr(warm, "connect_or_start", lambda path: Sock())
+    monkeypatch.setattr(warm, "connect_or_start", lambda path, command: Sock())
     monkeypatch.setattr(warm, "_send", lambda *a, **k: None)
     monkeypatch.setattr(warm, "_recv", recv)
     monkeypatch.setattr(warm.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
     lost = []
     signal.signal(signal.SIGTERM, lambda *_: lost.append(1))  # a clean failure, not a dead pytest
     try:
-        status = warm.run(["train"])
+        status = warm.run(["train"], "spikesparse.cli")
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)

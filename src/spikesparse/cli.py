@@ -23,7 +23,7 @@ def save_checkpoint(path: str, checkpoint: dict) -> None:
     models differ in bytes."""
     import torch
 
-    from .io import atomic_write
+    from .study.io import atomic_write
 
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
@@ -31,14 +31,28 @@ def save_checkpoint(path: str, checkpoint: dict) -> None:
 
 
 def cmd_check_config(args) -> None:
-    from .config import expand_runs, load_config
+    from .study.config import load_config
+    from .study.runs import expand_runs
 
     config = load_config(args.config)
     print(f"{args.config}: valid, {len(expand_runs(config))} runs")
 
 
+def cmd_budget(args) -> None:
+    from contextlib import nullcontext
+
+    from .study.budget import budget_table
+    from .study.config import load_config
+    from .study.local_data import official_sizes
+
+    with official_sizes() if args.official_sizes else nullcontext():
+        config = load_config(args.config)
+        print(budget_table(config, args.tflops))
+
+
 def cmd_spec(args) -> None:
-    from .config import RunKey, load_config, run_spec
+    from .study.config import load_config
+    from .study.runs import RunKey, run_spec
 
     config = load_config(args.config)
     key = RunKey(args.experiment, args.method, args.lam, args.seed)
@@ -46,8 +60,8 @@ def cmd_spec(args) -> None:
 
 
 def cmd_generate_data(args) -> None:
-    from .data import generate, save_dataset
-    from .io import write_json
+    from .study.data import generate, save_dataset
+    from .study.io import write_json
 
     arrays, meta = generate(args.dataset, json.loads(args.params))
     save_dataset(args.out, arrays)
@@ -68,8 +82,8 @@ def cmd_train(args) -> None:
     seconds per process, as much as a small run's training. Every run still writes its own four
     files, each atomically as soon as that run is done, and a run's numbers do not depend on the
     runs trained before it in the same process (every run reseeds everything it draws from)."""
-    from .data import load_dataset
     from .runtime import tune_allocator
+    from .study.data import load_dataset
 
     specs = _train_specs(args.spec)
     outputs = {"model": args.model, "history": args.history, "info": args.info, "metrics": args.metrics}
@@ -95,9 +109,9 @@ def _train_one(spec: dict, data: dict, threads: int, metric_cfg: dict, out: dict
     """Train, save and evaluate one run: its model, history, train info and run record."""
     import pandas as pd
 
-    from .io import config_hash, provenance, write_csv, write_json
-    from .records import evaluated_record
-    from .training import train_run
+    from .study.io import config_hash, provenance, write_csv, write_json
+    from .study.records import evaluated_record
+    from .study.training import train_run
 
     start = time.perf_counter()
     result = train_run(
@@ -154,11 +168,11 @@ def cmd_evaluate(args) -> None:
     """Re-evaluate a saved model by hand (the study evaluates inside ``train``)."""
     import torch
 
-    from .data import load_dataset
-    from .io import read_json, write_json
     from .models import build_model
-    from .records import evaluated_record
     from .runtime import pick_device, seed_everything
+    from .study.data import load_dataset
+    from .study.io import read_json, write_json
+    from .study.records import evaluated_record
 
     start = time.perf_counter()
     info = read_json(args.info)
@@ -186,9 +200,9 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_aggregate(args) -> None:
-    from . import aggregation as A
-    from . import paths
-    from .io import write_csv
+    from .study import paths
+    from .study.analysis import aggregation as A
+    from .study.io import write_csv
 
     records = A.load_records(args.metrics)
     conversions = A.load_records(args.conversions or [])
@@ -212,8 +226,8 @@ def cmd_aggregate(args) -> None:
 def cmd_claims(args) -> None:
     import pandas as pd
 
-    from .claims import claims_markdown, claims_table
-    from .io import write_csv, write_text
+    from .study.analysis.claims import claims_markdown, claims_table
+    from .study.io import write_csv, write_text
 
     claims = claims_table(pd.read_csv(args.runs), pd.read_csv(args.conversion))
     write_csv(args.csv, claims)
@@ -222,7 +236,7 @@ def cmd_claims(args) -> None:
 
 
 def cmd_rejudge(args) -> None:
-    from .claims import rejudge
+    from .study.analysis.claims import rejudge
 
     claims, changes = rejudge(args.tables)
     print(f"rejudged {len(claims)} claim rows from {args.tables}/runs.csv; {len(changes)} verdicts moved")
@@ -232,8 +246,8 @@ def cmd_rejudge(args) -> None:
 
 
 def cmd_figures(args) -> None:
-    from . import plots
-    from .figure_registry import FIGURES
+    from .study.report import plots
+    from .study.report.figure_registry import FIGURES
 
     names = [Path(path).stem for path in args.out]
     unknown = [name for name in names if name not in FIGURES]
@@ -247,10 +261,10 @@ def cmd_figures(args) -> None:
 
 
 def cmd_train_ann(args) -> None:
-    from .conversion_study import ann_accuracy, ann_macs, dataset_shape, n_classes, train_ann
-    from .data import ann_input_affine, load_dataset
-    from .io import config_hash, provenance, write_json
     from .runtime import pick_device, tune_allocator
+    from .study.conversion_jobs import ann_accuracy, ann_macs, dataset_shape, n_classes, train_ann
+    from .study.data import ann_input_affine, load_dataset
+    from .study.io import config_hash, provenance, write_json
 
     tune_allocator()
     start = time.perf_counter()
@@ -289,10 +303,10 @@ def cmd_train_ann(args) -> None:
 def cmd_convert(args) -> None:
     import torch
 
-    from .conversion_study import build_ann, choose_alpha, sweep
-    from .data import load_dataset
-    from .io import config_hash, provenance, read_json, write_json
     from .runtime import pick_device, seed_everything
+    from .study.conversion_jobs import build_ann, choose_alpha, sweep
+    from .study.data import load_dataset
+    from .study.io import config_hash, provenance, read_json, write_json
 
     start = time.perf_counter()
     info = read_json(args.info)
@@ -338,7 +352,7 @@ def cmd_convert(args) -> None:
 
 
 def cmd_notebook(args) -> None:
-    from .notebook import execute_notebook
+    from .study.report.notebook import execute_notebook
 
     execute_notebook(
         args.notebook, args.executed, args.html, {"results_dir": str(Path(args.results).resolve())}
@@ -347,7 +361,7 @@ def cmd_notebook(args) -> None:
 
 
 def cmd_results_section(args) -> None:
-    from .readme import RESULTS_FILE, write_results
+    from .tools.readme import RESULTS_FILE, write_results
 
     write_results(args.tables, args.readme)
     print(f"regenerated the verdict table of {args.readme} and {RESULTS_FILE} from {args.tables}")
@@ -364,7 +378,7 @@ def cmd_build_ext(args) -> None:
 
 
 def cmd_replicate(args) -> None:
-    from .replication import replicate, write_replication
+    from .study.analysis.replication import replicate, write_replication
 
     result = replicate(args.ours, args.reference, args.records)
     write_replication(result, args.csv, args.md, args.machine)
@@ -372,14 +386,14 @@ def cmd_replicate(args) -> None:
 
 
 def cmd_freeze_reference(args) -> None:
-    from .replication import freeze_reference
+    from .study.analysis.replication import freeze_reference
 
     out = freeze_reference(args.tables, args.out)
     print(f"froze the reference tables of {args.tables} into {out}")
 
 
 def cmd_bench_study(args) -> None:
-    from .studybench import bench_study
+    from .tools.studybench import bench_study
 
     bench_study(
         results=args.results,
@@ -392,6 +406,25 @@ def cmd_bench_study(args) -> None:
     )
 
 
+# What the warm server (``spikesparse.tools.warm``, ``SPIKESPARSE_WARM=1``) imports before it listens:
+# everything the rules' commands import, so a forked job only runs. Nothing here computes with
+# torch (a forked child must find no thread pool started).
+WARM_PRELOAD = (
+    "numpy",
+    "torch",
+    "spikesparse.study.config",
+    "spikesparse.study.data",
+    "spikesparse.study.training",
+    "spikesparse.study.evaluation",
+    "spikesparse.conversion",
+    "spikesparse.study.analysis.aggregation",
+    "spikesparse.study.analysis.claims",
+    "spikesparse.study.analysis.replication",
+    # matplotlib and seaborn (about 1 s of import): each figure is a job of its own
+    "spikesparse.study.report.plots",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikesparse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -402,6 +435,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a config file and count its runs")
     p.add_argument("--config", required=True)
     p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("budget", help="what a config's runs cost: FLOPs, GPU-hours, peak memory per run")
+    p.add_argument("config")
+    p.add_argument("--tflops", type=float, default=10.0, help="sustained TFLOP/s of one GPU")
+    p.add_argument(
+        "--official-sizes",
+        action="store_true",
+        help="local datasets (mnist, cifar10, shd, ...) at their official sizes, files not read",
+    )
+    p.set_defaults(func=cmd_budget)
 
     p = sub.add_parser("spec", help="print the resolved spec of one run (JSON)")
     p.add_argument("--config", required=True)

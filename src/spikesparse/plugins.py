@@ -81,6 +81,19 @@ def resolve_regularizer(name: str) -> type[Regularizer]:
     return cls
 
 
+def build_regularizer(spec: dict) -> Regularizer:
+    """Regularizer from a run spec's ``regularizer`` block: ``{"name": ..., "lam": ..., params}``;
+    the name is a built-in, a plugin (``module:Class``) or an entry point (``resolve_regularizer``)."""
+    spec = dict(spec)
+    name = spec.pop("name")
+    cls = resolve_regularizer(name)
+    lam = spec.pop("lam", 0.0)
+    unknown = set(spec) - set(cls.params)
+    if unknown:
+        raise ValueError(f"regularizer {name!r} does not take {sorted(unknown)}")
+    return cls(lam, **spec) if cls.uses_lambda else cls(0.0)
+
+
 def resolve_dataset(ref: str):
     """The generator function a dataset section names with ``generator``: ``module:function`` or
     an entry point of group ``spikesparse.datasets``."""

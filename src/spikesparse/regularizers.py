@@ -83,7 +83,7 @@ def mean_excess_spikes(hidden_spikes: Sequence[torch.Tensor]) -> torch.Tensor:
 
 class Regularizer:
     """Base class: subclasses set ``name``, ``param_schema`` (the config keys they accept, each
-    with a JSON-schema fragment: type, range, allowed values; see ``spikesparse.components``) and
+    with a JSON-schema fragment: type, range, allowed values; see ``spikesparse.study.components``) and
     ``uses_lambda``. ``params``, the tuple of accepted keys, follows from ``param_schema``; a
     plugin may set only ``params`` (any value accepted for those keys)."""
 
@@ -351,17 +351,3 @@ class FirstSpike(Regularizer):
 REGULARIZERS: dict[str, type[Regularizer]] = {
     cls.name: cls for cls in (NoRegularizer, HomeostaticL2, SpikeCount, FirstSpike)
 }
-
-
-def build_regularizer(spec: dict) -> Regularizer:
-    """Regularizer from a run spec's ``regularizer`` block: ``{"name": ..., "lam": ..., params}``."""
-    from .plugins import resolve_regularizer  # a plugin (module:Class, entry point) or a built-in
-
-    spec = dict(spec)
-    name = spec.pop("name")
-    cls = resolve_regularizer(name)
-    lam = spec.pop("lam", 0.0)
-    unknown = set(spec) - set(cls.params)
-    if unknown:
-        raise ValueError(f"regularizer {name!r} does not take {sorted(unknown)}")
-    return cls(lam, **spec) if cls.uses_lambda else cls(0.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from spikesparse import paths
+from spikesparse.study import paths
 from tests.workflow.runner import copy_workflow, snakemake
 
 _RUN: dict[str, Path | BaseException] = {}

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikesparse import paths
-from spikesparse.config import load_schema
+from spikesparse.study import paths
+from spikesparse.study.config import load_schema
 from tests.conftest import REPO
 from tests.miniature_datasets import write_cifar10, write_mnist, write_nmnist, write_shd
 from tests.workflow.runner import copy_workflow, snakemake

@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikesparse import paths, warm
+from spikesparse.study import paths
+from spikesparse.study.report import figure_registry
+from spikesparse.tools import warm
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.runner import SNAKEMAKE, copy_workflow, snakemake
 
@@ -175,8 +177,8 @@ def test_diverging_run_is_recorded_not_dropped(tmp_path):
     assert runs["reason"].str.len().gt(0).all()
     record = json.loads((workdir / paths.run_dir("e1", "baseline", "0.0", 0) / "metrics.json").read_text())
     assert record["status"] == "diverged" and "epoch 1" in record["reason"]
-    for name in paths.FIGURE_NAMES:
-        assert (workdir / paths.figure(name)).stat().st_size > 0
+    for name in figure_registry.FIGURE_NAMES:
+        assert (workdir / figure_registry.figure(name)).stat().st_size > 0
     assert (workdir / paths.NOTEBOOK_HTML).exists()
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spikesparse import paths
-from spikesparse import replication as R
+from spikesparse.study import paths
+from spikesparse.study.analysis import replication as R
 from tests.workflow.quick_study import quick_study
 from tests.workflow.runner import SNAKEMAKE, copy_workflow
 

@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikesparse import paths
-from spikesparse.config import expand_runs, load_config, method_lambdas, run_spec, train_rules
+from spikesparse.study import paths
+from spikesparse.study.config import load_config
+from spikesparse.study.report import figure_registry
+from spikesparse.study.runs import expand_runs, method_lambdas, run_spec, train_rules
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.quick_study import quick_study
 from tests.workflow.runner import copy_workflow, snakemake
@@ -75,8 +77,8 @@ def test_history_has_every_epoch(study):
 
 
 def test_figures_notebook_and_report_exist(study):
-    for name in paths.FIGURE_NAMES:
-        assert (study / paths.figure(name)).stat().st_size > 10_000
+    for name in figure_registry.FIGURE_NAMES:
+        assert (study / figure_registry.figure(name)).stat().st_size > 10_000
     html = (study / paths.NOTEBOOK_HTML).read_text()
     assert "Traceback" not in html
     for study_id in ("E1", "E2", "E3", "E4", "E5"):
@@ -104,7 +106,7 @@ def test_every_rule_logs_under_results_logs(study):
 
 
 def test_claims_table_has_every_registered_claim_with_numbers_from_the_run(study):
-    from spikesparse.claims import COLUMNS, REGISTRY, VERDICTS
+    from spikesparse.study.analysis.claims import COLUMNS, REGISTRY, VERDICTS
 
     claims = pd.read_csv(study / paths.CLAIMS_CSV)
     assert list(claims.columns) == COLUMNS
@@ -125,7 +127,7 @@ def test_claims_table_has_every_registered_claim_with_numbers_from_the_run(study
 def test_the_quick_study_against_the_full_reference_is_not_compared(study):
     """The README's few-minute slice has other settings than the reference study: its outcome says
     there is no reference for it, not that the project does not reproduce."""
-    from spikesparse import replication as R
+    from spikesparse.study.analysis import replication as R
 
     reference = Path(__file__).resolve().parents[2] / "reference"
     result = R.replicate(study / paths.TABLES, reference)

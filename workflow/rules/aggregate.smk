@@ -65,7 +65,7 @@ rule claims:
         " --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 
-# The report's index of the tables folder (spikesparse.report_tables): every table with its rows,
+# The report's index of the tables folder (spikesparse.study.report.report_tables): every table with its rows,
 # columns, bytes, whether the report embeds it, and its path; the caption gives the folder.
 rule tables_index:
     input:
@@ -92,4 +92,4 @@ rule tables_index:
         # the working directory's tables folder, named in the report's caption
         folder=lambda wildcards: str(Path(paths.TABLES).resolve()),
     shell:
-        "python -m spikesparse.report_tables --out {output} > {log} 2>&1"
+        "python -m spikesparse.study.report.report_tables --out {output} > {log} 2>&1"

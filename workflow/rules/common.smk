@@ -9,17 +9,16 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from spikesparse import paths
-from spikesparse.config import (
-    SCHEMA_PATH,
-    ConfigError,
+from spikesparse.study import paths
+from spikesparse.study.report import figure_registry
+from spikesparse.study.config import SCHEMA_PATH, ConfigError, validate_config
+from spikesparse.study.runs import (
     ann_spec,
     conversion_spec,
     expand_conversions,
     expand_runs,
     run_spec,
     train_rules,
-    validate_config,
 )
 
 REPO = Path(workflow.basedir)
@@ -90,7 +89,7 @@ def run_file(pattern, keys=RUNS):
 
 
 def all_figures():
-    return [paths.figure(name) for name in paths.FIGURE_NAMES]
+    return [figure_registry.figure(name) for name in figure_registry.FIGURE_NAMES]
 
 
 def train_outputs(train_rule, pattern):

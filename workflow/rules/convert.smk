@@ -1,4 +1,4 @@
-from spikesparse.budget import conversion_resources
+from spikesparse.study.budget import conversion_resources
 
 
 rule train_ann:
@@ -16,7 +16,9 @@ rule train_ann:
     threads: config["threads"]
     resources:
         mem_mb=lambda wc: conversion_resources(config, wc.experiment, "train")["mem_mb"],
-        runtime=lambda wc: conversion_resources(config, wc.experiment, "train")["runtime"],
+        runtime=lambda wc: conversion_resources(config, wc.experiment, "train")[
+            "runtime"
+        ],
         gres=GPU_GRES,
     params:
         spec=ann_spec_json,
@@ -40,8 +42,12 @@ rule convert:
         "../envs/spikesparse.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=lambda wc: conversion_resources(config, wc.experiment, "convert")["mem_mb"],
-        runtime=lambda wc: conversion_resources(config, wc.experiment, "convert")["runtime"],
+        mem_mb=lambda wc: conversion_resources(config, wc.experiment, "convert")[
+            "mem_mb"
+        ],
+        runtime=lambda wc: conversion_resources(config, wc.experiment, "convert")[
+            "runtime"
+        ],
         gres=GPU_GRES,
     params:
         spec=conversion_spec_json,

@@ -1,4 +1,4 @@
-from spikesparse.local_data import local_files
+from spikesparse.study.local_data import local_files
 
 
 rule generate_dataset:

@@ -1,9 +1,9 @@
-# Every figure of `spikesparse.figure_registry`, one job per figure (`{figure}`), so that the
+# Every figure of `spikesparse.study.report.figure_registry`, one job per figure (`{figure}`), so that the
 # figures are drawn in parallel after the aggregate job, each from the tables it reads only.
 # The registry gives each figure's report caption: one caption template for the rule, written
 # here because `report(caption=...)` takes a path, branching on the job's `figure` wildcard.
-from spikesparse.figure_registry import FIGURES as FIGURE_REGISTRY
-from spikesparse.figure_registry import write_caption_template
+from spikesparse.study.report.figure_registry import FIGURES as FIGURE_REGISTRY
+from spikesparse.study.report.figure_registry import write_caption_template
 
 FIGURE_CAPTION = write_caption_template(paths.REPORT_CAPTIONS)
 

@@ -2,7 +2,7 @@
 # reference/ (in the repository, not the working directory). Without reference/ the rule still
 # runs and writes a "no reference" table, so a fresh clone's study never fails here.
 # A new or changed reference reruns the check (its files that exist are inputs).
-from spikesparse.replication import MACHINE_FILE, REFERENCE_TABLES
+from spikesparse.study.analysis.replication import MACHINE_FILE, REFERENCE_TABLES
 
 REFERENCE = REPO / paths.REFERENCE_DIR
 REFERENCE_FILES = [REFERENCE / name for name in (*REFERENCE_TABLES, MACHINE_FILE)]

@@ -4,9 +4,9 @@
 # changed lambda or method see runs, not jobs; what a job shares is the start-up (torch import,
 # dataset load). Granularity: a new method or lambda adds jobs and reruns nothing else; a changed
 # spec or seed list reruns that setting's job, all of its seeds. One rule per seed list
-# (config.train_rules): `train_<experiment>`, and `train_<experiment>_<method>` for a method with
+# (runs.train_rules): `train_<experiment>`, and `train_<experiment>_<method>` for a method with
 # its own seeds.
-from spikesparse.budget import rule_mem_mb, rule_runtime_min
+from spikesparse.study.budget import rule_mem_mb, rule_runtime_min
 
 for train_rule in TRAIN_RULES:
 
@@ -32,9 +32,9 @@ for train_rule in TRAIN_RULES:
             "../envs/spikesparse.yaml"
         threads: config["threads"]
         resources:
-            # spikesparse.budget's estimate of one run's peak memory x 1.25 (at least 1500 MB).
+            # spikesparse.study.budget's estimate of one run's peak memory x 1.25 (at least 1500 MB).
             mem_mb=rule_mem_mb(config, train_rule.experiment),
-            # twice its FLOPs at an assumed throughput (spikesparse.budget), at least 30 min
+            # twice its FLOPs at an assumed throughput (spikesparse.study.budget), at least 30 min
             runtime=rule_runtime_min(
                 config, train_rule.experiment, len(train_rule.seeds)
             ),

@@ -1,0 +1,186 @@
+"""Test-set evaluation of a trained run: task metrics plus every sparsity and cost metric.
+
+The test set is encoded with its own fixed seed (config ``metrics.eval_seed``), so every run of a
+study sees the same input spikes and differences come from the networks alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import metrics as M
+from ..models import ConvSpikingNet, SpikingNet
+from .analysis import metric_catalog
+from .encoding import shared_split_code
+from .split_counts import SplitCounts
+
+# Scalar metrics every evaluation reports (NaN where a run diverged and could not be evaluated),
+# so the runs table has the same columns whatever happened to the runs; declared in the catalog.
+SCALAR_METRICS = metric_catalog.names()
+
+
+def spike_raster(layer_spikes: list[torch.Tensor]) -> dict:
+    """Spike times of one sample: ``[T, N_l]`` per hidden layer -> {layer, step, neuron} lists
+    (compact for a sparse net, and readable without the model)."""
+    layers, steps, neurons = [], [], []
+    for i, s in enumerate(layer_spikes):
+        t, n = torch.nonzero(s, as_tuple=True)
+        layers += [i] * len(t)
+        steps += t.tolist()
+        neurons += n.tolist()
+    return {
+        "n_steps": int(layer_spikes[0].shape[0]),
+        "layer_sizes": [int(s.shape[1]) for s in layer_spikes],
+        "layer": layers,
+        "step": steps,
+        "neuron": neurons,
+    }
+
+
+def unevaluated_metrics() -> dict:
+    """Metrics of a run that could not be evaluated (diverged): every scalar is NaN."""
+    return {name: float("nan") for name in SCALAR_METRICS}
+
+
+def catalog_metrics(counts: SplitCounts) -> dict:
+    """Every catalog metric of a split (a metric that does not apply, e.g. F1 of a 10-class task,
+    is left out), with the per-layer lists of the metrics that have them."""
+    out: dict = {}
+    for metric in metric_catalog.METRICS:
+        value = metric.compute(counts)
+        if value is not None:
+            out[metric.name] = value
+        if metric.layer_key is not None:
+            out[metric.layer_key] = metric.layer_compute(counts)
+    return out
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: SpikingNet,
+    x_eval: np.ndarray,
+    y_eval: np.ndarray,
+    encoding: dict,
+    metric_cfg: dict,
+    static_input: bool = True,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    details: bool = True,
+) -> dict:
+    """Run one split through ``model`` and return a flat dict of metrics (per sample where the
+    name says so). Counts add up across batches; rates are computed from the totals.
+
+    ``static_input``: the dataset has one feature vector per sample (the encoder spreads it over
+    time), so an equivalent ANN runs once per input; for a sequence dataset it runs once per step.
+    ``details`` adds what only the test split needs (per-neuron rates, one spike raster).
+    """
+    model.eval()
+    device = torch.device(device)
+    generator = torch.Generator().manual_seed(metric_cfg["eval_seed"])
+    code = shared_split_code(x_eval, encoding)
+    n_samples = len(code)
+    weights = dict(model.synapse_layers())
+    n_layers = len(model.layers)
+    in_counts = None
+    counts = [None] * n_layers  # per-neuron spikes over all steps
+    fed_back = [None] * n_layers  # per-neuron spikes except the last step (what recurrence sees)
+    silent_per_sample = [0.0] * n_layers
+    active = [0.0] * n_layers  # neurons with >= 1 spike, summed over samples
+    zero_acts, all_acts = 0.0, 0
+    mem_updates = 0.0
+    nonzero_in = None  # per input channel: nonzero entries over all steps and samples
+    raster = None
+    analog_input = False
+    layer_ops = (
+        {"acs": 0.0, "macs": 0.0, "synops": 0.0, "dense": 0.0} if isinstance(model, ConvSpikingNet) else None
+    )
+    scores, preds = [], []
+    n_steps = None
+    for lo in range(0, n_samples, batch_size):
+        xb = code.batch(slice(lo, lo + batch_size), generator).to(device)
+        n_steps = xb.shape[0]
+        if bool(((xb != 0) & (xb != 1)).any()):
+            analog_input = True
+        nz = M.nonzero_input_counts(xb.cpu())
+        nonzero_in = nz if nonzero_in is None else nonzero_in + nz
+        out = model.traces(xb)
+        probs = torch.softmax(out.readout_mem.mean(0), dim=1).cpu()
+        preds.append(probs.argmax(1).numpy())
+        scores.append(probs[:, -1].numpy())
+        c_in = xb.sum(dim=(0, 1)).double().cpu()
+        in_counts = c_in if in_counts is None else in_counts + c_in
+        for i, s in enumerate(out.hidden_spikes):
+            c = s.sum(dim=(0, 1)).double().cpu()
+            f = s[:-1].sum(dim=(0, 1)).double().cpu()
+            counts[i] = c if counts[i] is None else counts[i] + c
+            fed_back[i] = f if fed_back[i] is None else fed_back[i] + f
+            silent_per_sample[i] += float((s.sum(0) == 0).double().mean(1).sum())
+            active[i] += float(M.active_counts(s).sum())
+            zero_acts += float((s == 0).sum())
+            all_acts += s.numel()
+        mem_updates += sum(M.membrane_updates(m) for m in [*out.hidden_mems, out.readout_mem])
+        if layer_ops is not None:
+            # The first layer is fed the encoder's output (NeuroBench's per-step rule decides AC
+            # or MAC); every later layer is fed spikes, or spike counts after an average pool.
+            for j, (_, layer, fed) in enumerate(model.synaptic_inputs(xb, out.hidden_spikes)):
+                for key, value in M.layer_op_counts(layer, fed.cpu(), spikes=j > 0 or None).items():
+                    layer_ops[key] += value
+        if details and raster is None:
+            raster = spike_raster([s[:, 0] for s in out.hidden_spikes])
+
+    counts_of_split = SplitCounts(
+        n_samples=n_samples,
+        n_steps=n_steps,
+        pred=np.concatenate(preds),
+        score=np.concatenate(scores),
+        y=np.asarray(y_eval),
+        n_classes=int(max(2, model.readout.out_features)),
+        counts=counts,
+        fed_back=fed_back,
+        in_counts=in_counts,
+        nonzero_in=nonzero_in,
+        analog_input=analog_input,
+        silent_per_sample=silent_per_sample,
+        active=active,
+        zero_acts=zero_acts,
+        all_acts=all_acts,
+        mem_updates=mem_updates,
+        weights={name: w.detach().cpu() for name, w in weights.items()},
+        recurrent=model.recurrent,
+        static_input=static_input,
+        metric_cfg=metric_cfg,
+        layer_ops=layer_ops,
+    )
+    result: dict = {"n_samples": n_samples, "n_steps": n_steps, **catalog_metrics(counts_of_split)}
+    rates = counts_of_split.rates
+    if details:
+        result["neuron_rates"] = [float(r) for r in rates]
+        result["raster"] = raster
+    return result
+
+
+def evaluate_run(
+    model: SpikingNet,
+    data: dict[str, np.ndarray],
+    spec: dict,
+    metric_cfg: dict,
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Validation and test metrics of one trained run: ``{"val": {...}, "test": {...}}``.
+
+    Validation metrics exist so that every choice downstream (lambda, operating point, best cell)
+    can be made without the test split; both splits are encoded with the same fixed seed.
+    """
+    from .data import is_static
+
+    static = is_static(data)
+    out = {}
+    for split, details in (("val", False), ("test", True)):
+        x, y = data[f"x_{split}"], data[f"y_{split}"]
+        if len(x) == 0:
+            continue
+        out[split] = evaluate_model(
+            model, x, y, spec["encoding"], metric_cfg, static, device=device, details=details
+        )
+    return out

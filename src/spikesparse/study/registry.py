@@ -1,0 +1,87 @@
+"""The registry of the study's components: a dataset, encoder or regularizer by kind and name
+(built-in or plugin), its parameter schema, and the check of a config's parameters against it.
+
+Why apart from ``components``: the datasets and encoders import ``components`` to declare their
+parameters, and this module imports them to look them up; one module doing both was an import
+circle. Config validation (``spikesparse.study.config``) asks here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .components import check_params, regularizer_schema
+
+KINDS = ("dataset", "encoder", "regularizer")
+
+
+def dataset_generator(name: str, section: dict) -> Callable:
+    """The function that builds dataset ``name`` from its config section: a built-in by name or
+    the plugin the section's ``generator`` names. ValueError when there is neither."""
+    from ..plugins import resolve_dataset
+    from .data import GENERATORS
+
+    if "generator" in section:
+        return resolve_dataset(section["generator"])
+    if name not in GENERATORS:
+        raise ValueError(
+            f"{name!r} is not a built-in dataset ({sorted(GENERATORS)}); a dataset of your own needs "
+            "'generator' (module:function or an entry point of group spikesparse.datasets)"
+        )
+    return GENERATORS[name]
+
+
+def dataset_is_static(name: str, section: dict) -> bool:
+    """Whether a dataset holds one feature vector per sample (its generator's ``static`` flag);
+    ValueError for a static plugin dataset, which is not supported yet."""
+    if "generator" in section:
+        from ..plugins import dataset_is_static as plugin_static
+
+        return plugin_static(section["generator"])
+    return bool(getattr(dataset_generator(name, section), "static", False))
+
+
+def component(kind: str, name: str, params: dict | None = None):
+    """The component ``name`` of ``kind`` (a dataset also needs its config section as ``params``);
+    ValueError naming the known ones when there is no such component."""
+    if kind == "regularizer":
+        from ..plugins import resolve_regularizer
+
+        return resolve_regularizer(name)
+    if kind == "encoder":
+        from .encoding import ENCODERS
+
+        if name not in ENCODERS:
+            raise ValueError(f"unknown encoder {name!r}; known: {sorted(ENCODERS)}")
+        return ENCODERS[name]
+    if kind == "dataset":
+        return dataset_generator(name, params or {})
+    raise ValueError(f"unknown component kind {kind!r}; known: {list(KINDS)}")
+
+
+def param_schema(kind: str, name: str, params: dict | None = None) -> dict[str, dict] | None:
+    """The parameter schema of component ``name`` of ``kind`` (None: any parameters)."""
+    found = component(kind, name, params)
+    if kind == "regularizer":
+        return regularizer_schema(found)
+    return getattr(found, "param_schema", None)
+
+
+def validate_params(kind: str, name: str, params: dict) -> list[str]:
+    """Problems of component ``name``'s ``params`` (``'<key>: <cause>'``, key relative to the
+    params block); defaults are filled in place. A dataset's ``generator`` key is not a parameter.
+    ValueError when ``name`` is no component of ``kind``."""
+    schema = param_schema(kind, name, params)
+    owner = {"dataset": "dataset", "encoder": "the encoder", "regularizer": "regularizer"}[kind]
+    if kind == "dataset" and "generator" in params:
+        plugin = {k: v for k, v in params.items() if k != "generator"}
+        errors = check_params(schema, plugin, f"dataset {name!r}")
+        params.update(plugin)  # filled defaults, after the keys the config set
+        return errors
+    errors = check_params(schema, params, f"{owner} {name!r}")
+    check = getattr(component(kind, name, params), "check", None) if kind == "dataset" else None
+    if not errors and check is not None:
+        # A dataset read from files checks them here (spikesparse.study.local_data: missing, truncated,
+        # wrong shape or labels, checksum), so a broken folder fails config validation.
+        errors = check(params)
+    return errors

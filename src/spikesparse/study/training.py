@@ -1,0 +1,174 @@
+"""Surrogate-gradient BPTT training of one run, with per-epoch sparsity history.
+
+A run whose loss or weights become non-finite stops and is marked ``diverged``; every other
+status (silent, a silent layer, saturated) is decided on the test set by
+``records.run_status``, the one status rule. Aggregation keeps every run as a row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..metrics import saturated_fraction, silent_fraction
+from ..models import SpikingNet, build_model
+from ..optim import Adam
+from ..plugins import build_regularizer
+from ..regularizers import spike_counts
+from ..runtime import pick_device, seed_everything
+from .encoding import SplitCode, encoded_size, shared_split_code
+
+
+@dataclass
+class TrainResult:
+    model: SpikingNet
+    history: list[dict] = field(default_factory=list)
+    status: str = "ok"
+    reason: str = ""
+    device: str = "cpu"
+    wall_time_s: float = 0.0
+
+
+def encoded_batches(code: SplitCode, generator: torch.Generator, batch_size: int) -> list[torch.Tensor]:
+    """A split's spikes batch by batch, stored as booleans (4x smaller than float spikes);
+    an analog code (``encoding.current_encode``) is kept as it is.
+
+    Why: validation draws its spikes from a generator reseeded to the same seed every epoch, so
+    every epoch would draw the same spikes again; encoding them once per run changes no number."""
+    batches = [code.batch(slice(lo, lo + batch_size), generator) for lo in range(0, len(code), batch_size)]
+    return [b.bool() if bool(((b == 0) | (b == 1)).all()) else b for b in batches]
+
+
+@torch.no_grad()
+def predict_accuracy(
+    model: SpikingNet,
+    batches: list[torch.Tensor],
+    y: torch.Tensor,
+    device: torch.device,
+) -> float:
+    """Accuracy of ``model`` on pre-encoded spike batches (``encoded_batches``) with labels ``y``."""
+    correct, lo = 0, 0
+    dtype = next(model.parameters()).dtype
+    for spikes in batches:
+        pred = model(spikes.to(device=device, dtype=dtype)).logits.argmax(1).cpu()
+        correct += int((pred == y[lo : lo + spikes.shape[1]]).sum())
+        lo += spikes.shape[1]
+    return correct / max(1, len(y))
+
+
+def train_run(
+    spec: dict,
+    data: dict[str, np.ndarray],
+    threads: int = 1,
+    saturation_rate: float = 0.9,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train the model a run spec describes on ``data`` (arrays from ``data.generate``)."""
+    start = time.perf_counter()
+    seed_everything(spec["seed"], threads)
+    device = pick_device(spec.get("device", "auto"))
+    x_train = torch.from_numpy(data["x_train"])
+    y_train = torch.from_numpy(data["y_train"])
+    x_val = torch.from_numpy(data["x_val"])
+    y_val = torch.from_numpy(data["y_val"])
+    n_classes = int(max(data["y_train"].max(), data["y_test"].max()) + 1)
+    model = build_model(
+        spec["model"],
+        n_in=encoded_size(x_train.shape[-1], spec["encoding"]),
+        n_out=n_classes,
+        dataset_shape=data["input_shape"].tolist() if "input_shape" in data else None,
+    ).to(device)
+    regularizer = build_regularizer(spec["regularizer"])
+    tr = spec["training"]
+    # torch's foreach Adam, bit for bit, without the torch._dynamo import that torch.optim's
+    # step costs each job (spikesparse.optim).
+    optimizer = Adam(model.parameters(), lr=tr["lr"])
+    generator = torch.Generator().manual_seed(spec["seed"])
+    result = TrainResult(model=model, device=str(device))
+    train_code = shared_split_code(data["x_train"], spec["encoding"])
+    val_batches = encoded_batches(
+        shared_split_code(data["x_val"], spec["encoding"]), torch.Generator().manual_seed(0), tr["batch_size"]
+    )
+    n_hidden = sum(model.layer_sizes)
+
+    for epoch in range(tr["epochs"]):
+        model.train()
+        perm = torch.randperm(len(x_train), generator=generator)
+        sums = {"loss": 0.0, "task_loss": 0.0, "penalty": 0.0, "correct": 0, "n": 0}
+        spike_sum = torch.zeros(n_hidden, dtype=torch.float64)
+        steps_seen = 0
+        for lo in range(0, len(perm), tr["batch_size"]):
+            idx = perm[lo : lo + tr["batch_size"]]
+            xb = train_code.batch(idx, generator).to(device)
+            yb = y_train[idx].to(device)
+            out = model(xb)
+            task_loss = F.cross_entropy(out.logits, yb)
+            penalty, _ = regularizer(out.hidden_spikes, epoch)
+            loss = task_loss + penalty
+            if not torch.isfinite(loss):
+                result.status, result.reason = (
+                    "diverged",
+                    (
+                        f"non-finite loss ({float(loss)}) at epoch {epoch + 1}, "
+                        f"batch {lo // tr['batch_size'] + 1}"
+                    ),
+                )
+                break
+            optimizer.zero_grad()
+            loss.backward()
+            try:
+                optimizer.step()
+            except RuntimeError as err:  # e.g. an update too large for float32
+                result.status, result.reason = (
+                    "diverged",
+                    f"optimizer step failed at epoch {epoch + 1}: {err}",
+                )
+                break
+            if not optimizer.weights_finite():
+                result.status, result.reason = (
+                    "diverged",
+                    (f"non-finite weights after epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"),
+                )
+                break
+            b = len(idx)
+            sums["loss"] += float(loss.detach()) * b
+            sums["task_loss"] += float(task_loss.detach()) * b
+            sums["penalty"] += float(penalty.detach()) * b
+            sums["correct"] += int((out.logits.argmax(1) == yb).sum())
+            sums["n"] += b
+            counts = spike_counts(out.hidden_spikes)
+            spike_sum += torch.cat([c.detach().sum(dim=0) for c in counts]).double().cpu()
+            steps_seen += xb.shape[0] * b
+        if result.status == "diverged":
+            log(f"epoch {epoch + 1}/{tr['epochs']}: DIVERGED ({result.reason})")
+            break
+        rates = spike_sum / max(1, steps_seen)
+        model.eval()
+        val_acc = predict_accuracy(model, val_batches, y_val, device) if len(x_val) else float("nan")
+        row = {
+            "epoch": epoch + 1,
+            "loss": sums["loss"] / sums["n"],
+            "task_loss": sums["task_loss"] / sums["n"],
+            "penalty": sums["penalty"] / sums["n"],
+            "rate": float(rates.mean()),
+            "silent_fraction": silent_fraction(rates),
+            "saturated_fraction": saturated_fraction(rates, saturation_rate),
+            "train_accuracy": sums["correct"] / sums["n"],
+            "val_accuracy": val_acc,
+            "reg_weight": regularizer.weight(epoch),
+        }
+        regularizer.end_epoch(row)
+        result.history.append(row)
+        log(
+            f"epoch {epoch + 1}/{tr['epochs']}  loss {row['loss']:.4f}  task {row['task_loss']:.4f}  "
+            f"penalty {row['penalty']:.4f}  rate {row['rate']:.3f}  silent {row['silent_fraction']:.2f}  "
+            f"saturated {row['saturated_fraction']:.2f}  train_acc {row['train_accuracy']:.3f}  "
+            f"val_acc {val_acc:.3f}"
+        )
+    result.wall_time_s = time.perf_counter() - start
+    return result
