@@ -9,6 +9,9 @@ from spikesparse import conversion as C
 from spikesparse import metrics as M
 from spikesparse.study import conversion_jobs as S
 from spikesparse.study.data import make_digits_dataset
+from spikesparse.study.metric_config import MetricConfig
+
+METRICS = MetricConfig(saturation_rate=0.9, e_ac_pj=0.9, e_mac_pj=4.6, eval_seed=5)
 
 
 def _snn(weights, biases) -> C.ConvertedSNN:
@@ -135,7 +138,7 @@ def test_sweep_rows_and_alpha_chosen_on_validation_only(digits_net):
         "alphas": [0.0, 1.0],
         "time_steps": [4, 16],
     }
-    cfg = {"eval_seed": 5, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
+    cfg = METRICS
     rows = S.sweep(nn.Sequential(*_modules(net)), data, spec, cfg)
     assert len(rows) == 2 * 2 * 2  # alphas x splits x T
     for r in rows:
@@ -170,9 +173,7 @@ def test_sweep_counts_effective_acs_per_input_neuron():
     x = torch.tensor([[1.0, 0.0]] * 4)
     sim = C.simulate_if(snn, x, [5], torch.Generator().manual_seed(0))
     assert sim.input_counts[5].tolist() == [20.0, 0.0]
-    row = S._row(
-        "max", 0.0, 5, "test", sim, np.array([0, 1, 0, 1]), snn, 0, {"e_ac_pj": 0.9, "e_mac_pj": 4.6}
-    )
+    row = S._row("max", 0.0, 5, "test", sim, np.array([0, 1, 0, 1]), snn, 0, METRICS)
     hidden_spikes = row["spikes_per_sample"]
     assert row["synops_per_sample"] == pytest.approx(5 * 3 + hidden_spikes * 2)
     assert row["effective_acs_per_sample"] == pytest.approx(5 * 1 + hidden_spikes * 2)
@@ -285,7 +286,7 @@ def test_conv_conversion_approaches_the_ann_at_large_t():
             "alphas": [0.0, 1.0],
             "time_steps": [16],
         },
-        {"eval_seed": 5, "e_ac_pj": 0.9, "e_mac_pj": 4.6},
+        METRICS,
     )
     assert {r["ann_macs_per_sample"] for r in rows} == {S.ann_macs(net, 64)}
     # MACs by hand: conv1 4 ch x 64 pos x 5 taps (the padded input has 68 positions), conv2

@@ -9,9 +9,10 @@ from spikesparse import metrics as M
 from spikesparse.models import SpikingNet
 from spikesparse.neurons import LIFParams
 from spikesparse.study.evaluation import evaluate_model, evaluate_run
+from spikesparse.study.metric_config import MetricConfig
 from spikesparse.study.records import run_status
 
-CFG = {"eval_seed": 1, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
+CFG = MetricConfig(saturation_rate=0.9, e_ac_pj=0.9, e_mac_pj=4.6, eval_seed=1)
 
 
 def test_active_fraction_by_hand():

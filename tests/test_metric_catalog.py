@@ -13,9 +13,10 @@ from spikesparse.neurons import LIFParams
 from spikesparse.study import evaluation
 from spikesparse.study.analysis import aggregation, metric_catalog
 from spikesparse.study.analysis.metric_catalog import METRICS, Metric
+from spikesparse.study.metric_config import MetricConfig
 from spikesparse.study.split_counts import SplitCounts
 
-CFG = {"eval_seed": 1, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
+CFG = MetricConfig(saturation_rate=0.9, e_ac_pj=0.9, e_mac_pj=4.6, eval_seed=1)
 # Keys of an evaluation that are not metrics: split sizes, and the per-run details of the test split.
 NOT_METRICS = {"n_samples", "n_steps", "neuron_rates", "raster"}
 

@@ -9,6 +9,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .study.metric_config import MetricConfig
 
 
 def _spec_arg(text: str) -> dict:
@@ -85,6 +89,7 @@ def cmd_train(args) -> None:
     from .runtime import tune_allocator
     from .study.data import load_dataset
 
+    metric_cfg = _metric_config(args.metrics_config)
     specs = _train_specs(args.spec)
     outputs = {"model": args.model, "history": args.history, "info": args.info, "metrics": args.metrics}
     for name, files in outputs.items():
@@ -93,7 +98,6 @@ def cmd_train(args) -> None:
                 f"train: {len(specs)} run spec(s) but {len(files)} --{name} path(s); give one per run"
             )
     tune_allocator()
-    metric_cfg = json.loads(args.metrics_config)
     data = load_dataset(args.data)
     for i, spec in enumerate(specs):
         if len(specs) > 1:
@@ -105,7 +109,17 @@ def cmd_train(args) -> None:
         _train_one(spec, data, args.threads, metric_cfg, {k: v[i] for k, v in outputs.items()})
 
 
-def _train_one(spec: dict, data: dict, threads: int, metric_cfg: dict, out: dict) -> None:
+def _metric_config(text: str):
+    """The ``--metrics-config`` JSON as a ``MetricConfig``; a bad block is one line naming the key."""
+    from .study.metric_config import MetricConfig
+
+    try:
+        return MetricConfig.of(json.loads(text))
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"--metrics-config: {err}") from None
+
+
+def _train_one(spec: dict, data: dict, threads: int, metric_cfg: MetricConfig, out: dict) -> None:
     """Train, save and evaluate one run: its model, history, train info and run record."""
     import pandas as pd
 
@@ -118,7 +132,7 @@ def _train_one(spec: dict, data: dict, threads: int, metric_cfg: dict, out: dict
         spec,
         data,
         threads=threads,
-        saturation_rate=metric_cfg["saturation_rate"],
+        saturation_rate=metric_cfg.saturation_rate,
         log=lambda line: print(line, flush=True),
     )
     checkpoint = {
@@ -328,7 +342,7 @@ def cmd_convert(args) -> None:
     net.load_state_dict(checkpoint["state_dict"])
     device = pick_device(spec.get("device", "auto"))
     net = net.to(device)
-    metric_cfg = json.loads(args.metrics_config)
+    metric_cfg = _metric_config(args.metrics_config)
     rows = sweep(net, load_dataset(args.data), spec, metric_cfg)
     chosen = choose_alpha(rows)
     write_json(
@@ -336,7 +350,7 @@ def cmd_convert(args) -> None:
         {
             "spec": spec,
             "config_hash": config_hash(spec),
-            "metrics_config": metric_cfg,
+            "metrics_config": metric_cfg.as_dict(),
             "ann": {
                 k: info.get(k, float("nan"))
                 for k in ("train_accuracy", "val_accuracy", "test_accuracy", "macs_per_sample")

@@ -33,6 +33,7 @@ from ..conversion import (
 from ..layer_spec import check_layers, input_shape_for
 from ..optim import Adam
 from ..runtime import seed_everything
+from .metric_config import MetricConfig
 
 ANN_LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense")
 
@@ -199,13 +200,16 @@ def ann_macs(net: nn.Sequential, n_features: int) -> int:
     return dense_macs(ReLUStages(net), (n_features,))
 
 
-def sweep(net: nn.Sequential, data: dict[str, np.ndarray], spec: dict, metric_cfg: dict) -> list[dict]:
+def sweep(
+    net: nn.Sequential, data: dict[str, np.ndarray], spec: dict, metric_cfg: MetricConfig
+) -> list[dict]:
     """Every (normalization, alpha, T) on the validation and the test split: one row each.
 
     Input spikes come from fixed seeds (validation: the run seed, test: ``eval_seed``) so the
     variants of one net see identical input and differ only in their weights. The simulation
     runs on the net's device (its input spikes are drawn on the CPU generator).
     """
+    metric_cfg = MetricConfig.of(metric_cfg)
     stages = ReLUStages(net.eval())
     device = next(net.parameters()).device
     x_calib = torch.from_numpy(data["x_train"][: spec["calibration_samples"]]).to(device)
@@ -218,7 +222,7 @@ def sweep(net: nn.Sequential, data: dict[str, np.ndarray], spec: dict, metric_cf
         base = normalize(stages, scales)
         for alpha in spec["alphas"]:
             snn = l4_adjust(base, float(alpha))
-            for split, seed in (("val", spec["seed"]), ("test", metric_cfg["eval_seed"])):
+            for split, seed in (("val", spec["seed"]), ("test", metric_cfg.eval_seed)):
                 x = torch.from_numpy(data[f"x_{split}"])
                 y = data[f"y_{split}"]
                 if len(x) == 0:
@@ -256,9 +260,9 @@ def _row(normalization, alpha, t, split, sim: Simulation, y, snn: ConvertedSNN, 
         "input_spikes_per_sample": float(sim.input_counts[t].sum()) / n,
         "synops_per_sample": synops_ps,
         "effective_acs_per_sample": eff_acs / n,
-        "energy_pj_per_sample": M.energy_pj(synops_ps, 0.0, metric_cfg["e_ac_pj"], metric_cfg["e_mac_pj"]),
+        "energy_pj_per_sample": M.energy_pj(synops_ps, 0.0, metric_cfg.e_ac_pj, metric_cfg.e_mac_pj),
         "ann_macs_per_sample": macs,
-        "ann_energy_pj_per_sample": macs * metric_cfg["e_mac_pj"],
+        "ann_energy_pj_per_sample": macs * metric_cfg.e_mac_pj,
         "synaptic_efficiency": M.synaptic_efficiency(accuracy, chance, synops_ps),
         "chance_accuracy": chance,
     }

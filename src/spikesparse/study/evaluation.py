@@ -13,6 +13,7 @@ from .. import metrics as M
 from ..models import ConvSpikingNet, SpikingNet
 from .analysis import metric_catalog
 from .encoding import shared_split_code
+from .metric_config import MetricConfig
 from .split_counts import SplitCounts
 
 # Scalar metrics every evaluation reports (NaN where a run diverged and could not be evaluated),
@@ -62,7 +63,7 @@ def evaluate_model(
     x_eval: np.ndarray,
     y_eval: np.ndarray,
     encoding: dict,
-    metric_cfg: dict,
+    metric_cfg: MetricConfig,
     static_input: bool = True,
     batch_size: int = 256,
     device: torch.device | str = "cpu",
@@ -75,9 +76,10 @@ def evaluate_model(
     time), so an equivalent ANN runs once per input; for a sequence dataset it runs once per step.
     ``details`` adds what only the test split needs (per-neuron rates, one spike raster).
     """
+    metric_cfg = MetricConfig.of(metric_cfg)
     model.eval()
     device = torch.device(device)
-    generator = torch.Generator().manual_seed(metric_cfg["eval_seed"])
+    generator = torch.Generator().manual_seed(metric_cfg.eval_seed)
     code = shared_split_code(x_eval, encoding)
     n_samples = len(code)
     weights = dict(model.synapse_layers())
@@ -164,7 +166,7 @@ def evaluate_run(
     model: SpikingNet,
     data: dict[str, np.ndarray],
     spec: dict,
-    metric_cfg: dict,
+    metric_cfg: MetricConfig,
     device: torch.device | str = "cpu",
 ) -> dict:
     """Validation and test metrics of one trained run: ``{"val": {...}, "test": {...}}``.

@@ -10,6 +10,7 @@ right after training (evaluation runs in the same process: no second start-up, n
 from __future__ import annotations
 
 from .io import config_hash, provenance
+from .metric_config import MetricConfig
 
 # Run statuses whose metrics enter means, fronts and claims; the others are counted per setting.
 USABLE_STATUS = ("ok", "saturated")
@@ -65,7 +66,7 @@ def run_record(
     metrics: dict,
     val_metrics: dict,
     history: list[dict],
-    metric_cfg: dict,
+    metric_cfg: MetricConfig,
     device: str,
     train_wall_time_s: float | None,
     wall_time_s: float,
@@ -73,7 +74,7 @@ def run_record(
     return {
         "spec": spec,
         "config_hash": config_hash(spec),
-        "metrics_config": metric_cfg,
+        "metrics_config": MetricConfig.of(metric_cfg).as_dict(),
         "status": status,
         "reason": reason,
         "metrics": metrics,
@@ -91,7 +92,7 @@ def evaluated_record(
     trained_status: str,
     trained_reason: str,
     history: list[dict],
-    metric_cfg: dict,
+    metric_cfg: MetricConfig,
     device,
     train_wall_time_s,
     start: float,

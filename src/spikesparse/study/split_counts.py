@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import metrics as M
+from .metric_config import MetricConfig
 
 
 @dataclass
@@ -44,7 +45,7 @@ class SplitCounts:
     weights: dict[str, torch.Tensor]  # model.synapse_layers(), on the CPU
     recurrent: bool
     static_input: bool
-    metric_cfg: dict
+    metric_cfg: MetricConfig
     # A layer-list model's op totals over the split (``metrics.layer_op_counts`` summed over its
     # synaptic layers: acs, macs, synops, dense), counted from each layer's real input; None for
     # ``SpikingNet``, whose counts below come from the per-neuron spike counts.

@@ -164,7 +164,7 @@ METRICS: tuple[Metric, ...] = (
         "lower",
         "saturated neuron fraction",
         summary=("test",),
-        compute=lambda c: _m().saturated_fraction(c.rates, c.metric_cfg["saturation_rate"]),
+        compute=lambda c: _m().saturated_fraction(c.rates, c.metric_cfg.saturation_rate),
     ),
     Metric(
         "spikes_per_sample",
@@ -251,7 +251,7 @@ METRICS: tuple[Metric, ...] = (
         summary=("test",),
         plane=True,
         compute=lambda c: _m().energy_pj(
-            c.synops_per_sample, c.analog_macs_per_sample, c.metric_cfg["e_ac_pj"], c.metric_cfg["e_mac_pj"]
+            c.synops_per_sample, c.analog_macs_per_sample, c.metric_cfg.e_ac_pj, c.metric_cfg.e_mac_pj
         ),
     ),
     Metric(
@@ -262,7 +262,7 @@ METRICS: tuple[Metric, ...] = (
         "equivalent ANN energy per sample",
         summary=("test",),
         plane=True,
-        compute=lambda c: c.ann_macs * c.metric_cfg["e_mac_pj"],
+        compute=lambda c: c.ann_macs * c.metric_cfg.e_mac_pj,
     ),
     Metric(
         "chance_accuracy",
