@@ -71,11 +71,12 @@ def test_generate_records_params_and_checksum():
 
 
 def test_digits_and_mnist1d_splits_are_stratified_scaled_and_checksummed():
-    from spikesparse.study.data import generate, is_static
+    from spikesparse.study.data import generate
+    from spikesparse.study.registry import dataset_is_static
 
     for name, params in (("digits", {"seed": 0}), ("mnist1d", {"n_samples": 600, "seed": 42})):
         arrays, meta = generate(name, params)
-        assert is_static(arrays) and meta["n_classes"] == 10
+        assert dataset_is_static(name, params) and arrays["x_train"].ndim == 2 and meta["n_classes"] == 10
         n = sum(len(arrays[f"y_{s}"]) for s in ("train", "val", "test"))
         assert n == (1797 if name == "digits" else 600)
         for split in ("train", "val", "test"):
@@ -127,3 +128,24 @@ def test_mnist1d_is_standardized_per_feature_on_the_training_split_only():
     assert ann_input_affine({"name": "digits"}) == (1.0, 0.0)
     with pytest.raises(ValueError, match="scaling"):
         make_mnist1d_dataset(n_samples=600, scaling="robust")
+
+
+def test_static_is_the_generators_declaration_and_its_arrays_must_agree(monkeypatch):
+    """One rule (plugins.declares_static): config checks and evaluation read the generator's
+    flag, and a generator whose arrays contradict it is stopped when the dataset is built."""
+    from spikesparse.study import data as D
+    from spikesparse.study.registry import dataset_is_static
+
+    assert dataset_is_static("digits", {}) and not dataset_is_static("anomaly", {})
+    real = D.GENERATORS["digits"]
+
+    def sequence_digits(**params):
+        arrays = real(**params)
+        return {k: (v[:, None, :] if k.startswith("x_") else v) for k, v in arrays.items()}
+
+    sequence_digits.static = True
+    monkeypatch.setitem(D.GENERATORS, "digits", sequence_digits)
+    with pytest.raises(
+        ValueError, match=r"dataset 'digits': its generator declares it static: x \[n, F\], but x_train"
+    ):
+        D.generate("digits", {"seed": 0})

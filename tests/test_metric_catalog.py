@@ -37,7 +37,9 @@ def evaluated() -> dict:
         "x_test": rng.random((10, 6)).astype(np.float32),
         "y_test": np.arange(10) % 2,
     }
-    return evaluation.evaluate_run(net, data, {"encoding": {"name": "rate", "n_steps": 5}}, CFG)
+    return evaluation.evaluate_run(
+        net, data, {"dataset": {"name": "digits"}, "encoding": {"name": "rate", "n_steps": 5}}, CFG
+    )
 
 
 def _record(metrics: dict, val: dict, seed: int = 0, status: str = "ok") -> dict:
@@ -151,7 +153,9 @@ def test_adding_a_metric_is_one_catalog_entry(evaluated, monkeypatch):
             layer.weight.abs_()
     x = np.random.default_rng(0).random((10, 6)).astype(np.float32)
     data = {"x_train": x, "x_val": x[:0], "y_val": np.zeros(0, int), "x_test": x, "y_test": np.arange(10) % 2}
-    m = evaluation.evaluate_run(net, data, {"encoding": {"name": "rate", "n_steps": 5}}, CFG)["test"]
+    m = evaluation.evaluate_run(
+        net, data, {"dataset": {"name": "digits"}, "encoding": {"name": "rate", "n_steps": 5}}, CFG
+    )["test"]
     assert m["spikes_per_neuron"] == pytest.approx(m["spikes_per_sample"] / 16)
     per_layer = m["layer_spikes_per_neuron"]
     assert len(per_layer) == 2 and sum(per_layer) / 2 == pytest.approx(m["spikes_per_neuron"])

@@ -107,6 +107,14 @@ def resolve_dataset(ref: str):
     return fn
 
 
+def declares_static(generator) -> bool:
+    """The one rule for "is this dataset static" (one feature vector per sample, ``x [n, F]``,
+    spread over time by the encoder) rather than a sequence (``x [n, T, C]``): its generator's
+    ``static`` flag (``components.declare(..., static=True)``). Config checks, evaluation and the
+    check of what a generator returned (``data.generate``) all ask this."""
+    return bool(getattr(generator, "static", False))
+
+
 def dataset_is_static(ref: str) -> bool:
     """Whether a plugin dataset holds one feature vector per sample (its ``static`` attribute).
 
@@ -114,7 +122,7 @@ def dataset_is_static(ref: str) -> bool:
     the built-in list, so a plugin marked ``static = True`` is rejected here rather than evaluated
     with the wrong encoding.
     """
-    static = bool(getattr(resolve_dataset(ref), "static", False))
+    static = declares_static(resolve_dataset(ref))
     if static:
         raise ValueError(
             f"dataset generator {ref!r} is marked static; plugin datasets must be sequences "

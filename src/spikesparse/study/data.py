@@ -240,13 +240,6 @@ GENERATORS = {
     # Standard benchmarks read from the folder the config's `root` names (spikesparse.study.local_data).
     **LOCAL_DATASETS,
 }
-# Built-in datasets with one feature vector per sample; the encoder spreads them over time.
-STATIC_DATASETS = frozenset(name for name, fn in GENERATORS.items() if getattr(fn, "static", False))
-
-
-def is_static(arrays: dict[str, np.ndarray]) -> bool:
-    """Static datasets hold one feature vector per sample ([n, C]); sequences are [n, T, C]."""
-    return arrays["x_train"].ndim == 2
 
 
 def generate(name: str, params: dict) -> tuple[dict[str, np.ndarray], dict]:
@@ -261,6 +254,7 @@ def generate(name: str, params: dict) -> tuple[dict[str, np.ndarray], dict]:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(GENERATORS)}")
     else:
         arrays = GENERATORS[name](**params)
+        _check_static_shape(name, GENERATORS[name], arrays)
     meta = {
         "name": name,
         "params": params,
@@ -271,6 +265,22 @@ def generate(name: str, params: dict) -> tuple[dict[str, np.ndarray], dict]:
     if name in LOCAL_DATASETS and "generator" not in params:
         meta["source_files"] = source_files(name, params)  # path, bytes and md5 of each file read
     return arrays, meta
+
+
+def _check_static_shape(name: str, generator, arrays: dict[str, np.ndarray]) -> None:
+    """A generator's arrays must have the shape its ``static`` flag declares (``plugins.
+    declares_static``: [n, F] static, [n, T, C] a sequence); the flag is what every later step
+    reads, so a mismatch stops here, naming the dataset."""
+    from ..plugins import declares_static
+
+    static = declares_static(generator)
+    for split in SPLITS:
+        x = arrays[f"x_{split}"]
+        if x.ndim != (2 if static else 3):
+            kind = "static: x [n, F]" if static else "a sequence: x [n, T, C]"
+            raise ValueError(
+                f"dataset {name!r}: its generator declares it {kind}, but x_{split} has shape {list(x.shape)}"
+            )
 
 
 def save_dataset(path: str, arrays: dict[str, np.ndarray]) -> None:

@@ -173,10 +173,12 @@ def evaluate_run(
 
     Validation metrics exist so that every choice downstream (lambda, operating point, best cell)
     can be made without the test split; both splits are encoded with the same fixed seed.
+    Whether the data are static is the dataset's declared kind (``registry.dataset_is_static``
+    on ``spec["dataset"]``), the rule config validation applied to the same spec.
     """
-    from .data import is_static
+    from .registry import dataset_is_static
 
-    static = is_static(data)
+    static = dataset_is_static(spec["dataset"]["name"], spec["dataset"])
     out = {}
     for split, details in (("val", False), ("test", True)):
         x, y = data[f"x_{split}"], data[f"y_{split}"]

@@ -38,7 +38,9 @@ def dataset_is_static(name: str, section: dict) -> bool:
         from ..plugins import dataset_is_static as plugin_static
 
         return plugin_static(section["generator"])
-    return bool(getattr(dataset_generator(name, section), "static", False))
+    from ..plugins import declares_static
+
+    return declares_static(dataset_generator(name, section))
 
 
 def component(kind: str, name: str, params: dict | None = None):
