@@ -98,6 +98,11 @@ def test_every_spike_function_rejects_malformed_spikes_by_name(call):
         call(bad)
     with pytest.raises(ValueError, match=r"spikes\[1\] contains NaN or infinite"):
         call([torch.zeros(4, 2, 3), torch.full((4, 2, 3), float("inf"))])
+    # a mapping (e.g. a recorder's {module name: spikes}) is named by the user's own key
+    with pytest.raises(ValueError, match=r"spikes\['conv2'\] contains NaN or infinite"):
+        call({"conv1": torch.zeros(4, 2, 3), "conv2": bad})
+    with pytest.raises(ValueError, match=r"spikes\['fc'\] has \(T, B\) = \(5, 2\), but spikes\['conv1'\]"):
+        api.as_time_major({"conv1": torch.zeros(4, 2, 3), "fc": torch.zeros(5, 2, 3)})
     with pytest.raises(ValueError, match="must be real"):
         call(torch.zeros(4, 2, 3, dtype=torch.complex64))
     with pytest.raises(ValueError, match=r"no time steps \(T = 0\)"):

@@ -67,34 +67,35 @@ def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
     """
     if isinstance(spikes, torch.Tensor):
         layers = [spikes]
+        names = ["spikes[0]"]
     elif isinstance(spikes, Mapping):
         layers = list(spikes.values())
+        names = [f"spikes[{key!r}]" for key in spikes]  # the user's own keys, e.g. a recorder's
     else:
         layers = list(spikes)
+        names = [f"spikes[{i}]" for i in range(len(layers))]
     if not layers:
         raise ValueError("spikes: need at least one layer's spike tensor, got none")
     out = []
-    for i, s in enumerate(layers):
+    for name, s in zip(names, layers, strict=True):
         if not isinstance(s, torch.Tensor):
-            raise TypeError(f"spikes[{i}] must be a torch.Tensor, got {type(s).__name__}")
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(s).__name__}")
         if s.dim() < 2:
-            raise ValueError(
-                f"spikes[{i}] must have a time and a batch dimension, got shape {tuple(s.shape)}"
-            )
+            raise ValueError(f"{name} must have a time and a batch dimension, got shape {tuple(s.shape)}")
         if not -s.dim() <= time_dim < s.dim():
-            raise ValueError(f"time_dim={time_dim} is out of range for spikes[{i}] of shape {tuple(s.shape)}")
-        check_sizes(f"spikes[{i}]", s.shape, time_dim)
-        check_values(f"spikes[{i}]", s)
+            raise ValueError(f"time_dim={time_dim} is out of range for {name} of shape {tuple(s.shape)}")
+        check_sizes(name, s.shape, time_dim)
+        check_values(name, s)
         s = s.movedim(time_dim, 0)
         s = s.reshape(s.shape[0], s.shape[1], -1)
         if not s.is_floating_point():
             s = s.float()
         out.append(s)
     t, b = out[0].shape[:2]
-    for i, s in enumerate(out[1:], start=1):
+    for name, s in zip(names[1:], out[1:], strict=True):
         if s.shape[:2] != (t, b):
             raise ValueError(
-                f"spikes[{i}] has (T, B) = {tuple(s.shape[:2])}, but spikes[0] has {(t, b)}: all layers "
+                f"{name} has (T, B) = {tuple(s.shape[:2])}, but {names[0]} has {(t, b)}: all layers "
                 "must share time steps and batch"
             )
     return out
