@@ -203,3 +203,52 @@ def test_metric_values_follow_their_definitions_on_a_hand_made_count():
     assert got["active_fraction"] == 2 / (2 * 2) and got["activation_sparsity"] == 10 / 16
     assert got["membrane_updates_per_sample"] == 6.0 and got["effective_macs_per_sample"] == 0.0
     assert got["energy_pj_per_sample"] == pytest.approx(9 * 0.9)
+
+
+def test_e4_rows_are_the_catalogs_converted_metrics_and_the_plane_needs_them():
+    """E4's rows come from the catalog (one home): a converted row carries exactly the metrics
+    marked ``converted`` (with their per-layer lists), every plane metric is one, and a plane
+    metric missing from the conversion table stops the plane instead of being dropped."""
+    import pandas as pd
+    import torch
+
+    from spikesparse.study import conversion_jobs as S
+    from spikesparse.study.analysis import aggregation, metric_catalog
+    from spikesparse.study.data import make_digits_dataset
+
+    converted = [m for m in metric_catalog.METRICS if m.converted]
+    assert set(metric_catalog.plane_metrics()) <= {m.name for m in converted}
+    with pytest.raises(ValueError, match="plane metric must also be converted"):
+        metric_catalog.Metric("x", "d", "u", "higher", "x", plane=True, compute=lambda c: 0.0)
+
+    data = make_digits_dataset(n_samples=200, seed=0)
+    torch.manual_seed(0)
+    net, _ = S.train_ann({"hidden": [8], "epochs": 1, "lr": 0.01, "batch_size": 32}, data, seed=0)
+    spec = {
+        "seed": 0,
+        "calibration_samples": 50,
+        "normalizations": ["max"],
+        "percentile": 99.9,
+        "alphas": [0.0],
+        "time_steps": [4],
+    }
+    (row, *_) = S.sweep(net, data, spec, CFG)
+    expected = {"normalization", "alpha", "time_steps", "split"}
+    expected |= {m.name for m in converted} | {m.layer_key for m in converted if m.layer_key}
+    assert set(row) == expected
+
+    rows = [
+        {
+            "study": "e4",
+            "experiment": "e4",
+            "dataset": "digits",
+            "seed": 0,
+            "split": s,
+            **{k: v for k, v in row.items() if k != "split"},
+        }
+        for s in ("val", "test")
+    ]
+    conversion = pd.DataFrame(rows).drop(columns=["synaptic_efficiency"])
+    summary = pd.DataFrame(columns=["study", "experiment", "dataset", "family", "method", "lam", "n_seeds"])
+    with pytest.raises(ValueError, match="no column 'synaptic_efficiency'"):
+        aggregation.plane_table(summary, conversion)

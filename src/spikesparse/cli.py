@@ -157,18 +157,7 @@ def _train_one(spec: dict, data: dict, threads: int, metric_cfg: MetricConfig, o
         },
     )
     # Evaluate in the same process: the model, data and torch are already loaded.
-    record = evaluated_record(
-        result.model,
-        data,
-        spec,
-        result.status,
-        result.reason,
-        result.history,
-        metric_cfg,
-        result.device,
-        result.wall_time_s,
-        start,
-    )
+    record = evaluated_record(result, data, spec, metric_cfg, start)
     write_json(out["metrics"], record)
     m = record["metrics"]
     print(
@@ -187,6 +176,7 @@ def cmd_evaluate(args) -> None:
     from .study.data import load_dataset
     from .study.io import read_json, write_json
     from .study.records import evaluated_record
+    from .study.training import TrainResult
 
     start = time.perf_counter()
     info = read_json(args.info)
@@ -197,18 +187,15 @@ def cmd_evaluate(args) -> None:
     shape = data["input_shape"].tolist() if "input_shape" in data else None  # a conv model's input
     model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"], shape)
     model.load_state_dict(checkpoint["state_dict"])
-    record = evaluated_record(
-        model,
-        data,
-        spec,
-        info["status"],
-        info["reason"],
-        info["history"],
-        json.loads(args.metrics_config),
-        pick_device(spec.get("device", "auto")),
-        info["provenance"].get("wall_time_s"),
-        start,
+    trained = TrainResult(
+        model=model,
+        history=info["history"],
+        status=info["status"],
+        reason=info["reason"],
+        device=str(pick_device(spec.get("device", "auto"))),
+        wall_time_s=info["provenance"].get("wall_time_s"),
     )
+    record = evaluated_record(trained, data, spec, _metric_config(args.metrics_config), start)
     write_json(args.out, record)
     print(f"status {record['status']}: accuracy {record['metrics'].get('accuracy', float('nan')):.4f}")
 

@@ -33,7 +33,9 @@ from ..conversion import (
 from ..layer_spec import check_layers, input_shape_for
 from ..optim import Adam
 from ..runtime import seed_everything
+from .analysis.metric_catalog import converted_metrics
 from .metric_config import MetricConfig
+from .split_counts import ConversionCounts
 
 ANN_LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense")
 
@@ -233,39 +235,31 @@ def sweep(
     return rows
 
 
-def _row(normalization, alpha, t, split, sim: Simulation, y, snn: ConvertedSNN, macs, metric_cfg) -> dict:
-    n = len(y)
-    synops = eff_acs = 0.0
-    for layer, events in zip(
-        snn.layers, layer_events(snn, sim.input_counts[t], sim.hidden_counts[t]), strict=True
-    ):
-        ops = M.layer_op_counts(layer, events.unsqueeze(0), spikes=True)
+def _row(
+    normalization, alpha, t, split, sim: Simulation, y, snn: ConvertedSNN, macs, metric_cfg: MetricConfig
+) -> dict:
+    """One conversion row: the setting, then the catalog's converted metrics of the simulation's
+    first ``t`` steps (``metric_catalog.converted_metrics``)."""
+    synops = acs = 0.0
+    events = layer_events(snn, sim.input_counts[t], sim.hidden_counts[t])
+    for layer, e in zip(snn.layers, events, strict=True):
+        ops = M.layer_op_counts(layer, e.unsqueeze(0), spikes=True)
         synops += ops["synops"]
-        eff_acs += ops["acs"]
-    layer_spikes = [float(c.sum()) for c in sim.hidden_counts[t]]
-    hidden_sizes = [c.numel() for c in sim.hidden_counts[t]]
-    hidden_total = sum(layer_spikes)
-    accuracy = float((sim.predictions[t] == y).mean())
-    chance = float(np.bincount(y).max() / n)
-    synops_ps = synops / n
-    return {
-        "normalization": normalization,
-        "alpha": alpha,
-        "time_steps": t,
-        "split": split,
-        "accuracy": accuracy,
-        "hidden_rate": hidden_total / (sum(hidden_sizes) * t * n),
-        "layer_rates": [c / (size * t * n) for c, size in zip(layer_spikes, hidden_sizes, strict=True)],
-        "spikes_per_sample": hidden_total / n,
-        "input_spikes_per_sample": float(sim.input_counts[t].sum()) / n,
-        "synops_per_sample": synops_ps,
-        "effective_acs_per_sample": eff_acs / n,
-        "energy_pj_per_sample": M.energy_pj(synops_ps, 0.0, metric_cfg.e_ac_pj, metric_cfg.e_mac_pj),
-        "ann_macs_per_sample": macs,
-        "ann_energy_pj_per_sample": macs * metric_cfg.e_mac_pj,
-        "synaptic_efficiency": M.synaptic_efficiency(accuracy, chance, synops_ps),
-        "chance_accuracy": chance,
-    }
+        acs += ops["acs"]
+    counts = ConversionCounts(
+        n_samples=len(y),
+        n_steps=t,
+        pred=sim.predictions[t],
+        y=y,
+        counts=[c.flatten().cpu() for c in sim.hidden_counts[t]],
+        in_counts=sim.input_counts[t].flatten(),
+        synops_total=synops,
+        acs_total=acs,
+        ann_macs=macs,
+        metric_cfg=metric_cfg,
+    )
+    setting = {"normalization": normalization, "alpha": alpha, "time_steps": t, "split": split}
+    return {**setting, **converted_metrics(counts)}
 
 
 def choose_alpha(rows: list[dict]) -> dict[tuple[str, int], float]:

@@ -9,8 +9,13 @@ right after training (evaluation runs in the same process: no second start-up, n
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .io import config_hash, provenance
 from .metric_config import MetricConfig
+
+if TYPE_CHECKING:  # the record reads a training result; naming it imports no torch
+    from .training import TrainResult
 
 # Run statuses whose metrics enter means, fronts and claims; the others are counted per setting.
 USABLE_STATUS = ("ok", "saturated")
@@ -59,18 +64,24 @@ def usable_runs(runs):
     return runs[runs["val_status"].isin(USABLE_STATUS)]
 
 
-def run_record(
-    spec: dict,
-    status: str,
-    reason: str,
-    metrics: dict,
-    val_metrics: dict,
-    history: list[dict],
-    metric_cfg: MetricConfig,
-    device: str,
-    train_wall_time_s: float | None,
-    wall_time_s: float,
+def evaluated_record(
+    trained: TrainResult, data: dict, spec: dict, metric_cfg: MetricConfig, start: float
 ) -> dict:
+    """The one path from a trained run to its record (``metrics.json``; the ``train`` and
+    ``evaluate`` commands): evaluate ``trained.model`` on validation and test unless training
+    diverged, apply the status rule, and record it with the spec, its hash, the metrics block,
+    the history and the provenance. ``start``: when the run began (its wall time ends here)."""
+    import time
+
+    from .evaluation import evaluate_run, unevaluated_metrics
+
+    if trained.status == "diverged":
+        metrics, val_metrics = unevaluated_metrics(), unevaluated_metrics()
+        status, reason = trained.status, trained.reason
+    else:
+        splits = evaluate_run(trained.model.to(trained.device), data, spec, metric_cfg, device=trained.device)
+        metrics, val_metrics = splits["test"], splits.get("val", unevaluated_metrics())
+        status, reason = run_status(trained.status, trained.reason, metrics)
     return {
         "spec": spec,
         "config_hash": config_hash(spec),
@@ -79,48 +90,10 @@ def run_record(
         "reason": reason,
         "metrics": metrics,
         "val_metrics": val_metrics,
-        "history": history,
-        "train_wall_time_s": train_wall_time_s,
-        "provenance": provenance(device, wall_time_s),
+        "history": trained.history,
+        "train_wall_time_s": trained.wall_time_s,
+        "provenance": provenance(str(trained.device), time.perf_counter() - start),
     }
-
-
-def evaluated_record(
-    model,
-    data: dict,
-    spec: dict,
-    trained_status: str,
-    trained_reason: str,
-    history: list[dict],
-    metric_cfg: MetricConfig,
-    device,
-    train_wall_time_s,
-    start: float,
-) -> dict:
-    """Evaluate ``model`` on validation and test (unless training diverged) and build its record."""
-    import time
-
-    from .evaluation import evaluate_run, unevaluated_metrics
-
-    if trained_status == "diverged":
-        metrics, val_metrics = unevaluated_metrics(), unevaluated_metrics()
-        status, reason = trained_status, trained_reason
-    else:
-        splits = evaluate_run(model.to(device), data, spec, metric_cfg, device=device)
-        metrics, val_metrics = splits["test"], splits.get("val", unevaluated_metrics())
-        status, reason = run_status(trained_status, trained_reason, metrics)
-    return run_record(
-        spec,
-        status,
-        reason,
-        metrics,
-        val_metrics,
-        history,
-        metric_cfg,
-        str(device),
-        train_wall_time_s,
-        time.perf_counter() - start,
-    )
 
 
 def switched_off(runs, split: str = "test"):

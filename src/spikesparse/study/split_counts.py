@@ -128,3 +128,45 @@ class SplitCounts:
     def ann_macs(self) -> int:
         """The equivalent ANN: every synapse once per input; a sequence task feeds it every step."""
         return self.dense_ops if not self.static_input else self.dense_ops // self.n_steps
+
+
+@dataclass
+class ConversionCounts:
+    """What an IF simulation of a converted net counted on one split up to T steps: the input of
+    E4's rows, which the catalog computes with the same ``compute`` as a trained run's metrics
+    (``metric_catalog.converted_metrics``). It has the attributes those metrics read, with the
+    converted net's meaning: ``counts`` per hidden layer (flattened), the Bernoulli input's
+    ``in_counts``, the op totals of every synaptic layer (the output layer included), and the ANN's
+    ``ann_macs`` per sample. The input is spikes, so no effective MACs."""
+
+    n_samples: int
+    n_steps: int
+    pred: np.ndarray
+    y: np.ndarray
+    counts: list[torch.Tensor]
+    in_counts: torch.Tensor
+    synops_total: float
+    acs_total: float
+    ann_macs: int
+    metric_cfg: MetricConfig
+    analog_macs_per_sample: float = 0.0
+
+    @cached_property
+    def all_counts(self) -> torch.Tensor:
+        return torch.cat(self.counts)
+
+    @cached_property
+    def accuracy(self) -> float:
+        return M.accuracy(self.pred, self.y)
+
+    @cached_property
+    def chance(self) -> float:
+        return float(np.bincount(self.y).max() / len(self.y))
+
+    @property
+    def synops_per_sample(self) -> float:
+        return self.synops_total / self.n_samples
+
+    @property
+    def effective_acs_per_sample(self) -> float:
+        return self.acs_total / self.n_samples

@@ -269,7 +269,10 @@ def plane_table(summary: pd.DataFrame, conversion: pd.DataFrame) -> pd.DataFrame
     parts = [trained[[c for c in keep if c in trained]]]
     if not conversion.empty:
         by = ["study", "experiment", "dataset", "family", "method", "setting"]
-        metrics = [m for m in PLANE_METRICS if m in conversion]
+        missing = [m for m in PLANE_METRICS if m not in conversion]
+        if missing:  # every plane metric is a converted one (metric_catalog), so rows must carry it
+            raise ValueError(f"plane: the conversion table has no column {missing[0]!r} (a plane metric)")
+        metrics = list(PLANE_METRICS)
         conv, val = (summarize(_converted_settings(conversion, s), by, metrics) for s in ("test", "val"))
         val = val[by + ["accuracy_mean", "hidden_rate_mean", "synops_per_sample_mean"]]
         conv = conv.merge(val.rename(columns={c: f"val_{c}" for c in val if c not in by}), on=by, how="left")

@@ -36,7 +36,10 @@ class Metric:
     ``layer_key``/``layer_column``: the run record's per-layer list of the same quantity and the
     prefix of its runs-table columns (``rate_layer0``, ``rate_layer1``, ...). ``summary``: the
     splits whose column is summarized over seeds in ``summary.csv`` (``train`` reads the last
-    epoch of the history). ``plane``: a column of the E5 plane (``plane.csv``). ``compute``: the
+    epoch of the history). ``plane``: a column of the E5 plane (``plane.csv``). ``converted``: a
+    column of the E4 conversion rows too, computed by the same ``compute`` from what an IF
+    simulation counted (``split_counts.ConversionCounts``, which has the attributes such a metric
+    reads); every plane metric is one. ``compute``: the
     value from a split's counts (``None`` where the metric does not apply to the task);
     ``layer_compute``: the per-layer list, for a metric with ``layer_key``.
     """
@@ -51,6 +54,7 @@ class Metric:
     layer_column: str | None = None
     summary: tuple[str, ...] = ()
     plane: bool = False
+    converted: bool = False
     compute: Callable[[SplitCounts], float | int | None] | None = None
     layer_compute: Callable[[SplitCounts], list[float]] | None = None
 
@@ -66,6 +70,11 @@ class Metric:
             raise ValueError(f"metric {self.name!r}: give compute (its value from a split's counts)")
         if (self.layer_key is None) != (self.layer_compute is None):
             raise ValueError(f"metric {self.name!r}: give layer_compute exactly when layer_key is given")
+        if self.plane and not self.converted:
+            raise ValueError(
+                f"metric {self.name!r}: a plane metric must also be converted=True (the E5 plane "
+                "puts trained and converted settings on the same axes)"
+            )
 
     def column(self, split: str = "test") -> str:
         """The runs-table column of this metric on ``split`` (``test``: no prefix)."""
@@ -98,6 +107,7 @@ METRICS: tuple[Metric, ...] = (
         "classification accuracy",
         summary=("test", "val", "train"),
         plane=True,
+        converted=True,
         compute=lambda c: c.accuracy,
     ),
     Metric(
@@ -126,6 +136,7 @@ METRICS: tuple[Metric, ...] = (
         layer_column="rate_layer",
         summary=("test", "val"),
         plane=True,
+        converted=True,
         compute=lambda c: float(c.all_counts.sum() / (len(c.all_counts) * c.n_steps * c.n_samples)),
         layer_compute=lambda c: [float(n.sum() / (len(n) * c.n_steps * c.n_samples)) for n in c.counts],
     ),
@@ -174,6 +185,7 @@ METRICS: tuple[Metric, ...] = (
         "hidden spikes per sample",
         summary=("test",),
         plane=True,
+        converted=True,
         compute=lambda c: _per_sample(float(c.all_counts.sum()), c),
     ),
     Metric(
@@ -182,6 +194,7 @@ METRICS: tuple[Metric, ...] = (
         "spikes",
         "none",
         "input spikes per sample",
+        converted=True,
         compute=lambda c: _per_sample(float(c.in_counts.sum()), c),
     ),
     Metric(
@@ -193,6 +206,7 @@ METRICS: tuple[Metric, ...] = (
         "SynOps per sample",
         summary=("test", "val"),
         plane=True,
+        converted=True,
         compute=lambda c: c.synops_per_sample,
     ),
     Metric(
@@ -203,6 +217,7 @@ METRICS: tuple[Metric, ...] = (
         "effective ACs per sample",
         "Effective ACs",
         summary=("test",),
+        converted=True,
         compute=lambda c: c.effective_acs_per_sample,
     ),
     Metric(
@@ -250,6 +265,7 @@ METRICS: tuple[Metric, ...] = (
         "energy per sample",
         summary=("test",),
         plane=True,
+        converted=True,
         compute=lambda c: _m().energy_pj(
             c.synops_per_sample, c.analog_macs_per_sample, c.metric_cfg.e_ac_pj, c.metric_cfg.e_mac_pj
         ),
@@ -262,6 +278,7 @@ METRICS: tuple[Metric, ...] = (
         "equivalent ANN energy per sample",
         summary=("test",),
         plane=True,
+        converted=True,
         compute=lambda c: c.ann_macs * c.metric_cfg.e_mac_pj,
     ),
     Metric(
@@ -270,6 +287,7 @@ METRICS: tuple[Metric, ...] = (
         "fraction",
         "none",
         "chance accuracy",
+        converted=True,
         compute=lambda c: c.chance,
     ),
     Metric(
@@ -281,6 +299,7 @@ METRICS: tuple[Metric, ...] = (
         "synaptic efficiency",
         summary=("test",),
         plane=True,
+        converted=True,
         compute=lambda c: _m().synaptic_efficiency(c.accuracy, c.chance, c.synops_per_sample),
     ),
     Metric(
@@ -322,6 +341,7 @@ METRICS: tuple[Metric, ...] = (
         "ops",
         "none",
         "equivalent ANN MACs per sample",
+        converted=True,
         compute=lambda c: c.ann_macs,
     ),
 )
@@ -352,6 +372,18 @@ def layer_lists() -> dict[str, str]:
 def summary_columns() -> list[str]:
     """Runs-table columns summarized over seeds (``summary.csv``), accuracy first (it counts the seeds)."""
     return [m.column(split) for m in METRICS for split in m.summary]
+
+
+def converted_metrics(counts) -> dict:
+    """The catalog's metrics of one converted-net row (E4): every ``converted`` metric from an IF
+    simulation's counts (``split_counts.ConversionCounts``), with its per-layer list."""
+    out: dict = {}
+    for metric in METRICS:
+        if metric.converted:
+            out[metric.name] = metric.compute(counts)
+            if metric.layer_key is not None:
+                out[metric.layer_key] = metric.layer_compute(counts)
+    return out
 
 
 def plane_metrics() -> list[str]:
