@@ -17,8 +17,24 @@ from .. import metrics as M
 from .metric_config import MetricConfig
 
 
+class _Predictions:
+    """What a split's predictions give every kind of counts: accuracy and the chance level
+    (the share of the most frequent class), from ``pred`` and ``y``."""
+
+    pred: np.ndarray
+    y: np.ndarray
+
+    @cached_property
+    def accuracy(self) -> float:
+        return M.accuracy(self.pred, self.y)
+
+    @cached_property
+    def chance(self) -> float:
+        return float(np.bincount(self.y).max() / len(self.y))
+
+
 @dataclass
-class SplitCounts:
+class SplitCounts(_Predictions):
     """What one pass of a model over a split counted, summed over its batches.
 
     Every metric of ``metric_catalog`` is a function of these counts (its ``compute``), so a new
@@ -67,14 +83,6 @@ class SplitCounts:
     @cached_property
     def layer_silent(self) -> list[float]:
         return [M.silent_fraction(c) for c in self.counts]
-
-    @cached_property
-    def accuracy(self) -> float:
-        return M.accuracy(self.pred, self.y)
-
-    @cached_property
-    def chance(self) -> float:
-        return float(np.bincount(self.y).max() / len(self.y))
 
     @cached_property
     def _op_totals(self) -> tuple[float, float, int]:
@@ -131,7 +139,7 @@ class SplitCounts:
 
 
 @dataclass
-class ConversionCounts:
+class ConversionCounts(_Predictions):
     """What an IF simulation of a converted net counted on one split up to T steps: the input of
     E4's rows, which the catalog computes with the same ``compute`` as a trained run's metrics
     (``metric_catalog.converted_metrics``). It has the attributes those metrics read, with the
@@ -154,14 +162,6 @@ class ConversionCounts:
     @cached_property
     def all_counts(self) -> torch.Tensor:
         return torch.cat(self.counts)
-
-    @cached_property
-    def accuracy(self) -> float:
-        return M.accuracy(self.pred, self.y)
-
-    @cached_property
-    def chance(self) -> float:
-        return float(np.bincount(self.y).max() / len(self.y))
 
     @property
     def synops_per_sample(self) -> float:
