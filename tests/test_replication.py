@@ -339,6 +339,17 @@ def test_a_study_of_another_config_says_there_is_no_reference_for_it(tmp_path):
     assert "Outcome: not compared: no reference for this config" in R.replication_markdown(result)
 
 
+def test_a_study_with_no_row_in_common_is_not_compared_not_a_difference():
+    """A config of the user's own (e.g. MNIST from a local folder) shares no experiment with the
+    reference: nothing was compared, so the outcome must not say the study differs."""
+    ours = claims().assign(claim_id=["005", "006"], experiment=["e_own", "e_own"])
+    ours_summary = summary().assign(experiment="e_own")
+    result = R.compare(claims(), ours, summary(), ours_summary, MACHINE, MACHINE)
+    assert result.status == R.NOT_COMPARED
+    assert result.outcome.startswith("not compared: no reference for this config (no row in common")
+    assert "differs" not in result.outcome and "rows on one side only" in result.outcome
+
+
 def test_missing_reference_writes_a_no_reference_table(tmp_path):
     ours = tmp_path / "results" / "tables"
     write_tables(ours, claims(), summary(), MACHINE)

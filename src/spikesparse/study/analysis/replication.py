@@ -457,7 +457,9 @@ def outcome_line(rows: pd.DataFrame, determinism_bug: bool) -> str:
         )
         other_config = 0  # said already
     elif compared.empty:
-        line = f"{DIFFERS}: no row in common with the reference"
+        # nothing both sides have (another config's experiments): a study of its own, not a
+        # failed replication
+        line = f"{NOT_COMPARED}: no reference for this config (no row in common with the reference's)"
     elif compared["identical"].astype(bool).all():
         line = f"{REPRODUCED}: all {len(compared)} compared values identical"
     elif (status != DIFFERS).all():
