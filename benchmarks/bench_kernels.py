@@ -15,7 +15,7 @@ same run, and the peak memory the step allocates.
   snnTorch (per-step ``nn.Conv1d`` + ``snn.Leaky``) and SpikingJelly (multi-step ``layer.Conv1d``
   + ``neuron.LIFNode``), both from the same layer list and the same initial weights; snnTorch's
   first-step loss must agree. Besides the sgemm peak, each W3 round measures the conv peak
-  (``conv_peak_gflops``) and W3 reports its fraction of it.
+  (``flops.conv_peak_gflops``) and W3 reports its fraction of it.
 
 Why so many repeats: the machines this runs on are shared. Every figure is the median over
 ``--repeats`` rounds; each round measures the peak and then every implementation back to back,
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import platform
 import shutil
@@ -42,7 +41,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import snntorch as snn
 import torch
@@ -52,7 +50,10 @@ from snntorch import surrogate
 from torch import nn
 
 from spikesparse.flops import (
+    ConvProduct,
     Product,
+    conv_peak_gflops,
+    conv_products_runner,
     products_runner,
     sgemm_peak_gflops,
     snn_products,
@@ -61,8 +62,8 @@ from spikesparse.flops import (
 from spikesparse.layer_spec import input_shape_for
 from spikesparse.models import SpikingNet, build_model
 from spikesparse.neurons import LIFParams
-from spikesparse.runtime import torch_threads, tune_allocator
-from spikesparse.study.budget import layer_plan
+from spikesparse.runtime import tune_allocator
+from spikesparse.study.budget import layer_model_flops
 from spikesparse.study.encoding import current_encode
 from spikesparse.study.io import provenance, utc_timestamp
 from spikesparse.tools.kernel_report import BOUND, kernel_markdown
@@ -484,38 +485,15 @@ def step_flops(w: dict) -> float:
 
 
 def conv_step_flops(w: dict) -> float:
-    """W3's step FLOPs as the study counts a conv run's training sample (``studybench``, from
-    ``budget.layer_plan``: 2 per multiply-add of the conv, dense and readout products at every
-    step, convolutions over their real output positions; training 3x the forward), times the
+    """W3's step FLOPs as the study counts a conv run's training sample (``studybench``; both call
+    ``budget.layer_model_flops``: 2 per multiply-add of the conv, dense and readout products at
+    every step, convolutions over their real output positions; training 3x the forward), times the
     batch. This count keeps the first layer's input gradient and a readout at every step, where
     ``flops.snn_products`` counts W1/W2's needed products only (no gradient for the data, the
     readout once after the time pooling): for W3 that is 1.0 % more than the step needs, so its
     fractions of peak are about 1 % high against W1/W2's."""
-    plan = layer_plan(w["model"], w["n_in"])
-    macs = sum(layer["macs"] for layer in plan) + plan[-1]["outputs"] * w["n_out"]
-    return w["batch"] * 3 * 2 * w["T"] * macs
-
-
-class ConvProduct(NamedTuple):
-    """A conv1d layer's products in a training step: the forward over ``n`` samples (T x batch,
-    time folded into the batch as the model runs it) and its two gradients, the input's and the
-    weight's (one ``convolution_backward``), each as many FLOPs as the forward."""
-
-    n: int
-    c_in: int
-    length: int
-    c_out: int
-    kernel: int
-    stride: int = 1
-    padding: int = 0
-
-    @property
-    def l_out(self) -> int:
-        return (self.length + 2 * self.padding - self.kernel) // self.stride + 1
-
-    @property
-    def flops(self) -> int:
-        return 3 * 2 * self.n * self.c_out * self.l_out * self.c_in * self.kernel
+    _, train = layer_model_flops(w["model"], w["n_in"], w["n_out"], w["T"])
+    return w["batch"] * train
 
 
 def _dense_products(m: int, k: int, n: int) -> list[Product]:
@@ -550,79 +528,13 @@ def step_products(w: dict) -> list:
     return out + _dense_products(rows, model.readout.in_features, model.readout.out_features)
 
 
-def conv_products_runner(products: list, seed: int = 2):
-    """``flops.products_runner`` for a list with ``ConvProduct`` entries: each conv layer as
-    ``F.conv1d`` with its bias and one ``aten.convolution_backward`` for the input and weight
-    gradients (what autograd calls for a ``Conv1d``), on preallocated random operands; the matrix
-    products through ``products_runner``."""
-    gen = torch.Generator().manual_seed(seed)
-    calls = []
-    for p in products:
-        if isinstance(p, ConvProduct):
-            x = torch.randn(p.n, p.c_in, p.length, generator=gen)
-            wt = torch.randn(p.c_out, p.c_in, p.kernel, generator=gen)
-            bias = torch.randn(p.c_out, generator=gen)
-            grad = torch.randn(p.n, p.c_out, p.l_out, generator=gen)
-            calls.append(lambda p=p, x=x, wt=wt, bias=bias: F.conv1d(x, wt, bias, p.stride, p.padding))
-            calls.append(
-                lambda p=p, x=x, wt=wt, grad=grad: torch.ops.aten.convolution_backward(
-                    grad, x, wt, [p.c_out], [p.stride], [p.padding], [1], False, [0], 1, [True, True, False]
-                )
-            )
-    matmuls = products_runner([p for p in products if isinstance(p, Product)], seed)
-
-    def run() -> None:
-        for call in calls:
-            call()
-        matmuls()
-
-    return run
-
-
 def make_products_step(w: dict):
     """One step of ``step_products(w)`` alone (``flops.products_runner``, W3's through
-    ``conv_products_runner``): the products-alone bound. A step that did nothing but its products,
-    executed as spikesparse executes them, would take this long; the fraction of peak it reaches
+    ``flops.conv_products_runner``): the products-alone bound. A step that did nothing but its
+    products, executed as spikesparse executes them, would take this long; the fraction of peak it reaches
     is the ceiling of the kernel's fraction on this machine (the rest of a step, membranes,
     surrogates, Adam, only lowers it)."""
     return (conv_products_runner if is_conv(w) else products_runner)(step_products(w))
-
-
-# (batch, in channels, length, out channels, kernel), "same" padding, about 1.6-2.7 GFLOP each.
-CONV_PEAK_SHAPES = ((128, 128, 128, 128, 3), (64, 256, 64, 256, 5), (32, 512, 64, 512, 3))
-
-
-def conv_peak_gflops(threads: int = 1, repeats: int = 3, blocks: int = 2, shapes=CONV_PEAK_SHAPES) -> float:
-    """The machine's float32 convolution throughput (GFLOP/s) at ``threads`` threads, the
-    denominator of W3's fraction of conv peak: per shape of ``shapes`` the best of ``blocks`` timed
-    blocks of ``repeats`` ``F.conv1d`` forwards (bias, "same" padding, 2 FLOPs per multiply-add),
-    then the best shape. The caller's thread count is restored.
-
-    Why a peak of its own: a conv step's products run in torch's convolution kernels (oneDNN on
-    this CPU), not in the sgemm that ``flops.sgemm_peak_gflops`` times, and those kernels sustain
-    their best only with many channels and long rows (128-512 channels here; with 32-64 channels,
-    as in W3's own layers, they run well below it, as W1's K = 40 input product runs below the sgemm
-    peak). The best of a few such large shapes is to a conv step what the 1024^2 sgemm is to an MLP
-    step: what the machine's conv routine can do at all, measured in the same run and under the
-    same load as the step, so the fraction compares two numbers taken together. W3's products
-    alone (``make_products_step``) give the ceiling at its own shapes."""
-    with torch_threads(threads):
-        gen = torch.Generator().manual_seed(0)
-        best = 0.0
-        for n, c_in, length, c_out, k in shapes:
-            x = torch.randn(n, c_in, length, generator=gen)
-            wt, bias = torch.randn(c_out, c_in, k, generator=gen), torch.randn(c_out, generator=gen)
-            for _ in range(2):
-                F.conv1d(x, wt, bias, padding=k // 2)
-            seconds = math.inf
-            for _ in range(blocks):
-                t0 = time.perf_counter()
-                for _ in range(repeats):
-                    F.conv1d(x, wt, bias, padding=k // 2)
-                seconds = min(seconds, time.perf_counter() - t0)
-            out_len = length + 2 * (k // 2) - k + 1
-            best = max(best, 2 * n * c_out * out_len * c_in * k * repeats / seconds / 1e9)
-    return best
 
 
 def quick_study_wall_s() -> float:

@@ -20,6 +20,11 @@ every step, a gradient for the data) is not credited for it, so a fraction of pe
 implementations, and the study with the benchmark, on the same useful work. Element-wise work
 (membranes, surrogates, Adam) is not counted, so a fraction of peak is a lower bound on what the
 machine did.
+
+Beside the matmul side (``Product``, ``products_runner``, ``sgemm_peak_gflops``) stands its conv
+counterpart (``ConvProduct``, ``conv_products_runner``, ``conv_peak_gflops``), which the kernel
+benchmark's conv workload uses; a conv run's FLOP count itself is ``study.budget.layer_model_flops``
+(it needs the study's ``layer_plan``).
 """
 
 from __future__ import annotations
@@ -180,3 +185,106 @@ def sgemm_peak_gflops(threads: int = 1, n: int = 1024, repeats: int = 10, blocks
                 torch.mm(a, b)
             best = min(best, time.perf_counter() - t0)
     return 2 * n**3 * repeats / best / 1e9
+
+
+class ConvProduct(NamedTuple):
+    """A conv1d layer's products in a training step: the forward over ``n`` samples (T x batch,
+    time folded into the batch as the model runs it) and its two gradients, the input's and the
+    weight's (one ``convolution_backward``), each as many FLOPs as the forward. The conv
+    counterpart of ``Product``, executed by ``conv_products_runner``."""
+
+    n: int
+    c_in: int
+    length: int
+    c_out: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+
+    @property
+    def l_out(self) -> int:
+        return (self.length + 2 * self.padding - self.kernel) // self.stride + 1
+
+    @property
+    def flops(self) -> int:
+        return 3 * 2 * self.n * self.c_out * self.l_out * self.c_in * self.kernel
+
+
+def conv_products_runner(products: list, seed: int = 2):
+    """``flops.products_runner`` for a list with ``ConvProduct`` entries: each conv layer as
+    ``F.conv1d`` with its bias and one ``aten.convolution_backward`` for the input and weight
+    gradients (what autograd calls for a ``Conv1d``), on preallocated random operands; the matrix
+    products through ``products_runner``.
+
+    Why here, beside ``products_runner``: it is the same products-alone bound for a conv step
+    (the kernel benchmark's W3), a step that did nothing but its products, so it lives with the
+    FLOP counts and the runner it extends rather than in one benchmark script."""
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(seed)
+    calls = []
+    for p in products:
+        if isinstance(p, ConvProduct):
+            x = torch.randn(p.n, p.c_in, p.length, generator=gen)
+            wt = torch.randn(p.c_out, p.c_in, p.kernel, generator=gen)
+            bias = torch.randn(p.c_out, generator=gen)
+            grad = torch.randn(p.n, p.c_out, p.l_out, generator=gen)
+            calls.append(lambda p=p, x=x, wt=wt, bias=bias: F.conv1d(x, wt, bias, p.stride, p.padding))
+            calls.append(
+                lambda p=p, x=x, wt=wt, grad=grad: torch.ops.aten.convolution_backward(
+                    grad, x, wt, [p.c_out], [p.stride], [p.padding], [1], False, [0], 1, [True, True, False]
+                )
+            )
+    matmuls = products_runner([p for p in products if isinstance(p, Product)], seed)
+
+    def run() -> None:
+        for call in calls:
+            call()
+        matmuls()
+
+    return run
+
+
+# (batch, in channels, length, out channels, kernel), "same" padding, about 1.6-2.7 GFLOP each.
+CONV_PEAK_SHAPES = ((128, 128, 128, 128, 3), (64, 256, 64, 256, 5), (32, 512, 64, 512, 3))
+
+
+def conv_peak_gflops(threads: int = 1, repeats: int = 3, blocks: int = 2, shapes=CONV_PEAK_SHAPES) -> float:
+    """The machine's float32 convolution throughput (GFLOP/s) at ``threads`` threads, the
+    denominator of W3's fraction of conv peak: per shape of ``shapes`` the best of ``blocks`` timed
+    blocks of ``repeats`` ``F.conv1d`` forwards (bias, "same" padding, 2 FLOPs per multiply-add),
+    then the best shape. The caller's thread count is restored.
+
+    Why a peak of its own: a conv step's products run in torch's convolution kernels (oneDNN on
+    this CPU), not in the sgemm that ``sgemm_peak_gflops`` times, and those kernels sustain
+    their best only with many channels and long rows (128-512 channels here; with 32-64 channels,
+    as in W3's own layers, they run well below it, as W1's K = 40 input product runs below the sgemm
+    peak). The best of a few such large shapes is to a conv step what the 1024^2 sgemm is to an MLP
+    step: what the machine's conv routine can do at all, measured in the same run and under the
+    same load as the step, so the fraction compares two numbers taken together. W3's products
+    alone (``conv_products_runner``) give the ceiling at its own shapes. It lives here, beside
+    ``sgemm_peak_gflops``, so that both peaks a fraction of peak may be taken against have one home.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from .runtime import torch_threads
+
+    with torch_threads(threads):
+        gen = torch.Generator().manual_seed(0)
+        best = 0.0
+        for n, c_in, length, c_out, k in shapes:
+            x = torch.randn(n, c_in, length, generator=gen)
+            wt, bias = torch.randn(c_out, c_in, k, generator=gen), torch.randn(c_out, generator=gen)
+            for _ in range(2):
+                F.conv1d(x, wt, bias, padding=k // 2)
+            seconds = math.inf
+            for _ in range(blocks):
+                t0 = time.perf_counter()
+                for _ in range(repeats):
+                    F.conv1d(x, wt, bias, padding=k // 2)
+                seconds = min(seconds, time.perf_counter() - t0)
+            out_len = length + 2 * (k // 2) - k + 1
+            best = max(best, 2 * n * c_out * out_len * c_in * k * repeats / seconds / 1e9)
+    return best

@@ -90,6 +90,20 @@ def layer_plan(model: dict, n_in: int, input_shape=None) -> list[dict]:
     return plan
 
 
+def layer_model_flops(model: dict, n_in: int, n_out: int, n_steps: int, input_shape=None) -> tuple[int, int]:
+    """(forward, training) FLOPs per sample of a layer-list (conv) model with ``n_out`` classes run
+    for ``n_steps`` steps: 2 FLOPs per multiply-add of its layers (``layer_plan``, convolutions
+    counted over their real output positions) and of a readout applied at every step, training 3x
+    the forward.
+
+    Why here: the one count of a conv run's FLOPs, shared by the study's efficiency
+    (``tools.studybench``) and the kernel benchmark's W3 step (``benchmarks/bench_kernels.py``), so
+    the two cannot drift apart; it needs ``layer_plan``, which the core ``flops`` may not import."""
+    plan = layer_plan(model, n_in, input_shape)
+    forward = 2 * n_steps * (sum(layer["macs"] for layer in plan) + plan[-1]["outputs"] * n_out)
+    return forward, 3 * forward
+
+
 def dataset_sizes(name: str, section: dict) -> dict | None:
     """``{"n_train", "n_val", "n_test", "shape", "input_shape"}`` of a dataset from its config
     section (local datasets from their files' headers), shape per sample; None when unknown."""

@@ -202,10 +202,9 @@ def _layer_list(run: pd.Series) -> list[dict] | None:
 
 def _layer_model_flops(run: pd.Series, metas: dict[str, dict]) -> tuple[int, int, int, dict[str, int]]:
     """(forward FLOPs per sample, training FLOPs per sample, epochs, samples per split) of a
-    layer-list (conv) model: 2 FLOPs per multiply-accumulate of its layers (``budget.layer_plan``,
-    convolutions counted over their real output positions) per step, training 3x the forward, as
-    the run-cost estimate counts them."""
-    from ..study.budget import layer_plan
+    layer-list (conv) model, counted by ``budget.layer_model_flops`` (2 FLOPs per multiply-accumulate
+    of its layers and readout per step, training 3x the forward)."""
+    from ..study.budget import layer_model_flops
 
     meta = metas[run["dataset"]]
     shapes = meta["shapes"]
@@ -216,14 +215,11 @@ def _layer_model_flops(run: pd.Series, metas: dict[str, dict]) -> tuple[int, int
         [int(float(v)) for v in str(shape).split(",")] if isinstance(shape, str) else meta.get("input_shape")
     )
     model = {"layers": _layer_list(run), "input_shape": input_shape}
-    plan = layer_plan(model, n_in, input_shape)
-    forward = (
-        2
-        * _n_steps(encoding, shapes)
-        * (sum(layer["macs"] for layer in plan) + plan[-1]["outputs"] * int(meta["n_classes"]))
+    forward, train = layer_model_flops(
+        model, n_in, int(meta["n_classes"]), _n_steps(encoding, shapes), input_shape
     )
     sizes = {s: int(shapes[f"x_{s}"][0]) for s in ("train", "val", "test")}
-    return forward, 3 * forward, int(run["cfg.training.epochs"]), sizes
+    return forward, train, int(run["cfg.training.epochs"]), sizes
 
 
 def _check_columns(runs: pd.DataFrame, needed: list[str]) -> None:
