@@ -81,85 +81,102 @@ def evaluate_model(
     device = torch.device(device)
     generator = torch.Generator().manual_seed(metric_cfg.eval_seed)
     code = shared_split_code(x_eval, encoding)
-    n_samples = len(code)
-    weights = dict(model.synapse_layers())
-    n_layers = len(model.layers)
-    in_counts = None
-    counts = [None] * n_layers  # per-neuron spikes over all steps
-    fed_back = [None] * n_layers  # per-neuron spikes except the last step (what recurrence sees)
-    silent_per_sample = [0.0] * n_layers
-    active = [0.0] * n_layers  # neurons with >= 1 spike, summed over samples
-    zero_acts, all_acts = 0.0, 0
-    mem_updates = 0.0
-    nonzero_in = None  # per input channel: nonzero entries over all steps and samples
-    raster = None
-    analog_input = False
-    layer_ops = (
-        {"acs": 0.0, "macs": 0.0, "synops": 0.0, "dense": 0.0} if isinstance(model, ConvSpikingNet) else None
-    )
-    scores, preds = [], []
-    n_steps = None
-    for lo in range(0, n_samples, batch_size):
+    counter = SplitCounter(model, details)
+    for lo in range(0, len(code), batch_size):
         xb = code.batch(slice(lo, lo + batch_size), generator).to(device)
-        n_steps = xb.shape[0]
+        counter.add(xb, model.traces(xb))
+    counts = counter.split_counts(np.asarray(y_eval), static_input, metric_cfg)
+    result: dict = {"n_samples": counts.n_samples, "n_steps": counts.n_steps, **catalog_metrics(counts)}
+    if details:
+        result["neuron_rates"] = [float(r) for r in counts.rates]
+        result["raster"] = counter.raster
+    return result
+
+
+class SplitCounter:
+    """Adds up, batch by batch, everything a split's ``SplitCounts`` holds: the one place a new
+    count is taken (a field here, its update in ``add``, its entry in ``split_counts``; the
+    metric that reads it is one catalog entry)."""
+
+    def __init__(self, model: SpikingNet, details: bool = True) -> None:
+        n_layers = len(model.layers)
+        self.model, self.details = model, details
+        self.n_samples, self.n_steps = 0, None
+        self.preds: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+        self.in_counts = None  # input spikes (or summed analog values) per input channel
+        self.nonzero_in = None  # per input channel: nonzero entries over all steps and samples
+        self.analog_input = False
+        self.counts: list = [None] * n_layers  # per-neuron spikes over all steps
+        self.fed_back: list = [None] * n_layers  # the same except the last step (what recurrence sees)
+        self.silent_per_sample = [0.0] * n_layers
+        self.active = [0.0] * n_layers  # neurons with >= 1 spike, summed over samples
+        self.zero_acts, self.all_acts = 0.0, 0
+        self.mem_updates = 0.0
+        self.raster = None
+        self.layer_ops = (
+            {"acs": 0.0, "macs": 0.0, "synops": 0.0, "dense": 0.0}
+            if isinstance(model, ConvSpikingNet)
+            else None
+        )
+
+    def add(self, xb: torch.Tensor, out) -> None:
+        """One batch: its encoded input ``xb`` ``[T, B, ...]`` and the model's traces of it."""
+        self.n_samples += xb.shape[1]
+        self.n_steps = xb.shape[0]
         if bool(((xb != 0) & (xb != 1)).any()):
-            analog_input = True
-        nz = M.nonzero_input_counts(xb.cpu())
-        nonzero_in = nz if nonzero_in is None else nonzero_in + nz
-        out = model.traces(xb)
+            self.analog_input = True
+        self.nonzero_in = _add(self.nonzero_in, M.nonzero_input_counts(xb.cpu()))
         probs = torch.softmax(out.readout_mem.mean(0), dim=1).cpu()
-        preds.append(probs.argmax(1).numpy())
-        scores.append(probs[:, -1].numpy())
-        c_in = xb.sum(dim=(0, 1)).double().cpu()
-        in_counts = c_in if in_counts is None else in_counts + c_in
+        self.preds.append(probs.argmax(1).numpy())
+        self.scores.append(probs[:, -1].numpy())
+        self.in_counts = _add(self.in_counts, xb.sum(dim=(0, 1)).double().cpu())
         for i, s in enumerate(out.hidden_spikes):
-            c = s.sum(dim=(0, 1)).double().cpu()
-            f = s[:-1].sum(dim=(0, 1)).double().cpu()
-            counts[i] = c if counts[i] is None else counts[i] + c
-            fed_back[i] = f if fed_back[i] is None else fed_back[i] + f
-            silent_per_sample[i] += float((s.sum(0) == 0).double().mean(1).sum())
-            active[i] += float(M.active_counts(s).sum())
-            zero_acts += float((s == 0).sum())
-            all_acts += s.numel()
-        mem_updates += sum(M.membrane_updates(m) for m in [*out.hidden_mems, out.readout_mem])
-        if layer_ops is not None:
+            self.counts[i] = _add(self.counts[i], s.sum(dim=(0, 1)).double().cpu())
+            self.fed_back[i] = _add(self.fed_back[i], s[:-1].sum(dim=(0, 1)).double().cpu())
+            self.silent_per_sample[i] += float((s.sum(0) == 0).double().mean(1).sum())
+            self.active[i] += float(M.active_counts(s).sum())
+            self.zero_acts += float((s == 0).sum())
+            self.all_acts += s.numel()
+        self.mem_updates += sum(M.membrane_updates(m) for m in [*out.hidden_mems, out.readout_mem])
+        if self.layer_ops is not None:
             # The first layer is fed the encoder's output (NeuroBench's per-step rule decides AC
             # or MAC); every later layer is fed spikes, or spike counts after an average pool.
-            for j, (_, layer, fed) in enumerate(model.synaptic_inputs(xb, out.hidden_spikes)):
+            for j, (_, layer, fed) in enumerate(self.model.synaptic_inputs(xb, out.hidden_spikes)):
                 for key, value in M.layer_op_counts(layer, fed.cpu(), spikes=j > 0 or None).items():
-                    layer_ops[key] += value
-        if details and raster is None:
-            raster = spike_raster([s[:, 0] for s in out.hidden_spikes])
+                    self.layer_ops[key] += value
+        if self.details and self.raster is None:
+            self.raster = spike_raster([s[:, 0] for s in out.hidden_spikes])
 
-    counts_of_split = SplitCounts(
-        n_samples=n_samples,
-        n_steps=n_steps,
-        pred=np.concatenate(preds),
-        score=np.concatenate(scores),
-        y=np.asarray(y_eval),
-        n_classes=int(max(2, model.readout.out_features)),
-        counts=counts,
-        fed_back=fed_back,
-        in_counts=in_counts,
-        nonzero_in=nonzero_in,
-        analog_input=analog_input,
-        silent_per_sample=silent_per_sample,
-        active=active,
-        zero_acts=zero_acts,
-        all_acts=all_acts,
-        mem_updates=mem_updates,
-        weights={name: w.detach().cpu() for name, w in weights.items()},
-        recurrent=model.recurrent,
-        static_input=static_input,
-        metric_cfg=metric_cfg,
-        layer_ops=layer_ops,
-    )
-    result: dict = {"n_samples": n_samples, "n_steps": n_steps, **catalog_metrics(counts_of_split)}
-    rates = counts_of_split.rates
-    if details:
-        result["neuron_rates"] = [float(r) for r in rates]
-        result["raster"] = raster
-    return result
+    def split_counts(self, y: np.ndarray, static_input: bool, metric_cfg: MetricConfig) -> SplitCounts:
+        """The totals as the catalog's input."""
+        return SplitCounts(
+            n_samples=self.n_samples,
+            n_steps=self.n_steps,
+            pred=np.concatenate(self.preds),
+            score=np.concatenate(self.scores),
+            y=y,
+            n_classes=int(max(2, self.model.readout.out_features)),
+            counts=self.counts,
+            fed_back=self.fed_back,
+            in_counts=self.in_counts,
+            nonzero_in=self.nonzero_in,
+            analog_input=self.analog_input,
+            silent_per_sample=self.silent_per_sample,
+            active=self.active,
+            zero_acts=self.zero_acts,
+            all_acts=self.all_acts,
+            mem_updates=self.mem_updates,
+            weights={name: w.detach().cpu() for name, w in self.model.synapse_layers()},
+            recurrent=self.model.recurrent,
+            static_input=static_input,
+            metric_cfg=metric_cfg,
+            layer_ops=self.layer_ops,
+        )
+
+
+def _add(total: torch.Tensor | None, value: torch.Tensor) -> torch.Tensor:
+    return value if total is None else total + value
 
 
 def evaluate_run(
