@@ -97,71 +97,25 @@ def train_run(
     n_hidden = sum(model.layer_sizes)
 
     for epoch in range(tr["epochs"]):
-        model.train()
-        perm = torch.randperm(len(x_train), generator=generator)
-        sums = {"loss": 0.0, "task_loss": 0.0, "penalty": 0.0, "correct": 0, "n": 0}
-        spike_sum = torch.zeros(n_hidden, dtype=torch.float64)
-        steps_seen = 0
-        for lo in range(0, len(perm), tr["batch_size"]):
-            idx = perm[lo : lo + tr["batch_size"]]
-            xb = train_code.batch(idx, generator).to(device)
-            yb = y_train[idx].to(device)
-            out = model(xb)
-            task_loss = F.cross_entropy(out.logits, yb)
-            penalty, _ = regularizer(out.hidden_spikes, epoch)
-            loss = task_loss + penalty
-            if not torch.isfinite(loss):
-                result.status, result.reason = (
-                    "diverged",
-                    (
-                        f"non-finite loss ({float(loss)}) at epoch {epoch + 1}, "
-                        f"batch {lo // tr['batch_size'] + 1}"
-                    ),
-                )
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            try:
-                optimizer.step()
-            except RuntimeError as err:  # e.g. an update too large for float32
-                result.status, result.reason = (
-                    "diverged",
-                    f"optimizer step failed at epoch {epoch + 1}: {err}",
-                )
-                break
-            if not optimizer.weights_finite():
-                result.status, result.reason = (
-                    "diverged",
-                    (f"non-finite weights after epoch {epoch + 1}, batch {lo // tr['batch_size'] + 1}"),
-                )
-                break
-            b = len(idx)
-            sums["loss"] += float(loss.detach()) * b
-            sums["task_loss"] += float(task_loss.detach()) * b
-            sums["penalty"] += float(penalty.detach()) * b
-            sums["correct"] += int((out.logits.argmax(1) == yb).sum())
-            sums["n"] += b
-            counts = spike_counts(out.hidden_spikes)
-            spike_sum += torch.cat([c.detach().sum(dim=0) for c in counts]).double().cpu()
-            steps_seen += xb.shape[0] * b
-        if result.status == "diverged":
+        sums = _train_epoch(
+            model,
+            regularizer,
+            optimizer,
+            train_code,
+            y_train,
+            generator,
+            epoch,
+            tr["batch_size"],
+            device,
+            n_hidden,
+        )
+        if sums.diverged:
+            result.status, result.reason = "diverged", sums.diverged
             log(f"epoch {epoch + 1}/{tr['epochs']}: DIVERGED ({result.reason})")
             break
-        rates = spike_sum / max(1, steps_seen)
         model.eval()
         val_acc = predict_accuracy(model, val_batches, y_val, device) if len(x_val) else float("nan")
-        row = {
-            "epoch": epoch + 1,
-            "loss": sums["loss"] / sums["n"],
-            "task_loss": sums["task_loss"] / sums["n"],
-            "penalty": sums["penalty"] / sums["n"],
-            "rate": float(rates.mean()),
-            "silent_fraction": silent_fraction(rates),
-            "saturated_fraction": saturated_fraction(rates, saturation_rate),
-            "train_accuracy": sums["correct"] / sums["n"],
-            "val_accuracy": val_acc,
-            "reg_weight": regularizer.weight(epoch),
-        }
+        row = _history_row(sums, epoch, val_acc, regularizer, saturation_rate)
         regularizer.end_epoch(row)
         result.history.append(row)
         log(
@@ -172,3 +126,80 @@ def train_run(
         )
     result.wall_time_s = time.perf_counter() - start
     return result
+
+
+@dataclass
+class _EpochSums:
+    """What one epoch's training batches add up to (per-sample sums), or why it diverged."""
+
+    spike_sum: torch.Tensor  # spikes per hidden neuron over the epoch
+    loss: float = 0.0
+    task_loss: float = 0.0
+    penalty: float = 0.0
+    correct: int = 0
+    n: int = 0
+    steps_seen: int = 0  # time steps x samples
+    diverged: str = ""  # the reason, when a batch diverged (the epoch stops there)
+
+
+def _train_epoch(
+    model, regularizer, optimizer, train_code, y_train, generator, epoch, batch_size, device, n_hidden
+) -> _EpochSums:
+    """One pass over the training split in a fresh random order: a step per batch."""
+    model.train()
+    perm = torch.randperm(len(y_train), generator=generator)
+    sums = _EpochSums(spike_sum=torch.zeros(n_hidden, dtype=torch.float64))
+    for lo in range(0, len(perm), batch_size):
+        idx = perm[lo : lo + batch_size]
+        xb = train_code.batch(idx, generator).to(device)
+        yb = y_train[idx].to(device)
+        out = model(xb)
+        task_loss = F.cross_entropy(out.logits, yb)
+        penalty, _ = regularizer(out.hidden_spikes, epoch)
+        loss = task_loss + penalty
+        sums.diverged = _step(optimizer, loss, epoch, lo // batch_size + 1)
+        if sums.diverged:
+            break
+        b = len(idx)
+        sums.loss += float(loss.detach()) * b
+        sums.task_loss += float(task_loss.detach()) * b
+        sums.penalty += float(penalty.detach()) * b
+        sums.correct += int((out.logits.argmax(1) == yb).sum())
+        sums.n += b
+        counts = spike_counts(out.hidden_spikes)
+        sums.spike_sum += torch.cat([c.detach().sum(dim=0) for c in counts]).double().cpu()
+        sums.steps_seen += xb.shape[0] * b
+    return sums
+
+
+def _step(optimizer, loss: torch.Tensor, epoch: int, batch: int) -> str:
+    """One optimizer step on ``loss``; returns why the run diverged ("" if it did not): a
+    non-finite loss (no step taken), a failed step, or non-finite weights after it."""
+    if not torch.isfinite(loss):
+        return f"non-finite loss ({float(loss)}) at epoch {epoch + 1}, batch {batch}"
+    optimizer.zero_grad()
+    loss.backward()
+    try:
+        optimizer.step()
+    except RuntimeError as err:  # e.g. an update too large for float32
+        return f"optimizer step failed at epoch {epoch + 1}: {err}"
+    if not optimizer.weights_finite():
+        return f"non-finite weights after epoch {epoch + 1}, batch {batch}"
+    return ""
+
+
+def _history_row(sums: _EpochSums, epoch: int, val_acc: float, regularizer, saturation_rate: float) -> dict:
+    """The epoch's row of the run's history."""
+    rates = sums.spike_sum / max(1, sums.steps_seen)
+    return {
+        "epoch": epoch + 1,
+        "loss": sums.loss / sums.n,
+        "task_loss": sums.task_loss / sums.n,
+        "penalty": sums.penalty / sums.n,
+        "rate": float(rates.mean()),
+        "silent_fraction": silent_fraction(rates),
+        "saturated_fraction": saturated_fraction(rates, saturation_rate),
+        "train_accuracy": sums.correct / sums.n,
+        "val_accuracy": val_acc,
+        "reg_weight": regularizer.weight(epoch),
+    }
