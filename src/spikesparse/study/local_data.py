@@ -535,32 +535,26 @@ _read_mnist = _mnist_like(MNIST_MD5)
 _read_fashion = _mnist_like(FASHION_MNIST_MD5)
 
 
-@declare(IMAGE_SCHEMA, static=True, local=True, check=_check_image(_read_mnist), input_shape=(1, 28, 28))
-def load_mnist(
-    root: str | None = None,
-    verify_checksum: bool = True,
-    val_fraction: float = 0.1,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """MNIST from its four IDX files in ``root``: pixels / 255, flat [n, 784], input_shape (1, 28, 28)."""
-    raw = _read_mnist(root, verify_checksum)
-    return _image_dataset(raw, (1, 28, 28), val_fraction, seed, n_train, n_test)
+def _image_loader(read, shape: tuple[int, int, int], name: str, doc: str):
+    """The dataset kind of a local image set read by ``read`` (pixels / 255, flat, with its
+    ``input_shape``): the image sets differ only in their reader and shape, so one builder makes
+    each kind (same parameters, same schema, same split and scaling)."""
 
+    @declare(IMAGE_SCHEMA, static=True, local=True, check=_check_image(read), input_shape=shape)
+    def load(
+        root: str | None = None,
+        verify_checksum: bool = True,
+        val_fraction: float = 0.1,
+        n_train: int | None = None,
+        n_test: int | None = None,
+        seed: int = 0,
+    ) -> dict[str, np.ndarray]:
+        raw = read(root, verify_checksum)
+        return _image_dataset(raw, shape, val_fraction, seed, n_train, n_test)
 
-@declare(IMAGE_SCHEMA, static=True, local=True, check=_check_image(_read_fashion), input_shape=(1, 28, 28))
-def load_fashion_mnist(
-    root: str | None = None,
-    verify_checksum: bool = True,
-    val_fraction: float = 0.1,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """Fashion-MNIST from its four IDX files in ``root`` (the MNIST layout), as ``load_mnist``."""
-    raw = _read_fashion(root, verify_checksum)
-    return _image_dataset(raw, (1, 28, 28), val_fraction, seed, n_train, n_test)
+    load.__name__ = load.__qualname__ = name
+    load.__doc__ = doc
+    return load
 
 
 def _read_cifar10(root, verify):
@@ -568,19 +562,18 @@ def _read_cifar10(root, verify):
     return _cached(_signature("cifar10", folder, (verify,)), lambda: _read_cifar(folder, verify))
 
 
-@declare(IMAGE_SCHEMA, static=True, local=True, check=_check_image(_read_cifar10), input_shape=(3, 32, 32))
-def load_cifar10(
-    root: str | None = None,
-    verify_checksum: bool = True,
-    val_fraction: float = 0.1,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """CIFAR-10 from its python batches (``root`` or ``root/cifar-10-batches-py``): pixels / 255,
-    flat [n, 3072] in channel, row, column order, input_shape (3, 32, 32)."""
-    raw = _read_cifar10(root, verify_checksum)
-    return _image_dataset(raw, (3, 32, 32), val_fraction, seed, n_train, n_test)
+_IDX_DOC = "from its four IDX files in ``root``: pixels / 255, flat [n, 784], input_shape (1, 28, 28)."
+load_mnist = _image_loader(_read_mnist, (1, 28, 28), "load_mnist", f"MNIST {_IDX_DOC}")
+load_fashion_mnist = _image_loader(
+    _read_fashion, (1, 28, 28), "load_fashion_mnist", f"Fashion-MNIST (the MNIST layout) {_IDX_DOC}"
+)
+load_cifar10 = _image_loader(
+    _read_cifar10,
+    (3, 32, 32),
+    "load_cifar10",
+    "CIFAR-10 from its python batches (``root`` or ``root/cifar-10-batches-py``): pixels / 255, "
+    "flat [n, 3072] in channel, row, column order, input_shape (3, 32, 32).",
+)
 
 
 def _read_shd(root):
