@@ -206,6 +206,17 @@ def sweep_guard(
     return None
 
 
+def baseline_at_chance(baseline: pd.DataFrame, name: str = "baseline", **kw) -> Judgement | None:
+    """The one near-chance rule for a claim's baseline: ``untestable`` when its usable runs do not
+    learn the task (``near_chance`` on validation), since a change to a net that never learned
+    says nothing about the claim; None where the claim can go on."""
+    if near_chance(usable(baseline)):
+        return untestable(
+            f"the {name} does not learn (validation accuracy within {NEAR_CHANCE_MARGIN:g} of chance)", **kw
+        )
+    return None
+
+
 def near_chance(runs: pd.DataFrame, column: str = "val_accuracy") -> bool:
     """Whether a set of runs fails the task: its mean accuracy over seeds lies within
     ``NEAR_CHANCE_MARGIN`` of chance.

@@ -25,6 +25,7 @@ from .core import (
     Claim,
     Judgement,
     accuracy_verdict,
+    baseline_at_chance,
     combine,
     difference,
     experiments_of,
@@ -32,7 +33,6 @@ from .core import (
     interval_verdict,
     judge_choice,
     n_unusable,
-    near_chance,
     no_choice,
     not_run,
     paired,
@@ -81,9 +81,7 @@ def _guard(exp: pd.DataFrame, family: str) -> Judgement | None:
     guard = sweep_guard(base, exp[exp["family"] == family], family)
     if guard is not None:
         return guard
-    if near_chance(usable(base)):
-        return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
-    return None
+    return baseline_at_chance(base)
 
 
 # --- overshoot ----------------------------------------------------------------------------------

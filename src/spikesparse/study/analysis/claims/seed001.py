@@ -30,6 +30,7 @@ from .core import (
     Judgement,
     accuracy_verdict,
     aligned,
+    baseline_at_chance,
     combine,
     difference,
     diverged,
@@ -180,11 +181,9 @@ def _judge_size(runs: pd.DataFrame, small: str, large: str) -> Judgement:
     for name, b in ((small, b_s), (large, b_l)):
         if diverged(b).all():
             return untestable(f"every {name} baseline run diverged ({len(b)})", n_excluded=excluded)
-        if near_chance(usable(b)):
-            return untestable(
-                f"the {name} baseline does not learn (validation accuracy within 0.1 of chance)",
-                n_excluded=excluded,
-            )
+        chance = baseline_at_chance(b, f"{name} baseline", n_excluded=excluded)
+        if chance is not None:
+            return chance
     growth = mean_interval(
         paired(usable(b_l), usable(b_s), lambda t, b: t / b.where(b != 0) - 1, "hidden_rate")
     )
@@ -224,8 +223,9 @@ def _judge_plain(runs: pd.DataFrame) -> Judgement:
     if guard is not None:
         return guard
     base, sweep = not_diverged(all_base), not_diverged(all_sweep)
-    if near_chance(usable(base)):
-        return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
+    chance = baseline_at_chance(base)
+    if chance is not None:
+        return chance
     lam, val_share = _most_switched_off(sweep, sweep["lam"].unique())
     picked = sweep[sweep["lam"] == lam]
     off, base_off = _paired_flags(picked, base)
@@ -275,8 +275,9 @@ def _judge_first_spike(runs: pd.DataFrame) -> Judgement:
     guard = sweep_guard(base, single, "single-phase first-spike", n_excluded=excluded)
     if guard is not None:
         return guard
-    if near_chance(usable(base)):
-        return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
+    chance = baseline_at_chance(base)
+    if chance is not None:
+        return chance
     good = usable(base)
 
     def at(pick: Choice) -> Judgement:
@@ -329,10 +330,9 @@ def _judge_two_phase(runs: pd.DataFrame, variant: pd.DataFrame) -> Judgement:
         return guard
     single, two = not_diverged(all_single), not_diverged(variant)
     base = runs[runs["family"] == "baseline"]
-    if not base.empty and near_chance(usable(base)):
-        return untestable(
-            "the baseline does not learn (validation accuracy within 0.1 of chance)", reading=reading
-        )
+    chance = None if base.empty else baseline_at_chance(base, reading=reading)
+    if chance is not None:
+        return chance
     shared = sorted(set(single["lam"]) & set(two["lam"]))
     most = _most_switched_off(single, shared)
     if most is None or not most[1] > 0:

@@ -17,6 +17,7 @@ from .core import (
     Claim,
     Judgement,
     accuracy_verdict,
+    baseline_at_chance,
     combine,
     difference,
     experiments_of,
@@ -24,7 +25,6 @@ from .core import (
     interval_verdict,
     judge_choice,
     n_unusable,
-    near_chance,
     no_choice,
     not_run,
     paired,
@@ -32,7 +32,6 @@ from .core import (
     reduction,
     register,
     sweep_guard,
-    untestable,
     usable,
     val_reduction,
 )
@@ -62,8 +61,9 @@ def _judge(runs, max_drop: float) -> Judgement:
     guard = sweep_guard(base, sweep, "spike_count", n_excluded=excluded)
     if guard is not None:
         return guard
-    if near_chance(usable(base)):
-        return untestable("the baseline does not learn (validation accuracy within 0.1 of chance)")
+    chance = baseline_at_chance(base)
+    if chance is not None:
+        return chance
     good_base = usable(base)
 
     def at(pick: Choice) -> Judgement:
