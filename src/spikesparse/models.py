@@ -186,7 +186,8 @@ def build_model(
 # ----------------------------------------------------------------------------- layer lists
 
 
-def _pair(v, dims: int) -> tuple[int, ...]:
+def layer_size(v, dims: int) -> tuple[int, ...]:
+    """A layer list's size entry (an integer, or one per spatial dim) as one integer per dim."""
     return tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * dims
 
 
@@ -252,9 +253,9 @@ class ConvSpikingNet(nn.Module):
                 conv = cls(
                     shape[0],
                     int(p["channels"]),
-                    _pair(p["kernel"], dims),
-                    stride=_pair(p.get("stride", 1), dims),
-                    padding=_pair(p.get("padding", 0), dims),
+                    layer_size(p["kernel"], dims),
+                    stride=layer_size(p.get("stride", 1), dims),
+                    padding=layer_size(p.get("padding", 0), dims),
                 )
                 out = [
                     (n + 2 * pad - k) // s + 1
@@ -273,8 +274,8 @@ class ConvSpikingNet(nn.Module):
             elif kind == "pool":
                 if len(shape) < 2:
                     raise ValueError(f"{where}: pools a conv layer's [C, ...] spikes; put it before flatten")
-                size = _pair(p["size"], len(shape) - 1)
-                stride = _pair(p.get("stride", p["size"]), len(shape) - 1)
+                size = layer_size(p["size"], len(shape) - 1)
+                stride = layer_size(p.get("stride", p["size"]), len(shape) - 1)
                 out = [(n - k) // s + 1 for n, k, s in zip(shape[1:], size, stride, strict=True)]
                 if min(out) < 1:
                     raise ValueError(f"{where}: size {list(size)} is larger than its input {list(shape[1:])}")

@@ -31,6 +31,7 @@ from ..conversion import (
     simulate_if,
 )
 from ..layer_spec import check_layers, input_shape_for
+from ..models import layer_size
 from ..optim import Adam
 from ..runtime import seed_everything
 from .analysis.metric_catalog import converted_metrics
@@ -38,10 +39,6 @@ from .metric_config import MetricConfig
 from .split_counts import ConversionCounts
 
 ANN_LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense")
-
-
-def _pair(v, dims: int) -> tuple[int, ...]:
-    return tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * dims
 
 
 def build_ann(
@@ -84,12 +81,12 @@ def build_ann(
             raise ValueError(f"{where}: a converted ANN has {', '.join(ANN_LAYER_KINDS)} layers only")
         if kind in ("conv1d", "conv2d"):
             dims = 1 if kind == "conv1d" else 2
-            padding = _pair(p.get("padding", 0), dims)
+            padding = layer_size(p.get("padding", 0), dims)
             conv = (nn.Conv1d if dims == 1 else nn.Conv2d)(
                 shape[0],
                 int(p["channels"]),
-                _pair(p["kernel"], dims),
-                stride=_pair(p.get("stride", 1), dims),
+                layer_size(p["kernel"], dims),
+                stride=layer_size(p.get("stride", 1), dims),
                 padding=(0,) * dims if first else padding,
             )
             if first:
@@ -103,7 +100,7 @@ def build_ann(
             if p.get("kind", "avg") != "avg":
                 raise ValueError(f"{where}.kind: a converted ANN pools by average only, got {p['kind']!r}")
             dims = len(shape) - 1
-            size, stride = _pair(p["size"], dims), _pair(p.get("stride", p["size"]), dims)
+            size, stride = layer_size(p["size"], dims), layer_size(p.get("stride", p["size"]), dims)
             shape = (shape[0], *_conv_out(shape[1:], size, stride, (0,) * dims, where))
             mods.append((nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(size, stride))
         elif kind == "flatten":
