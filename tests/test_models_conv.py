@@ -436,19 +436,27 @@ def test_conversion_l4_adjustment_is_per_output_channel_of_a_conv_layer():
 
 
 def test_pair_average_pool_is_the_pool_bit_for_bit():
-    """The conv arm's size-2 average pool runs as the mean of strided pairs (faster than
-    F.avg_pool1d on [T * B, C, L]): same values and same input gradients, odd lengths included."""
-    import torch.nn.functional as F
-
-    from spikesparse.models import _avg_pool_pairs
+    """The size-2 average pool runs as the mean of pairs (faster than F.avg_pool1d on
+    [T * B, C, L]): same values and same input gradients, odd lengths included; the
+    ``pooling.AvgPool1d`` module the conversion uses gives the same, and runs PyTorch's pool for
+    every other setting."""
+    from spikesparse.pooling import AvgPool1d, avg_pool_pairs
 
     g = torch.Generator().manual_seed(0)
-    for shape in [(16, 4, 10), (5, 3, 9)]:
+    for shape in [(16, 4, 10), (5, 3, 9), (7, 2, 2)]:
         for x in ((torch.rand(shape, generator=g) < 0.3).float(), torch.randn(shape, generator=g)):
-            a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-            out_a, out_b = F.avg_pool1d(a, 2, 2), _avg_pool_pairs(b)
-            assert torch.equal(out_a, out_b)
-            grad = torch.randn(out_a.shape, generator=g)
-            out_a.backward(grad)
-            out_b.backward(grad)
-            assert torch.equal(a.grad, b.grad)
+            for fast in (avg_pool_pairs, AvgPool1d(2)):
+                a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+                out_a, out_b = F.avg_pool1d(a, 2, 2), fast(b)
+                assert torch.equal(out_a, out_b)
+                grad = torch.randn(out_a.shape, generator=g)
+                out_a.backward(grad)
+                out_b.backward(grad)
+                assert torch.equal(a.grad, b.grad)
+    x = torch.randn(3, 2, 11, generator=g)
+    for size, stride, padding in [(3, 2, 0), (2, 1, 0), (2, 2, 1)]:
+        assert torch.equal(AvgPool1d(size, stride, padding)(x), F.avg_pool1d(x, size, stride, padding))
+    plain = nn.AvgPool1d(2)
+    assert (
+        isinstance(AvgPool1d.like(plain), AvgPool1d) and AvgPool1d.like(nn.Flatten()).__class__ is nn.Flatten
+    )

@@ -32,6 +32,7 @@ from .checks import check_batch
 from .draws import bernoulli_spikes
 from .metrics import layer_op_counts
 from .neurons import IFParams, if_state, if_step
+from .pooling import AvgPool1d
 
 # The converted net's hidden neuron: integrate-and-fire, threshold 1 (weights are normalized to it).
 IF_NEURON = IFParams(threshold=1.0)
@@ -165,7 +166,7 @@ class ReLUStages:
                 if pending and isinstance(pending[-1], InputAffine):
                     raise ValueError(f"convert: module {i} follows the InputAffine, which must be last")
                 _check_linear_op(i, m)
-                pending.append(m)
+                pending.append(AvgPool1d.like(m))  # the same pool, in its fast form
             elif not isinstance(m, _DROPPED):
                 raise ValueError(
                     f"convert: module {i} is {type(m).__name__}; supported: Linear, Conv1d/2d/3d, ReLU, "

@@ -12,6 +12,7 @@ from torch import nn
 from .layer_spec import LAYER_KINDS, input_shape_for
 from .neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, run_lif
 from .neurons.readout import readout_from_pool, time_pool, time_weights
+from .pooling import avg_pool
 
 
 class HiddenSpikes(list):
@@ -433,12 +434,7 @@ class ConvSpikingNet(nn.Module):
         return out
 
 
-_POOLS = {
-    ("avg", 1): F.avg_pool1d,
-    ("max", 1): F.max_pool1d,
-    ("avg", 2): F.avg_pool2d,
-    ("max", 2): F.max_pool2d,
-}
+_MAX_POOLS = {1: F.max_pool1d, 2: F.max_pool2d}
 
 
 def over_time(fn, h: torch.Tensor) -> torch.Tensor:
@@ -452,18 +448,9 @@ def over_time(fn, h: torch.Tensor) -> torch.Tensor:
 def _pool(h: torch.Tensor, step: tuple) -> torch.Tensor:
     """A plan's pooling step on ``[T, B, C, ...]``, all T steps in one call."""
     _, kind, size, stride, _shape = step
-    if kind == "avg" and tuple(size) == (2,) and tuple(stride) == (2,):
-        return over_time(_avg_pool_pairs, h)
-    return over_time(lambda v: _POOLS[kind, len(size)](v, size, stride), h)
-
-
-def _avg_pool_pairs(v: torch.Tensor) -> torch.Tensor:
-    """``F.avg_pool1d(v, 2, 2)`` as the mean of strided pairs, bit for bit (``(a + b) / 2`` is
-    what the pool computes, forward and backward), about 6x faster on the conv arm's shapes:
-    the pool's CPU kernel is slow on ``[T * B, C, L]`` (measured: 29 % of a W3 training step,
-    ``benchmarks/bench_kernels.py``)."""
-    n = v.shape[-1] // 2
-    return (v[..., 0 : 2 * n : 2] + v[..., 1 : 2 * n : 2]) / 2
+    if kind == "avg":
+        return over_time(lambda v: avg_pool(v, size, stride), h)
+    return over_time(lambda v: _MAX_POOLS[len(size)](v, size, stride), h)
 
 
 class _Recurrent(nn.Module):

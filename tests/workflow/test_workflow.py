@@ -281,3 +281,33 @@ def test_invalid_config_stops_before_any_job(tmp_path, edit, key):
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("config error at")]
     assert len(error_lines) == 1 and key in error_lines[0], proc.stderr
     assert not (workdir / paths.RESULTS).exists(), "no job may have run"
+
+
+def test_longest_jobs_start_first(tmp_path):
+    """Training and conversion jobs carry a priority from their estimated FLOPs
+    (budget.job_priority), so with more ready jobs than cores the longest start first: in the
+    default study a 1-D conv E2 job (5 runs of 20 epochs) before an E1 job, and an ANN before
+    its own conversion (the pair is one chain)."""
+    from spikesparse.study.budget import job_priority
+
+    assert job_priority(1e9) == 0 and job_priority(1e12) == 30 and job_priority(0) == 0
+    assert job_priority(5e12) > job_priority(4e12)
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = snakemake(workdir, "-n", "--cores", "2", "--configfile", str(workdir / "config.yaml"))
+    out = proc.stdout + proc.stderr
+    priority: dict[str, set[int]] = {}
+    rule = where = None
+    for line in out.splitlines():
+        text = line.strip()
+        if line.startswith("rule "):
+            rule, where = line.split()[1].rstrip(":"), ""
+        elif text.startswith("wildcards:"):
+            where = text.split(":", 1)[1].strip()
+        elif text.startswith("priority:") and rule:
+            priority.setdefault(f"{rule} {where}".strip(), set()).add(int(text.split(":")[1]))
+    conv_e2 = priority["train_e2_conv_mnist1d method=baseline, lam=0.0"]
+    e1 = [p for key, p in priority.items() if key.startswith("train_e1 ")]
+    assert e1 and min(conv_e2) > max(max(p) for p in e1)
+    ann = priority["train_ann experiment=e4_conv_mnist1d, seed=0"]
+    convert = priority["convert experiment=e4_conv_mnist1d, seed=0"]
+    assert min(ann) > max(convert) > 0

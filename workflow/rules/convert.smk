@@ -1,4 +1,4 @@
-from spikesparse.study.budget import conversion_resources
+from spikesparse.study.budget import conversion_priority, conversion_resources
 
 
 rule train_ann:
@@ -11,6 +11,8 @@ rule train_ann:
         f"{paths.LOGS}/train_ann/{{experiment}}/seed={{seed}}.log",
     benchmark:
         f"{paths.BENCHMARKS}/train_ann/{{experiment}}/seed={{seed}}.tsv"
+    # longest first, the ANN with its conversion (spikesparse.study.budget.job_priority)
+    priority: lambda wc: conversion_priority(config, wc.experiment, "train")
     conda:
         "../envs/spikesparse.yaml"
     threads: config["threads"]
@@ -38,6 +40,7 @@ rule convert:
         f"{paths.LOGS}/convert/{{experiment}}/seed={{seed}}.log",
     benchmark:
         f"{paths.BENCHMARKS}/convert/{{experiment}}/seed={{seed}}.tsv"
+    priority: lambda wc: conversion_priority(config, wc.experiment, "convert")
     conda:
         "../envs/spikesparse.yaml"
     threads: config["threads"]

@@ -6,7 +6,7 @@
 # spec or seed list reruns that setting's job, all of its seeds. One rule per seed list
 # (runs.train_rules): `train_<experiment>`, and `train_<experiment>_<method>` for a method with
 # its own seeds.
-from spikesparse.study.budget import rule_mem_mb, rule_runtime_min
+from spikesparse.study.budget import rule_mem_mb, rule_priority, rule_runtime_min
 
 for train_rule in TRAIN_RULES:
 
@@ -28,6 +28,8 @@ for train_rule in TRAIN_RULES:
             train_job_file(paths.BENCHMARKS, train_rule, "tsv")
         wildcard_constraints:
             method="|".join(re.escape(m) for m in train_rule.methods),
+        # longest first (spikesparse.study.budget.job_priority)
+        priority: rule_priority(config, train_rule.experiment, len(train_rule.seeds))
         conda:
             "../envs/spikesparse.yaml"
         threads: config["threads"]

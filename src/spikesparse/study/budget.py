@@ -316,6 +316,31 @@ def rule_runtime_min(config: dict, experiment: str, runs_per_job: int, floor: in
     return max(floor, int(math.ceil(2 * est["flops"] * runs_per_job / rate / 60)))
 
 
+def job_priority(flops: float) -> int:
+    """Snakemake ``priority`` of a job estimated at ``flops``: 10 per decade above 1 GFLOP.
+
+    Why: with more jobs than cores, Snakemake starts the ready jobs of highest priority first.
+    Longest first leaves only short jobs for the end, so both cores stay busy until the last
+    training job and the serial tail starts sooner (a job started last that runs for minutes
+    keeps the other core idle). Numbers do not depend on the order."""
+    return max(0, int(round(10 * math.log10(max(float(flops), 1.0) / 1e9))))
+
+
+def rule_priority(config: dict, experiment: str, runs_per_job: int) -> int:
+    """``job_priority`` of a training job of ``experiment`` that trains ``runs_per_job`` runs."""
+    est = experiment_estimates_cached(config).get(experiment)
+    return 0 if est is None else job_priority(est["flops"] * runs_per_job)
+
+
+def conversion_priority(config: dict, name: str, step: str) -> int:
+    """``job_priority`` of a ``train_ann`` job (its FLOPs and its ``convert`` job's: the pair is
+    one chain) or of a ``convert`` job (``step="convert"``)."""
+    est = conversion_estimates(config).get(name)
+    if est is None:
+        return 0
+    return job_priority(est["flops"] if step == "train" else est["convert_flops"])
+
+
 _CACHE: dict[str, dict] = {}
 
 

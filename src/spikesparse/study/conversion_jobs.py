@@ -33,6 +33,7 @@ from ..conversion import (
 from ..layer_spec import check_layers, input_shape_for
 from ..models import layer_size
 from ..optim import Adam
+from ..pooling import AvgPool1d
 from ..runtime import seed_everything
 from .analysis.metric_catalog import converted_metrics
 from .metric_config import MetricConfig
@@ -102,7 +103,7 @@ def build_ann(
             dims = len(shape) - 1
             size, stride = layer_size(p["size"], dims), layer_size(p.get("stride", p["size"]), dims)
             shape = (shape[0], *_conv_out(shape[1:], size, stride, (0,) * dims, where))
-            mods.append((nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(size, stride))
+            mods.append((AvgPool1d if dims == 1 else nn.AvgPool2d)(size, stride))
         elif kind == "flatten":
             shape = (math.prod(shape),)
             mods.append(nn.Flatten())
