@@ -169,6 +169,27 @@ def test_the_ceiling_is_the_efficiency_of_the_products_alone(results):
     assert "| e4_digits | 2 | 2.0 | 20.0 % |" in printed and "ceiling 100.0 %" in printed
 
 
+def test_an_experiment_without_a_products_bound_is_left_out_of_the_ceiling(results):
+    """A conv run has no products-alone bound (NaN): its experiment gets none (not 0 s), and the
+    study's ceiling is over the other experiments only (a NaN summed as 0 s put the default
+    study's ceiling at 104.7 %)."""
+    peak = 1e-6
+    metas = SB.dataset_metas(results)
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    flops = pd.concat([SB.run_flops(runs, metas), SB.conversion_flops(results, metas)], ignore_index=True)
+    products = SB.run_products_seconds(
+        runs, metas, seconds=lambda ps: sum(p.flops for p in ps) / (peak * 1e9)
+    )
+    products.loc[products["experiment"] == "e3_digits", "products_s"] = float("nan")
+    bench = SB.read_benchmarks(results / "benchmarks", {"e1", "e3_digits", "e4_digits"})
+    table = SB.study_table(bench, flops, peak, products)
+    e3 = table["per_experiment"]["e3_digits"]
+    assert e3["products_s"] is None and e3["ceiling"] is None
+    alone = table["products_alone"]
+    assert alone["experiments"] == 1 and alone["ceiling"] == pytest.approx(1.0)
+    assert alone["job_s"] == table["per_experiment"]["e1"]["job_s"]
+
+
 def test_benchmarks_attributed_to_rules_and_experiments(results):
     bench = SB.read_benchmarks(results / "benchmarks", {"e1", "e3_digits", "e4_digits"})
     by_file = bench.set_index("file")

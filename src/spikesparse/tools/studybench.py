@@ -385,9 +385,13 @@ def study_table(
         "per_experiment": per_experiment,
     }
     if products is not None:
-        by_exp = products.groupby("experiment")["products_s"].sum()
+        # An experiment with a run that has no bound (a conv run: NaN) has none: a plain sum
+        # would count its NaN as 0 s and put a ceiling above 100 % on the whole study.
+        by_exp = products.groupby("experiment")["products_s"].agg(
+            lambda s: float(s.sum()) if s.notna().all() else math.nan
+        )
         for exp, r in per_experiment.items():
-            p = float(by_exp[exp]) if exp in by_exp.index else None
+            p = float(by_exp[exp]) if exp in by_exp.index and not math.isnan(by_exp[exp]) else None
             r["products_s"] = p
             r["ceiling"] = efficiency(r["gflop"] * 1e9, p) if p is not None else None
         covered = [r for r in per_experiment.values() if r["products_s"] is not None]
