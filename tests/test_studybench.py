@@ -146,9 +146,9 @@ def test_products_alone_follow_the_batches(results):
         SB.run_products_seconds(runs.drop(columns="cfg.training.batch_size"), SB.dataset_metas(results))
 
 
-def test_the_ceiling_is_the_efficiency_of_the_products_alone(results):
-    """With products timed at exactly the peak, the ceiling is 100 % per SNN experiment and over
-    them; conversion experiments (no products) get none."""
+def _table_at_peak(results, unbounded: str | None = None) -> dict:
+    """The study table of the fixture with every run's products timed at exactly the peak;
+    ``unbounded``: an experiment whose runs get no bound (NaN, as a conv run)."""
     peak = 1e-6
     metas = SB.dataset_metas(results)
     runs = pd.read_csv(results / "tables" / "runs.csv")
@@ -156,8 +156,16 @@ def test_the_ceiling_is_the_efficiency_of_the_products_alone(results):
     products = SB.run_products_seconds(
         runs, metas, seconds=lambda ps: sum(p.flops for p in ps) / (peak * 1e9)
     )
+    if unbounded:
+        products.loc[products["experiment"] == unbounded, "products_s"] = float("nan")
     bench = SB.read_benchmarks(results / "benchmarks", {"e1", "e3_digits", "e4_digits"})
-    table = SB.study_table(bench, flops, peak, products)
+    return SB.study_table(bench, flops, peak, products)
+
+
+def test_the_ceiling_is_the_efficiency_of_the_products_alone(results):
+    """With products timed at exactly the peak, the ceiling is 100 % per SNN experiment and over
+    them; conversion experiments (no products) get none."""
+    table = _table_at_peak(results)
     assert table["per_experiment"]["e1"]["ceiling"] == pytest.approx(1.0)
     assert table["per_experiment"]["e1"]["products_s"] == pytest.approx(E1_FLOPS / 1000.0)
     assert table["per_experiment"]["e4_digits"]["ceiling"] is None
@@ -173,16 +181,7 @@ def test_an_experiment_without_a_products_bound_is_left_out_of_the_ceiling(resul
     """A conv run has no products-alone bound (NaN): its experiment gets none (not 0 s), and the
     study's ceiling is over the other experiments only (a NaN summed as 0 s put the default
     study's ceiling at 104.7 %)."""
-    peak = 1e-6
-    metas = SB.dataset_metas(results)
-    runs = pd.read_csv(results / "tables" / "runs.csv")
-    flops = pd.concat([SB.run_flops(runs, metas), SB.conversion_flops(results, metas)], ignore_index=True)
-    products = SB.run_products_seconds(
-        runs, metas, seconds=lambda ps: sum(p.flops for p in ps) / (peak * 1e9)
-    )
-    products.loc[products["experiment"] == "e3_digits", "products_s"] = float("nan")
-    bench = SB.read_benchmarks(results / "benchmarks", {"e1", "e3_digits", "e4_digits"})
-    table = SB.study_table(bench, flops, peak, products)
+    table = _table_at_peak(results, unbounded="e3_digits")
     e3 = table["per_experiment"]["e3_digits"]
     assert e3["products_s"] is None and e3["ceiling"] is None
     alone = table["products_alone"]
