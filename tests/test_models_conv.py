@@ -460,3 +460,21 @@ def test_pair_average_pool_is_the_pool_bit_for_bit():
     assert (
         isinstance(AvgPool1d.like(plain), AvgPool1d) and AvgPool1d.like(nn.Flatten()).__class__ is nn.Flatten
     )
+
+
+def test_window_out_is_torchs_output_size():
+    """layer_spec.window_out, the one output-size rule of the models, the E4 ANN and the cost
+    estimate, gives the length PyTorch's convolutions and pools give (padding and stride)."""
+    from spikesparse.layer_spec import window_out
+
+    x = torch.zeros(1, 1, 11, 9)
+    for kernel, stride, padding in [
+        ((3, 3), (1, 1), (0, 0)),
+        ((5, 2), (2, 3), (2, 1)),
+        ((2, 2), (2, 2), (0, 0)),
+    ]:
+        conv = F.conv2d(x, torch.zeros(1, 1, *kernel), stride=stride, padding=padding)
+        assert window_out((11, 9), kernel, stride, padding) == list(conv.shape[2:])
+        pool = F.avg_pool2d(x, kernel, stride)
+        assert window_out((11, 9), kernel, stride) == list(pool.shape[2:])
+    assert window_out((4,), (5,), (1,)) == [0]  # larger than its input: below 1, the caller reports it

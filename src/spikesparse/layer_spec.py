@@ -12,6 +12,17 @@ import math
 LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense", "recurrent")
 
 
+def window_out(sizes, kernel, stride, padding=None) -> list[int]:
+    """Output length per spatial dimension of a convolution or pooling window sliding over
+    ``sizes``: ``(n + 2 * padding - kernel) // stride + 1`` (PyTorch's rule, floor mode).
+
+    One rule for every shape walk (the models, the E4 ANN, the cost estimate), so they cannot
+    disagree on a layer's size. A value below 1 means the window is larger than its padded input;
+    each caller reports that in its own terms."""
+    padding = padding if padding is not None else (0,) * len(sizes)
+    return [(n + 2 * pad - k) // s + 1 for n, k, s, pad in zip(sizes, kernel, stride, padding, strict=True)]
+
+
 def input_shape_for(
     model_spec: dict, n_features: int, dataset_shape: list[int] | tuple[int, ...] | None = None
 ) -> tuple[int, ...]:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layer_spec import LAYER_KINDS, input_shape_for
+from .layer_spec import LAYER_KINDS, input_shape_for, window_out
 from .neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, run_lif
 from .neurons.readout import readout_from_pool, time_pool, time_weights
 from .pooling import avg_pool
@@ -258,12 +258,7 @@ class ConvSpikingNet(nn.Module):
                     stride=layer_size(p.get("stride", 1), dims),
                     padding=layer_size(p.get("padding", 0), dims),
                 )
-                out = [
-                    (n + 2 * pad - k) // s + 1
-                    for n, k, s, pad in zip(
-                        shape[1:], conv.kernel_size, conv.stride, conv.padding, strict=True
-                    )
-                ]
+                out = window_out(shape[1:], conv.kernel_size, conv.stride, conv.padding)
                 if min(out) < 1:
                     raise ValueError(
                         f"{where}: kernel {list(conv.kernel_size)} is larger than its padded "
@@ -277,7 +272,7 @@ class ConvSpikingNet(nn.Module):
                     raise ValueError(f"{where}: pools a conv layer's [C, ...] spikes; put it before flatten")
                 size = layer_size(p["size"], len(shape) - 1)
                 stride = layer_size(p.get("stride", p["size"]), len(shape) - 1)
-                out = [(n - k) // s + 1 for n, k, s in zip(shape[1:], size, stride, strict=True)]
+                out = window_out(shape[1:], size, stride)
                 if min(out) < 1:
                     raise ValueError(f"{where}: size {list(size)} is larger than its input {list(shape[1:])}")
                 shape = (shape[0], *out)

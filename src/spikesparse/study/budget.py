@@ -32,7 +32,7 @@ import json
 import math
 import os
 
-from ..layer_spec import input_shape_for
+from ..layer_spec import input_shape_for, window_out
 
 ACT_COPIES = 4
 BASE_MB = 600
@@ -64,7 +64,7 @@ def layer_plan(model: dict, n_in: int, input_shape=None) -> list[dict]:
             dims = 1 if kind == "conv1d" else 2
             c_in, spatial = shape[0], shape[1:]
             k, s, pad = (_pair(p.get(key, d)) for key, d in (("kernel", 3), ("stride", 1), ("padding", 0)))
-            out = [max(1, (spatial[i] + 2 * pad[i] - k[i]) // s[i] + 1) for i in range(dims)]
+            out = [max(1, n) for n in window_out(spatial, k[:dims], s[:dims], pad[:dims])]
             taps = math.prod(k[:dims])
             shape = [int(p["channels"]), *out]
             macs = math.prod(shape) * taps * c_in
@@ -75,7 +75,11 @@ def layer_plan(model: dict, n_in: int, input_shape=None) -> list[dict]:
         elif kind == "pool":
             size = _pair(p.get("size", 2))
             stride = _pair(p.get("stride", p.get("size", 2)))
-            shape = [shape[0], *(max(1, (d - size[i]) // stride[i] + 1) for i, d in enumerate(shape[1:]))]
+            spatial = shape[1:]
+            shape = [
+                shape[0],
+                *(max(1, n) for n in window_out(spatial, size[: len(spatial)], stride[: len(spatial)])),
+            ]
             plan.append({"kind": kind, "outputs": math.prod(shape), "macs": 0, "params": 0, "spikes": False})
         elif kind == "flatten":
             shape = [math.prod(shape)]

@@ -30,7 +30,7 @@ from ..conversion import (
     normalize,
     simulate_if,
 )
-from ..layer_spec import check_layers, input_shape_for
+from ..layer_spec import check_layers, input_shape_for, window_out
 from ..models import layer_size
 from ..optim import Adam
 from ..pooling import AvgPool1d
@@ -128,7 +128,7 @@ def _relu_block(dropout: float):
 
 
 def _conv_out(sizes, kernel, stride, padding, where: str) -> list[int]:
-    out = [(n + 2 * pad - k) // s + 1 for n, k, s, pad in zip(sizes, kernel, stride, padding, strict=True)]
+    out = window_out(sizes, kernel, stride, padding)
     if min(out) < 1:
         raise ValueError(f"{where}: kernel {list(kernel)} is larger than its padded input {list(sizes)}")
     return out
