@@ -120,3 +120,23 @@ def test_evaluation_membrane_updates_and_raster_match_the_traces():
     assert len(m["layer_silent_fractions"]) == 2
     logits = net(batches[0]).logits
     torch.testing.assert_close(traces[0].readout_mem.mean(0), logits, rtol=1e-5, atol=1e-5)
+
+
+def test_synaptic_fan_sums_the_synaptic_map():
+    """synaptic_fan is the map's adjoint on ones: x . fan equals the sum of synaptic_map(x) for
+    conv layers with stride and padding and for a dense layer, exactly for counts and 0/1 weights
+    (the op counts take it instead of three float64 convolutions over the whole input)."""
+    from spikesparse.metrics import synaptic_fan, synaptic_map
+
+    g = torch.Generator().manual_seed(0)
+    layers = [
+        (torch.nn.Conv1d(3, 4, 3, stride=2, padding=1), (3, 11)),
+        (torch.nn.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 0)), (2, 7, 5)),
+        (torch.nn.Linear(6, 5), (6,)),
+    ]
+    for layer, in_shape in layers:
+        w = (torch.rand(layer.weight.shape, generator=g) < 0.6).double()
+        x = torch.randint(0, 3, (4, *in_shape), generator=g).double()
+        fan = synaptic_fan(layer, w, in_shape)
+        assert fan.shape == in_shape
+        assert float((x * fan).sum()) == float(synaptic_map(layer, x, w).sum())

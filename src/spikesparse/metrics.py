@@ -118,6 +118,27 @@ def synaptic_map(layer: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor) 
     return conv(x, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
 
 
+def synaptic_fan(layer: torch.nn.Module, weight: torch.Tensor, in_shape) -> torch.Tensor:
+    """Per input position of ``in_shape``: the sum of ``weight`` over the synapses that position
+    meets, so that ``synaptic_map(layer, x, weight).sum()`` is ``(x * synaptic_fan(...)).sum()``.
+
+    Why: the map is linear, so an op count summed over a layer's outputs is a dot product of the
+    input with this map (the map's adjoint applied to ones), computed once per layer. Counting
+    ``[T * B, C, L]`` inputs through a float64 convolution three times was half of a conv run's
+    evaluation. For counts and 0/1 weights every term is an integer, so both ways give the same
+    float64 sums, whatever the order."""
+    probe = torch.zeros(1, *in_shape, dtype=weight.dtype, device=weight.device)
+    grads = {
+        torch.nn.Conv1d: torch.nn.grad.conv1d_input,
+        torch.nn.Conv2d: torch.nn.grad.conv2d_input,
+        torch.nn.Conv3d: torch.nn.grad.conv3d_input,
+    }.get(type(layer))
+    if grads is None:
+        return weight.sum(dim=0)
+    ones = torch.ones_like(synaptic_map(layer, probe, weight))
+    return grads(probe.shape, weight, ones, layer.stride, layer.padding, layer.dilation, layer.groups)[0]
+
+
 def layer_op_counts(
     layer: torch.nn.Module, inputs: torch.Tensor, spikes: bool | None = None
 ) -> dict[str, float]:
@@ -136,7 +157,7 @@ def layer_op_counts(
     pool is fed the number of spikes in each window, ``models.ConvSpikingNet.synaptic_inputs``;
     a count of 2 is two accumulates), ``False`` every step analog (MACs); None, the default,
     applies NeuroBench's per-step rule.
-    Convolutions count their real fan-out (``synaptic_map``)."""
+    Convolutions count their real fan-out (``synaptic_map``, summed through ``synaptic_fan``)."""
     T, B = inputs.shape[:2]
     x = inputs.reshape(T * B, *inputs.shape[2:]).double()
     w = layer.weight.detach().double()
@@ -147,10 +168,16 @@ def layer_op_counts(
     else:
         step_binary = torch.full((T,), bool(spikes))
         events = x.abs()
-    live = synaptic_map(layer, events, (w != 0).double()).reshape(T, -1).sum(dim=1).cpu()
-    macs = synaptic_map(layer, nonzero, (w != 0).double()).reshape(T, -1).sum(dim=1).cpu()
-    every = synaptic_map(layer, events, torch.ones_like(w)).reshape(T, -1).sum(dim=1).cpu()
-    dense = float(synaptic_map(layer, torch.ones_like(x[:1]), torch.ones_like(w)).sum()) * T * B
+    fan_live = synaptic_fan(layer, (w != 0).double(), inputs.shape[2:]).reshape(-1)
+    fan_all = synaptic_fan(layer, torch.ones_like(w), inputs.shape[2:]).reshape(-1)
+
+    def per_step(v: torch.Tensor, fan: torch.Tensor) -> torch.Tensor:
+        return (v.reshape(T, B, -1) @ fan).sum(dim=1).cpu()
+
+    live = per_step(events, fan_live)
+    macs = per_step(nonzero, fan_live)
+    every = per_step(events, fan_all)
+    dense = float(fan_all.sum()) * T * B
     return {
         "acs": float(live[step_binary].sum()),
         "macs": float(macs[~step_binary].sum()),
