@@ -95,6 +95,14 @@ def nonzero_input_counts(inputs: torch.Tensor) -> torch.Tensor:
     return (inputs != 0).reshape(-1, inputs.shape[-1]).sum(dim=0).double()
 
 
+# A conv layer's map and its adjoint (the input gradient), by layer type.
+_CONVS = {
+    torch.nn.Conv1d: (torch.nn.functional.conv1d, torch.nn.grad.conv1d_input),
+    torch.nn.Conv2d: (torch.nn.functional.conv2d, torch.nn.grad.conv2d_input),
+    torch.nn.Conv3d: (torch.nn.functional.conv3d, torch.nn.grad.conv3d_input),
+}
+
+
 def synaptic_map(layer: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``layer``'s linear map (no bias) applied to ``x`` ``[M, *in_shape]`` with ``weight`` in
     place of its own: the one way every op count here meets a layer's real fan-out.
@@ -106,16 +114,12 @@ def synaptic_map(layer: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor) 
     fewer, or none); for a dense layer it is ``counts x fan_out``. ``layer`` is an
     ``nn.Linear``, an ``nn.Conv1d/2d/3d`` (zero padding), or anything with a 2-D ``weight``
     ``[out, in]`` (a recurrent weight)."""
-    conv = {
-        torch.nn.Conv1d: torch.nn.functional.conv1d,
-        torch.nn.Conv2d: torch.nn.functional.conv2d,
-        torch.nn.Conv3d: torch.nn.functional.conv3d,
-    }.get(type(layer))
+    conv = _CONVS.get(type(layer))
     if conv is None:
         return torch.nn.functional.linear(x, weight)
     if layer.padding_mode != "zeros":
         raise ValueError(f"padding_mode {layer.padding_mode!r} is not supported (only zeros)")
-    return conv(x, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+    return conv[0](x, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
 
 
 def synaptic_fan(layer: torch.nn.Module, weight: torch.Tensor, in_shape) -> torch.Tensor:
@@ -128,15 +132,11 @@ def synaptic_fan(layer: torch.nn.Module, weight: torch.Tensor, in_shape) -> torc
     evaluation. For counts and 0/1 weights every term is an integer, so both ways give the same
     float64 sums, whatever the order."""
     probe = torch.zeros(1, *in_shape, dtype=weight.dtype, device=weight.device)
-    grads = {
-        torch.nn.Conv1d: torch.nn.grad.conv1d_input,
-        torch.nn.Conv2d: torch.nn.grad.conv2d_input,
-        torch.nn.Conv3d: torch.nn.grad.conv3d_input,
-    }.get(type(layer))
-    if grads is None:
+    conv = _CONVS.get(type(layer))
+    if conv is None:
         return weight.sum(dim=0)
     ones = torch.ones_like(synaptic_map(layer, probe, weight))
-    return grads(probe.shape, weight, ones, layer.stride, layer.padding, layer.dilation, layer.groups)[0]
+    return conv[1](probe.shape, weight, ones, layer.stride, layer.padding, layer.dilation, layer.groups)[0]
 
 
 def layer_op_counts(
