@@ -3,8 +3,9 @@
 Why a module of its own: PyTorch's CPU average-pool kernel is slow on the study's shapes (many
 short rows, ``[T * B, C, L]``): it was 29 % of a conv SNN training step (``make bench``, W3) and
 43 % of a converted conv net's simulation. The size-2, stride-2 pool of one dimension, the
-study's only pool, is the mean of each pair, ``(a + b) / 2``: what the kernel computes, forward
-and backward, so the fast form gives the same bits (tested). Every other pool runs PyTorch's.
+default study's only pool, is the mean of each pair, ``(a + b) / 2``: what the kernel computes,
+forward and backward, so the fast form gives the same bits (tested). Every other pool runs
+PyTorch's.
 """
 
 from __future__ import annotations
