@@ -131,10 +131,10 @@ def synaptic_fan(layer: torch.nn.Module, weight: torch.Tensor, in_shape) -> torc
     ``[T * B, C, L]`` inputs through a float64 convolution three times was half of a conv run's
     evaluation. For counts and 0/1 weights every term is an integer, so both ways give the same
     float64 sums, whatever the order."""
-    probe = torch.zeros(1, *in_shape, dtype=weight.dtype, device=weight.device)
     conv = _CONVS.get(type(layer))
     if conv is None:
         return weight.sum(dim=0)
+    probe = torch.zeros(1, *in_shape, dtype=weight.dtype, device=weight.device)
     ones = torch.ones_like(synaptic_map(layer, probe, weight))
     return conv[1](probe.shape, weight, ones, layer.stride, layer.padding, layer.dilation, layer.groups)[0]
 
