@@ -384,3 +384,41 @@ def test_counts_output_is_bit_identical_to_summing_the_spikes(case, others, back
     with torch.no_grad():  # the inference path returns the same counts
         c_i = run_lif(cur, w, p, pool=pool, counts=True)[-1]
     assert torch.equal(c_i, c_r)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_feedforward_loops_give_each_neuron_the_same_numbers_in_any_tile(reset, threads):
+    """The compiled feed-forward loops run neurons in tiles (each tile's whole time loop, then the
+    next). Neurons are independent, so a neuron's spikes, surrogate, count and current gradient
+    must not depend on which tile it falls in, how many neurons sit beside it or how many threads
+    run: a layer of 3 tiles and a remainder gives, bit for bit, what each of its neurons gives
+    alone in a one-neuron layer."""
+    from spikesparse._ext import extension
+
+    ext = extension()
+    assert ext is not None, "the compiled loops must build on this machine"
+    gen = torch.Generator().manual_seed(7)
+    T, B, N = 6, 3, 2048 + 37  # B * N = 3 tiles of 2,048 neurons and a remainder
+    cur = torch.randn(T, B, N, generator=gen) * 0.8 + 0.4
+    g_s, g_m = torch.randn(T, B, N, generator=gen), torch.randn(T, B, N, generator=gen)
+    g_c, g_p = torch.randn(B, N, generator=gen), torch.randn(B, N, generator=gen)
+    c = readout_weights(T, 0.9)
+    zero = reset == "zero"
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+
+        def layer(x, gs, gm, gc, gp):
+            s, sg, m, n = ext.ff_forward(x, 0.9, 1.0, 25.0, zero, True, True)
+            grad = ext.ff_backward(gs, gm, sg, s, 0.9, zero, pool_c=c, grad_pooled=gp, grad_counts=gc)
+            return [s, sg, m, n, grad]
+
+        whole = layer(cur, g_s, g_m, g_c, g_p)
+    finally:
+        torch.set_num_threads(previous)
+    assert 0 < whole[0].mean() < 1
+    for b, i in [(0, 0), (1, 2047), (2, 5), (2, 2048), (2, N - 1), (1, 1000)]:
+        alone = layer(*(t[..., b : b + 1, i : i + 1].contiguous() for t in (cur, g_s, g_m, g_c, g_p)))
+        for a, w in zip(alone, whole, strict=True):
+            assert torch.equal(a.squeeze(), w[..., b, i])

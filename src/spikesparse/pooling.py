@@ -23,20 +23,21 @@ def avg_pool_pairs(v: torch.Tensor) -> torch.Tensor:
 
 class _PairMean(torch.autograd.Function):
     """Forward: ``(even + odd) / 2`` over strided views, one elementwise pass (a sum over a
-    trailing dimension of 2 is a slow reduction). Backward: ``grad / 2`` written to both members
-    of each pair in one broadcasting copy (autograd's backward of the two strided slices would
-    allocate and zero-fill an input-sized tensor per slice, 10 % of a conv SNN epoch)."""
+    trailing dimension of 2 is a slow reduction), the division in place. Backward: ``grad / 2``
+    written to both members of each pair by one division of the broadcast gradient (autograd's
+    backward of the two strided slices would allocate and zero-fill an input-sized tensor per
+    slice, 10 % of a conv SNN epoch)."""
 
     @staticmethod
     def forward(ctx, v):  # noqa: D401
         n = v.shape[-1] // 2
         ctx.odd = v.shape[-1] % 2
-        return (v[..., 0 : 2 * n : 2] + v[..., 1 : 2 * n : 2]) / 2
+        return torch.add(v[..., 0 : 2 * n : 2], v[..., 1 : 2 * n : 2]).div_(2)  # one buffer
 
     @staticmethod
     def backward(ctx, grad):
-        half = grad / 2
-        g = half.unsqueeze(-1).expand(*half.shape, 2).flatten(-2)
+        pairs = grad.unsqueeze(-1).expand(*grad.shape, 2)
+        g = torch.div(pairs, 2).flatten(-2)  # the halves written straight into place
         return F.pad(g, (0, 1)) if ctx.odd else g
 
 
