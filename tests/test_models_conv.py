@@ -435,16 +435,28 @@ def test_conversion_l4_adjustment_is_per_output_channel_of_a_conv_layer():
     torch.testing.assert_close(adjusted.bias, plain.bias / factors)
 
 
-def test_pair_average_pool_is_the_pool_bit_for_bit():
+@pytest.mark.parametrize("path", ["compiled", "pytorch"])
+def test_pair_average_pool_is_the_pool_bit_for_bit(path, monkeypatch):
     """The size-2 average pool runs as the mean of pairs (faster than F.avg_pool1d on
-    [T * B, C, L]): same values and same input gradients, odd lengths included; the
-    ``pooling.AvgPool1d`` module the conversion uses gives the same, and runs PyTorch's pool for
-    every other setting."""
+    [T * B, C, L]), on the compiled kernel (CPU, float32/float64) and on the PyTorch ops that
+    stand in without it: same values and same input gradients, odd lengths, float64 and a
+    non-contiguous input included; the ``pooling.AvgPool1d`` module the conversion uses gives the
+    same, and runs PyTorch's pool for every other setting."""
+    from spikesparse import pooling
     from spikesparse.pooling import AvgPool1d, avg_pool_pairs
 
+    if path == "pytorch":
+        monkeypatch.setenv("SPIKESPARSE_NO_EXT", "1")
+    else:
+        monkeypatch.delenv("SPIKESPARSE_NO_EXT", raising=False)
+    assert (pooling._compiled(torch.zeros(2)) is not None) == (path == "compiled")
     g = torch.Generator().manual_seed(0)
-    for shape in [(16, 4, 10), (5, 3, 9), (7, 2, 2)]:
-        for x in ((torch.rand(shape, generator=g) < 0.3).float(), torch.randn(shape, generator=g)):
+    wide = torch.randn(4, 3, 20, generator=g)[..., ::2]  # not contiguous
+    for shape in [(16, 4, 10), (5, 3, 9), (7, 2, 2), (4, 3, 10)]:
+        xs = [(torch.rand(shape, generator=g) < 0.3).float(), torch.randn(shape, generator=g).double()]
+        if shape == wide.shape:
+            xs.append(wide)
+        for x in xs:
             for fast in (avg_pool_pairs, AvgPool1d(2)):
                 a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
                 out_a, out_b = F.avg_pool1d(a, 2, 2), fast(b)

@@ -1,7 +1,7 @@
 """Build (once, cached) and load the compiled kernels in ``csrc/``: the LIF time loops
 (``lif_loops.cpp``), the rate code's fused draw (``rate_code.cpp``), the first-spike
-penalty's mask (``first_spike.cpp``), Adam's step (``adam.cpp``) and the conversion's IF neuron
-step (``if_step.cpp``).
+penalty's mask (``first_spike.cpp``), Adam's step (``adam.cpp``), the conversion's IF neuron
+step (``if_step.cpp``) and the size-2 average pool (``pair_pool.cpp``).
 
 Why: even with whole-sequence ops, the Python time loop pays a dispatcher call per operation
 and step. The compiled loops fuse membrane, spike and surrogate into one pass. They are an
@@ -20,7 +20,15 @@ from pathlib import Path
 
 _CSRC = Path(__file__).resolve().parent / "csrc"
 _SOURCES = [
-    _CSRC / name for name in ("lif_loops.cpp", "rate_code.cpp", "first_spike.cpp", "adam.cpp", "if_step.cpp")
+    _CSRC / name
+    for name in (
+        "lif_loops.cpp",
+        "rate_code.cpp",
+        "first_spike.cpp",
+        "adam.cpp",
+        "if_step.cpp",
+        "pair_pool.cpp",
+    )
 ]
 _NAME = "spikesparse_lif_loops"
 _PORTABLE_CFLAGS = ["-O3", "-fopenmp"]  # at::parallel_for needs OpenMP

@@ -205,23 +205,34 @@ def cmd_aggregate(args) -> None:
     from .study.analysis import aggregation as A
     from .study.io import write_csv
 
+    wanted = {
+        "runs": paths.RUN_LEVEL_TABLES,
+        "neurons": paths.PER_NEURON_TABLES,
+        "all": tuple(paths.AGGREGATE_TABLES),
+    }[args.part]
     records = A.load_records(args.metrics)
     conversions = A.load_records(args.conversions or [])
-    runs = A.runs_table(records)
-    summary = A.summary_table(runs)
-    conversion = A.conversion_table(conversions)
-    tables = {
-        "runs": runs,
-        "history": A.history_table(records),
-        "neurons": A.neuron_table(records),
-        "rasters": A.raster_table(records),
-        "summary": summary,
-        "conversion": conversion,
-        "plane": A.plane_table(summary, conversion),
-    }
-    for name, frame in tables.items():
-        write_csv(Path(args.tables) / Path(paths.AGGREGATE_TABLES[name]).name, frame)
-    print(f"aggregated {len(records)} runs and {len(conversions)} conversions into {args.tables}")
+    built: dict = {}
+
+    def table(name: str):  # each table built once, when it or a table from it is wanted
+        if name not in built:
+            built[name] = {
+                "runs": lambda: A.runs_table(records),
+                "history": lambda: A.history_table(records),
+                "neurons": lambda: A.neuron_table(records),
+                "rasters": lambda: A.raster_table(records),
+                "summary": lambda: A.summary_table(table("runs")),
+                "conversion": lambda: A.conversion_table(conversions),
+                "plane": lambda: A.plane_table(table("summary"), table("conversion")),
+            }[name]()
+        return built[name]
+
+    for name in wanted:
+        write_csv(Path(args.tables) / Path(paths.AGGREGATE_TABLES[name]).name, table(name))
+    print(
+        f"aggregated {len(records)} runs and {len(conversions)} conversions into {args.tables}:"
+        f" {', '.join(wanted)}"
+    )
 
 
 def cmd_claims(args) -> None:
@@ -490,6 +501,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every trained run")
     p.add_argument("--conversions", nargs="*", default=[], help="conversion.json of every conversion job")
     p.add_argument("--tables", required=True, help="folder the tables are written to")
+    p.add_argument(
+        "--part",
+        choices=("all", "runs", "neurons"),
+        default="all",
+        help="which tables: the run-level ones (runs, history, summary, conversion, plane), the"
+        " per-neuron ones (neurons, rasters), or all (default)",
+    )
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("claims", help="check every seed claim against the tables")

@@ -22,23 +22,40 @@ def avg_pool_pairs(v: torch.Tensor) -> torch.Tensor:
 
 
 class _PairMean(torch.autograd.Function):
-    """Forward: ``(even + odd) / 2`` over strided views, one elementwise pass (a sum over a
-    trailing dimension of 2 is a slow reduction), the division in place. Backward: ``grad / 2``
-    written to both members of each pair by one division of the broadcast gradient (autograd's
-    backward of the two strided slices would allocate and zero-fill an input-sized tensor per
-    slice, 10 % of a conv SNN epoch)."""
+    """Forward: the mean of each pair; backward: ``grad / 2`` to both members of each pair (and 0
+    to an odd length's dropped last position). On CPU in float32/float64 each is one pass of the
+    compiled kernel (``csrc/pair_pool.cpp``); elsewhere, or without the compiled kernels, the
+    same numbers from PyTorch ops: ``(even + odd) / 2`` over strided views (a sum over a trailing
+    dimension of 2 is a slow reduction), and the halves written by one broadcasting copy
+    (autograd's backward of the two strided slices would allocate and zero-fill an input-sized
+    tensor per slice, 10 % of a conv SNN epoch)."""
 
     @staticmethod
     def forward(ctx, v):  # noqa: D401
+        ctx.length = v.shape[-1]
+        compiled = _compiled(v)
+        if compiled is not None:
+            return compiled.pair_mean(v)
         n = v.shape[-1] // 2
-        ctx.odd = v.shape[-1] % 2
-        return torch.add(v[..., 0 : 2 * n : 2], v[..., 1 : 2 * n : 2]).div_(2)  # one buffer
+        return torch.add(v[..., 0 : 2 * n : 2], v[..., 1 : 2 * n : 2]).div_(2)
 
     @staticmethod
     def backward(ctx, grad):
-        pairs = grad.unsqueeze(-1).expand(*grad.shape, 2)
-        g = torch.div(pairs, 2).flatten(-2)  # the halves written straight into place
-        return F.pad(g, (0, 1)) if ctx.odd else g
+        compiled = _compiled(grad)
+        if compiled is not None:
+            return compiled.pair_spread(grad, ctx.length)
+        half = grad / 2
+        g = half.unsqueeze(-1).expand(*half.shape, 2).flatten(-2)
+        return F.pad(g, (0, 1)) if ctx.length % 2 else g
+
+
+def _compiled(t: torch.Tensor):
+    """The compiled kernels when they cover ``t`` (CPU, float32 or float64), else None."""
+    if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
+        return None
+    from ._ext import extension
+
+    return extension()
 
 
 def is_pairs(size, stride) -> bool:

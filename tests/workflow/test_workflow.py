@@ -311,3 +311,26 @@ def test_longest_jobs_start_first(tmp_path):
     ann = priority["train_ann experiment=e4_conv_mnist1d, seed=0"]
     convert = priority["convert experiment=e4_conv_mnist1d, seed=0"]
     assert min(ann) > max(convert) > 0
+
+
+def test_the_two_aggregate_jobs_write_what_one_aggregate_writes(study, tmp_path):
+    """The DAG builds the run-level tables and the per-neuron tables in two jobs (``--part runs``
+    and ``--part neurons``) so the claims and most figures start before the large tables are
+    written: on the same result files the two parts give, byte for byte, what ``aggregate`` of
+    every table writes at once, and each part writes its own tables only."""
+    from spikesparse.cli import main
+
+    metrics = sorted(str(p) for p in (study / paths.RESULTS / "runs").rglob("metrics.json"))
+    conversions = sorted(str(p) for p in (study / paths.RESULTS / "runs").rglob("conversion.json"))
+    assert metrics
+    argv = ["aggregate", "--metrics", *metrics, "--conversions", *conversions]
+    assert main([*argv, "--tables", str(tmp_path / "all")]) == 0
+    names = {name: Path(path).name for name, path in paths.AGGREGATE_TABLES.items()}
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == sorted(names.values())
+    assert set(paths.RUN_LEVEL_TABLES) | set(paths.PER_NEURON_TABLES) == set(paths.AGGREGATE_TABLES)
+    for part, wanted in (("runs", paths.RUN_LEVEL_TABLES), ("neurons", paths.PER_NEURON_TABLES)):
+        assert main([*argv, "--part", part, "--tables", str(tmp_path / part)]) == 0
+        assert sorted(p.name for p in (tmp_path / part).iterdir()) == sorted(names[n] for n in wanted)
+        for name in wanted:
+            file = names[name]
+            assert (tmp_path / part / file).read_bytes() == (tmp_path / "all" / file).read_bytes(), name

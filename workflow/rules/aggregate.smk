@@ -1,3 +1,6 @@
+# Two jobs over the same result files: the run-level tables first (the claims and 18 of the 20
+# figures read only them), and beside the claims and figures the per-neuron tables, the largest
+# (rates and rasters: about 30 MB of CSV in the default study), which two figures read.
 rule aggregate:
     input:
         metrics=run_file(paths.METRICS),
@@ -16,8 +19,6 @@ rule aggregate:
         ),
         conversion=paths.CONVERSION_TABLE,
         plane=paths.PLANE_TABLE,
-        neurons=paths.NEURON_TABLE,
-        rasters=paths.RASTER_TABLE,
     log:
         f"{paths.LOGS}/aggregate/aggregate.log",
     benchmark:
@@ -30,7 +31,29 @@ rule aggregate:
     params:
         tables=lambda wildcards, output: str(Path(output.runs).parent),
     shell:
-        "python -m spikesparse aggregate --metrics {input.metrics} --conversions {input.conversions}"
+        "python -m spikesparse aggregate --part runs --metrics {input.metrics}"
+        " --conversions {input.conversions} --tables {params.tables} > {log} 2>&1"
+
+
+rule aggregate_neurons:
+    input:
+        metrics=run_file(paths.METRICS),
+    output:
+        neurons=paths.NEURON_TABLE,
+        rasters=paths.RASTER_TABLE,
+    log:
+        f"{paths.LOGS}/aggregate/aggregate_neurons.log",
+    benchmark:
+        f"{paths.BENCHMARKS}/aggregate_neurons/aggregate_neurons.tsv"
+    conda:
+        "../envs/spikesparse.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        tables=lambda wildcards, output: str(Path(output.neurons).parent),
+    shell:
+        "python -m spikesparse aggregate --part neurons --metrics {input.metrics}"
         " --tables {params.tables} > {log} 2>&1"
 
 

@@ -613,6 +613,7 @@ void bind_rate_code(pybind11::module& m);    // rate_code.cpp: the rate code's f
 void bind_first_spike(pybind11::module& m);  // first_spike.cpp: the first-spike penalty's mask
 void bind_adam(pybind11::module& m);  // adam.cpp: torch's foreach Adam step, fused
 void bind_if_step(pybind11::module& m);  // if_step.cpp: the conversion's IF neuron step
+void bind_pair_pool(pybind11::module& m);  // pair_pool.cpp: the size-2 average pool
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -635,4 +636,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   spikesparse::bind_first_spike(m);
   spikesparse::bind_adam(m);
   spikesparse::bind_if_step(m);
+  spikesparse::bind_pair_pool(m);
 }

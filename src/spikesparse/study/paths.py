@@ -51,6 +51,11 @@ AGGREGATE_TABLES = {
     "conversion": CONVERSION_TABLE,
     "plane": PLANE_TABLE,
 }
+# The two jobs that write them: the run-level tables, which the claims and most figures read, and
+# the per-neuron ones (rates, rasters: the largest, read by two figures), so that the claims and
+# those figures need not wait for the large tables to be built and written.
+RUN_LEVEL_TABLES = ("runs", "history", "summary", "conversion", "plane")
+PER_NEURON_TABLES = ("neurons", "rasters")
 FIGURES = f"{RESULTS}/figures"
 NOTEBOOK_DIR = f"{RESULTS}/notebooks"
 NOTEBOOK_EXECUTED = f"{NOTEBOOK_DIR}/analysis.ipynb"

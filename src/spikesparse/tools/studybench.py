@@ -25,8 +25,9 @@ Element-wise work (membrane updates, surrogate gradients, Adam) is not counted: 
 is a lower bound on the fraction of the machine that does useful matmul work.
 
 The serial tail (``serial_tail``): what runs after the last training job, while most cores idle:
-the jobs of ``TAIL_RULES`` (aggregate -> claims, figures, replication, tables index, notebook),
-then the Snakemake report that ``make study`` builds after the DAG. Each job's end is its
+the jobs of ``TAIL_RULES`` (aggregate -> claims, figures, replication, tables index, notebook;
+the per-neuron tables' aggregate beside them), then the Snakemake report that ``make study``
+builds after the DAG. Each job's end is its
 benchmark file's modification time (Snakemake writes the file when the job ends) and its start
 that end less its seconds; the tail runs from the end of the last job of any other rule to the
 end of the last job, plus the report's own wall time when ``bench-study`` ran the study.
@@ -61,7 +62,15 @@ from . import warm
 REPO = Path(__file__).resolve().parents[3]
 SHARED = "(shared)"  # jobs of no single experiment: datasets, tables, figures, notebook
 # The rules that run after the last training job (the serial tail), in DAG order.
-TAIL_RULES = ("aggregate", "claims", "replication", "figures", "tables_index", "notebook")
+TAIL_RULES = (
+    "aggregate",
+    "aggregate_neurons",
+    "claims",
+    "replication",
+    "figures",
+    "tables_index",
+    "notebook",
+)
 
 
 def _under_results(pattern: str) -> Path:
