@@ -212,19 +212,20 @@ def cmd_aggregate(args) -> None:
     }[args.part]
     records = A.load_records(args.metrics)
     conversions = A.load_records(args.conversions or [])
+    builders = {
+        "runs": lambda: A.runs_table(records),
+        "history": lambda: A.history_table(records),
+        "neurons": lambda: A.neuron_table(records),
+        "rasters": lambda: A.raster_table(records),
+        "summary": lambda: A.summary_table(table("runs")),
+        "conversion": lambda: A.conversion_table(conversions),
+        "plane": lambda: A.plane_table(table("summary"), table("conversion")),
+    }
     built: dict = {}
 
     def table(name: str):  # each table built once, when it or a table from it is wanted
         if name not in built:
-            built[name] = {
-                "runs": lambda: A.runs_table(records),
-                "history": lambda: A.history_table(records),
-                "neurons": lambda: A.neuron_table(records),
-                "rasters": lambda: A.raster_table(records),
-                "summary": lambda: A.summary_table(table("runs")),
-                "conversion": lambda: A.conversion_table(conversions),
-                "plane": lambda: A.plane_table(table("summary"), table("conversion")),
-            }[name]()
+            built[name] = builders[name]()
         return built[name]
 
     for name in wanted:

@@ -33,29 +33,29 @@ class _PairMean(torch.autograd.Function):
     @staticmethod
     def forward(ctx, v):  # noqa: D401
         ctx.length = v.shape[-1]
-        compiled = _compiled(v)
+        compiled = _kernel("pair_mean", v)
         if compiled is not None:
-            return compiled.pair_mean(v)
+            return compiled(v)
         n = v.shape[-1] // 2
         return torch.add(v[..., 0 : 2 * n : 2], v[..., 1 : 2 * n : 2]).div_(2)
 
     @staticmethod
     def backward(ctx, grad):
-        compiled = _compiled(grad)
+        compiled = _kernel("pair_spread", grad)
         if compiled is not None:
-            return compiled.pair_spread(grad, ctx.length)
+            return compiled(grad, ctx.length)
         half = grad / 2
         g = half.unsqueeze(-1).expand(*half.shape, 2).flatten(-2)
         return F.pad(g, (0, 1)) if ctx.length % 2 else g
 
 
-def _compiled(t: torch.Tensor):
-    """The compiled kernels when they cover ``t`` (CPU, float32 or float64), else None."""
+def _kernel(name: str, t: torch.Tensor):
+    """The compiled kernel ``name`` when it covers ``t`` (CPU, float32 or float64), else None."""
     if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
         return None
-    from ._ext import extension
+    from ._ext import kernel
 
-    return extension()
+    return kernel(name)
 
 
 def is_pairs(size, stride) -> bool:

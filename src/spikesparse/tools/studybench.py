@@ -27,10 +27,10 @@ is a lower bound on the fraction of the machine that does useful matmul work.
 The serial tail (``serial_tail``): what runs after the last training job, while most cores idle:
 the jobs of ``TAIL_RULES`` (aggregate -> claims, figures, replication, tables index, notebook;
 the per-neuron tables' aggregate beside them), then the Snakemake report that ``make study``
-builds after the DAG. Each job's end is its
-benchmark file's modification time (Snakemake writes the file when the job ends) and its start
-that end less its seconds; the tail runs from the end of the last job of any other rule to the
-end of the last job, plus the report's own wall time when ``bench-study`` ran the study.
+builds after the DAG. Each job's end is its benchmark file's modification time (Snakemake writes
+the file when the job ends) and its start that end less its seconds; the tail runs from the end
+of the last job of any other rule to the end of the last job, plus the report's own wall time
+when ``bench-study`` ran the study.
 """
 
 from __future__ import annotations
