@@ -316,11 +316,12 @@ def cmd_train_ann(args) -> None:
 def cmd_convert(args) -> None:
     import torch
 
-    from .runtime import pick_device, seed_everything
+    from .runtime import pick_device, seed_everything, tune_allocator
     from .study.conversion_jobs import build_ann, choose_alpha, sweep
     from .study.data import load_dataset
     from .study.io import config_hash, provenance, read_json, write_json
 
+    tune_allocator()  # each simulated step allocates every layer's [B, ...] drive and spikes anew
     start = time.perf_counter()
     info = read_json(args.info)
     spec = _spec_arg(args.spec) if args.spec else info["spec"]
