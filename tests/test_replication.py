@@ -327,6 +327,34 @@ def test_values_from_another_config_are_not_compared():
     assert not result.determinism_bug
 
 
+def test_a_choice_that_noise_moved_is_compared_on_its_verdicts_not_called_another_config():
+    """A claim's config_hash digests the runs it picked: on another CPU a validation choice may move
+    to another lambda of the same config, and the hash moves with it. The runs tables show the
+    experiment was trained from the same configs, so the claim is judged on its verdicts (seen on an
+    AMD EPYC against the Xeon reference: four such claims had been set aside as another config)."""
+    chosen = claims().assign(
+        selection=["homeostatic_l2, lambda=1 (validation: ...)", "spike_count, lambda=1"]
+    )
+    moved = chosen.assign(
+        config_hash=["cccccccccccc", "bbbbbbbbbbbb"],
+        selection=["homeostatic_l2, lambda=10 (validation: ...)", "spike_count, lambda=1"],
+        estimate=[0.030, 0.616],
+        ci_low=[0.025, 0.576],
+        ci_high=[0.035, 0.656],
+    )
+    result = R.compare(chosen, moved, summary(), summary(), MACHINE, MACHINE, runs(), runs())
+    row = result.rows.set_index(["table", "key"]).loc[("claims", "000 | e1")]
+    assert row["status"] == R.NOISE and "another chosen setting" in row["note"]
+    assert R.CONFIG_DIFFERS not in set(result.rows["status"])
+    assert result.status == R.WITHIN_NOISE
+    reversed_ = moved.assign(verdict=["not held", "held"])
+    row = R.compare(chosen, reversed_, summary(), summary(), MACHINE, MACHINE, runs(), runs()).rows
+    assert row.set_index(["table", "key"]).loc[("claims", "000 | e1"), "status"] == R.DIFFERS
+    # Without the runs tables the two cases cannot be told apart: the row stays set aside.
+    alone = R.compare(chosen, moved, summary(), summary(), MACHINE, MACHINE).rows
+    assert alone.set_index(["table", "key"]).loc[("claims", "000 | e1"), "status"] == R.CONFIG_DIFFERS
+
+
 def test_a_study_of_another_config_says_there_is_no_reference_for_it(tmp_path):
     ref, ours = tmp_path / "reference", tmp_path / "ours"
     write_tables(ref, claims(), summary(), MACHINE)

@@ -27,8 +27,11 @@ Identical machines with different numbers are a determinism bug, called out as s
 on one side only (a claim added since) are listed and not compared; so are values whose runs were
 trained from another config than the reference's (``config_hash``: the claims' own column, and for
 the summary the runs behind each setting): another config gives other numbers by design, not by
-noise. A study none of whose values share the reference's config ends ``not compared: no
-reference for this config`` (``config/quick.yaml`` against the full study's reference).
+noise. A claim's own hash digests the runs it picked, so a choice that noise moved changes it too:
+where the runs tables show the claim's experiment trained from the same configs on both sides, the
+claim is compared (on its verdicts) instead. A study none of whose values share the reference's
+config ends ``not compared: no reference for this config`` (``config/quick.yaml`` against the full
+study's reference).
 """
 
 from __future__ import annotations
@@ -354,10 +357,21 @@ def claim_keys(ref: pd.DataFrame, ours: pd.DataFrame) -> list[str]:
     return CLAIM_KEYS + [k for k in OPTIONAL_CLAIM_KEYS if k in ref.columns and k in ours.columns]
 
 
-def compare_claims(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
+def compare_claims(
+    ref: pd.DataFrame,
+    ours: pd.DataFrame,
+    ref_runs: pd.DataFrame | None = None,
+    our_runs: pd.DataFrame | None = None,
+) -> list[dict]:
     """Per claim (``claim_keys``): estimate, interval and verdict on both sides. Optional
     columns: ``metric`` and ``config_hash`` enrich the row, ``selection`` tells whether both
-    sides chose the same setting (``chosen_setting``)."""
+    sides chose the same setting (``chosen_setting``).
+
+    A claim's ``config_hash`` digests the runs it picked, so it differs both when the sides
+    trained from other configs and when noise moved a choice on validation to another setting of
+    the same config. With both runs tables the two are told apart: where the claim's experiment
+    trained every setting from the same configs on both sides, the row is compared (on its
+    verdicts, when the chosen settings differ); only otherwise is it ``CONFIG_DIFFERS``."""
     needed = [*CLAIM_KEYS, "estimate", "ci_low", "ci_high", "verdict"]
     _require(ref, needed, "reference claims")
     _require(ours, needed, "our claims")
@@ -365,6 +379,7 @@ def compare_claims(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
     text = {k: str for k in keys}
     ref_rows = _keyed(ref.fillna({k: "" for k in keys}).astype(text), keys, "reference claims")
     our_rows = _keyed(ours.fillna({k: "" for k in keys}).astype(text), keys, "our claims")
+    ref_configs, our_configs = experiment_configs(ref_runs), experiment_configs(our_runs)
     rows = []
     for key in sorted(set(ref_rows) | set(our_rows)):
         r, o = ref_rows.get(key), our_rows.get(key)
@@ -375,19 +390,30 @@ def compare_claims(ref: pd.DataFrame, ours: pd.DataFrame) -> list[dict]:
             )
             continue
         if "config_hash" in r and "config_hash" in o and not _same(r["config_hash"], o["config_hash"]):
-            rows.append(_config_differs_row("claims", _key_text(key), quantity, r, o))
-            continue
+            experiment = r.get("experiment", "")
+            if not (experiment in ref_configs and ref_configs[experiment] == our_configs.get(experiment)):
+                rows.append(_config_differs_row("claims", _key_text(key), quantity, r, o))
+                continue
         rows.append(compare_row("claims", _key_text(key), quantity, r, o))
     return rows
+
+
+def experiment_configs(runs: pd.DataFrame | None) -> dict[str, str]:
+    """Per experiment: the digest of all its runs' config hashes (empty without a runs table)."""
+    return {key[0]: digest for key, digest in _config_digests(runs, ["experiment"]).items()}
 
 
 def setting_configs(runs: pd.DataFrame | None) -> dict[tuple, str]:
     """Per summary setting (``SUMMARY_KEYS``): the digest of its runs' config hashes (empty
     without a runs table), so a setting trained from another config is told apart."""
+    return _config_digests(runs, SUMMARY_KEYS)
+
+
+def _config_digests(runs: pd.DataFrame | None, keys: list[str]) -> dict[tuple, str]:
     if runs is None or runs.empty or "config_hash" not in runs:
         return {}
-    keyed = runs.astype({"lam": float})
-    return {tuple(k): config_digest(g["config_hash"]) for k, g in keyed.groupby(SUMMARY_KEYS, sort=False)}
+    keyed = runs.astype({"lam": float}) if "lam" in keys else runs
+    return {tuple(k): config_digest(g["config_hash"]) for k, g in keyed.groupby(keys, sort=False)}
 
 
 def compare_summary(
@@ -511,10 +537,11 @@ def compare(
     our_runs: pd.DataFrame | None = None,
 ) -> Replication:
     """Compare two studies' claims and summary tables (pure: no files); with both runs tables,
-    summary settings trained from another config are not compared."""
+    summary settings and claims trained from another config are not compared (a claim whose
+    choice on validation moved to another setting of the same config is)."""
     rows = pd.DataFrame(
         judge_rows(
-            compare_claims(ref_claims, our_claims)
+            compare_claims(ref_claims, our_claims, ref_runs, our_runs)
             + compare_summary(ref_summary, our_summary, ref_runs, our_runs)
         ),
         columns=COLUMNS,
