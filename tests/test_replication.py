@@ -331,7 +331,7 @@ def test_a_choice_that_noise_moved_is_compared_on_its_verdicts_not_called_anothe
     """A claim's config_hash digests the runs it picked: on another CPU a validation choice may move
     to another lambda of the same config, and the hash moves with it. The runs tables show the
     experiment was trained from the same configs, so the claim is judged on its verdicts (seen on an
-    AMD EPYC against the Xeon reference: four such claims had been set aside as another config)."""
+    AMD EPYC against the Xeon reference: seven claim rows had been set aside as another config)."""
     chosen = claims().assign(
         selection=["homeostatic_l2, lambda=1 (validation: ...)", "spike_count, lambda=1"]
     )
