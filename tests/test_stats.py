@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikesparse.study.analysis.stats import mean_interval, pareto_mask, summarize
+from spikesparse.study.analysis.stats import grouped_mean_interval, mean_interval, pareto_mask, summarize
 
 
 def test_mean_interval_on_known_data():
@@ -25,6 +25,30 @@ def test_mean_interval_edge_cases():
     assert none["n"] == 0 and math.isnan(none["mean"])
     same = mean_interval([0.5, 0.5, 0.5])
     assert same["ci_low"] == same["ci_high"] == 0.5
+
+
+def test_grouped_mean_interval_is_mean_interval_per_group():
+    """The figures' one-pass interval gives every group what ``mean_interval`` gives it: NaN and
+    infinite values left out, one finite value -> no interval, groups in order of appearance."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "hue": np.repeat(["b", "a", "c"], 12),
+            "x": np.tile(np.repeat([2, 1, 3], 4), 3),
+            "y": rng.normal(size=36),
+        }
+    )
+    frame.loc[[0, 5], "y"] = np.nan
+    frame.loc[7, "y"] = np.inf
+    frame.loc[frame.index[-4:-1], "y"] = np.nan  # ("c", 3) keeps one finite value
+    got = grouped_mean_interval(frame, ["hue", "x"], "y")
+    assert list(zip(got["hue"], got["x"], strict=True))[:3] == [("b", 2), ("b", 1), ("b", 3)]
+    for row in got.itertuples(index=False):
+        want = mean_interval(frame.loc[(frame["hue"] == row.hue) & (frame["x"] == row.x), "y"])
+        assert row.n == want["n"]
+        for k in ("mean", "ci_low", "ci_high"):
+            assert getattr(row, k) == pytest.approx(want[k], rel=1e-12, nan_ok=True)
+    assert got.loc[(got["hue"] == "c") & (got["x"] == 3), "n"].item() == 1
 
 
 def test_summarize_counts_seeds_per_group():

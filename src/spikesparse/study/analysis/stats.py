@@ -31,6 +31,25 @@ def mean_interval(values, confidence: float = 0.95) -> dict:
     return {"mean": mean, "sd": sd, "se": se, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 
+def grouped_mean_interval(
+    frame: pd.DataFrame, by: list[str], column: str, confidence: float = 0.95
+) -> pd.DataFrame:
+    """``mean_interval`` of ``column`` in every group of ``by`` in one grouped pass -> one row per
+    group (groups in order of first appearance) with ``mean``, ``ci_low``, ``ci_high`` and ``n``
+    (the finite values; the interval is NaN where ``n`` < 2). For figures that draw a mean and
+    its interval at hundreds of points, where calling ``mean_interval`` per group through pandas
+    costs seconds."""
+    finite = frame[np.isfinite(frame[column].astype(float))]
+    stats = finite.groupby(by, sort=False)[column].agg(["mean", "std", "count"]).reset_index()
+    n = stats["count"].to_numpy()
+    se = stats["std"].to_numpy() / np.sqrt(n)
+    with np.errstate(invalid="ignore"):  # n = 1: no interval
+        half = sps.t.ppf(0.5 + confidence / 2, np.where(n > 1, n - 1, np.nan)) * se
+    return stats.assign(ci_low=stats["mean"] - half, ci_high=stats["mean"] + half, n=n).drop(
+        columns=["std", "count"]
+    )
+
+
 def summarize(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
     """One row per group of ``by``: for each column ``<col>_mean/_sd/_se/_ci_low/_ci_high`` and
     ``n_seeds`` (rows in the group whose first column is finite) plus ``n_runs``."""
