@@ -23,6 +23,7 @@ WORKFLOW_ONLY = {
     "seaborn",
     "matplotlib",
     "papermill",
+    "nbclient",
     "nbconvert",
     "jsonschema",
 }
