@@ -35,8 +35,8 @@ def grouped_mean_interval(
     frame: pd.DataFrame, by: list[str], column: str, confidence: float = 0.95
 ) -> pd.DataFrame:
     """``mean_interval`` of ``column`` in every group of ``by`` in one grouped pass -> one row per
-    group (groups in order of first appearance) with ``mean``, ``ci_low``, ``ci_high`` and ``n``
-    (the finite values; the interval is NaN where ``n`` < 2). For figures that draw a mean and
+    group with a finite value (in order of first appearance) with ``mean``, ``ci_low``,
+    ``ci_high`` and ``n`` (the finite values; the interval is NaN where ``n`` < 2). For figures that draw a mean and
     its interval at hundreds of points, where calling ``mean_interval`` per group through pandas
     costs seconds."""
     finite = frame[np.isfinite(frame[column].astype(float))]
