@@ -36,9 +36,9 @@ def grouped_mean_interval(
 ) -> pd.DataFrame:
     """``mean_interval`` of ``column`` in every group of ``by`` in one grouped pass -> one row per
     group with a finite value (in order of first appearance) with ``mean``, ``ci_low``,
-    ``ci_high`` and ``n`` (the finite values; the interval is NaN where ``n`` < 2). For figures that draw a mean and
-    its interval at hundreds of points, where calling ``mean_interval`` per group through pandas
-    costs seconds."""
+    ``ci_high`` and ``n`` (the finite values; the interval is NaN where ``n`` < 2). For figures
+    that draw a mean and its interval at hundreds of points, where calling ``mean_interval`` per
+    group through pandas costs seconds."""
     finite = frame[np.isfinite(frame[column].astype(float))]
     stats = finite.groupby(by, sort=False)[column].agg(["mean", "std", "count"]).reset_index()
     n = stats["count"].to_numpy()
