@@ -10,6 +10,12 @@ import pandas as pd
 from scipy import stats as sps
 
 
+def _t_half_width(se, n, confidence: float):
+    """Half the width of the two-sided t interval of a mean of ``n`` values with standard error
+    ``se``: ``t_{(1 + confidence) / 2, n - 1} * se`` (numbers or arrays alike)."""
+    return sps.t.ppf(0.5 + confidence / 2, n - 1) * se
+
+
 def mean_interval(values, confidence: float = 0.95) -> dict:
     """Mean, SD, standard error and the two-sided t interval of the mean over finite values.
 
@@ -27,7 +33,7 @@ def mean_interval(values, confidence: float = 0.95) -> dict:
         return {"mean": mean, "sd": nan, "se": nan, "ci_low": nan, "ci_high": nan, "n": 1}
     sd = float(x.std(ddof=1))
     se = sd / math.sqrt(n)
-    half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * se
+    half = float(_t_half_width(se, n, confidence))
     return {"mean": mean, "sd": sd, "se": se, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 
@@ -44,7 +50,7 @@ def grouped_mean_interval(
     n = stats["count"].to_numpy()
     se = stats["std"].to_numpy() / np.sqrt(n)
     with np.errstate(invalid="ignore"):  # n = 1: no interval
-        half = sps.t.ppf(0.5 + confidence / 2, np.where(n > 1, n - 1, np.nan)) * se
+        half = _t_half_width(se, np.where(n > 1, n, np.nan), confidence)
     return stats.assign(ci_low=stats["mean"] - half, ci_high=stats["mean"] + half, n=n).drop(
         columns=["std", "count"]
     )
