@@ -74,6 +74,28 @@ def test_bad_input_names_the_cause():
         api.first_spike_loss(torch.zeros(4, 2, 3), lam=-1)
 
 
+def test_weights_and_layouts_of_the_wrong_kind_are_named():
+    s = torch.zeros(4, 2, 3)
+    with pytest.raises(TypeError, match="lam must be a number, got str '1'"):
+        api.spike_count_loss(s, lam="1")
+    with pytest.raises(TypeError, match="lam must be a number, got bool"):
+        api.first_spike_loss(s, lam=True)
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0, got inf"):
+        api.spike_count_loss(s, lam=float("inf"))
+    with pytest.raises(TypeError, match="target_rate must be a number, got str"):
+        api.homeostatic_l2_loss(s, target_rate="0.05")
+    with pytest.raises(TypeError, match="spikes must be a tensor, a sequence of tensors.*got NoneType"):
+        api.firing_rate(None)
+    with pytest.raises(TypeError, match="spikes must be a tensor.*got str"):
+        api.firing_rate("spikes")
+    # A scheduled weight held in a tensor, and the values of a recorder's dict, still work.
+    spikes = {"a": _spikes(0), "b": _spikes(1)}
+    assert torch.equal(
+        api.spike_count_loss(spikes.values(), lam=torch.tensor(0.5)),
+        api.spike_count_loss(list(spikes.values()), lam=0.5),
+    )
+
+
 NAN = float("nan")
 
 
@@ -188,6 +210,80 @@ def test_synaptic_operations_conv_counts_receptive_fields():
     ops = api.synaptic_operations([conv], [s])
     assert ops["SynOps"] == (1 + 4) * 2  # x 2 output channels
     assert ops["Dense"] == 2 * 2 * 2 * 9  # output positions x channels x kernel
+
+
+def test_the_likely_slips_are_named_where_they_are_made():
+    """A size given to LIF, one layer or one tensor given to synaptic_operations, a model that is
+    not a Sequential, a calibration batch of the wrong width: each fails at the call with its
+    cause, not later as an attribute or matmul error."""
+    with pytest.raises(TypeError, match=r"params must be a LIFParams, got int 128.*takes no size"):
+        api.LIF(128)
+    with pytest.raises(ValueError, match=r"LIF: input must be a tensor \[T, B, \.\.\.\], got list"):
+        api.LIF()([[0.1, 0.2]])
+    fc, x = nn.Linear(4, 3), _spikes(0, (6, 2, 4))
+    with pytest.raises(TypeError, match=r"layers and inputs are sequences.*got Linear and Tensor"):
+        api.synaptic_operations(fc, x)
+    with pytest.raises(TypeError, match=r"synaptic_operations\(\[layer\], \[x\]\).*got list and Tensor"):
+        api.synaptic_operations([fc], x)  # a [T, B, 4] tensor, not T per-step inputs
+    assert api.synaptic_operations((fc,), (x,)) == api.synaptic_operations([fc], [x])
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(TypeError, match="model must be an nn.Sequential.*got Linear"):
+        api.convert(nn.Linear(4, 3), torch.rand(8, 4))
+    with pytest.raises(ValueError, match=r"x_calib of shape \(8, 5\) does not fit the model"):
+        api.convert(net, torch.rand(8, 5))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(alpha=float("nan")), "alpha must be a finite number >= 0, got nan"),
+        (dict(alpha=float("inf")), "alpha must be a finite number >= 0, got inf"),
+        (dict(alpha=-0.5), "alpha must be a finite number >= 0, got -0.5"),
+        (dict(normalization="percentile", percentile=150), r"percentile must lie in \(0, 100\], got 150"),
+        (dict(normalization="percentile", percentile=0), r"percentile must lie in \(0, 100\], got 0"),
+        (dict(percentile=float("nan")), r"percentile must lie in \(0, 100\], got nan"),
+    ],
+)
+def test_convert_rejects_an_alpha_or_percentile_outside_its_range(kwargs, match):
+    """Before, a NaN alpha gave a net of NaN weights and a percentile of 150 a quantile error."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match=match):
+        api.convert(net, torch.rand(16, 4), **kwargs)
+
+
+def test_convert_accepts_the_ends_of_the_ranges():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    x = torch.rand(16, 4)
+    at_100 = api.convert(net, x, normalization="percentile", percentile=100)
+    assert at_100.scales == api.convert(net, x, normalization="max").scales  # the 100th percentile is the max
+    assert all(torch.isfinite(w).all() for w in api.convert(net, x, alpha=0.0).weights)
+
+
+@pytest.mark.parametrize(
+    "ops, kwargs, match",
+    [
+        ({"SynOps": 5.0}, {}, r"must hold 'SynOps' and 'Effective_MACs'.*got \['SynOps'\]"),
+        ([5.0, 1.0], {}, "must hold 'SynOps' and 'Effective_MACs'.*got list"),
+        ({"SynOps": -5.0, "Effective_MACs": 0.0}, {}, "SynOps must be a finite number >= 0, got -5.0"),
+        ({"SynOps": 5.0, "Effective_MACs": NAN}, {}, "Effective_MACs must be a finite number >= 0, got nan"),
+        ({"SynOps": 5.0, "Effective_MACs": 0.0}, {"e_ac": -0.9}, "e_ac must be a finite number >= 0"),
+        (
+            {"SynOps": 5.0, "Effective_MACs": 0.0},
+            {"e_mac": float("inf")},
+            "e_mac must be a finite number >= 0",
+        ),
+    ],
+)
+def test_energy_names_a_missing_count_or_a_negative_or_nan_value(ops, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        api.energy_pj(ops, **kwargs)
+
+
+def test_energy_of_valid_counts():
+    assert api.energy_pj({"SynOps": 10.0, "Effective_MACs": 2.0}, e_ac=0.5, e_mac=3.0) == 11.0
+    assert api.energy_pj({"SynOps": 0, "Effective_MACs": 0, "Dense": 7}) == 0.0
 
 
 def test_lif_layer_enforces_the_spike_budget():

@@ -79,3 +79,38 @@ def test_bfloat16_model_trains_on_cpu(recurrent):
     out = net((torch.rand(10, 4, 5) < 0.5).to(torch.bfloat16))
     out.logits.float().sum().backward()
     assert net.layers[0].weight.grad is not None
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(beta="0.9"), TypeError, "beta must be a real number, got str '0.9'"),
+        (dict(threshold=True), TypeError, "threshold must be a real number, got bool True"),
+        (dict(slope=torch.tensor(25.0)), TypeError, "slope must be a real number, got Tensor"),
+        (dict(threshold=float("inf")), ValueError, "threshold must be finite, got inf"),
+        (dict(adapt_kappa=float("nan")), ValueError, "adapt_kappa must be finite, got nan"),
+        (dict(refractory=1.5), TypeError, "refractory must be a whole number, got float 1.5"),
+        (dict(spike_budget=2.5), TypeError, "spike_budget must be a whole number, got float 2.5"),
+        (dict(spike_budget="3"), TypeError, "spike_budget must be a whole number, got str '3'"),
+        (dict(detach_reset=1), TypeError, "detach_reset must be True or False, got 1"),
+    ],
+)
+def test_a_parameter_of_the_wrong_kind_is_named(kwargs, error, match):
+    """Before, a NaN adaptation, an infinite threshold and 1.5 refractory steps were accepted, and
+    a string failed inside a comparison whose message named no parameter."""
+    with pytest.raises(error, match=match):
+        LIFParams(**kwargs)
+
+
+def test_whole_numbers_in_any_numeric_type_are_accepted():
+    import numpy as np
+
+    p = LIFParams(refractory=2.0, spike_budget=np.int32(4))
+    assert (p.refractory, p.spike_budget) == (2, 4) and type(p.refractory) is type(p.spike_budget) is int
+    # ... and through the recurrent compiled constrained loop, which takes the counts as C++
+    # integers: before, refractory=2.0 failed there with pybind's "incompatible function arguments".
+    w = torch.eye(3) * 0.1
+    current = torch.full((6, 2, 3), 0.8)
+    spikes, _ = rlif_multistep(current, w, p)
+    assert torch.equal(spikes, rlif_multistep(current, w, LIFParams(refractory=2, spike_budget=4))[0])
+    assert LIFParams(beta=np.float32(0.5), threshold=1).beta == np.float32(0.5)

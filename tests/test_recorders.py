@@ -157,6 +157,8 @@ def test_metrics_match_a_by_hand_count(kind, make, multistep):
 
 
 def test_recorder_errors_name_the_cause():
+    with pytest.raises(TypeError, match="model must be an nn.Module, got str"):
+        SpikeRecorder("net")
     with pytest.raises(ValueError, match="no spiking neuron module"):
         SpikeRecorder(nn.Sequential(nn.Linear(2, 2)))
     net = nn.Sequential(nn.Linear(3, 4), api.LIF())

@@ -21,7 +21,8 @@ surrogate into the weights); metrics return floats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -71,9 +72,14 @@ def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
     elif isinstance(spikes, Mapping):
         layers = list(spikes.values())
         names = [f"spikes[{key!r}]" for key in spikes]  # the user's own keys, e.g. a recorder's
-    else:
+    elif isinstance(spikes, Iterable) and not isinstance(spikes, str | bytes):  # dict.values() too
         layers = list(spikes)
         names = [f"spikes[{i}]" for i in range(len(layers))]
+    else:
+        raise TypeError(
+            "spikes must be a tensor, a sequence of tensors (one per layer) or a {name: tensor} "
+            f"mapping, got {type(spikes).__name__}"
+        )
     if not layers:
         raise ValueError("spikes: need at least one layer's spike tensor, got none")
     out = []
@@ -101,10 +107,22 @@ def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
     return out
 
 
+def _number(name: str, value: object) -> float:
+    """``value`` as a float (a Python or NumPy number, or a one-element tensor such as a
+    scheduled weight); a string or another object is named here rather than inside an operator."""
+    if isinstance(value, str | bytes | bool):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}") from None
+
+
 def _check_lam(lam: float) -> float:
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
-    return float(lam)
+    value = _number("lam", lam)
+    if not 0 <= value < math.inf:  # NaN fails too
+        raise ValueError(f"lam must be a finite number >= 0, got {lam}")
+    return value
 
 
 # ----------------------------------------------------------------------------- regularizers
@@ -131,7 +149,7 @@ def homeostatic_l2_loss(
     ``lam * mean_{l,i} (r_{l,i} - r*)^2`` over every neuron (``scope="neuron"``), or the population
     form ``lam * sum_l (mean_i r_{l,i} - r*)^2`` (``scope="layer"``). Penalizes silence as well
     as excess firing."""
-    if not 0.0 < target_rate < 1.0:
+    if not 0.0 < _number("target_rate", target_rate) < 1.0:
         raise ValueError(f"target_rate must lie in (0, 1), got {target_rate}")
     if scope not in ("neuron", "layer"):
         raise ValueError(f"scope must be 'neuron' or 'layer', got {scope!r}")
@@ -198,6 +216,14 @@ def synaptic_operations(
     """
     if rule not in AC_RULES:
         raise ValueError(f"synaptic_operations: rule must be one of {AC_RULES}, got {rule!r}")
+    # One layer and one tensor are the likely slips: a module has no len(), and a tensor would be
+    # read as a sequence of T per-step inputs.
+    if isinstance(layers, nn.Module) or isinstance(inputs, torch.Tensor):
+        raise TypeError(
+            "synaptic_operations: layers and inputs are sequences, one input tensor per layer "
+            "(for one layer: synaptic_operations([layer], [x])); got "
+            f"{type(layers).__name__} and {type(inputs).__name__}"
+        )
     if len(layers) != len(inputs):
         raise ValueError(f"synaptic_operations: {len(layers)} layers but {len(inputs)} input tensors")
     totals = {"Effective_MACs": 0.0, "Effective_ACs": 0.0, "Dense": 0.0, "SynOps": 0.0}
@@ -237,6 +263,15 @@ def synaptic_operations(
 def energy_pj(ops: Mapping[str, float], e_ac: float = M.E_AC_PJ, e_mac: float = M.E_MAC_PJ) -> float:
     """Energy per sample (pJ) from ``synaptic_operations``' counts: ``SynOps x E_AC +
     Effective_MACs x E_MAC`` (the study's estimate: memory and membrane updates not counted)."""
+    if not isinstance(ops, Mapping) or not {"SynOps", "Effective_MACs"} <= ops.keys():
+        got = sorted(ops) if isinstance(ops, Mapping) else type(ops).__name__
+        raise ValueError(
+            f"energy_pj: ops must hold 'SynOps' and 'Effective_MACs' (synaptic_operations' result), got {got}"
+        )
+    values = {"SynOps": ops["SynOps"], "Effective_MACs": ops["Effective_MACs"], "e_ac": e_ac, "e_mac": e_mac}
+    for name, v in values.items():
+        if not 0 <= float(v) < math.inf:  # NaN fails too
+            raise ValueError(f"energy_pj: {name} must be a finite number >= 0, got {v}")
     return M.energy_pj(ops["SynOps"], ops["Effective_MACs"], e_ac, e_mac)
 
 
@@ -256,12 +291,24 @@ class LIF(nn.Module):
         super().__init__()
         if params is not None and kwargs:
             raise ValueError("LIF: give either params or keyword parameters, not both")
+        if params is not None and not isinstance(params, LIFParams):
+            # LIF(128) reads as a layer size, which a LIF layer does not take: it keeps its input's shape.
+            raise TypeError(
+                f"LIF: params must be a LIFParams, got {type(params).__name__} {params!r}; the layer "
+                "takes no size (its output has its input's shape): give neuron parameters as "
+                "keywords, e.g. LIF(beta=0.9, threshold=1.0)"
+            )
         self.params = params if params is not None else LIFParams(**kwargs)
         self.mem: torch.Tensor | None = None  # last sequence's membrane, [T, B, ...]
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
-        if current.dim() < 3:
-            raise ValueError(f"LIF: input must be [T, B, ...], got shape {tuple(current.shape)}")
+        if not isinstance(current, torch.Tensor) or current.dim() < 3:
+            got = (
+                f"shape {tuple(current.shape)}"
+                if isinstance(current, torch.Tensor)
+                else type(current).__name__
+            )
+            raise ValueError(f"LIF: input must be a tensor [T, B, ...], got {got}")
         check_sizes("LIF: input", current.shape)
         t, b = current.shape[:2]
         spikes, mem = lif_multistep(current.reshape(t, b, -1), self.params)
@@ -329,9 +376,16 @@ def convert(
     Data-based normalization scales each layer so its largest activation on ``x_calib`` (the
     maximum, or ``percentile``) becomes 1; ``alpha > 0`` applies the L4-norm adjustment, dividing
     each hidden neuron's (conv: output channel's) weights and bias by
-    ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified.
+    ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified. ``percentile``
+    must lie in (0, 100] and ``alpha`` be a finite number >= 0.
     """
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(
+            "convert: model must be an nn.Sequential of Linear/Conv and ReLU layers, got "
+            f"{type(model).__name__}"
+        )
     check_batch("convert: x_calib", x_calib)
     stages = ReLUStages(fold_batchnorm(model.eval()))
+    stages.check_input(x_calib, "convert: x_calib", "the model")
     scales = layer_scales(stages, x_calib, normalization, percentile)
     return l4_adjust(normalize(stages, scales), float(alpha))

@@ -21,6 +21,7 @@ the output layer accumulates its input without spiking, so it has no spurious sp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,13 +184,18 @@ class ReLUStages:
             )
 
     @torch.no_grad()
-    def check_input(self, x: torch.Tensor) -> None:
-        """Pass ``x`` through the stages once (no ReLU needed for shapes): raises torch's
-        RuntimeError where a shape does not fit."""
-        for stage, layer in zip(self.pre, self.layers, strict=True):
-            for m in stage:
-                x = m(x)
-            x = layer(x)
+    def check_input(self, x: torch.Tensor, name: str = "x", net: str = "the net") -> None:
+        """Pass one sample of ``x`` through the stages (no ReLU needed for shapes), so that a
+        wrong input shape is named as a ValueError here rather than as a matmul error halfway
+        through a calibration or a simulation."""
+        y = x[:1]
+        try:
+            for stage, layer in zip(self.pre, self.layers, strict=True):
+                for m in stage:
+                    y = m(y)
+                y = layer(y)
+        except RuntimeError as err:
+            raise ValueError(f"{name} of shape {tuple(x.shape)} does not fit {net}: {err}") from None
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Output of every layer: ReLU activations of the hidden layers, then the logits."""
@@ -219,6 +225,8 @@ def layer_scales(
     (nothing to normalize). ``net`` is anything with ``activations`` (``ReLUStages``)."""
     if normalization not in ("max", "percentile"):
         raise ValueError(f"normalization must be 'max' or 'percentile', got {normalization!r}")
+    if not 0 < percentile <= 100:  # NaN fails too
+        raise ValueError(f"percentile must lie in (0, 100], got {percentile}")
     if percentile_of not in ("nonzero", "all"):
         raise ValueError(f"percentile_of must be 'nonzero' or 'all', got {percentile_of!r}")
     scales = []
@@ -266,10 +274,7 @@ class ConvertedSNN:
         check_batch("x", x)
         if float(x.min()) < 0 or float(x.max()) > 1:
             raise ValueError("x must hold rates in [0, 1] (the Bernoulli input's firing probabilities)")
-        try:  # a wrong input shape, named here rather than as a matmul error halfway through a run
-            ReLUStages.check_input(self, x[:1])
-        except RuntimeError as err:
-            raise ValueError(f"x of shape {tuple(x.shape)} does not fit the converted net: {err}") from None
+        ReLUStages.check_input(self, x, "x", "the converted net")
         sim = simulate_if(self, x, [n_steps], generator, batch_size=len(x), record=True)
         return sim.output, sim.spikes
 
@@ -323,10 +328,14 @@ def l4_norms(weight: torch.Tensor) -> torch.Tensor:
     return _per_output(weight).pow(4).sum(dim=1).pow(0.25)
 
 
+def _check_alpha(alpha: float) -> None:
+    if not 0 <= alpha < math.inf:  # NaN fails too: it would turn every weight into NaN
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+
+
 def l4_factors(weight: torch.Tensor, alpha: float) -> torch.Tensor:
     """Per-neuron divisor ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``, kept >= MIN_L4_DIVISOR."""
-    if alpha < 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    _check_alpha(alpha)
     norms = l4_norms(weight)
     ratio = norms / norms.mean().clamp(min=1e-12)
     return (1.0 + alpha * (ratio - 1.0)).clamp(min=MIN_L4_DIVISOR)
@@ -336,6 +345,7 @@ def l4_factors(weight: torch.Tensor, alpha: float) -> torch.Tensor:
 def l4_adjust(snn: ConvertedSNN, alpha: float) -> ConvertedSNN:
     """Divide each hidden neuron's (channel's) weights and bias by its L4 factor; alpha = 0 is
     the identity."""
+    _check_alpha(alpha)
     if alpha == 0:
         return ConvertedSNN(list(snn.layers), snn.pre, snn.scales)
     layers = list(snn.layers)

@@ -73,6 +73,8 @@ class SpikeRecorder:
         neuron_types: Iterable[type] | None = None,
         record_inputs: bool = True,
     ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"SpikeRecorder: model must be an nn.Module, got {type(model).__name__}")
         self.model = model
         self.multistep = bool(multistep)
         types = tuple(neuron_types) if neuron_types is not None else default_neuron_types()

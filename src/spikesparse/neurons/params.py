@@ -7,6 +7,7 @@ same parameter objects, so a constraint is validated once, where it is declared.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import torch
@@ -32,6 +33,15 @@ class LIFParams:
     adapt_rho: float = 0.9
 
     def __post_init__(self) -> None:
+        for name in ("beta", "threshold", "slope", "adapt_kappa", "adapt_rho"):
+            _check_real(name, getattr(self, name))
+        for name in ("refractory", "spike_budget"):
+            value = getattr(self, name)
+            _check_whole(name, value, allow_none=name == "spike_budget")
+            if value is not None:  # 2.0 or a NumPy integer as a plain int: the compiled loops take one
+                object.__setattr__(self, name, int(value))
+        if not isinstance(self.detach_reset, bool):
+            raise TypeError(f"detach_reset must be True or False, got {self.detach_reset!r}")
         if self.reset not in RESETS:
             raise ValueError(f"reset must be one of {RESETS}, got {self.reset!r}")
         if not 0.0 <= self.beta <= 1.0 or math.isnan(self.beta):
@@ -59,6 +69,24 @@ class LIFParams:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _check_real(name: str, value: object) -> None:
+    """A finite real number (a bool, a string or NaN would otherwise pass or fail later under a
+    comparison's message that does not name the parameter)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+
+
+def _check_whole(name: str, value: object, allow_none: bool = False) -> None:
+    """A whole number of steps or spikes (1.5 refractory steps has no meaning; 2.0 is 2)."""
+    if value is None and allow_none:
+        return
+    whole = isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
+    if not whole:
+        raise TypeError(f"{name} must be a whole number, got {type(value).__name__} {value!r}")
 
 
 def check_sequence(x: torch.Tensor, name: str, features: int | None = None) -> None:
