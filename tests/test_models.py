@@ -29,6 +29,27 @@ def test_model_rejects_wrong_input():
         net(torch.zeros(2, 3))
 
 
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        ((0, [4], 2), {}, ValueError, "n_in must be a whole number >= 1, got 0"),
+        ((3, [], 2), {}, ValueError, r"hidden must be a non-empty list of layer sizes, got \[\]"),
+        ((3, 4, 2), {}, ValueError, "hidden must be a non-empty list of layer sizes, got 4"),
+        ((3, [4, -1], 2), {}, ValueError, r"hidden\[1\] must be a whole number >= 1, got -1"),
+        ((3, [4], 0), {}, ValueError, "n_out must be a whole number >= 1, got 0"),
+        ((3, [4], 2), {"neuron": {"beta": 0.9}}, TypeError, "neuron must be a LIFParams, got dict"),
+        ((3, [4], 2), {"readout_beta": 1.5}, ValueError, r"readout_beta must lie in \[0, 1\], got 1.5"),
+        ((3, [4], 2), {"readout_beta": float("nan")}, ValueError, "readout_beta must lie in"),
+    ],
+)
+def test_a_net_of_impossible_sizes_or_parameters_is_named_at_construction(args, kwargs, error, match):
+    """Before, these failed in the first forward pass (an IndexError, a negative-dimension or an
+    attribute error), or not at all (n_in = 0, a readout that grows with beta 1.5)."""
+    kwargs = {"neuron": LIFParams(), **kwargs}
+    with pytest.raises(error, match=match):
+        SpikingNet(*args, **kwargs)
+
+
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_forward_with_pooled_last_layer_equals_the_plain_composition(recurrent):
     """SpikingNet's forward takes the readout's time pooling from the last layer's kernel: logits,
