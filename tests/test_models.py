@@ -50,6 +50,14 @@ def test_a_net_of_impossible_sizes_or_parameters_is_named_at_construction(args, 
         SpikingNet(*args, **kwargs)
 
 
+def test_sizes_given_as_whole_floats_or_numpy_integers_build_the_net():
+    import numpy as np
+
+    net = SpikingNet(3.0, [np.int64(4), 5.0], np.int32(2), LIFParams())
+    assert [(m.in_features, m.out_features) for m in net.layers] == [(3, 4), (4, 5)]
+    assert net.readout.out_features == 2
+
+
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_forward_with_pooled_last_layer_equals_the_plain_composition(recurrent):
     """SpikingNet's forward takes the readout's time pooling from the last layer's kernel: logits,

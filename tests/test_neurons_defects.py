@@ -89,9 +89,9 @@ def test_bfloat16_model_trains_on_cpu(recurrent):
         (dict(slope=torch.tensor(25.0)), TypeError, "slope must be a real number, got Tensor"),
         (dict(threshold=float("inf")), ValueError, "threshold must be finite, got inf"),
         (dict(adapt_kappa=float("nan")), ValueError, "adapt_kappa must be finite, got nan"),
-        (dict(refractory=1.5), TypeError, "refractory must be a whole number, got float 1.5"),
-        (dict(spike_budget=2.5), TypeError, "spike_budget must be a whole number, got float 2.5"),
-        (dict(spike_budget="3"), TypeError, "spike_budget must be a whole number, got str '3'"),
+        (dict(refractory=1.5), ValueError, "refractory must be a whole number >= 0, got 1.5"),
+        (dict(spike_budget=2.5), ValueError, "spike_budget must be a whole number >= 1, got 2.5"),
+        (dict(spike_budget="3"), ValueError, "spike_budget must be a whole number >= 1, got '3'"),
         (dict(detach_reset=1), TypeError, "detach_reset must be True or False, got 1"),
     ],
 )

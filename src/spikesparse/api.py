@@ -21,7 +21,6 @@ surrogate into the weights); metrics return floats.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import torch
@@ -29,7 +28,7 @@ from torch import nn
 
 from . import metrics as M
 from . import regularizers as R
-from .checks import check_batch, check_sizes, check_values
+from .checks import check_batch, check_sizes, check_values, real_number
 from .conversion import SYNAPSES, ConvertedSNN, ReLUStages, fold_batchnorm, l4_adjust, layer_scales, normalize
 from .models import over_time
 from .neurons import LIFParams, lif_multistep
@@ -107,21 +106,10 @@ def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
     return out
 
 
-def _number(name: str, value: object) -> float:
-    """``value`` as a float (a Python or NumPy number, or a one-element tensor such as a
-    scheduled weight); a string or another object is named here rather than inside an operator."""
-    if isinstance(value, str | bytes | bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}") from None
-
-
 def _check_lam(lam: float) -> float:
-    value = _number("lam", lam)
-    if not 0 <= value < math.inf:  # NaN fails too
-        raise ValueError(f"lam must be a finite number >= 0, got {lam}")
+    value = real_number("lam", lam, tensors=True)
+    if value < 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
     return value
 
 
@@ -149,7 +137,7 @@ def homeostatic_l2_loss(
     ``lam * mean_{l,i} (r_{l,i} - r*)^2`` over every neuron (``scope="neuron"``), or the population
     form ``lam * sum_l (mean_i r_{l,i} - r*)^2`` (``scope="layer"``). Penalizes silence as well
     as excess firing."""
-    if not 0.0 < _number("target_rate", target_rate) < 1.0:
+    if not 0.0 < real_number("target_rate", target_rate, tensors=True) < 1.0:
         raise ValueError(f"target_rate must lie in (0, 1), got {target_rate}")
     if scope not in ("neuron", "layer"):
         raise ValueError(f"scope must be 'neuron' or 'layer', got {scope!r}")
@@ -270,8 +258,8 @@ def energy_pj(ops: Mapping[str, float], e_ac: float = M.E_AC_PJ, e_mac: float = 
         )
     values = {"SynOps": ops["SynOps"], "Effective_MACs": ops["Effective_MACs"], "e_ac": e_ac, "e_mac": e_mac}
     for name, v in values.items():
-        if not 0 <= float(v) < math.inf:  # NaN fails too
-            raise ValueError(f"energy_pj: {name} must be a finite number >= 0, got {v}")
+        if real_number(f"energy_pj: {name}", v, tensors=True) < 0:
+            raise ValueError(f"energy_pj: {name} must be >= 0, got {v}")
     return M.energy_pj(ops["SynOps"], ops["Effective_MACs"], e_ac, e_mac)
 
 

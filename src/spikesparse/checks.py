@@ -1,10 +1,35 @@
-"""Input checks shared by the library's public functions (``api``, ``conversion``): one message
-per kind of bad input, naming the argument, so a user sees the cause instead of a NaN result or
-an error from deep inside torch."""
+"""Input checks shared by the library's public functions (``api``, ``conversion``, the models and
+the neuron parameters): one message per kind of bad input, naming the argument, so a user sees
+the cause instead of a NaN result or an error from deep inside torch."""
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
+
+
+def real_number(name: str, value: object, tensors: bool = False) -> float:
+    """``value`` as a finite float: a Python or NumPy real (not a bool), or with ``tensors`` a
+    one-element tensor (a scheduled loss weight). A string, a bool, NaN or an infinity is named
+    here rather than failing, or passing, inside a comparison whose message names nothing."""
+    if tensors and isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def whole_number(name: str, value: object, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``: an int, a NumPy integer or a float without a fraction
+    (2.0 from a computed size); 1.5 steps or neurons has no meaning."""
+    whole = isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
+    if not whole or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_values(name: str, x: torch.Tensor) -> None:

@@ -21,7 +21,6 @@ the output layer accumulates its input without spiking, so it has no spurious sp
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_batch
+from .checks import check_batch, real_number
 from .draws import bernoulli_spikes
 from .metrics import layer_op_counts
 from .neurons import IFParams, if_state, if_step
@@ -225,7 +224,7 @@ def layer_scales(
     (nothing to normalize). ``net`` is anything with ``activations`` (``ReLUStages``)."""
     if normalization not in ("max", "percentile"):
         raise ValueError(f"normalization must be 'max' or 'percentile', got {normalization!r}")
-    if not 0 < percentile <= 100:  # NaN fails too
+    if not 0 < real_number("percentile", percentile) <= 100:
         raise ValueError(f"percentile must lie in (0, 100], got {percentile}")
     if percentile_of not in ("nonzero", "all"):
         raise ValueError(f"percentile_of must be 'nonzero' or 'all', got {percentile_of!r}")
@@ -329,8 +328,8 @@ def l4_norms(weight: torch.Tensor) -> torch.Tensor:
 
 
 def _check_alpha(alpha: float) -> None:
-    if not 0 <= alpha < math.inf:  # NaN fails too: it would turn every weight into NaN
-        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+    if real_number("alpha", alpha) < 0:  # a NaN alpha would turn every weight into NaN
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
 
 
 def l4_factors(weight: torch.Tensor, alpha: float) -> torch.Tensor:

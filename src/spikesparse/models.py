@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -11,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import whole_number
 from .layer_spec import LAYER_KINDS, input_shape_for, window_out
 from .neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, run_lif
 from .neurons.readout import readout_from_pool, time_pool, time_weights
@@ -43,23 +43,17 @@ class SNNTraces(NamedTuple):
     readout_mem: torch.Tensor  # [T, B, classes]
 
 
-def _check_net(neuron: LIFParams, n_out: int, readout_beta: float, init_scale: float, bias: float) -> None:
-    """What both nets take beside their layers, named at construction rather than as an
-    attribute, shape or NaN error in the first forward pass."""
+def _check_net(neuron: LIFParams, readout_beta: float, init_scale: float, bias: float) -> None:
+    """What both nets take beside their sizes, named at construction rather than as an
+    attribute or NaN error in the first forward pass."""
     if not isinstance(neuron, LIFParams):
         raise TypeError(f"neuron must be a LIFParams, got {type(neuron).__name__} {neuron!r}")
-    _check_size("n_out", n_out)
     if not 0.0 <= readout_beta <= 1.0:  # NaN fails too
         raise ValueError(f"readout_beta must lie in [0, 1], got {readout_beta}")
     if not (math.isfinite(init_scale) and init_scale > 0):
         raise ValueError(f"init_scale must be a finite number > 0, got {init_scale}")
     if not math.isfinite(bias):
         raise ValueError(f"bias must be a finite number, got {bias}")
-
-
-def _check_size(name: str, n: object) -> None:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {n!r}")
 
 
 class SpikingNet(nn.Module):
@@ -89,12 +83,11 @@ class SpikingNet(nn.Module):
         bias: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_net(neuron, n_out, readout_beta, init_scale, bias)
-        _check_size("n_in", n_in)
+        _check_net(neuron, readout_beta, init_scale, bias)
         if isinstance(hidden, str) or not isinstance(hidden, Sequence) or not hidden:
             raise ValueError(f"hidden must be a non-empty list of layer sizes, got {hidden!r}")
-        for i, n in enumerate(hidden):
-            _check_size(f"hidden[{i}]", n)
+        n_in, n_out = whole_number("n_in", n_in, 1), whole_number("n_out", n_out, 1)
+        hidden = [whole_number(f"hidden[{i}]", n, 1) for i, n in enumerate(hidden)]
         self.neuron = neuron
         self.recurrent = recurrent
         self.readout_beta = readout_beta
@@ -245,7 +238,8 @@ class ConvSpikingNet(nn.Module):
         bias: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_net(neuron, n_out, readout_beta, init_scale, bias)
+        _check_net(neuron, readout_beta, init_scale, bias)
+        n_out = whole_number("n_out", n_out, 1)
         self.neuron = neuron
         self.readout_beta = readout_beta
         self.input_shape = tuple(int(v) for v in input_shape)

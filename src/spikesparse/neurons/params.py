@@ -7,10 +7,11 @@ same parameter objects, so a constraint is validated once, where it is declared.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import asdict, dataclass
 
 import torch
+
+from ..checks import real_number, whole_number
 
 # "zero": snnTorch Leaky's zero reset (the decayed membrane is reset, the step's input and
 # recurrence still enter; NIR's LIF + recurrent edge); "zero_rleaky": snnTorch RLeaky's (the
@@ -34,12 +35,11 @@ class LIFParams:
 
     def __post_init__(self) -> None:
         for name in ("beta", "threshold", "slope", "adapt_kappa", "adapt_rho"):
-            _check_real(name, getattr(self, name))
-        for name in ("refractory", "spike_budget"):
-            value = getattr(self, name)
-            _check_whole(name, value, allow_none=name == "spike_budget")
-            if value is not None:  # 2.0 or a NumPy integer as a plain int: the compiled loops take one
-                object.__setattr__(self, name, int(value))
+            real_number(name, getattr(self, name))
+        # Stored as int: the compiled loops take them as C++ integers (refractory=2.0 failed there).
+        object.__setattr__(self, "refractory", whole_number("refractory", self.refractory, 0))
+        if self.spike_budget is not None:
+            object.__setattr__(self, "spike_budget", whole_number("spike_budget", self.spike_budget, 1))
         if not isinstance(self.detach_reset, bool):
             raise TypeError(f"detach_reset must be True or False, got {self.detach_reset!r}")
         if self.reset not in RESETS:
@@ -50,10 +50,6 @@ class LIFParams:
             raise ValueError(f"threshold must be > 0, got {self.threshold}")
         if not self.slope > 0:
             raise ValueError(f"slope must be > 0, got {self.slope}")
-        if self.refractory < 0:
-            raise ValueError(f"refractory must be >= 0 steps, got {self.refractory}")
-        if self.spike_budget is not None and self.spike_budget < 1:
-            raise ValueError(f"spike_budget must be >= 1 or None, got {self.spike_budget}")
         if self.adapt_kappa < 0:
             raise ValueError(f"adapt_kappa must be >= 0, got {self.adapt_kappa}")
         if not 0.0 <= self.adapt_rho <= 1.0:
@@ -69,24 +65,6 @@ class LIFParams:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _check_real(name: str, value: object) -> None:
-    """A finite real number (a bool, a string or NaN would otherwise pass or fail later under a
-    comparison's message that does not name the parameter)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-
-
-def _check_whole(name: str, value: object, allow_none: bool = False) -> None:
-    """A whole number of steps or spikes (1.5 refractory steps has no meaning; 2.0 is 2)."""
-    if value is None and allow_none:
-        return
-    whole = isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
-    if not whole:
-        raise TypeError(f"{name} must be a whole number, got {type(value).__name__} {value!r}")
 
 
 def check_sequence(x: torch.Tensor, name: str, features: int | None = None) -> None:
