@@ -376,4 +376,4 @@ def convert(
     stages = ReLUStages(fold_batchnorm(model.eval()))
     stages.check_input(x_calib, "convert: x_calib", "the model")
     scales = layer_scales(stages, x_calib, normalization, percentile)
-    return l4_adjust(normalize(stages, scales), real_number("alpha", alpha))
+    return l4_adjust(normalize(stages, scales), alpha)  # l4_adjust checks alpha

@@ -6,7 +6,6 @@ same parameter objects, so a constraint is validated once, where it is declared.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -44,7 +43,7 @@ class LIFParams:
             raise TypeError(f"detach_reset must be True or False, got {self.detach_reset!r}")
         if self.reset not in RESETS:
             raise ValueError(f"reset must be one of {RESETS}, got {self.reset!r}")
-        if not 0.0 <= self.beta <= 1.0 or math.isnan(self.beta):
+        if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta must lie in [0, 1], got {self.beta}")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0, got {self.threshold}")
