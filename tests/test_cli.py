@@ -103,6 +103,19 @@ def test_spec_of_a_lambda_not_in_the_config_fails(capsys):
     assert "no lambda 3.0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("experiment", "method", "message"),
+    [
+        ("e9", "baseline", "no experiment 'e9'; the config has ['e1', "),
+        ("e1", "spike_cnt", "no method 'spike_cnt' in experiments.e1; it has ['baseline', "),
+    ],
+)
+def test_spec_of_an_unknown_experiment_or_method_names_the_known_ones(capsys, experiment, method, message):
+    argv = ["spec", "--config", str(QUICK_CONFIG), "--experiment", experiment, "--method", method]
+    assert main([*argv, "--lam", "0.0", "--seed", "0"]) == 2  # was a KeyError traceback
+    assert message in capsys.readouterr().err
+
+
 def test_generate_data_writes_arrays_and_meta_with_checksum(tmp_path, capsys):
     params = {"n_train": 6, "n_val": 2, "n_test": 4, "n_channels": 2, "n_steps": 8, "seed": 1}
     out, meta_path = tmp_path / "tiny.npz", tmp_path / "tiny.json"
@@ -122,11 +135,59 @@ def test_generate_data_writes_arrays_and_meta_with_checksum(tmp_path, capsys):
     assert np.array_equal(load_dataset(str(again))["x_train"], arrays["x_train"])
 
 
-def test_generate_data_rejects_an_unknown_dataset(tmp_path):
-    argv = ["generate-data", "--dataset", "imagenet", "--params", "{}"]
-    with pytest.raises(ValueError, match="unknown dataset 'imagenet'"):
-        main([*argv, "--out", str(tmp_path / "x.npz"), "--meta", str(tmp_path / "x.json")])
+@pytest.mark.parametrize(
+    ("dataset", "params", "message"),
+    [
+        ("imagenet", "{}", "'imagenet' is not a built-in dataset (['anomaly', "),
+        # a negative size had produced a dataset with an empty validation split, and no error
+        ("anomaly", '{"n_train": -5}', "--params of dataset 'anomaly': n_train: must be >= 2, got -5"),
+        ("anomaly", '{"n_trian": 50}', "n_trian: not a parameter of dataset 'anomaly'"),
+        ("digits", "[1, 2]", "--params must be a JSON object, got list"),
+        ("digits", "{n_train: 5}", "--params is not valid JSON"),
+    ],
+    ids=["unknown dataset", "negative size", "misspelt key", "not an object", "not JSON"],
+)
+def test_generate_data_checks_its_params_as_the_config_does(tmp_path, capsys, dataset, params, message):
+    argv = ["generate-data", "--dataset", dataset, "--params", params]
+    assert main([*argv, "--out", str(tmp_path / "x.npz"), "--meta", str(tmp_path / "x.json")]) == 2
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["budget", str(QUICK_CONFIG), "--tflops", "-3"], "argument --tflops: must be above 0, got -3"),
+        (["budget", str(QUICK_CONFIG), "--tflops", "nan"], "argument --tflops: must be above 0, got nan"),
+        (["budget", str(QUICK_CONFIG), "--tflops", "fast"], "argument --tflops: not a number: 'fast'"),
+        (["bench-study", "--results", "r", "--peak-gflops", "0"], "argument --peak-gflops: must be above 0"),
+        (
+            ["train", "--spec", "{}", "--data", "d.npz", "--threads", "0", "--metrics-config", "{}"],
+            "argument --threads: must be above 0, got 0",
+        ),
+        (
+            ["train", "--spec", "{}", "--data", "d.npz", "--threads", "1.5", "--metrics-config", "{}"],
+            "argument --threads: not an integer: '1.5'",
+        ),
+    ],
+    ids=["negative tflops", "nan tflops", "word tflops", "zero peak", "zero threads", "fractional threads"],
+)
+def test_a_rate_peak_or_thread_count_must_be_above_zero(argv, message, capsys):
+    """A negative or NaN TFLOP/s had printed a table of negative or NaN GPU-hours."""
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_spec_that_is_not_json_is_named(tmp_path, capsys):
+    metrics = '{"e_ac_pj": 0.9, "e_mac_pj": 4.6, "eval_seed": 1, "saturation_rate": 0.9}'
+    argv = ["train", "--spec", "{bad", "--data", str(tmp_path / "d.npz"), "--metrics-config", metrics]
+    outs = [
+        a for name in ("model", "history", "info", "metrics") for a in (f"--{name}", str(tmp_path / name))
+    ]
+    assert main([*argv, *outs]) == 2
+    assert "--spec is not valid JSON" in capsys.readouterr().err
 
 
 def test_results_section_needs_the_readme_markers(tmp_path):
@@ -173,3 +234,27 @@ def test_the_heavy_jobs_keep_their_temporaries_mapped(command, monkeypatch, tmp_
     }[command]
     with pytest.raises(Tuned):
         main(argv)
+
+
+def test_a_run_spec_missing_keys_is_named(tmp_path, capsys):
+    """A hand-written spec without a seed had failed as KeyError 'seed' inside training."""
+    from spikesparse.study.runs import run_spec
+
+    spec = run_spec(load_config(QUICK_CONFIG), RunKey("e1", "baseline", "0.0", 0))
+    del spec["seed"], spec["training"]
+    metrics = '{"e_ac_pj": 0.9, "e_mac_pj": 4.6, "eval_seed": 1, "saturation_rate": 0.9}'
+    argv = [
+        "train",
+        "--spec",
+        json.dumps(spec),
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--metrics-config",
+        metrics,
+    ]
+    outs = [
+        a for name in ("model", "history", "info", "metrics") for a in (f"--{name}", str(tmp_path / name))
+    ]
+    assert main([*argv, *outs]) == 2
+    assert "the run spec lacks ['seed', 'training']" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -15,10 +16,29 @@ if TYPE_CHECKING:
     from .study.metric_config import MetricConfig
 
 
+def _json_arg(option: str, text: str):
+    """A JSON option's value; malformed JSON is a one-line error naming the option."""
+    from .errors import ConfigError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{option} is not valid JSON ({err}): {text[:80]!r}") from None
+
+
+def _json_object(option: str, text: str) -> dict:
+    from .errors import ConfigError
+
+    value = _json_arg(option, text)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option} must be a JSON object, got {type(value).__name__}: {text[:80]!r}")
+    return value
+
+
 def _spec_arg(text: str) -> dict:
     if text.startswith("@"):
-        return json.loads(Path(text[1:]).read_text())
-    return json.loads(text)
+        return _json_arg(f"--spec {text}", Path(text[1:]).read_text())
+    return _json_arg("--spec", text)
 
 
 def save_checkpoint(path: str, checkpoint: dict) -> None:
@@ -64,10 +84,21 @@ def cmd_spec(args) -> None:
 
 
 def cmd_generate_data(args) -> None:
+    from .errors import ConfigError
     from .study.data import generate, save_dataset
     from .study.io import write_json
+    from .study.registry import validate_params
 
-    arrays, meta = generate(args.dataset, json.loads(args.params))
+    # The workflow passes a validated config section; by hand, the same checks as the config's
+    # (a negative n_train had produced a dataset with an empty validation split, and no error).
+    params = _json_object("--params", args.params)
+    try:
+        errors = validate_params("dataset", args.dataset, dict(params))  # a copy: meta keeps what was given
+    except ValueError as err:
+        raise ConfigError(f"generate-data: {err}") from None
+    if errors:
+        raise ConfigError(f"generate-data: --params of dataset {args.dataset!r}: {errors[0]}")
+    arrays, meta = generate(args.dataset, params)
     save_dataset(args.out, arrays)
     write_json(args.meta, meta)
     print(f"{args.dataset}: {meta['shapes']} checksum {meta['checksum_sha256'][:16]}")
@@ -75,8 +106,10 @@ def cmd_generate_data(args) -> None:
 
 def _train_specs(text: str) -> list[dict]:
     """``--spec``: one run spec (a JSON object) or the runs of one job (a JSON list)."""
+    from .study.runs import check_run_spec
+
     specs = _spec_arg(text)
-    return specs if isinstance(specs, list) else [specs]
+    return [check_run_spec(spec) for spec in (specs if isinstance(specs, list) else [specs])]
 
 
 def cmd_train(args) -> None:
@@ -439,6 +472,24 @@ WARM_PRELOAD = (
 )
 
 
+def _positive(kind: type):
+    """An argparse type: a finite number above 0 (a rate, a peak, a thread count); anything else
+    is argparse's usage error naming the option, not a table of negative or NaN hours."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a{'n integer' if kind is int else ' number'}: {text!r}"
+            ) from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikesparse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -452,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("budget", help="what a config's runs cost: FLOPs, GPU-hours, peak memory per run")
     p.add_argument("config")
-    p.add_argument("--tflops", type=float, default=10.0, help="sustained TFLOP/s of one GPU")
+    p.add_argument("--tflops", type=_positive(float), default=10.0, help="sustained TFLOP/s of one GPU")
     p.add_argument(
         "--official-sizes",
         action="store_true",
@@ -480,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--spec", required=True, help="run spec as JSON (a list for several runs), or @file")
     p.add_argument("--data", required=True)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive(int), default=1)
     p.add_argument("--model", required=True, nargs="+", help="one path per run, in --spec order")
     p.add_argument("--history", required=True, nargs="+", help="one path per run")
     p.add_argument("--info", required=True, nargs="+", help="one path per run")
@@ -495,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--info", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive(int), default=1)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_evaluate)
 
@@ -533,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-ann", help="train the ReLU ANN of one conversion job")
     p.add_argument("--spec", required=True, help="conversion spec as JSON, or @file")
     p.add_argument("--data", required=True)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive(int), default=1)
     p.add_argument("--model", required=True)
     p.add_argument("--info", required=True)
     p.set_defaults(func=cmd_train_ann)
@@ -546,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--info", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive(int), default=1)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_convert)
 
@@ -590,7 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cores", default="all", help="Snakemake --cores for --config")
     p.add_argument(
-        "--peak-gflops", type=float, help="1-thread sgemm peak (default: measured now with torch.mm)"
+        "--peak-gflops",
+        type=_positive(float),
+        help="1-thread sgemm peak (default: measured now with torch.mm)",
     )
     p.add_argument(
         "--cold",

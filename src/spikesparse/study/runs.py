@@ -137,10 +137,43 @@ def conversion_spec(config: dict, name: str, seed: int) -> dict:
     return {**ann_spec(config, name, seed), **{k: conv[k] for k in sweep}}
 
 
+# The keys of every run spec (run_spec; ``regime`` only on a regime map's runs).
+RUN_SPEC_KEYS = (
+    "experiment",
+    "study",
+    "method",
+    "seed",
+    "dataset",
+    "encoding",
+    "model",
+    "regularizer",
+    "training",
+)
+
+
+def check_run_spec(spec) -> dict:
+    """A run spec given by hand (``spikesparse train --spec``) has run_spec's keys; a missing one
+    is named here instead of failing as a KeyError somewhere in training."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"a run spec must be a JSON object, got {type(spec).__name__}")
+    missing = [k for k in RUN_SPEC_KEYS if k not in spec]
+    if missing:
+        raise ConfigError(
+            f"the run spec lacks {missing}; `spikesparse spec` prints a complete one for a run of a config"
+        )
+    return spec
+
+
 def run_spec(config: dict, key: RunKey) -> dict:
     """Everything that determines one run's numbers, and nothing else (no seed list, no other
     methods), so Snakemake reruns a job exactly when its own spec changes."""
+    if key.experiment not in config["experiments"]:
+        raise ConfigError(f"no experiment {key.experiment!r}; the config has {sorted(config['experiments'])}")
     exp = config["experiments"][key.experiment]
+    if key.method not in exp["methods"]:
+        raise ConfigError(
+            f"no method {key.method!r} in experiments.{key.experiment}; it has {sorted(exp['methods'])}"
+        )
     method = exp["methods"][key.method]
     if key.lam not in method_lambdas(method):
         raise ConfigError(f"no lambda {key.lam} in experiments.{key.experiment}.methods.{key.method}")
