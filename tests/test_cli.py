@@ -228,8 +228,8 @@ def test_the_heavy_jobs_keep_their_temporaries_mapped(command, monkeypatch, tmp_
     monkeypatch.setattr(runtime, "tune_allocator", tuned)
     missing = str(tmp_path / "missing.json")
     argv = {
-        "convert": ["convert", "--info", missing, "--model", missing, "--data", missing, "--out", missing]
-        + ["--metrics-config", "{}"],
+        "convert": ["convert", "--spec", "{}", "--info", missing, "--model", missing, "--data", missing]
+        + ["--out", missing, "--metrics-config", "{}"],
         "train-ann": ["train-ann", "--spec", "{}", "--data", missing, "--model", missing, "--info", missing],
     }[command]
     with pytest.raises(Tuned):
@@ -258,3 +258,21 @@ def test_a_run_spec_missing_keys_is_named(tmp_path, capsys):
     assert main([*argv, *outs]) == 2
     assert "the run spec lacks ['seed', 'training']" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_an_ann_or_conversion_spec_missing_keys_is_named(tmp_path, capsys):
+    """train-ann and convert had failed with KeyError 'dataset' on a spec without one."""
+    from spikesparse.study.runs import conversion_spec
+
+    spec = conversion_spec(load_config(QUICK_CONFIG), "e4_digits", 0)
+    ann = {k: v for k, v in spec.items() if k not in ("dataset", "alphas")}
+    argv = ["train-ann", "--spec", json.dumps(ann), "--data", str(tmp_path / "d.npz")]
+    assert main([*argv, "--model", str(tmp_path / "m"), "--info", str(tmp_path / "i")]) == 2
+    assert "the ANN spec lacks ['dataset']" in capsys.readouterr().err
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"spec": spec}))
+    metrics = '{"e_ac_pj": 0.9, "e_mac_pj": 4.6, "eval_seed": 1, "saturation_rate": 0.9}'
+    argv = ["convert", "--spec", json.dumps(ann), "--model", "m", "--info", str(info), "--data", "d.npz"]
+    assert main([*argv, "--metrics-config", metrics, "--out", str(tmp_path / "c.json")]) == 2
+    assert "the conversion spec lacks ['dataset', 'alphas']" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["info.json"]

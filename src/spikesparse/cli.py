@@ -106,10 +106,10 @@ def cmd_generate_data(args) -> None:
 
 def _train_specs(text: str) -> list[dict]:
     """``--spec``: one run spec (a JSON object) or the runs of one job (a JSON list)."""
-    from .study.runs import check_run_spec
+    from .study.runs import check_spec
 
     specs = _spec_arg(text)
-    return [check_run_spec(spec) for spec in (specs if isinstance(specs, list) else [specs])]
+    return [check_spec(spec, "run") for spec in (specs if isinstance(specs, list) else [specs])]
 
 
 def cmd_train(args) -> None:
@@ -311,10 +311,11 @@ def cmd_train_ann(args) -> None:
     from .study.conversion_jobs import ann_accuracy, ann_macs, dataset_shape, n_classes, train_ann
     from .study.data import ann_input_affine, load_dataset
     from .study.io import config_hash, provenance, write_json
+    from .study.runs import check_spec
 
     tune_allocator()
     start = time.perf_counter()
-    spec = _spec_arg(args.spec)
+    spec = check_spec(_spec_arg(args.spec), "ANN")
     data = load_dataset(args.data)
     affine = ann_input_affine(spec["dataset"])
     device = pick_device(spec.get("device", "auto"))
@@ -353,11 +354,12 @@ def cmd_convert(args) -> None:
     from .study.conversion_jobs import build_ann, choose_alpha, sweep
     from .study.data import load_dataset
     from .study.io import config_hash, provenance, read_json, write_json
+    from .study.runs import check_spec
 
     tune_allocator()  # each simulated step allocates every layer's [B, ...] drive and spikes anew
     start = time.perf_counter()
     info = read_json(args.info)
-    spec = _spec_arg(args.spec) if args.spec else info["spec"]
+    spec = check_spec(_spec_arg(args.spec), "conversion")
     for key in ("dataset", "ann", "seed"):
         if spec[key] != info["spec"][key]:
             raise SystemExit(
@@ -593,7 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
         "convert", help="convert a trained ANN to an IF SNN and sweep normalizations, alpha, T"
     )
     p.add_argument("--model", required=True)
-    p.add_argument("--spec", help="conversion spec as JSON, or @file (default: the ANN's spec)")
+    p.add_argument(
+        "--spec",
+        required=True,
+        help="conversion spec as JSON, or @file (the ANN's spec and the sweep: normalizations, alphas, T)",
+    )
     p.add_argument("--info", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")

@@ -133,34 +133,46 @@ def ann_spec(config: dict, name: str, seed: int) -> dict:
 def conversion_spec(config: dict, name: str, seed: int) -> dict:
     """Everything that determines one conversion job's numbers (the seed list excluded)."""
     conv = config["conversions"][name]
-    sweep = ("normalizations", "percentile", "percentile_of", "calibration_samples", "alphas", "time_steps")
-    return {**ann_spec(config, name, seed), **{k: conv[k] for k in sweep}}
+    return {**ann_spec(config, name, seed), **{k: conv[k] for k in CONVERSION_SWEEP}}
 
 
-# The keys of every run spec (run_spec; ``regime`` only on a regime map's runs).
-RUN_SPEC_KEYS = (
-    "experiment",
-    "study",
-    "method",
-    "seed",
-    "dataset",
-    "encoding",
-    "model",
-    "regularizer",
-    "training",
+# The keys every spec of a kind has (run_spec: ``regime`` only on a regime map's runs; ann_spec;
+# conversion_spec). ``device`` may be left out: it defaults to auto.
+CONVERSION_SWEEP = (
+    "normalizations",
+    "percentile",
+    "percentile_of",
+    "calibration_samples",
+    "alphas",
+    "time_steps",
 )
+SPEC_KEYS = {
+    "run": (
+        "experiment",
+        "study",
+        "method",
+        "seed",
+        "dataset",
+        "encoding",
+        "model",
+        "regularizer",
+        "training",
+    ),
+    "ANN": ("experiment", "seed", "dataset", "ann"),
+    "conversion": ("experiment", "seed", "dataset", "ann", *CONVERSION_SWEEP),
+}
 
 
-def check_run_spec(spec) -> dict:
-    """A run spec given by hand (``spikesparse train --spec``) has run_spec's keys; a missing one
-    is named here instead of failing as a KeyError somewhere in training."""
+def check_spec(spec, kind: str) -> dict:
+    """A spec given by hand (``spikesparse train --spec``, ``train-ann``, ``convert``) has the keys
+    its builder gives; a missing one is named here instead of failing as a KeyError somewhere in
+    training or conversion."""
     if not isinstance(spec, dict):
-        raise ConfigError(f"a run spec must be a JSON object, got {type(spec).__name__}")
-    missing = [k for k in RUN_SPEC_KEYS if k not in spec]
+        raise ConfigError(f"a {kind} spec must be a JSON object, got {type(spec).__name__}")
+    missing = [k for k in SPEC_KEYS[kind] if k not in spec]
     if missing:
-        raise ConfigError(
-            f"the run spec lacks {missing}; `spikesparse spec` prints a complete one for a run of a config"
-        )
+        hint = "; `spikesparse spec` prints a complete one for a run of a config" if kind == "run" else ""
+        raise ConfigError(f"the {kind} spec lacks {missing}{hint}")
     return spec
 
 
