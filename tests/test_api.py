@@ -227,8 +227,10 @@ def test_the_likely_slips_are_named_where_they_are_made():
         api.synaptic_operations([fc], x)  # a [T, B, 4] tensor, not T per-step inputs
     assert api.synaptic_operations((fc,), (x,)) == api.synaptic_operations([fc], [x])
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
-    with pytest.raises(TypeError, match="model must be an nn.Sequential.*got Linear"):
+    with pytest.raises(TypeError, match="convert: model must be an nn.Sequential.*got Linear"):
         api.convert(nn.Linear(4, 3), torch.rand(8, 4))
+    with pytest.raises(TypeError, match="fold_batchnorm: model must be an nn.Sequential.*got Linear"):
+        api.fold_batchnorm(nn.Linear(4, 3))  # was "'Linear' object is not iterable"
     with pytest.raises(ValueError, match=r"x_calib of shape \(8, 5\) does not fit the model"):
         api.convert(net, torch.rand(8, 5))
 
@@ -366,3 +368,27 @@ def test_convert_rejects_what_it_cannot_convert():
         api.convert(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)), torch.rand(4, 2))
     with pytest.raises(ValueError, match="rates in \\[0, 1\\]"):
         api.convert(nn.Sequential(nn.Linear(2, 2)), torch.rand(4, 2)).run(torch.rand(4, 2) + 1, 3)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((2, 4, 0), {}, r"kernel_size must be a whole number >= 1, got 0"),  # torch accepts it
+        ((-2, 4, 3), {}, r"in_channels must be a whole number >= 1, got -2"),
+        ((2, 0, 3), {}, r"out_channels must be a whole number >= 1, got 0"),
+        ((2, 4, (3, 0)), {"dims": 2}, r"kernel_size\[1\] must be a whole number >= 1, got 0"),
+        ((2, 4, 3), {"stride": 0}, r"stride must be a whole number >= 1, got 0"),
+        ((2, 4, 3), {"padding": -1}, r"padding must be a whole number >= 0, got -1"),
+        ((2, 4, 2.5), {}, r"kernel_size must be a whole number >= 1, got 2.5"),
+    ],
+)
+def test_conv_lif_names_impossible_sizes_at_construction(args, kwargs, match):
+    with pytest.raises(ValueError, match="ConvLIF: " + match):
+        api.ConvLIF(*args, **kwargs)
+
+
+def test_conv_lif_takes_sizes_as_torch_does():
+    """Tuples, NumPy integers and a padding mode build the same convolution as before."""
+    layer = api.ConvLIF(np.int64(2), 4, (3, 3), stride=(1, 2), padding=(1, 0), dims=2)
+    assert (layer.conv.kernel_size, layer.conv.stride, layer.conv.padding) == ((3, 3), (1, 2), (1, 0))
+    assert api.ConvLIF(2, 4, 3, padding="same")(torch.rand(5, 3, 2, 10)).shape == (5, 3, 4, 10)

@@ -28,8 +28,17 @@ from torch import nn
 
 from . import metrics as M
 from . import regularizers as R
-from .checks import check_batch, check_sizes, check_values, real_number
-from .conversion import SYNAPSES, ConvertedSNN, ReLUStages, fold_batchnorm, l4_adjust, layer_scales, normalize
+from .checks import check_batch, check_sizes, check_values, real_number, whole_number
+from .conversion import (
+    SYNAPSES,
+    ConvertedSNN,
+    ReLUStages,
+    check_sequential,
+    fold_batchnorm,
+    l4_adjust,
+    layer_scales,
+    normalize,
+)
 from .models import over_time
 from .neurons import LIFParams, lif_multistep
 
@@ -307,6 +316,14 @@ class LIF(nn.Module):
         return repr(self.params)
 
 
+def _conv_size(name: str, value, minimum: int) -> int | tuple[int, ...]:
+    """A convolution's size argument, one number or one per dimension, each a whole number >=
+    ``minimum`` (torch accepts a kernel of 0 and fails only in the forward pass)."""
+    if isinstance(value, tuple | list):
+        return tuple(whole_number(f"{name}[{i}]", v, minimum) for i, v in enumerate(value))
+    return whole_number(name, value, minimum)
+
+
 class ConvLIF(LIF):
     """A convolution followed by the study's LIF neurons, over a whole sequence: the layer of
     the study's conv SNNs (``models.ConvSpikingNet``), hard constraints included.
@@ -316,7 +333,8 @@ class ConvLIF(LIF):
     into the batch), then one LIF neuron per output channel and position integrates its current
     (``LIF``, compiled where built). ``conv`` is the ``nn.Conv1d``/``nn.Conv2d`` (give it to
     ``synaptic_operations`` with the layer's input to count its ops); ``mem`` holds the last
-    sequence's membrane. Neuron parameters as ``LIF``'s.
+    sequence's membrane. Neuron parameters as ``LIF``'s. Channels, kernel size and stride are
+    whole numbers >= 1 and padding >= 0 (or torch's ``"same"``/``"valid"``), checked here.
     """
 
     def __init__(
@@ -334,7 +352,13 @@ class ConvLIF(LIF):
         if dims not in (1, 2):
             raise ValueError(f"ConvLIF: dims must be 1 or 2, got {dims}")
         cls = nn.Conv1d if dims == 1 else nn.Conv2d
-        self.conv = cls(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
+        self.conv = cls(
+            whole_number("ConvLIF: in_channels", in_channels, 1),
+            whole_number("ConvLIF: out_channels", out_channels, 1),
+            _conv_size("ConvLIF: kernel_size", kernel_size, 1),
+            stride=_conv_size("ConvLIF: stride", stride, 1),
+            padding=padding if isinstance(padding, str) else _conv_size("ConvLIF: padding", padding, 0),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = self.conv.weight.dim() - 2
@@ -367,11 +391,7 @@ def convert(
     ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified. ``percentile``
     must lie in (0, 100] and ``alpha`` be a finite number >= 0.
     """
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(
-            "convert: model must be an nn.Sequential of Linear/Conv and ReLU layers, got "
-            f"{type(model).__name__}"
-        )
+    check_sequential("convert", model)
     check_batch("convert: x_calib", x_calib)
     stages = ReLUStages(fold_batchnorm(model.eval()))
     stages.check_input(x_calib, "convert: x_calib", "the model")

@@ -67,6 +67,16 @@ class InputAffine(nn.Module):
 # ----------------------------------------------------------------------------- the ReLU net
 
 
+def check_sequential(caller: str, model: object) -> None:
+    """TypeError unless ``model`` is the ``nn.Sequential`` the conversion reads layer by layer
+    (another module would fail deep inside, e.g. as "'Linear' object is not iterable")."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(
+            f"{caller}: model must be an nn.Sequential of Linear/Conv and ReLU layers, "
+            f"got {type(model).__name__}"
+        )
+
+
 def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
     """A copy of ``model`` with every BatchNorm folded into the Linear/Conv before it.
 
@@ -74,6 +84,7 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
     eval mode a BatchNorm is an affine map per channel, ``y = g (x - mu) / sqrt(var + eps) + b``,
     which is exactly a rescaled weight and a shifted bias of the layer before it.
     """
+    check_sequential("fold_batchnorm", model)
     layers: list[nn.Module] = []
     for i, m in enumerate(model):
         if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d):
