@@ -73,11 +73,11 @@ cluster: $(VENV)/.installed
 		--directory $(WORKDIR) $(if $(ACCOUNT),--slurm-no-account) $(SLURM_ARGS)
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --directory $(WORKDIR) --report results/report.html
 
-# The tests run in TEST_WORKERS processes (pytest-xdist; default: the cores, at most 4), each test
-# file whole in one process (so a file's module fixtures run once), handed out in the order
-# tests/conftest.py sorts them (the long workflow files first); TEST_WORKERS=0 runs them all in
-# this process.
-TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
+# The tests run in TEST_WORKERS processes (pytest-xdist; default: the cores this process may use,
+# at most 4), each test file whole in one process (so a file's module fixtures run once), handed
+# out in the order tests/conftest.py sorts them (the long workflow files first); TEST_WORKERS=0
+# runs them all in this process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1))")
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
