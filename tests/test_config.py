@@ -224,3 +224,19 @@ def test_ann_spec_leaves_out_the_conversion_sweep(quick_config):
     conv = conversion_spec(cfg, "e4_digits", 1)
     assert "alphas" not in ann and "seeds" not in ann["ann"] and ann["seed"] == 1
     assert conv["alphas"] == [0.0, 1.0] and {k: conv[k] for k in ann} == ann
+
+
+def test_the_spec_keys_checked_by_hand_are_those_the_builders_give(quick_config):
+    """check_spec's key lists (spikesparse train/train-ann/convert --spec by hand) follow the
+    builders: a key a builder gains or drops fails here, not as a KeyError in a hand-run job."""
+    from spikesparse.study.runs import SPEC_KEYS, ann_spec, check_spec, conversion_spec
+
+    cfg = validate_config(quick_config)
+    built = {
+        "run": run_spec(cfg, RunKey("e1", "baseline", "0.0", 0)),
+        "ANN": ann_spec(cfg, "e4_digits", 0),
+        "conversion": conversion_spec(cfg, "e4_digits", 0),
+    }
+    for kind, spec in built.items():
+        assert set(spec) - {"device", "regime"} == set(SPEC_KEYS[kind]), kind
+        assert check_spec(spec, kind) is spec

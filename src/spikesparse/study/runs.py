@@ -117,25 +117,6 @@ def expand_conversions(config: dict) -> list[tuple[str, int]]:
     ]
 
 
-def ann_spec(config: dict, name: str, seed: int) -> dict:
-    """What determines one conversion job's ANN: dataset, ANN settings and seed. Normalizations,
-    alphas and time steps are not in it, so changing them reconverts without retraining."""
-    conv = config["conversions"][name]
-    return {
-        "experiment": name,
-        "seed": int(seed),
-        "dataset": {"name": conv["dataset"], **config["datasets"][conv["dataset"]]},
-        "ann": {k: v for k, v in conv["ann"].items() if k != "seeds"},
-        "device": config["device"],
-    }
-
-
-def conversion_spec(config: dict, name: str, seed: int) -> dict:
-    """Everything that determines one conversion job's numbers (the seed list excluded)."""
-    conv = config["conversions"][name]
-    return {**ann_spec(config, name, seed), **{k: conv[k] for k in CONVERSION_SWEEP}}
-
-
 # The keys every spec of a kind has (run_spec: ``regime`` only on a regime map's runs; ann_spec;
 # conversion_spec). ``device`` may be left out: it defaults to auto.
 CONVERSION_SWEEP = (
@@ -161,6 +142,25 @@ SPEC_KEYS = {
     "ANN": ("experiment", "seed", "dataset", "ann"),
     "conversion": ("experiment", "seed", "dataset", "ann", *CONVERSION_SWEEP),
 }
+
+
+def ann_spec(config: dict, name: str, seed: int) -> dict:
+    """What determines one conversion job's ANN: dataset, ANN settings and seed. Normalizations,
+    alphas and time steps are not in it, so changing them reconverts without retraining."""
+    conv = config["conversions"][name]
+    return {
+        "experiment": name,
+        "seed": int(seed),
+        "dataset": {"name": conv["dataset"], **config["datasets"][conv["dataset"]]},
+        "ann": {k: v for k, v in conv["ann"].items() if k != "seeds"},
+        "device": config["device"],
+    }
+
+
+def conversion_spec(config: dict, name: str, seed: int) -> dict:
+    """Everything that determines one conversion job's numbers (the seed list excluded)."""
+    conv = config["conversions"][name]
+    return {**ann_spec(config, name, seed), **{k: conv[k] for k in CONVERSION_SWEEP}}
 
 
 def check_spec(spec, kind: str) -> dict:
