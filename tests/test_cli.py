@@ -17,6 +17,26 @@ from spikesparse.study.io import arrays_checksum
 from spikesparse.study.runs import RunKey, expand_runs, run_spec
 from tests.conftest import QUICK_CONFIG, REPO
 
+# The metrics block as the workflow passes it to train, evaluate and convert.
+METRICS_CONFIG = json.dumps(load_config(QUICK_CONFIG)["metrics"])
+
+
+def _train_argv(spec: str, tmp_path) -> list[str]:
+    """``spikesparse train`` of one run whose four outputs go to ``tmp_path``."""
+    outs = [
+        a for name in ("model", "history", "info", "metrics") for a in (f"--{name}", str(tmp_path / name))
+    ]
+    return [
+        "train",
+        "--spec",
+        spec,
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--metrics-config",
+        METRICS_CONFIG,
+        *outs,
+    ]
+
 
 def test_parser_knows_the_light_commands():
     parser = build_parser()
@@ -144,8 +164,9 @@ def test_generate_data_writes_arrays_and_meta_with_checksum(tmp_path, capsys):
         ("anomaly", '{"n_trian": 50}', "n_trian: not a parameter of dataset 'anomaly'"),
         ("digits", "[1, 2]", "--params must be a JSON object, got list"),
         ("digits", "{n_train: 5}", "--params is not valid JSON"),
+        ("mnist", '{"root": "/no/such/folder"}', "/no/such/folder: root folder does not exist"),
     ],
-    ids=["unknown dataset", "negative size", "misspelt key", "not an object", "not JSON"],
+    ids=["unknown dataset", "negative size", "misspelt key", "not an object", "not JSON", "missing folder"],
 )
 def test_generate_data_checks_its_params_as_the_config_does(tmp_path, capsys, dataset, params, message):
     argv = ["generate-data", "--dataset", dataset, "--params", params]
@@ -181,12 +202,7 @@ def test_a_rate_peak_or_thread_count_must_be_above_zero(argv, message, capsys):
 
 
 def test_a_spec_that_is_not_json_is_named(tmp_path, capsys):
-    metrics = '{"e_ac_pj": 0.9, "e_mac_pj": 4.6, "eval_seed": 1, "saturation_rate": 0.9}'
-    argv = ["train", "--spec", "{bad", "--data", str(tmp_path / "d.npz"), "--metrics-config", metrics]
-    outs = [
-        a for name in ("model", "history", "info", "metrics") for a in (f"--{name}", str(tmp_path / name))
-    ]
-    assert main([*argv, *outs]) == 2
+    assert main(_train_argv("{bad", tmp_path)) == 2
     assert "--spec is not valid JSON" in capsys.readouterr().err
 
 
@@ -242,20 +258,7 @@ def test_a_run_spec_missing_keys_is_named(tmp_path, capsys):
 
     spec = run_spec(load_config(QUICK_CONFIG), RunKey("e1", "baseline", "0.0", 0))
     del spec["seed"], spec["training"]
-    metrics = '{"e_ac_pj": 0.9, "e_mac_pj": 4.6, "eval_seed": 1, "saturation_rate": 0.9}'
-    argv = [
-        "train",
-        "--spec",
-        json.dumps(spec),
-        "--data",
-        str(tmp_path / "d.npz"),
-        "--metrics-config",
-        metrics,
-    ]
-    outs = [
-        a for name in ("model", "history", "info", "metrics") for a in (f"--{name}", str(tmp_path / name))
-    ]
-    assert main([*argv, *outs]) == 2
+    assert main(_train_argv(json.dumps(spec), tmp_path)) == 2
     assert "the run spec lacks ['seed', 'training']" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
@@ -271,8 +274,7 @@ def test_an_ann_or_conversion_spec_missing_keys_is_named(tmp_path, capsys):
     assert "the ANN spec lacks ['dataset']" in capsys.readouterr().err
     info = tmp_path / "info.json"
     info.write_text(json.dumps({"spec": spec}))
-    metrics = '{"e_ac_pj": 0.9, "e_mac_pj": 4.6, "eval_seed": 1, "saturation_rate": 0.9}'
     argv = ["convert", "--spec", json.dumps(ann), "--model", "m", "--info", str(info), "--data", "d.npz"]
-    assert main([*argv, "--metrics-config", metrics, "--out", str(tmp_path / "c.json")]) == 2
+    assert main([*argv, "--metrics-config", METRICS_CONFIG, "--out", str(tmp_path / "c.json")]) == 2
     assert "the conversion spec lacks ['dataset', 'alphas']" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["info.json"]

@@ -33,6 +33,17 @@ def test_each_kind_checks_its_own_parameters():
             validate_params(kind, name, {})
 
 
+def test_a_file_backed_dataset_reads_its_files_unless_told_not_to(tmp_path):
+    """Config validation checks the files; generate-data, which reads them next, checks only the
+    parameters (read_files=False), so a job does not read a large dataset twice."""
+    missing = str(tmp_path / "no_such_folder")
+    assert validate_params("dataset", "mnist", {"root": missing}) == [
+        f"root: {missing}: root folder does not exist"
+    ]
+    assert validate_params("dataset", "mnist", {"root": missing}, read_files=False) == []
+    assert validate_params("dataset", "mnist", {"root": missing, "n_train": -1}, read_files=False)
+
+
 def test_dataset_defaults_are_filled_in_schema_order():
     params = {"seed": 3}
     assert validate_params("dataset", "digits", params) == []

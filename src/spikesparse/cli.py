@@ -89,11 +89,13 @@ def cmd_generate_data(args) -> None:
     from .study.io import write_json
     from .study.registry import validate_params
 
-    # The workflow passes a validated config section; by hand, the same checks as the config's
-    # (a negative n_train had produced a dataset with an empty validation split, and no error).
+    # The workflow passes a validated config section; by hand, the config's parameter checks (a
+    # negative n_train had produced a dataset with an empty validation split, and no error). Not its
+    # file check: generate reads a file-backed dataset's files next and its reader checks them.
     params = _json_object("--params", args.params)
     try:
-        errors = validate_params("dataset", args.dataset, dict(params))  # a copy: meta keeps what was given
+        # a copy: meta keeps what was given
+        errors = validate_params("dataset", args.dataset, dict(params), read_files=False)
     except ValueError as err:
         raise ConfigError(f"generate-data: {err}") from None
     if errors:

@@ -69,10 +69,12 @@ def param_schema(kind: str, name: str, params: dict | None = None) -> dict[str, 
     return getattr(found, "param_schema", None)
 
 
-def validate_params(kind: str, name: str, params: dict) -> list[str]:
+def validate_params(kind: str, name: str, params: dict, read_files: bool = True) -> list[str]:
     """Problems of component ``name``'s ``params`` (``'<key>: <cause>'``, key relative to the
     params block); defaults are filled in place. A dataset's ``generator`` key is not a parameter.
-    ValueError when ``name`` is no component of ``kind``."""
+    ``read_files=False`` leaves out a file-backed dataset's check of its files, for a caller that
+    reads them next anyway (its reader raises the same errors). ValueError when ``name`` is no
+    component of ``kind``."""
     schema = param_schema(kind, name, params)
     owner = {"dataset": "dataset", "encoder": "the encoder", "regularizer": "regularizer"}[kind]
     if kind == "dataset" and "generator" in params:
@@ -81,7 +83,9 @@ def validate_params(kind: str, name: str, params: dict) -> list[str]:
         params.update(plugin)  # filled defaults, after the keys the config set
         return errors
     errors = check_params(schema, params, f"{owner} {name!r}")
-    check = getattr(component(kind, name, params), "check", None) if kind == "dataset" else None
+    check = (
+        getattr(component(kind, name, params), "check", None) if kind == "dataset" and read_files else None
+    )
     if not errors and check is not None:
         # A dataset read from files checks them here (spikesparse.study.local_data: missing, truncated,
         # wrong shape or labels, checksum), so a broken folder fails config validation.
