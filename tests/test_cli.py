@@ -93,6 +93,63 @@ def test_check_config_names_the_key_path_of_a_bad_value(tmp_path, capsys):
     )
 
 
+# Each step run by hand before its inputs exist: (argv with {m} for a missing folder and {o} for
+# the output folder, the message's expected one line with {m} for the missing folder).
+MISSING_INPUTS = {
+    "check-config": (
+        "check-config --config {m}/config.yaml",
+        "spikesparse check-config: no such file or folder: {m}/config.yaml",
+    ),
+    "evaluate": (
+        "evaluate --model {m}/model.pt --info {m}/info.json --data {m}/d.npz --metrics-config {{}}"
+        " --out {o}/metrics.json",
+        "spikesparse evaluate: no such file or folder: {m}/info.json",
+    ),
+    "aggregate": (
+        "aggregate --metrics {m}/metrics.json --tables {o}/tables",
+        "spikesparse aggregate: no such file or folder: {m}/metrics.json",
+    ),
+    "claims": (
+        "claims --runs {m}/runs.csv --conversion {m}/conversion.csv --csv {o}/c.csv --md {o}/c.md",
+        "spikesparse claims: no such file or folder: {m}/runs.csv",
+    ),
+    "figures": (
+        "figures --tables {m} --out {o}/e2_pareto.png",
+        "spikesparse figures: no such file or folder: {m}/runs.csv",
+    ),
+    "rejudge": (
+        "rejudge --tables {m}",
+        "{m} lacks ['runs.csv', 'conversion.csv']: rejudging needs the runs and conversion tables",
+    ),
+    "replicate": (
+        "replicate --ours {m} --reference {m}/ref --csv {o}/r.csv --md {o}/r.md",
+        "our tables folder {m} has no claims.csv: run the study first",
+    ),
+    "freeze-reference": (
+        "freeze-reference --tables {m} --out {o}/reference",
+        "{m} lacks ['claims.csv', 'summary.csv', 'conversion.csv', 'plane.csv', 'runs.csv']: run the whole"
+        " study (make study) before freezing it",
+    ),
+    "bench-study": (
+        "bench-study --results {m} --out {o}/study.json",
+        "{m}/tables/runs.csv not found: the study has not finished",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", sorted(MISSING_INPUTS))
+def test_a_step_whose_input_is_missing_names_it_on_one_line(command, tmp_path, capsys):
+    """Before, these ended in a traceback (a FileNotFoundError or a ValueError as its last line);
+    now exit status 2, one line naming the path, and nothing written."""
+    missing, out = tmp_path / "missing", tmp_path / "out"
+    out.mkdir()
+    argv_text, message = MISSING_INPUTS[command]
+    assert main(argv_text.format(m=missing, o=out).split()) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == message.format(m=missing)
+    assert list(out.iterdir()) == []
+
+
 def test_check_config_rejects_invalid_yaml(tmp_path, capsys):
     path = tmp_path / "broken.yaml"
     path.write_text("experiments: [unclosed\n")

@@ -39,7 +39,15 @@ def test_model_rejects_wrong_input():
         ((3, [4], 0), {}, ValueError, "n_out must be a whole number >= 1, got 0"),
         ((3, [4], 2), {"neuron": {"beta": 0.9}}, TypeError, "neuron must be a LIFParams, got dict"),
         ((3, [4], 2), {"readout_beta": 1.5}, ValueError, r"readout_beta must lie in \[0, 1\], got 1.5"),
-        ((3, [4], 2), {"readout_beta": float("nan")}, ValueError, "readout_beta must lie in"),
+        ((3, [4], 2), {"readout_beta": float("nan")}, ValueError, "readout_beta must be finite, got nan"),
+        (
+            (3, [4], 2),
+            {"readout_beta": "0.9"},
+            TypeError,
+            "readout_beta must be a real number, got str '0.9'",
+        ),
+        ((3, [4], 2), {"init_scale": None}, TypeError, "init_scale must be a real number, got NoneType"),
+        ((3, [4], 2), {"bias": "1"}, TypeError, "bias must be a real number, got str '1'"),
     ],
 )
 def test_a_net_of_impossible_sizes_or_parameters_is_named_at_construction(args, kwargs, error, match):

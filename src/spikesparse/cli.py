@@ -676,6 +676,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         return 2
+    except FileNotFoundError as err:
+        # An input path that does not exist (a step run by hand before its inputs were made, or a
+        # typo): the path is the whole cause, so one line names it instead of a traceback.
+        where = err.filename if err.filename is not None else err
+        print(f"spikesparse {args.command}: no such file or folder: {where}", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as err:
         # The library installs alone (pip install spikesparse); the study's commands need the
         # workflow extra. Say which package is missing and how to get it, not a traceback.

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import whole_number
+from .checks import real_number, whole_number
 from .layer_spec import LAYER_KINDS, input_shape_for, window_out
 from .neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, run_lif
 from .neurons.readout import readout_from_pool, time_pool, time_weights
@@ -48,12 +48,11 @@ def _check_net(neuron: LIFParams, readout_beta: float, init_scale: float, bias: 
     attribute or NaN error in the first forward pass."""
     if not isinstance(neuron, LIFParams):
         raise TypeError(f"neuron must be a LIFParams, got {type(neuron).__name__} {neuron!r}")
-    if not 0.0 <= readout_beta <= 1.0:  # NaN fails too
+    if not 0.0 <= real_number("readout_beta", readout_beta) <= 1.0:
         raise ValueError(f"readout_beta must lie in [0, 1], got {readout_beta}")
-    if not (math.isfinite(init_scale) and init_scale > 0):
+    if not real_number("init_scale", init_scale) > 0:
         raise ValueError(f"init_scale must be a finite number > 0, got {init_scale}")
-    if not math.isfinite(bias):
-        raise ValueError(f"bias must be a finite number, got {bias}")
+    real_number("bias", bias)
 
 
 class SpikingNet(nn.Module):

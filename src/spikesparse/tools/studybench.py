@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import MissingInputError
 from ..flops import (
     mlp_training_flops,
     products_seconds,
@@ -551,7 +552,7 @@ def bench_study(
     full_study_s, ended = run_study(config, results, cores, warm_start) if config else (None, None)
     runs_file = results / _under_results(paths.RUNS_TABLE)
     if not runs_file.exists():
-        raise ValueError(f"{runs_file} not found: the study has not finished")
+        raise MissingInputError(f"{runs_file} not found: the study has not finished")
     runs = pd.read_csv(runs_file)
     metas = dataset_metas(results)
     conv = conversion_flops(results, metas)

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ...errors import MissingInputError
 from ..io import (
     MACHINE_KEYS,
     git_commit,
@@ -610,7 +611,7 @@ def replicate(ours: str | Path, reference: str | Path, records: list[str] | None
     ours, reference = Path(ours), Path(reference)
     for name in ("claims.csv", "summary.csv"):
         if not (ours / name).exists():
-            raise ValueError(f"our tables folder {ours} has no {name}: run the study first")
+            raise MissingInputError(f"our tables folder {ours} has no {name}: run the study first")
     ours_machine = study_machine(ours, records)
     if not all((reference / name).exists() for name in ("claims.csv", "summary.csv")):
         result = no_reference(reference)
@@ -738,7 +739,9 @@ def freeze_reference(tables: str | Path, out: str | Path, records: list[str] | N
     tables, out = Path(tables), Path(out)
     missing = [name for name in REFERENCE_TABLES if not (tables / name).exists()]
     if missing:
-        raise ValueError(f"{tables} lacks {missing}: run the whole study (make study) before freezing it")
+        raise MissingInputError(
+            f"{tables} lacks {missing}: run the whole study (make study) before freezing it"
+        )
     out.mkdir(parents=True, exist_ok=True)
     for name in REFERENCE_TABLES:
         shutil.copyfile(tables / name, out / name)

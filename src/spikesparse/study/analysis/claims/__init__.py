@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ....errors import MissingInputError
 from . import seed000, seed001, seed002, seed003  # noqa: F401  (registration)
 from .core import COLUMNS, REGISTRY, VERDICTS, Claim, Judgement, register
 
@@ -95,7 +96,7 @@ def rejudge(tables: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     folder = Path(tables)
     missing = [n for n in ("runs.csv", "conversion.csv") if not (folder / n).exists()]
     if missing:
-        raise ValueError(f"{folder} lacks {missing}: rejudging needs the runs and conversion tables")
+        raise MissingInputError(f"{folder} lacks {missing}: rejudging needs the runs and conversion tables")
     claims = claims_table(pd.read_csv(folder / "runs.csv"), pd.read_csv(folder / "conversion.csv"))
     old = folder / "claims.csv"
     changes = (
