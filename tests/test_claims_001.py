@@ -267,9 +267,39 @@ def test_001d_capped_at_inconclusive_where_two_phase_keeps_its_layers_but_sits_a
     assert j.verdict == "inconclusive" and "does not learn" in j.reason
 
 
-def test_001d_inconclusive_when_two_phase_switches_off_as_often():
+def test_001d_not_held_when_two_phase_switches_off_in_the_same_seeds():
+    # the paired interval of 1/3 against the same 1/3 is [-47 %, 47 %]: its top is below 60 %
     _, j = only(seed001.evaluate_two_phase({"runs": phases([1, 0, 0], [1, 0, 0], two_acc=[0.1, 0.9, 0.9])}))
-    assert j.verdict == "inconclusive"
+    assert j.verdict == "not held" and "top 47.1 %" in j.reason
+
+
+def test_001d_inconclusive_when_two_phase_spares_one_seed_of_two():
+    _, j = only(seed001.evaluate_two_phase({"runs": phases([1, 1, 0], [1, 0, 0], two_acc=[0.1, 0.9, 0.9])}))
+    assert j.verdict == "inconclusive", j.reason
+
+
+def test_001d_not_held_when_two_phase_switches_off_in_every_seed_as_single_phase_does():
+    """Two-phase avoided nothing: the same rule as 001b's makes that "not held" (the interval's top,
+    56 % at 3 seeds, is below 60 %); a bar of 0 had left it inconclusive, a rule that could not fail
+    where both arms fail alike."""
+    _, j = only(seed001.evaluate_two_phase({"runs": phases([1, 1, 1], [1, 1, 1], two_acc=0.1)}))
+    assert j.verdict == "not held", j.reason
+    assert "is below 60.0 %" in j.reason
+
+
+@pytest.mark.parametrize(
+    "off, base_off, verdict",
+    [
+        ([1, 1, 1], [0, 0, 0], "held"),
+        ([0, 0, 0], [0, 0, 0], "not held"),
+        ([1, 1, 1], [1, 1, 1], "not held"),
+        ([1, 0, 0], [0, 0, 0], "inconclusive"),
+        ([], [], "inconclusive"),
+    ],
+)
+def test_one_switch_off_rule_for_001b_and_001d(off, base_off, verdict):
+    diff = stats.paired_newcombe(pd.Series(off, dtype=bool), pd.Series(base_off, dtype=bool))
+    assert seed001.switch_off_verdict(diff, "share")[0] == verdict
 
 
 def test_001d_untestable_where_single_phase_never_switches_off_on_validation():

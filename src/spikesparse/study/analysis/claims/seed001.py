@@ -56,9 +56,10 @@ from .core import (
 
 ONE_POINT = 0.01  # (a) "without accuracy gain" and (c), (d) "accuracy within / not worse by" one point
 RATE_REDUCTION_MIN = 0.20  # (c) "rate under control": >= 20 % lower hidden rate than the same seed's baseline
-# (b) not held where even the interval's top adds < 60 % of the runs switched off: with no switch-off
-# on either side the top is the penalty's Wilson upper bound, 0.56 at the default study's 3 arm
-# seeds, so the rule can fail there (at 0.5 it could not: a rule that cannot fail is no test).
+# (b), (d): a difference of switch-off shares is not held where even its interval's top is < 60 %
+# of the runs. With the same share on both sides the top is 43.4 % at the default study's 5 seeds
+# (0/5 against 0/5, or 5/5 against 5/5) and 56 % at 3, so the rule can fail there; a bar of 0 could
+# fail only where the other arm switched off more, which no equal pair can show.
 SWITCH_OFF_EXCESS = 0.6
 _SOURCE = "abstract (seed 001)"
 
@@ -204,6 +205,20 @@ def _judge_size(runs: pd.DataFrame, small: str, large: str) -> Judgement:
     )
 
 
+def switch_off_verdict(diff: dict, what: str) -> tuple[str, str]:
+    """The one rule for a difference of switch-off shares ((b) and (d); ``diff`` from
+    ``stats.paired_newcombe``): held where its whole interval is > 0, not held where even the
+    interval's top is < ``SWITCH_OFF_EXCESS``, inconclusive otherwise (or with no paired seed)."""
+    lo, hi = diff["ci_low"], diff["ci_high"]
+    if diff["n"] == 0:
+        return INCONCLUSIVE, f"{what}: no seed has a run in both arms"
+    if side(lo, 0.0) > 0:
+        return HELD, f"{what}: the whole interval is > 0"
+    if side(hi, SWITCH_OFF_EXCESS) < 0:
+        return NOT_HELD, f"{what}: the interval's top {pct(hi)} is below {pct(SWITCH_OFF_EXCESS)}"
+    return INCONCLUSIVE, f"{what}: the interval reaches 0"
+
+
 # --- (b) the plain penalty switches the network off ----------------------------------------------
 
 
@@ -231,14 +246,7 @@ def _judge_plain(runs: pd.DataFrame) -> Judgement:
     off, base_off = _paired_flags(picked, base)
     diff = paired_newcombe(off, base_off)
     lo, hi = diff["ci_low"], diff["ci_high"]
-    if diff["n"] == 0:
-        verdict, why = INCONCLUSIVE, "no seed has both a penalty and a baseline run"
-    elif side(lo, 0.0) > 0:
-        verdict, why = HELD, "the whole interval of the switch-off difference is > 0"
-    elif side(hi, SWITCH_OFF_EXCESS) < 0:
-        verdict, why = NOT_HELD, f"the interval's top {pct(hi)} is below {pct(SWITCH_OFF_EXCESS)}"
-    else:
-        verdict, why = INCONCLUSIVE, "the interval of the switch-off difference reaches 0"
+    verdict, why = switch_off_verdict(diff, "switch-off share penalty minus baseline")
     text = (
         f"test: {_share_text(off)} runs switched off (Wilson 95 %) vs baseline {_share_text(base_off)}; "
         f"difference {pct(diff['mean'])} [{pct(lo)}, {pct(hi)}] (paired by seed, Newcombe)"
@@ -346,7 +354,7 @@ def _judge_two_phase(runs: pd.DataFrame, variant: pd.DataFrame) -> Judgement:
     s, t = single[single["lam"] == lam], two[two["lam"] == lam]
     off_single, off_two = _paired_flags(s, t)
     diff = paired_newcombe(off_single, off_two)  # single minus two-phase: > 0 where two-phase avoids it
-    v_off, why_off = interval_verdict(diff, 0.0, "switch-off share single minus two-phase (paired Newcombe)")
+    v_off, why_off = switch_off_verdict(diff, "switch-off share single minus two-phase (paired Newcombe)")
     acc = mean_interval(paired(t, s, difference, "accuracy"))
     v_acc, why_acc = accuracy_verdict(acc, ONE_POINT)
     text = (
@@ -445,9 +453,11 @@ register(
             "at the chosen lambda (untestable where single-phase switched off in no seed on validation "
             "at any shared lambda): held if Newcombe's 95 % interval for the paired (by seed) "
             "single- minus two-phase switch-off share lies > 0 and that of the paired test accuracy "
-            f"change (two- minus single-phase) > -{100 * ONE_POINT:g} point; not held if either lies "
-            "wholly on the other side; inconclusive otherwise, and at most inconclusive where "
-            "two-phase's test accuracy is near chance (no silent layer, but no learning either)"
+            f"change (two- minus single-phase) > -{100 * ONE_POINT:g} point; not held if the share's "
+            f"interval top is < {SWITCH_OFF_EXCESS:g} (as in 001b) or the accuracy change's interval "
+            f"lies wholly below -{100 * ONE_POINT:g} point; inconclusive otherwise, and at most "
+            "inconclusive where two-phase's test accuracy is near chance (no silent layer, but no "
+            "learning either)"
         ),
         selection=(
             "on validation: of the lambdas both arms share, the one where single-phase switched off "
