@@ -111,6 +111,25 @@ def test_002_setting_is_chosen_on_validation_and_its_accuracy_judged_on_test_too
     assert iso["verdict"] == "not held" and "test accuracy change: the whole interval is <" in iso["reason"]
 
 
+def test_002_judges_the_annealed_loss_never_its_constant_lambda_ablation():
+    """methods.md: the spike-count loss is annealed; constant lambda is the schedule's ablation.
+    Here the ablation cuts more spikes on validation and test, and the claim still reads the
+    annealed runs; their unusable runs alone are counted."""
+    runs = e2([0.3] * 5)
+    runs["cfg.regularizer.schedule"] = runs["family"].map({"spike_count": "ramp"})
+    ablation = runs[runs["family"] == "spike_count"].assign(
+        method="spike_count_constant",
+        spikes_per_sample=10.0,
+        val_spikes_per_sample=10.0,
+        **{"cfg.regularizer.schedule": "constant"},
+    )
+    ablation.loc[ablation["seed"] == 0, ["status", "val_status"]] = "silent"
+    row = row_for(table(pd.concat([runs, ablation], ignore_index=True)), "002-iso")
+    assert row["selection"].startswith("spike_count,") and "constant" not in row["selection"]
+    assert row["verdict"] == "not held" and row["n_excluded"] == 0
+    assert row["estimate"] == pytest.approx(0.3)
+
+
 def test_002_untestable_when_the_baseline_does_not_learn_and_not_run_without_a_sweep():
     runs = e2([0.7] * 5, base_accuracy=0.12)
     row = row_for(table(runs), "002-iso")
