@@ -248,8 +248,9 @@ class FirstSpike(Regularizer):
     ``wake_up * mean max(0, 1 - n_{b,i})`` that pulls neurons with no spike in a sample back up),
     phase 2 switches the penalty on. The switch is ``switch="epoch"`` (at ``switch_epoch``,
     0-based) or ``switch="plateau"``: validation accuracy has not improved for ``patience``
-    epochs and the silent fraction is below ``silent_epsilon``. Single-phase (``two_phase:
-    false``) applies the penalty from the first epoch.
+    epochs and the training epoch's silent fraction (its history row's) is below
+    ``silent_epsilon``. Single-phase (``two_phase: false``) applies the penalty from the first
+    epoch.
 
     ``after_switch="at_once"`` applies the full ``lam`` from the switch on; ``"ramp"`` raises it
     linearly, ``lam * min(1, (e - e_switch + 1) / ramp_epochs)`` for 0-based epoch e, because a
