@@ -171,6 +171,84 @@ def test_lif_layer_conversion_and_synops_name_malformed_input():
         api.convert(net, torch.rand(0, 4))
 
 
+def test_convert_leaves_the_callers_model_in_its_training_mode():
+    """convert had called model.eval() on the caller's net: training on after a conversion ran
+    with Dropout and BatchNorm frozen. Nothing in the conversion depends on the mode."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 3))
+    net(torch.rand(32, 4))  # running statistics
+    net.train()
+    net[1].eval()  # a mixed mode survives as it was
+    modes = [m.training for m in net.modules()]
+    x = torch.rand(16, 4)
+    in_train = api.convert(net, x).weights
+    assert [m.training for m in net.modules()] == modes
+    net.eval()
+    in_eval = api.convert(net, x).weights  # the mode changes nothing in the conversion
+    assert len(in_train) == 2 and all(torch.equal(u, v) for u, v in zip(in_train, in_eval, strict=True))
+
+
+def test_convert_names_calibration_data_and_weights_it_cannot_use():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match=r"x_calib must hold rates in \[0, 1\]"):
+        api.convert(net, torch.rand(16, 4) * 255)  # run() refuses these values: so does calibration
+    with pytest.raises(
+        ValueError, match=r"x_calib is torch.float64 but the model's weights are torch.float32"
+    ):
+        api.convert(net, torch.rand(16, 4, dtype=torch.float64))  # was blamed on the shape
+    with torch.no_grad():
+        net[2].weight[0, 0] = NAN
+    with pytest.raises(ValueError, match=r"convert: the model's 2.weight contains NaN"):
+        api.convert(net, torch.rand(16, 4))
+    bn = nn.Sequential(
+        nn.Linear(4, 8), nn.BatchNorm1d(8, track_running_stats=False), nn.ReLU(), nn.Linear(8, 3)
+    )
+    with pytest.raises(ValueError, match=r"module 1 \(BatchNorm\) keeps no running statistics"):
+        api.convert(bn, torch.rand(16, 4))
+
+
+def test_a_converted_net_names_a_bad_step_count_generator_or_hidden_list():
+    torch.manual_seed(0)
+    snn = api.convert(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)), torch.rand(16, 4))
+    x = torch.rand(2, 4)
+    with pytest.raises(ValueError, match="n_steps must be a whole number >= 1, got 2.5"):
+        snn.run(x, 2.5)  # ran 2 steps before
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got int"):
+        snn.run(x, 3, generator=5)
+    _, hidden = snn.run(x, 3)
+    with pytest.raises(ValueError, match="1 hidden spike tensors, got 2 hidden"):
+        snn.inputs_of_layers(torch.zeros(3, 2, 4), [*hidden, *hidden])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_low_precision_spikes_are_counted_in_float32(dtype):
+    """A float16 sum overflows at 65,504 (the rate and the spike-count loss read inf on this
+    320,000-spike batch) and a bfloat16 one rounds; both are counted as float32 spikes are, and
+    the gradient reaches the spikes in their own dtype."""
+    torch.manual_seed(0)
+    s32 = (torch.rand(100, 64, 1000) < 0.05).float()
+    s = s32.to(dtype).requires_grad_()
+    assert api.firing_rate(s) == api.firing_rate(s32)
+    loss = api.spike_count_loss(s)
+    assert float(loss.detach()) == float(api.spike_count_loss(s32)) and loss.dtype == torch.float32
+    loss.backward()
+    assert s.grad.dtype == dtype and torch.isfinite(s.grad.float()).all()
+    assert float(api.first_spike_loss(s)) == float(api.first_spike_loss(s32))
+    assert float(api.homeostatic_l2_loss(s)) == float(api.homeostatic_l2_loss(s32))
+
+
+def test_time_dim_must_be_an_integer_dimension():
+    s = torch.zeros(4, 2, 3)
+    with pytest.raises(TypeError, match="time_dim must be an integer, got float 1.5"):
+        api.firing_rate(s, time_dim=1.5)
+    fc = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match=r"time_dim=5 is out of range for synaptic_operations: inputs\[0\]"):
+        api.synaptic_operations([fc], [s], time_dim=5)  # was an IndexError
+    with pytest.raises(ValueError, match="need at least one layer and its input, got none"):
+        api.synaptic_operations([], [])  # was a NoneType error
+
+
 def test_rate_sparsity_and_active_fraction_by_hand():
     s = torch.zeros(4, 2, 3)  # T=4, B=2, N=3
     s[0, 0, 0] = s[1, 0, 0] = s[3, 0, 2] = 1  # sample 0: neurons 0 and 2 active

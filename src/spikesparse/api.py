@@ -21,6 +21,7 @@ surrogate into the weights); metrics return floats.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
 import torch
@@ -28,11 +29,12 @@ from torch import nn
 
 from . import metrics as M
 from . import regularizers as R
-from .checks import check_batch, check_sizes, check_values, real_number, whole_number
+from .checks import check_sizes, check_values, real_number, whole_number
 from .conversion import (
     SYNAPSES,
     ConvertedSNN,
     ReLUStages,
+    check_rates,
     check_sequential,
     fold_batchnorm,
     l4_adjust,
@@ -43,6 +45,7 @@ from .models import over_time
 from .neurons import LIFParams, lif_multistep
 
 Spikes = torch.Tensor | Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+_NARROW_FLOATS = (torch.float16, torch.bfloat16)  # counted in float32 (as_time_major)
 
 __all__ = [
     "LIF",
@@ -66,9 +69,20 @@ __all__ = [
 # ----------------------------------------------------------------------------- layouts
 
 
+def check_time_dim(time_dim: object, name: str, x: torch.Tensor) -> None:
+    """TypeError unless ``time_dim`` is an integer, ValueError unless it is a dimension of ``x``
+    (negative counts from the end): named here, not as a movedim or an index error."""
+    if isinstance(time_dim, bool) or not isinstance(time_dim, numbers.Integral):
+        raise TypeError(f"time_dim must be an integer, got {type(time_dim).__name__} {time_dim!r}")
+    if not -x.dim() <= time_dim < x.dim():
+        raise ValueError(f"time_dim={time_dim} is out of range for {name} of shape {tuple(x.shape)}")
+
+
 def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
     """Spikes of every layer as ``[T, B, N]`` (time first, batch second, neurons flattened).
-    Integer or bool spikes (as some recorders store them) come back as float32.
+    Integer or bool spikes (as some recorders store them) and float16 or bfloat16 ones (mixed
+    precision) come back as float32, differentiably: every count, rate and penalty is then taken
+    in float32, where a float16 sum would overflow at 65,504 spikes and a bfloat16 one round.
 
     Raises ValueError when there is no layer, a tensor has fewer than two dimensions, no time
     steps, samples or neurons, holds NaN or an infinity or complex values, or the layers disagree
@@ -96,13 +110,12 @@ def as_time_major(spikes: Spikes, time_dim: int = 0) -> list[torch.Tensor]:
             raise TypeError(f"{name} must be a torch.Tensor, got {type(s).__name__}")
         if s.dim() < 2:
             raise ValueError(f"{name} must have a time and a batch dimension, got shape {tuple(s.shape)}")
-        if not -s.dim() <= time_dim < s.dim():
-            raise ValueError(f"time_dim={time_dim} is out of range for {name} of shape {tuple(s.shape)}")
+        check_time_dim(time_dim, name, s)
         check_sizes(name, s.shape, time_dim)
         check_values(name, s)
         s = s.movedim(time_dim, 0)
         s = s.reshape(s.shape[0], s.shape[1], -1)
-        if not s.is_floating_point():
+        if not s.is_floating_point() or s.dtype in _NARROW_FLOATS:
             s = s.float()
         out.append(s)
     t, b = out[0].shape[:2]
@@ -223,6 +236,8 @@ def synaptic_operations(
         )
     if len(layers) != len(inputs):
         raise ValueError(f"synaptic_operations: {len(layers)} layers but {len(inputs)} input tensors")
+    if not layers:
+        raise ValueError("synaptic_operations: need at least one layer and its input, got none")
     totals = {"Effective_MACs": 0.0, "Effective_ACs": 0.0, "Dense": 0.0, "SynOps": 0.0}
     batch = None
     for i, (layer, x) in enumerate(zip(layers, inputs, strict=True)):
@@ -235,6 +250,7 @@ def synaptic_operations(
                 f"synaptic_operations: inputs[{i}] must be a tensor [T, B, *in_shape], got "
                 f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
             )
+        check_time_dim(time_dim, f"synaptic_operations: inputs[{i}]", x)
         check_sizes(f"synaptic_operations: inputs[{i}]", x.shape, time_dim)
         check_values(f"synaptic_operations: inputs[{i}]", x)
         x = x.detach().movedim(time_dim, 0)
@@ -388,12 +404,17 @@ def convert(
     Data-based normalization scales each layer so its largest activation on ``x_calib`` (the
     maximum, or ``percentile``) becomes 1; ``alpha > 0`` applies the L4-norm adjustment, dividing
     each hidden neuron's (conv: output channel's) weights and bias by
-    ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified. ``percentile``
-    must lie in (0, 100] and ``alpha`` be a finite number >= 0.
+    ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified, nor its training
+    mode. ``x_calib`` holds rates in [0, 1], as ``ConvertedSNN.run`` takes, in the model's dtype;
+    ``percentile`` must lie in (0, 100] and ``alpha`` be a finite number >= 0.
     """
     check_sequential("convert", model)
-    check_batch("convert: x_calib", x_calib)
-    stages = ReLUStages(fold_batchnorm(model.eval()))
+    check_rates("convert: x_calib", x_calib)
+    for name, p in model.named_parameters():
+        check_values(f"convert: the model's {name}", p.detach())
+    # No .eval(): that would switch the caller's model (Dropout, BatchNorm) out of training. Nothing
+    # here depends on the mode: BatchNorm folds from its running statistics, Dropout is dropped.
+    stages = ReLUStages(fold_batchnorm(model))
     stages.check_input(x_calib, "convert: x_calib", "the model")
     scales = layer_scales(stages, x_calib, normalization, percentile)
     return l4_adjust(normalize(stages, scales), alpha)  # l4_adjust checks alpha

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_batch, real_number
+from .checks import check_batch, real_number, whole_number
 from .draws import bernoulli_spikes
 from .metrics import layer_op_counts
 from .neurons import IFParams, if_state, if_step
@@ -90,6 +90,11 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
         if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d):
             if not layers or not isinstance(layers[-1], SYNAPSES):
                 raise ValueError(f"fold_batchnorm: module {i} (BatchNorm) must follow a Linear or Conv layer")
+            if m.running_mean is None or m.running_var is None:
+                raise ValueError(
+                    f"fold_batchnorm: module {i} (BatchNorm) keeps no running statistics "
+                    "(track_running_stats=False), so it has no fixed affine map to fold"
+                )
             prev = layers[-1]
             scale = (
                 m.weight.detach() / torch.sqrt(m.running_var + m.eps)
@@ -199,6 +204,9 @@ class ReLUStages:
         wrong input shape is named as a ValueError here rather than as a matmul error halfway
         through a calibration or a simulation."""
         y = x[:1]
+        dtype = self.layers[0].weight.dtype
+        if x.dtype != dtype:
+            raise ValueError(f"{name} is {x.dtype} but {net}'s weights are {dtype}: pass x.to({dtype})")
         try:
             for stage, layer in zip(self.pre, self.layers, strict=True):
                 for m in stage:
@@ -256,6 +264,15 @@ def layer_scales(
 # ----------------------------------------------------------------------------- the converted net
 
 
+def check_rates(name: str, x: object) -> None:
+    """ValueError unless ``x`` is a non-empty batch of rates in [0, 1]: the converted net's input
+    is a Bernoulli rate code, so calibration (``api.convert``) and simulation (``run``) take the
+    same values; scales measured on other values would not be the simulation's."""
+    check_batch(name, x)
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError(f"{name} must hold rates in [0, 1] (the Bernoulli input's firing probabilities)")
+
+
 @dataclass
 class ConvertedSNN:
     """An integrate-and-fire network converted from a ReLU net (threshold 1, reset by
@@ -279,11 +296,10 @@ class ConvertedSNN:
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Simulate ``n_steps`` on Bernoulli(x) input -> (output layer's accumulated input
         ``[B, out]``, hidden spikes per layer ``[T, B, ...]``). The prediction is its argmax."""
-        if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        check_batch("x", x)
-        if float(x.min()) < 0 or float(x.max()) > 1:
-            raise ValueError("x must hold rates in [0, 1] (the Bernoulli input's firing probabilities)")
+        n_steps = whole_number("n_steps", n_steps, 1)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        check_rates("x", x)
         ReLUStages.check_input(self, x, "x", "the converted net")
         sim = simulate_if(self, x, [n_steps], generator, batch_size=len(x), record=True)
         return sim.output, sim.spikes
@@ -292,6 +308,11 @@ class ConvertedSNN:
         """Each synaptic layer's input ``[T, B, ...]`` (for ``api.synaptic_operations``): the input
         spikes, then every hidden layer's spikes, after the linear ops before each layer."""
         feeds = [x_spikes, *hidden]
+        if len(feeds) != len(self.pre):
+            raise ValueError(
+                f"inputs_of_layers: {len(self.layers)} layers take the input and "
+                f"{len(self.layers) - 1} hidden spike tensors, got {len(hidden)} hidden"
+            )
         out = []
         for pre, feed in zip(self.pre, feeds, strict=True):
             t, b = feed.shape[:2]
