@@ -130,7 +130,7 @@ def test_shd_binning_round_trip(tmp_path, counts):
 
 
 def test_spikes_encoder_passes_binned_events_through(tmp_path):
-    write_shd(tmp_path)
+    write_shd(tmp_path, n_train=200)  # 40 in 20 classes leave validation (0.1) empty
     arrays, _ = generate("shd", {"root": str(tmp_path), "n_steps": 30, "bin_ms": 40.0})
     x = torch.from_numpy(arrays["x_test"][:5])
     spikes = encode(x, {"name": "spikes"}, torch.Generator().manual_seed(0))
@@ -427,3 +427,15 @@ def test_nmnist_without_tonic_says_which_extra(tmp_path, monkeypatch):
     message = _error(_config("nmnist", {"root": str(tmp_path)}, {"name": "spikes"}))
     assert message.startswith("config error at datasets.nmnist")
     assert "pip install 'spikesparse[nmnist]'" in message
+
+
+def test_a_split_asked_for_and_rounded_to_nothing_is_named():
+    """round(fraction x class size) is 0 in every class: the split would be empty and its metrics
+    NaN (validation: every choice of the study) without a word; a fraction of 0 stays empty."""
+    from spikesparse.study.local_data import stratified_splits
+
+    x, y = np.zeros((30, 2)), np.repeat(np.arange(10), 3)
+    assert len(stratified_splits(x, y, 0.2, 0.2, 0)["y_val"]) == 10  # round(0.6) = 1 per class
+    with pytest.raises(ValueError, match=r"a split of fraction 0.1 gets no sample: 30 samples in 10 classes"):
+        stratified_splits(x, y, 0.1, 0.2, 0)
+    assert len(stratified_splits(x, y, 0.0, 0.2, 0)["y_val"]) == 0

@@ -169,6 +169,7 @@ def test_a_training_run_does_not_import_torch_dynamo(quick_config, tmp_path):
         "import yaml\n"
         f"cfg = yaml.safe_load(open({str(tmp_path / 'c.yaml')!r}))\n"
         "cfg['experiments']['e1']['training']['epochs'] = 1\n"
+        "cfg['experiments']['e1']['methods'] = {'baseline': {'regularizer': 'none'}}\n"
         "spec = run_spec(validate_config(cfg), RunKey('e1', 'baseline', '0.0', 0))\n"
         "data, _ = generate('anomaly', {k: v for k, v in spec['dataset'].items() if k != 'name'})\n"
         "train_run(spec, data, log=lambda _: None)\n"

@@ -147,7 +147,7 @@ def test_each_new_dataset_kind_trains_end_to_end_on_cpu(tmp_path):
     if importlib.util.find_spec("tonic") is not None:  # N-MNIST is an optional extra
         write_nmnist(tmp_path / "data" / "nmnist")
         roots["nmnist"] = str(tmp_path / "data" / "nmnist")
-        datasets["nmnist"] = {"root": roots["nmnist"], "n_steps": 10, "bin_ms": 30.0, "val_fraction": 0.0}
+        datasets["nmnist"] = {"root": roots["nmnist"], "n_steps": 10, "bin_ms": 30.0, "val_fraction": 0.2}
         experiments["x_nmnist"] = {**copy.deepcopy(base), "dataset": "nmnist", "encoding": {"name": "spikes"}}
     for name in ("mnist", "fashion_mnist", "cifar10"):
         datasets[name]["verify_checksum"] = False

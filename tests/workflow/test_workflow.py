@@ -283,6 +283,24 @@ def test_invalid_config_stops_before_any_job(tmp_path, edit, key):
     assert not (workdir / paths.RESULTS).exists(), "no job may have run"
 
 
+def test_a_config_file_with_a_key_written_twice_stops_before_any_job(tmp_path):
+    """Snakemake's YAML loader keeps the last of two equal keys without a word; the workflow reads
+    its config files again with the project's reader, which names the key and both lines."""
+    import re
+
+    workdir = copy_workflow(tmp_path)
+    text = QUICK_CONFIG.read_text()
+    first = next(line for line in text.splitlines() if re.match(r"^[a-z_]+: \S", line))
+    bad = tmp_path / "twice.yaml"
+    bad.write_text(f"{text}\n{first}\n")
+    proc = snakemake(workdir, "--cores", "1", "--configfile", str(bad), check=False)
+    assert proc.returncode != 0
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("config error at")]
+    key = first.split(":")[0]
+    assert len(error_lines) == 1 and f"duplicate key '{key}'" in error_lines[0], proc.stderr
+    assert not (workdir / paths.RESULTS).exists(), "no job may have run"
+
+
 def test_longest_jobs_start_first(tmp_path):
     """Training and conversion jobs carry a priority from their estimated FLOPs
     (budget.job_priority), so with more ready jobs than cores the longest start first: in the

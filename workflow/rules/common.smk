@@ -11,7 +11,12 @@ from snakemake.utils import validate
 
 from spikesparse.study import paths
 from spikesparse.study.report import figure_registry
-from spikesparse.study.config import SCHEMA_PATH, ConfigError, validate_config
+from spikesparse.study.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    read_config_file,
+    validate_config,
+)
 from spikesparse.study.runs import (
     ann_spec,
     conversion_spec,
@@ -25,8 +30,11 @@ REPO = Path(workflow.basedir)
 SCHEMA = SCHEMA_PATH
 
 # Our check first: one line naming the key path and the rule; then Snakemake's own validation,
-# which also fills the schema's defaults.
+# which also fills the schema's defaults. The config files are read again by our reader, which
+# refuses a key written twice (Snakemake's loader keeps the last one) and non-UTF-8 text.
 try:
+    for configfile_path in workflow.configfiles:
+        read_config_file(configfile_path)
     validate_config(config, SCHEMA)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None

@@ -25,12 +25,87 @@ signatures, so a run spec carries only what the config sets.
 from __future__ import annotations
 
 import copy
+import math
+import re
 from collections.abc import Callable
 
 import jsonschema
 
 # Rule -> how a broken rule reads ("must be >= 0, got -1").
 _BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _is_integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# Every validator the config layer builds (the config schema, each component's parameters).
+# Why not jsonschema's own: to it 3.0 is an integer (JSON has one number type), so `epochs: 3.0`
+# or `n_train: 64.0` passed and the job failed later ("'float' object cannot be interpreted as an
+# integer"); here "integer" is a Python int, never a float or a bool.
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+# A number as YAML 1.1 reads one: a dot, and a sign in the exponent (1e-3 and 1.0e3 are text).
+_NUMBER_TEXT = re.compile(r"^\s*([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?\s*$")
+
+
+def _as_yaml_number(text: str, integer: bool) -> str | None:
+    """How to write ``text`` so that YAML reads the number: 1e-3 -> 1.0e-3, 1e3 -> 1.0e+3 (an
+    integer slot: 1000); None when it is no finite number or needs no rewriting."""
+    import yaml
+
+    match = _NUMBER_TEXT.match(text)
+    if not match or not (match.group(2) or match.group(3)):
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        return None
+    if integer:
+        if not value.is_integer():
+            return None
+        candidate = str(int(value))
+    else:
+        sign, whole, frac, exp_sign, exp = match.groups()
+        candidate = f"{sign}{whole or 0}.{frac or 0}" + (f"e{exp_sign or '+'}{exp}" if exp else "")
+    try:
+        read = yaml.safe_load(candidate)
+    except yaml.YAMLError:
+        return None
+    return candidate if isinstance(read, int | float) and read == value else None
+
+
+def type_cause(instance, kinds) -> str | None:
+    """Why ``instance`` broke a ``type`` rule, where the cause is a slip of writing; None otherwise.
+
+    A whole-number float in an integer slot (``epochs: 3.0``): "must be an integer, got 3.0 (...)".
+    A number YAML 1.1 read as text (``lr: 1e-3`` is the string '1e-3': a YAML float needs a dot
+    and a signed exponent) gets how to write it."""
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    want = "an integer" if kinds == ["integer"] else f"of type {' or '.join(kinds)}"
+    if "integer" in kinds and "number" not in kinds and isinstance(instance, float):
+        if instance.is_integer():
+            return (
+                f"must be {want}, got {instance!r} (a whole number, written without a decimal "
+                f"point: {int(instance)})"
+            )
+        return f"must be {want}, got {instance!r}"
+    if isinstance(instance, str) and {"number", "integer"} & set(kinds):
+        import yaml
+
+        try:
+            as_text = isinstance(yaml.safe_load(instance), str)
+        except yaml.YAMLError:
+            as_text = False
+        written = _as_yaml_number(instance, "number" not in kinds) if as_text else None
+        if written is not None:
+            return (
+                f"must be {want}, got str {instance!r} (YAML reads {instance.strip()} as text: "
+                f"write {written})"
+            )
+    return None
 
 
 def declare(param_schema: dict[str, dict], **flags) -> Callable:
@@ -61,6 +136,9 @@ def _cause(error: jsonschema.ValidationError) -> str:
         return f"must be one of {error.validator_value}, got {got!r}"
     if error.validator == "type":
         kinds = error.validator_value
+        slip = type_cause(got, kinds)
+        if slip is not None:
+            return slip
         kinds = " or ".join(kinds) if isinstance(kinds, list) else kinds
         return f"must be of type {kinds}, got {type(got).__name__} {got!r}"
     return f"{error.message} (rule: {error.validator})"
@@ -79,7 +157,7 @@ def check_params(schema: dict[str, dict] | None, params: dict, owner: str) -> li
             if "default" in rule:
                 params[key] = copy.deepcopy(rule["default"])
             continue
-        for error in jsonschema.Draft202012Validator(rule).iter_errors(params[key]):
+        for error in Validator(rule).iter_errors(params[key]):
             errors.append(f"{key_path([key, *error.absolute_path])}: {_cause(error)}")
     return errors
 

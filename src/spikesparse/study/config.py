@@ -2,13 +2,15 @@
 
 Why here and not only in the schema: the schema (``config.schema.yaml`` inside the package, so a
 wheel carries it) fills defaults and rejects unknown keys and wrong types; this module adds the
-rules a schema cannot say (non-finite numbers, a batch larger than the dataset, an encoding that
-does not fit its dataset), asks each dataset, encoder and regularizer to check its own parameters
-(``spikesparse.study.components``: every component declares them where it is defined) and turns every
-error into one line naming the key path. ``regime_maps`` (grids over drive knobs) become
-ordinary experiments here (``expand_regime_maps``), so nothing downstream needs to know about
-them. A validated config is expanded into runs by ``spikesparse.study.runs``; validation refuses a run
-whose estimated peak memory cannot fit (``spikesparse.study.budget``)."""
+rules a schema cannot say (non-finite numbers, keys that are not text, a batch larger than the
+dataset, an encoding that does not fit its dataset, a conv kernel larger than its input, a
+two-phase switch after the last epoch), asks each dataset, encoder and regularizer to check its
+own parameters (``spikesparse.study.components``: every component declares them where it is
+defined) and turns every error into one line naming the key path. ``regime_maps`` (grids over
+drive knobs) become ordinary experiments here (``expand_regime_maps``), so nothing downstream
+needs to know about them. A validated config is expanded into runs by ``spikesparse.study.runs``;
+validation refuses a run whose estimated peak memory cannot fit (``spikesparse.study.budget``).
+``load_config`` reads the file: UTF-8 text, no key written twice in one mapping."""
 
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ import jsonschema
 import yaml
 
 from ..errors import ConfigError
-from ..layer_spec import check_layers
+from ..layer_spec import check_layers, input_shape_for, window_out
 from ..plugins import resolve_regularizer
-from .components import key_path
+from .components import Validator, key_path, type_cause
 from .registry import component, dataset_is_static, param_schema, validate_params
 from .runs import format_lambda
 
@@ -48,8 +50,19 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
 
 
 def _reject_nonfinite(node, parts) -> None:
+    """Non-finite numbers, and keys that are not text (YAML reads an unquoted on, off, yes, no
+    as a boolean, and a number as a number: the schema's key patterns then raised a TypeError)."""
     if isinstance(node, dict):
         for k, v in node.items():
+            if not isinstance(k, str):
+                why = (
+                    "YAML reads an unquoted on, off, yes, no, true or false as a boolean"
+                    if isinstance(k, bool)
+                    else "YAML reads an unquoted number as a number"
+                )
+                raise ConfigError(
+                    f"config error at {key_path(parts)}: key {k!r} is not text ({why}: quote the key)"
+                )
             _reject_nonfinite(v, [*parts, k])
     elif isinstance(node, list):
         for i, v in enumerate(node):
@@ -64,6 +77,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"config error at {where}: {error.message} (unknown key)"
     if error.validator == "required":
         return f"config error at {where}: {error.message} (missing required key)"
+    if error.validator == "type":
+        # a whole-number float where an integer belongs, a number YAML read as text
+        slip = type_cause(error.instance, error.validator_value)
+        if slip is not None:
+            return f"config error at {where}: {slip}"
     return f"config error at {where}: {error.message} (rule: {error.validator})"
 
 
@@ -75,7 +93,7 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
         )
     _reject_nonfinite(config, [])
     _layer_models_before_defaults(config)
-    validator = _with_defaults(jsonschema.Draft202012Validator)(load_schema(schema_path))
+    validator = _with_defaults(Validator)(load_schema(schema_path))
     errors = list(validator.iter_errors(config))
     if errors:
         # Report the deepest error: it names the most specific key path.
@@ -309,6 +327,10 @@ def _check_conversions(config: dict) -> None:
                 f"Bernoulli spikes; dataset {conv['dataset']!r} holds sequences"
             )
         _check_ann_layers(conv["ann"], f"{where}.ann")
+        sizes = _data_sizes(config, conv["dataset"])
+        if sizes is not None and conv["ann"].get("layers"):
+            # the ANN sees each sample's features flat (conversion_jobs.build_ann)
+            _check_layer_sizes(conv["ann"], math.prod(sizes["shape"]), sizes, f"{where}.ann", "")
         if 0 not in conv["alphas"]:
             raise ConfigError(
                 f"config error at {where}.alphas: must include 0 (the unadjusted baseline), "
@@ -386,6 +408,89 @@ def _check_layers(exp: dict, where: str, suffix: str) -> None:
         raise ConfigError(f"config error at {where}.model.{err}{suffix}") from None
 
 
+def _data_sizes(config: dict, dataset: str) -> dict | None:
+    """The per-sample ``shape`` (and a declared ``input_shape``) of a dataset from its config
+    section, without reading any file (a file-backed dataset: the shape its kind has, from
+    ``local_data.OFFICIAL_SIZES``; sample counts there are not this config's and are not used);
+    None when unknown (a plugin dataset)."""
+    from .budget import dataset_sizes
+    from .local_data import official_sizes
+
+    with official_sizes():
+        return dataset_sizes(dataset, config["datasets"][dataset])
+
+
+def _size(value, dims: int) -> list[int]:
+    return [int(v) for v in value] if isinstance(value, list) else [int(value)] * dims
+
+
+def _check_layer_sizes(model: dict, n_in: int, sizes: dict, where: str, suffix: str) -> None:
+    """Walk a layer list over the input the data give it (``input_shape_for``, the models' rule)
+    and refuse a conv kernel larger than its padded input or a pool window larger than its input
+    (the model build fails on either; the cost estimate clamps them, so they passed validation
+    and failed in the job). ``where`` is the model or ANN block."""
+    try:
+        shape = list(input_shape_for(model, n_in, sizes.get("input_shape")))
+    except ValueError as err:  # e.g. an input_shape whose product is not the data's features
+        part = str(err).removeprefix("model.")
+        raise ConfigError(f"config error at {where}.{part}{suffix}") from None
+    for j, entry in enumerate(model["layers"]):
+        ((kind, p),) = entry.items()
+        p = p or {}
+        at = f"config error at {where}.layers[{j}].{kind}"
+        if kind in ("conv1d", "conv2d"):
+            dims = 1 if kind == "conv1d" else 2
+            kernel, stride = _size(p["kernel"], dims), _size(p.get("stride", 1), dims)
+            padding = _size(p.get("padding", 0), dims)
+            out = window_out(shape[1:], kernel, stride, padding)
+            if min(out) < 1:
+                padded = [n + 2 * pad for n, pad in zip(shape[1:], padding, strict=True)]
+                raise ConfigError(
+                    f"{at}.kernel: {p['kernel']} is larger than its padded input "
+                    f"{padded[0] if dims == 1 else padded}{suffix}"
+                )
+            shape = [int(p["channels"]), *out]
+        elif kind == "pool":
+            dims = len(shape) - 1
+            size = _size(p["size"], dims)
+            out = window_out(shape[1:], size, _size(p.get("stride", p["size"]), dims))
+            if min(out) < 1:
+                inner = shape[1] if dims == 1 else shape[1:]
+                raise ConfigError(f"{at}.size: {p['size']} is larger than its input {inner}{suffix}")
+            shape = [shape[0], *out]
+        elif kind == "flatten":
+            shape = [math.prod(shape)]
+        else:
+            shape = [int(p["units"])]
+
+
+def _check_switch(reg, method: dict, epochs: int, where: str, suffix: str) -> None:
+    """A two-phase first-spike method switched at an epoch its experiment never reaches trains
+    without its penalty (phase 2 starts at 0-based ``switch_epoch``); the default switch_epoch
+    (5) did so in a 3-epoch experiment. A regularizer with such a switch (``first_spike``, a
+    subclass) is known by its constructor's ``two_phase``, ``switch`` and ``switch_epoch``."""
+    import inspect
+
+    try:
+        signature = inspect.signature(reg.__init__).parameters
+    except (TypeError, ValueError):
+        return
+    keys = ("two_phase", "switch", "switch_epoch")
+    if not all(k in signature for k in keys):
+        return
+    given = {k: method.get(k, signature[k].default) for k in keys}
+    if given["two_phase"] is not True or given["switch"] != "epoch":
+        return
+    at = given["switch_epoch"]
+    if isinstance(at, int) and at >= epochs:
+        default = "" if "switch_epoch" in method else " (the default)"
+        raise ConfigError(
+            f"config error at {where}.switch_epoch: {at}{default} must be < the experiment's "
+            f"training.epochs={epochs}: phase 2 (the penalty) starts at 0-based epoch {at}, so "
+            f"the runs would train without it{suffix}"
+        )
+
+
 def _check_semantics(config: dict, experiments: list[str]) -> None:
     """The rules the schema cannot say, for the datasets, conversions and ``experiments``."""
     _check_datasets(config)
@@ -398,6 +503,12 @@ def _check_semantics(config: dict, experiments: list[str]) -> None:
         _check_dataset_section(config, where, dataset)
         suffix = _cell_suffix(config, exp_name)
         _check_encoding(config, where, exp["encoding"], dataset, suffix)
+        sizes = _data_sizes(config, dataset)
+        if sizes is not None and exp["model"].get("layers"):
+            from .encoding import encoded_size  # the training's rule: features x population
+
+            n_in = encoded_size(int(sizes["shape"][-1]), exp["encoding"])
+            _check_layer_sizes(exp["model"], n_in, sizes, f"{where}.model", suffix)
         n_train = config["datasets"][dataset].get("n_train")
         if n_train is not None and exp["training"]["batch_size"] > n_train:
             raise ConfigError(
@@ -411,6 +522,7 @@ def _check_semantics(config: dict, experiments: list[str]) -> None:
             name_at = f"{m_where}.regularizer"
             _check_params("regularizer", method["regularizer"], params, m_where, name_at, suffix)
             method.update(params)  # defaults the regularizer declares, if any
+            _check_switch(reg, method, exp["training"]["epochs"], m_where, suffix)
             if reg.uses_lambda and "lambdas" not in method:
                 raise ConfigError(
                     f"config error at {m_where}.lambdas: required for regularizer {method['regularizer']!r}"
@@ -425,14 +537,78 @@ def _check_semantics(config: dict, experiments: list[str]) -> None:
                 raise ConfigError(f"config error at {m_where}.lambdas: duplicate values {lams}")
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping.
+
+    Why: PyYAML keeps the last of two equal keys without a word, so a second ``spike_count:``
+    block under ``methods`` (or a second ``experiments:``) silently replaced the first. Before the
+    document is built, every mapping of the parsed tree is checked with its key path (which the
+    mapping constructor alone does not know); a merge key (``<<: *anchor``) may be overridden by
+    the mapping's own keys, as YAML means it."""
+
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None:
+            return None
+        self._check_duplicates(node, [], set())
+        return self.construct_document(node)
+
+    def _check_duplicates(self, node, parts: list, seen: set) -> None:
+        if id(node) in seen:  # an alias: checked where its anchor is
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._check_duplicates(item, [*parts, i], seen)
+            return
+        if not isinstance(node, yaml.MappingNode):
+            return
+        first_line: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._check_duplicates(value_node, parts, seen)
+                continue
+            key = self.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            line = key_node.start_mark.line + 1
+            if key is not None:
+                try:
+                    earlier = first_line.get(key)
+                except TypeError:  # an unhashable key: the constructor reports it
+                    earlier = None
+                if earlier is not None:
+                    raise ConfigError(
+                        f"config error at {key_path(parts)}: duplicate key {key!r} (line {line}; "
+                        f"first at line {earlier}: YAML would keep only the last)"
+                    )
+                first_line.setdefault(key, line)
+            self._check_duplicates(value_node, [*parts, key if key is not None else key_node.value], seen)
+
+
 def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict:
-    """Read a YAML config file and validate it (defaults filled)."""
+    """Read a YAML config file (``read_config_file``) and validate it (defaults filled)."""
+    return validate_config(read_config_file(path), schema_path)
+
+
+def read_config_file(path: str | Path):
+    """The YAML of a config file, unvalidated: UTF-8 text, no key written twice in a mapping,
+    valid YAML, each named on one line as a ConfigError. The workflow reads its ``--configfile``
+    through this as well (``workflow/rules/common.smk``): Snakemake's own loader would keep the
+    last of two equal keys without a word."""
+    data = Path(path).read_bytes()
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config error: {path} is not UTF-8 text (byte {err.start}, line {line}: "
+            f"{data[err.start : err.start + 1]!r} {err.reason})"
+        ) from None
+    try:
+        raw = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as err:
         # One line, like every config error: where the parser stopped and why.
         mark = getattr(err, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         cause = " ".join(str(getattr(err, "problem", None) or err).split())
         raise ConfigError(f"config error: {path} is not valid YAML ({at}{cause})") from None
-    return validate_config(raw, schema_path)
+    return raw

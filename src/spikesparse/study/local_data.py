@@ -373,6 +373,17 @@ def stratified_splits(
         parts["test"].append(idx[:n_test])
         parts["val"].append(idx[n_test : n_test + n_val])
         parts["train"].append(idx[n_test + n_val :])
+    asked = {"test": test_fraction, "val": val_fraction, "train": 1 - val_fraction - test_fraction}
+    for split, chunks in parts.items():
+        if asked[split] > 0 and sum(len(c) for c in chunks) == 0:
+            # round(fraction x class size) was 0 in every class: a split asked for and empty
+            # would leave its metrics NaN (validation: every choice of the study) without a word.
+            fewest = int(np.unique(y, return_counts=True)[1].min())
+            raise ConfigError(
+                f"a split of fraction {asked[split]:g} gets no sample: {len(y)} samples in "
+                f"{len(np.unique(y))} classes, and round({asked[split]:g} x class size) is 0 in "
+                f"every class (smallest class: {fewest}); use a larger fraction or more samples"
+            )
     out = {}
     for split, chunks in parts.items():
         idx = rng.permutation(np.concatenate(chunks))

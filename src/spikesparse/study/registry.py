@@ -69,6 +69,25 @@ def param_schema(kind: str, name: str, params: dict | None = None) -> dict[str, 
     return getattr(found, "param_schema", None)
 
 
+# Why a dataset needs validation samples: every choice the study makes (a method's operating
+# lambda, a conversion's alpha, which runs are admitted) is made on the validation split, never on
+# test; with no validation samples its metrics are NaN and the runs still read "ok".
+_WHY_VALIDATION = "the study's choices are made on the validation split; without samples its metrics are NaN"
+
+
+def _validation_size(schema: dict | None, params: dict) -> list[str]:
+    """A dataset's validation split must hold samples: ``n_val`` >= 1, ``val_fraction`` > 0,
+    where the dataset declares them (checked after the schema, so both are numbers here)."""
+    schema = schema or {}
+    errors = []
+    n_val, fraction = params.get("n_val"), params.get("val_fraction")
+    if "n_val" in schema and isinstance(n_val, int) and n_val < 1:
+        errors.append(f"n_val: must be >= 1, got {n_val!r} ({_WHY_VALIDATION})")
+    if "val_fraction" in schema and isinstance(fraction, int | float) and fraction <= 0:
+        errors.append(f"val_fraction: must be > 0, got {fraction!r} ({_WHY_VALIDATION})")
+    return errors
+
+
 def validate_params(kind: str, name: str, params: dict, read_files: bool = True) -> list[str]:
     """Problems of component ``name``'s ``params`` (``'<key>: <cause>'``, key relative to the
     params block); defaults are filled in place. A dataset's ``generator`` key is not a parameter.
@@ -81,8 +100,10 @@ def validate_params(kind: str, name: str, params: dict, read_files: bool = True)
         plugin = {k: v for k, v in params.items() if k != "generator"}
         errors = check_params(schema, plugin, f"dataset {name!r}")
         params.update(plugin)  # filled defaults, after the keys the config set
-        return errors
+        return errors or _validation_size(schema, plugin)
     errors = check_params(schema, params, f"{owner} {name!r}")
+    if kind == "dataset" and not errors:
+        errors = _validation_size(schema, params)
     check = (
         getattr(component(kind, name, params), "check", None) if kind == "dataset" and read_files else None
     )
