@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ import yaml
 
 from spikesparse.cli import build_parser, main
 from spikesparse.study.config import load_config
-from spikesparse.study.data import load_dataset
+from spikesparse.study.data import generate, load_dataset, save_dataset
 from spikesparse.study.io import arrays_checksum
 from spikesparse.study.runs import RunKey, expand_runs, run_spec
 from tests.conftest import QUICK_CONFIG, REPO
@@ -21,7 +24,7 @@ from tests.conftest import QUICK_CONFIG, REPO
 METRICS_CONFIG = json.dumps(load_config(QUICK_CONFIG)["metrics"])
 
 
-def _train_argv(spec: str, tmp_path) -> list[str]:
+def _train_argv(spec: str, tmp_path, data=None) -> list[str]:
     """``spikesparse train`` of one run whose four outputs go to ``tmp_path``."""
     outs = [
         a for name in ("model", "history", "info", "metrics") for a in (f"--{name}", str(tmp_path / name))
@@ -31,7 +34,7 @@ def _train_argv(spec: str, tmp_path) -> list[str]:
         "--spec",
         spec,
         "--data",
-        str(tmp_path / "d.npz"),
+        str(data or tmp_path / "d.npz"),
         "--metrics-config",
         METRICS_CONFIG,
         *outs,
@@ -335,3 +338,292 @@ def test_an_ann_or_conversion_spec_missing_keys_is_named(tmp_path, capsys):
     assert main([*argv, "--metrics-config", METRICS_CONFIG, "--out", str(tmp_path / "c.json")]) == 2
     assert "the conversion spec lacks ['dataset', 'alphas']" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["info.json"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small run made through the command line (quick e1 baseline, one epoch): its dataset
+    with the meta file beside it, model, train info and run record, for the tests that damage,
+    swap or misplace them."""
+    folder = tmp_path_factory.mktemp("trained")
+    spec = _quick_spec()
+    spec["training"]["epochs"] = 1
+    params = json.dumps({k: v for k, v in spec["dataset"].items() if k != "name"})
+    data = folder / "d.npz"
+    argv = ["generate-data", "--dataset", spec["dataset"]["name"], "--params", params]
+    assert main([*argv, "--out", str(data), "--meta", str(folder / "d.json")]) == 0
+    run = folder / "run"
+    assert main(_train_argv(json.dumps(spec), run, data)) == 0
+    return SimpleNamespace(
+        spec=spec, data=data, model=run / "model", info=run / "info", metrics=run / "metrics"
+    )
+
+
+def _evaluate_argv(t, out, model=None, info=None, data=None) -> list[str]:
+    return [
+        *("evaluate", "--model", str(model or t.model), "--info", str(info or t.info)),
+        *("--data", str(data or t.data), "--metrics-config", METRICS_CONFIG, "--out", str(out / "m.json")),
+    ]
+
+
+def _half(path) -> bytes:
+    raw = Path(path).read_bytes()
+    return raw[: len(raw) // 2]
+
+
+def _digits(bad):
+    """A dataset of another kind (static digits) where the spec's is a sequence (anomaly)."""
+    save_dataset(str(bad), generate("digits", {"n_samples": 200})[0])
+
+
+def _reseeded(t, bad):
+    """The spec's dataset, but its meta file says it was made with another seed."""
+    shutil.copy(t.data, bad)
+    meta = json.loads(t.data.with_suffix(".json").read_text())
+    meta["params"]["seed"] += 1
+    bad.with_suffix(".json").write_text(json.dumps(meta))
+
+
+# Each damaged or wrong input: (file name, how to make it from the trained run `t`, the argv that
+# reads it (`bad`: its path, `out`: an empty output folder), what the one line says after the path).
+BAD_INPUTS = {
+    "data is a CSV": (
+        "d.csv",
+        lambda t, bad: bad.write_text("a,b\n1,2\n"),
+        lambda t, bad, out: _train_argv(json.dumps(t.spec), out, bad),
+        ": not an .npz archive (another format); it should be a dataset file",
+    ),
+    "data is empty": (
+        "d.npz",
+        lambda t, bad: bad.write_bytes(b""),
+        lambda t, bad, out: _train_argv(json.dumps(t.spec), out, bad),
+        ": empty file; it should be a dataset file",
+    ),
+    "data is truncated": (
+        "d.npz",
+        lambda t, bad: bad.write_bytes(_half(t.data)),
+        lambda t, bad, out: _train_argv(json.dumps(t.spec), out, bad),
+        ": a truncated or damaged .npz archive",
+    ),
+    "data lacks x_train": (
+        "d.npz",
+        lambda t, bad: np.savez(bad, y_train=np.zeros(3)),
+        lambda t, bad, out: _train_argv(json.dumps(t.spec), out, bad),
+        ": lacks the arrays ['x_train', 'x_val', 'y_val', 'x_test', 'y_test'], so it is not a dataset file",
+    ),
+    "data of another dataset": (
+        "d.npz",
+        lambda t, bad: _digits(bad),
+        lambda t, bad, out: _train_argv(json.dumps(t.spec), out, bad),
+        ": holds static features [n, F], but the spec's dataset 'anomaly' is sequences [n, T, C]: the data"
+        " do not match the spec's dataset",
+    ),
+    "data of other parameters": (
+        "d.npz",
+        _reseeded,
+        lambda t, bad, out: _evaluate_argv(t, out, data=bad),
+        ": holds dataset 'anomaly' generated with other ['seed'] than the spec's",
+    ),
+    "model is truncated": (
+        "model.pt",
+        lambda t, bad: bad.write_bytes(_half(t.model)),
+        lambda t, bad, out: _evaluate_argv(t, out, model=bad),
+        ": not a PyTorch checkpoint, or a truncated one (",
+    ),
+    "model is empty": (
+        "model.pt",
+        lambda t, bad: bad.write_bytes(b""),
+        lambda t, bad, out: _evaluate_argv(t, out, model=bad),
+        ": empty file; it should be a run's model checkpoint (model.pt)",
+    ),
+    "model is not a checkpoint": (
+        "model.pt",
+        lambda t, bad: shutil.copy(t.info, bad),
+        lambda t, bad, out: _evaluate_argv(t, out, model=bad),
+        ": not a PyTorch checkpoint, or a truncated one (UnpicklingError: ",
+    ),
+    "info is empty": (
+        "train.json",
+        lambda t, bad: bad.write_text(""),
+        lambda t, bad, out: _evaluate_argv(t, out, info=bad),
+        ": empty file; it should be the train info (train.json)",
+    ),
+    "info is truncated": (
+        "train.json",
+        lambda t, bad: bad.write_bytes(_half(t.info)),
+        lambda t, bad, out: _evaluate_argv(t, out, info=bad),
+        ": not valid JSON, truncated or damaged (",
+    ),
+    "metrics are not a run record": (
+        "train.json",
+        lambda t, bad: shutil.copy(t.info, bad),
+        lambda t, bad, out: ["aggregate", "--metrics", str(bad), "--tables", str(out / "tables")],
+        ": lacks ['metrics'], so it is not a run record (metrics.json)",
+    ),
+    "runs table is empty": (
+        "runs.csv",
+        lambda t, bad: bad.write_text(""),
+        lambda t, bad, out: (
+            ["claims", "--runs", str(bad), "--conversion", str(bad)]
+            + ["--csv", str(out / "c.csv"), "--md", str(out / "c.md")]
+        ),
+        ": empty file; it should be the runs table (runs.csv)",
+    ),
+    "runs table is another table": (
+        "runs.csv",
+        lambda t, bad: bad.write_text("a,b\n1,2\n"),
+        lambda t, bad, out: (
+            ["claims", "--runs", str(bad), "--conversion", str(bad)]
+            + ["--csv", str(out / "c.csv"), "--md", str(out / "c.md")]
+        ),
+        ": lacks the columns ['experiment', 'method', 'regularizer', 'lam', 'seed', 'status'], so it is not"
+        " the runs table",
+    ),
+    "data is a folder": (
+        "d.npz",
+        lambda t, bad: bad.mkdir(),
+        lambda t, bad, out: _train_argv(json.dumps(t.spec), out, bad),
+        " is a folder, not a file",
+    ),
+    "spec is a folder": (
+        "spec",
+        lambda t, bad: bad.mkdir(),
+        lambda t, bad, out: _train_argv(f"@{bad}", out, t.data),
+        " is a folder, not a file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_a_damaged_or_wrong_input_file_is_named_on_one_line(case, trained, tmp_path, capsys):
+    """Before, each ended in a traceback, some misleading ("static input [B, C] needs n_steps >= 1"
+    for another dataset's data, KeyError 'x_train', PytorchStreamReader, JSONDecodeError,
+    EmptyDataError, IsADirectoryError): now exit status 2, one line naming the file and what it
+    should be, and nothing written."""
+    name, make, argv, says = BAD_INPUTS[case]
+    bad, out = tmp_path / name, tmp_path / "out"
+    out.mkdir()
+    make(trained, bad)
+    assert main(argv(trained, bad, out)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"{bad}{says}" in err, err
+    assert list(out.iterdir()) == []
+
+
+def test_a_damaged_input_file_is_one_line_from_the_shell(trained, tmp_path):
+    """The same through ``python -m spikesparse``: exit status 2 and no traceback."""
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(_half(trained.model))
+    argv = _evaluate_argv(trained, tmp_path, model=bad)
+    proc = subprocess.run([sys.executable, "-m", "spikesparse", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{bad}: not a PyTorch checkpoint") and proc.stderr.count("\n") == 1
+
+
+def test_an_output_that_is_a_folder_names_it_not_a_temporary_file(trained, tmp_path, capsys):
+    """Had been an IsADirectoryError naming '.m.json.<random>.tmp.json' after the evaluation."""
+    out = tmp_path / "m.json"
+    out.mkdir()
+    argv = _evaluate_argv(trained, tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"cannot write {out}: it is a folder; give the path of a file\n"
+    assert list(out.iterdir()) == []
+
+
+def test_train_checks_every_output_path_before_it_trains(trained, tmp_path, capsys):
+    """``--metrics some/file.json/x.json`` had trained, written the model, history and info, and
+    then failed with a traceback: the training was lost. Now nothing is trained or written."""
+    blocker = tmp_path / "file.json"
+    blocker.write_text("{}")
+    argv = _train_argv(json.dumps(trained.spec), tmp_path / "run", trained.data)
+    argv[argv.index("--metrics") + 1] = str(blocker / "x.json")
+    assert main(argv) == 2
+    err = capsys.readouterr()
+    assert err.err == f"cannot write {blocker / 'x.json'}: {blocker} is a file, not a folder\n"
+    assert "epoch" not in err.out, "nothing trained"
+    assert not (tmp_path / "run").exists()
+
+
+def test_generate_data_checks_the_meta_path_before_it_writes_the_arrays(tmp_path, capsys):
+    """``--meta bad/path`` had left the .npz without its meta file."""
+    blocker = tmp_path / "bad"
+    blocker.write_text("")
+    out = tmp_path / "data" / "x.npz"
+    argv = ["generate-data", "--dataset", "anomaly", "--params", '{"n_train": 6, "n_test": 4}']
+    assert main([*argv, "--out", str(out), "--meta", str(blocker / "path")]) == 2
+    assert capsys.readouterr().err == f"cannot write {blocker / 'path'}: {blocker} is a file, not a folder\n"
+    assert not out.parent.exists()
+
+
+def test_aggregate_reads_every_record_before_it_writes_a_table(trained, tmp_path, capsys):
+    """A run record given as a conversion had written runs.csv, history.csv, ... and then failed
+    with KeyError 'chosen_alpha', leaving a tables folder of new and old tables."""
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "runs.csv").write_text("old\n")
+    argv = ["aggregate", "--metrics", str(trained.metrics), "--conversions", str(trained.metrics)]
+    assert main([*argv, "--tables", str(tables)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"{trained.metrics}: lacks ['chosen_alpha', 'rows', 'ann'], so it is not a conversion record"
+        " (conversion.json) that spikesparse convert writes\n"
+    )
+    assert [p.name for p in tables.iterdir()] == ["runs.csv"] and (tables / "runs.csv").read_text() == "old\n"
+    # the good inputs alone still make every table
+    assert main(["aggregate", "--metrics", str(trained.metrics), "--tables", str(tables)]) == 0
+    assert (tables / "plane.csv").exists() and (tables / "runs.csv").read_text() != "old\n"
+
+
+def _convert_argv(tmp_path, metrics_config: str = METRICS_CONFIG) -> list[str]:
+    """convert of quick's e4_digits seed 0 against an ANN info that says seed 1."""
+    from spikesparse.study.runs import conversion_spec
+
+    spec = conversion_spec(load_config(QUICK_CONFIG), "e4_digits", 0)
+    info = tmp_path / "ann.json"
+    info.write_text(json.dumps({"spec": {**spec, "seed": 1}}))
+    argv = ["convert", "--spec", json.dumps(spec), "--model", str(tmp_path / "ann.pt"), "--info", str(info)]
+    return [*argv, "--data", "d.npz", "--metrics-config", metrics_config, "--out", str(tmp_path / "c.json")]
+
+
+def _quick_spec() -> dict:
+    return run_spec(load_config(QUICK_CONFIG), RunKey("e1", "baseline", "0.0", 0))
+
+
+# Usage errors that had exited with status 1 (a SystemExit with the message): (argv from a
+# temporary folder, the one line).
+USAGE_ERRORS = {
+    "metrics-config not JSON": (
+        lambda tmp: [*_train_argv("{}", tmp), "--metrics-config", '{"x":'],
+        "--metrics-config: Expecting value: line 1 column 6 (char 5)",
+    ),
+    "metrics-config unknown key": (
+        lambda tmp: [
+            *_train_argv("{}", tmp),
+            "--metrics-config",
+            json.dumps({**json.loads(METRICS_CONFIG), "x": 1}),
+        ],
+        "--metrics-config: metrics.x: unknown key (known: ",
+    ),
+    "more model paths than runs": (
+        lambda tmp: [*_train_argv(json.dumps(_quick_spec()), tmp), "--model", "m1", "m2"],
+        "train: 1 run spec(s) but 2 --model path(s); give one per run",
+    ),
+    "unknown figure": (
+        lambda tmp: ["figures", "--tables", str(tmp), "--out", str(tmp / "nofig.png")],
+        "unknown figure 'nofig'; known: [",
+    ),
+    "ANN of another seed": (
+        _convert_argv,
+        "convert: the ANN in {tmp}/ann.json was trained with another seed than --spec gives",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(USAGE_ERRORS))
+def test_a_usage_error_exits_with_status_2_on_one_line(case, tmp_path, capsys):
+    argv, message = USAGE_ERRORS[case]
+    assert main(argv(tmp_path)) == 2  # had raised SystemExit(message): status 1
+    err = capsys.readouterr().err
+    assert err.startswith(message.format(tmp=tmp_path)) and err.count("\n") == 1, err

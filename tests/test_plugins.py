@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -135,6 +136,48 @@ def test_plugin_dataset_must_return_the_splits(example):
         with pytest.raises(ValueError, match=r"x_test must hold finite rates in \[0, 1\]") as err:
             plugins.check_arrays("my_methods:make_pulses", {**good, "x_test": x})
         assert shown in str(err.value)
+
+
+def test_plugin_arrays_come_back_in_the_dtypes_training_takes(example):
+    """NumPy's default float64 inputs and float labels had passed generate-data and check-config,
+    then every training job crashed ("mat1 and mat2 must have the same dtype, but got Double and
+    Float", "expected target dtype to be Long")."""
+    validate_config(copy.deepcopy(example))
+    good = sys.modules["my_methods"].make_pulses()
+    same = plugins.check_arrays("my_methods:make_pulses", good)
+    assert all(same[k] is good[k] for k in good), "float32 / int64 arrays pass as they are (same bytes)"
+    loose = {k: v.astype(np.float64) for k, v in good.items()}  # labels 0.0 / 1.0 as well
+    loose["y_val"] = good["y_val"].astype(np.int32)
+    loose["y_test"] = good["y_test"].astype(bool)
+    fixed = plugins.check_arrays("my_methods:make_pulses", loose)
+    for name in plugins.DATASET_ARRAYS:
+        assert fixed[name].dtype == (np.float32 if name.startswith("x_") else np.int64), name
+        assert np.array_equal(fixed[name], good[name]), name
+    for bad, shown in ((0.5, "0.5"), (np.nan, "nan"), (-1.0, "from 0, got -1")):
+        y = loose["y_train"].copy()
+        y[2] = bad
+        with pytest.raises(ValueError, match="y_train must hold") as err:
+            plugins.check_arrays("my_methods:make_pulses", {**loose, "y_train": y})
+        assert shown in str(err.value)
+    with pytest.raises(ValueError, match=r"y_val must hold one class label per sample, shape \[n\]"):
+        plugins.check_arrays("my_methods:make_pulses", {**good, "y_val": good["y_val"][:, None]})
+
+
+def test_a_float64_plugin_dataset_trains(example):
+    """The whole path: generate (as generate-data does) a plugin dataset of float64 arrays, then
+    train a run on it."""
+    cfg = validate_config(example)
+    module = sys.modules["my_methods"]
+    module.make_pulses64 = lambda **kw: {k: v.astype(np.float64) for k, v in module.make_pulses(**kw).items()}
+    key = next(r for r in expand_runs(cfg) if r.method == "baseline")
+    spec = run_spec(cfg, key)
+    params = {k: v for k, v in spec["dataset"].items() if k != "name"}
+    arrays, meta = generate("pulses", {**params, "generator": "my_methods:make_pulses64"})
+    assert arrays["x_train"].dtype == np.float32 and arrays["y_train"].dtype == np.int64
+    assert meta["checksum_sha256"] == generate("pulses", params)[1]["checksum_sha256"], "as if float32"
+    spec["training"]["epochs"] = 1
+    result = train_run(spec, arrays, log=lambda _: None)
+    assert len(result.history) == 1
 
 
 def test_workflow_dry_run_on_the_example(tmp_path):

@@ -128,7 +128,7 @@ def test_exit_status_and_messages_are_those_of_a_cold_run(warm_env, tmp_path):
     cold_env = {**warm_env, "SPIKESPARSE_WARM": "0"}
     for args, status in (
         (["check-config", "--config", str(bad)], 2),
-        (["check-config", "--config", "missing.yaml"], 1),
+        (["check-config", "--config", "missing.yaml"], 2),  # one line naming the path
     ):
         cold = _spikesparse(args, cold_env, tmp_path, timeout=120)
         hot = _spikesparse(args, warm_env, tmp_path, timeout=120)

@@ -54,6 +54,59 @@ def save_checkpoint(path: str, checkpoint: dict) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
 
 
+# What each input file should be, for the message when it is not (``errors.InputFileError``).
+TRAIN_INFO = "the train info (train.json) that spikesparse train writes"
+RUN_MODEL = "a run's model checkpoint (model.pt) that spikesparse train writes"
+ANN_INFO = "the ANN info (ann.json) that spikesparse train-ann writes"
+ANN_MODEL = "an ANN checkpoint (ann.pt) that spikesparse train-ann writes"
+RUNS_TABLE = "the runs table (runs.csv) that spikesparse aggregate writes"
+CONVERSION_TABLE = "the conversion table (conversion.csv) that spikesparse aggregate writes"
+# What the commands read of each checkpoint.
+RUN_MODEL_KEYS = ("spec", "state_dict", "n_in", "n_out")
+ANN_MODEL_KEYS = ("spec", "state_dict", "n_features", "n_classes", "input_affine", "dataset_shape")
+
+
+def load_checkpoint(path: str, keys: tuple[str, ...], what: str) -> dict:
+    """A checkpoint ``save_checkpoint`` wrote, holding ``keys``. An empty, truncated or other file
+    (which torch reports as a PytorchStreamReader error, OSError EINVAL, EOFError or
+    UnpicklingError) or one without ``keys`` raises ``InputFileError``: one line naming the file
+    and what it should be (``what``)."""
+    import pickle
+
+    import torch
+
+    from .errors import PATH_ERRORS, InputFileError
+    from .study.io import record_with_keys
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as err:
+        if isinstance(err, PATH_ERRORS):  # a missing file or a folder: main names the path
+            # (any other OSError is about the content: torch gives EINVAL for a truncated archive)
+            raise
+        if Path(path).stat().st_size == 0:
+            cause = "empty file"
+        else:
+            first = (str(err).strip().splitlines() or [""])[0][:100]
+            cause = f"not a PyTorch checkpoint, or a truncated one ({type(err).__name__}: {first})"
+        raise InputFileError(path, f"{cause}; it should be {what}") from None
+    return record_with_keys(path, checkpoint, keys, what)
+
+
+def _load_state(model, checkpoint: dict, path: str, info: str) -> None:
+    """``model.load_state_dict``; weights that do not fit the model the spec in ``info`` describes
+    (the checkpoint of another run) raise ``InputFileError`` naming both files."""
+    from .errors import InputFileError
+
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        first = (str(err).strip().splitlines() or [""])[0][:100]
+        raise InputFileError(
+            path, f"its weights do not fit the model the spec in {info} describes ({first})"
+        ) from None
+
+
 def cmd_check_config(args) -> None:
     from .study.config import load_config
     from .study.runs import expand_runs
@@ -86,7 +139,7 @@ def cmd_spec(args) -> None:
 def cmd_generate_data(args) -> None:
     from .errors import ConfigError
     from .study.data import generate, save_dataset
-    from .study.io import write_json
+    from .study.io import check_outputs, write_json
     from .study.registry import validate_params
 
     # The workflow passes a validated config section; by hand, the config's parameter checks (a
@@ -100,6 +153,7 @@ def cmd_generate_data(args) -> None:
         raise ConfigError(f"generate-data: {err}") from None
     if errors:
         raise ConfigError(f"generate-data: --params of dataset {args.dataset!r}: {errors[0]}")
+    check_outputs(args.out, args.meta)  # both, before generating: never an .npz without its meta
     arrays, meta = generate(args.dataset, params)
     save_dataset(args.out, arrays)
     write_json(args.meta, meta)
@@ -121,19 +175,26 @@ def cmd_train(args) -> None:
     seconds per process, as much as a small run's training. Every run still writes its own four
     files, each atomically as soon as that run is done, and a run's numbers do not depend on the
     runs trained before it in the same process (every run reseeds everything it draws from)."""
+    from .errors import ConfigError
     from .runtime import tune_allocator
-    from .study.data import load_dataset
+    from .study.data import check_dataset, load_dataset
+    from .study.io import check_outputs
 
     metric_cfg = _metric_config(args.metrics_config)
     specs = _train_specs(args.spec)
     outputs = {"model": args.model, "history": args.history, "info": args.info, "metrics": args.metrics}
     for name, files in outputs.items():
         if len(files) != len(specs):
-            raise SystemExit(
+            raise ConfigError(
                 f"train: {len(specs)} run spec(s) but {len(files)} --{name} path(s); give one per run"
             )
+    # Every output of every run, before any training: a run's files are written only once it is
+    # trained, so a bad path found then would lose that training.
+    check_outputs(*(path for files in outputs.values() for path in files))
     tune_allocator()
     data = load_dataset(args.data)
+    for spec in specs:
+        check_dataset(args.data, data, spec["dataset"])
     for i, spec in enumerate(specs):
         if len(specs) > 1:
             print(
@@ -146,12 +207,13 @@ def cmd_train(args) -> None:
 
 def _metric_config(text: str):
     """The ``--metrics-config`` JSON as a ``MetricConfig``; a bad block is one line naming the key."""
+    from .errors import ConfigError
     from .study.metric_config import MetricConfig
 
     try:
         return MetricConfig.of(json.loads(text))
     except (ValueError, TypeError) as err:
-        raise SystemExit(f"--metrics-config: {err}") from None
+        raise ConfigError(f"--metrics-config: {err}") from None
 
 
 def _train_one(spec: dict, data: dict, threads: int, metric_cfg: MetricConfig, out: dict) -> None:
@@ -204,24 +266,32 @@ def _train_one(spec: dict, data: dict, threads: int, metric_cfg: MetricConfig, o
 
 def cmd_evaluate(args) -> None:
     """Re-evaluate a saved model by hand (the study evaluates inside ``train``)."""
-    import torch
-
+    from .errors import InputFileError
     from .models import build_model
     from .runtime import pick_device, seed_everything
     from .study.data import load_dataset
-    from .study.io import read_json, write_json
+    from .study.encoding import encoded_size
+    from .study.io import check_outputs, read_record, write_json
     from .study.records import evaluated_record
     from .study.training import TrainResult
 
     start = time.perf_counter()
-    info = read_json(args.info)
+    check_outputs(args.out)
+    info = read_record(args.info, ("spec", "history", "status", "reason", "provenance"), TRAIN_INFO)
     spec = info["spec"]
     seed_everything(spec["seed"], args.threads)
-    checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
-    data = load_dataset(args.data)
+    checkpoint = load_checkpoint(args.model, RUN_MODEL_KEYS, RUN_MODEL)
+    data = load_dataset(args.data, spec["dataset"])
+    n_in = encoded_size(int(data["x_train"].shape[-1]), spec["encoding"])
+    if n_in != checkpoint["n_in"]:
+        raise InputFileError(
+            args.data,
+            f"gives the model {n_in} inputs, but {args.model} was trained with {checkpoint['n_in']}: "
+            "the data do not match the model",
+        )
     shape = data["input_shape"].tolist() if "input_shape" in data else None  # a conv model's input
     model = build_model(spec["model"], checkpoint["n_in"], checkpoint["n_out"], shape)
-    model.load_state_dict(checkpoint["state_dict"])
+    _load_state(model, checkpoint, args.model, args.info)
     trained = TrainResult(
         model=model,
         history=info["history"],
@@ -238,15 +308,19 @@ def cmd_evaluate(args) -> None:
 def cmd_aggregate(args) -> None:
     from .study import paths
     from .study.analysis import aggregation as A
-    from .study.io import write_csv
+    from .study.io import check_outputs, write_csv
 
     wanted = {
         "runs": paths.RUN_LEVEL_TABLES,
         "neurons": paths.PER_NEURON_TABLES,
         "all": tuple(paths.AGGREGATE_TABLES),
     }[args.part]
-    records = A.load_records(args.metrics)
-    conversions = A.load_records(args.conversions or [])
+    # Every input read and checked, every output checked, every table built, and only then any
+    # written: a bad file had left a tables folder of new and old tables mixed.
+    records = A.load_records(args.metrics, A.RUN_RECORD_KEYS, A.RUN_RECORD)
+    conversions = A.load_records(args.conversions or [], A.CONVERSION_RECORD_KEYS, A.CONVERSION_RECORD)
+    targets = {name: Path(args.tables) / Path(paths.AGGREGATE_TABLES[name]).name for name in wanted}
+    check_outputs(*targets.values())
     builders = {
         "runs": lambda: A.runs_table(records),
         "history": lambda: A.history_table(records),
@@ -263,21 +337,37 @@ def cmd_aggregate(args) -> None:
             built[name] = builders[name]()
         return built[name]
 
-    for name in wanted:
-        write_csv(Path(args.tables) / Path(paths.AGGREGATE_TABLES[name]).name, table(name))
+    frames = {name: table(name) for name in wanted}
+    for name, target in targets.items():
+        write_csv(target, frames[name])
     print(
         f"aggregated {len(records)} runs and {len(conversions)} conversions into {args.tables}:"
         f" {', '.join(wanted)}"
     )
 
 
+# The columns of the conversion table the claims read (an empty table has them too).
+CONVERSION_COLUMNS = (
+    "experiment",
+    "seed",
+    "normalization",
+    "alpha",
+    "time_steps",
+    "split",
+    "accuracy",
+    "l4_selected",
+)
+
+
 def cmd_claims(args) -> None:
-    import pandas as pd
-
+    from .study.analysis.aggregation import RUN_KEYS
     from .study.analysis.claims import claims_markdown, claims_table
-    from .study.io import write_csv, write_text
+    from .study.io import check_outputs, read_table, write_csv, write_text
 
-    claims = claims_table(pd.read_csv(args.runs), pd.read_csv(args.conversion))
+    runs = read_table(args.runs, [*RUN_KEYS, "status"], RUNS_TABLE)
+    conversion = read_table(args.conversion, CONVERSION_COLUMNS, CONVERSION_TABLE)
+    check_outputs(args.csv, args.md)
+    claims = claims_table(runs, conversion)
     write_csv(args.csv, claims)
     write_text(args.md, claims_markdown(claims))
     print(claims[["claim_id", "experiment", "verdict"]].to_string(index=False))
@@ -294,13 +384,16 @@ def cmd_rejudge(args) -> None:
 
 
 def cmd_figures(args) -> None:
+    from .errors import ConfigError
+    from .study.io import check_outputs
     from .study.report import plots
     from .study.report.figure_registry import FIGURES
 
     names = [Path(path).stem for path in args.out]
     unknown = [name for name in names if name not in FIGURES]
     if unknown:
-        raise SystemExit(f"unknown figure {unknown[0]!r}; known: {sorted(FIGURES)}")
+        raise ConfigError(f"unknown figure {unknown[0]!r}; known: {sorted(FIGURES)}")
+    check_outputs(*args.out)
     # Only the tables these figures read (a figure job draws one figure; rasters.csv is large).
     tables = plots.read_tables(args.tables, dict.fromkeys(t for n in names for t in FIGURES[n].tables))
     for name, path in zip(names, args.out, strict=True):
@@ -312,13 +405,14 @@ def cmd_train_ann(args) -> None:
     from .runtime import pick_device, tune_allocator
     from .study.conversion_jobs import ann_accuracy, ann_macs, dataset_shape, n_classes, train_ann
     from .study.data import ann_input_affine, load_dataset
-    from .study.io import config_hash, provenance, write_json
+    from .study.io import check_outputs, config_hash, provenance, write_json
     from .study.runs import check_spec
 
     tune_allocator()
     start = time.perf_counter()
     spec = check_spec(_spec_arg(args.spec), "ANN")
-    data = load_dataset(args.data)
+    check_outputs(args.model, args.info)  # before training: the ANN would be lost at its save
+    data = load_dataset(args.data, spec["dataset"])
     affine = ann_input_affine(spec["dataset"])
     device = pick_device(spec.get("device", "auto"))
     net, history = train_ann(spec["ann"], data, spec["seed"], args.threads, affine, device)
@@ -350,25 +444,29 @@ def cmd_train_ann(args) -> None:
 
 
 def cmd_convert(args) -> None:
-    import torch
-
+    from .errors import ConfigError, InputFileError
     from .runtime import pick_device, seed_everything, tune_allocator
     from .study.conversion_jobs import build_ann, choose_alpha, sweep
     from .study.data import load_dataset
-    from .study.io import config_hash, provenance, read_json, write_json
+    from .study.io import check_outputs, config_hash, provenance, read_record, write_json
     from .study.runs import check_spec
 
     tune_allocator()  # each simulated step allocates every layer's [B, ...] drive and spikes anew
     start = time.perf_counter()
-    info = read_json(args.info)
+    info = read_record(args.info, ("spec",), ANN_INFO)
     spec = check_spec(_spec_arg(args.spec), "conversion")
+    trained = info["spec"] if isinstance(info["spec"], dict) else {}
+    lacks = [key for key in ("dataset", "ann", "seed") if key not in trained]
+    if lacks:
+        raise InputFileError(args.info, f"its spec lacks {lacks}, so it is not {ANN_INFO}")
     for key in ("dataset", "ann", "seed"):
-        if spec[key] != info["spec"][key]:
-            raise SystemExit(
+        if spec[key] != trained[key]:
+            raise ConfigError(
                 f"convert: the ANN in {args.info} was trained with another {key} than --spec gives"
             )
+    check_outputs(args.out)
     seed_everything(spec["seed"], args.threads)
-    checkpoint = torch.load(args.model, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(args.model, ANN_MODEL_KEYS, ANN_MODEL)
     net = build_ann(
         spec["ann"],
         checkpoint["n_features"],
@@ -376,11 +474,18 @@ def cmd_convert(args) -> None:
         tuple(checkpoint["input_affine"]),
         checkpoint["dataset_shape"],
     )
-    net.load_state_dict(checkpoint["state_dict"])
+    _load_state(net, checkpoint, args.model, args.info)
     device = pick_device(spec.get("device", "auto"))
     net = net.to(device)
     metric_cfg = _metric_config(args.metrics_config)
-    rows = sweep(net, load_dataset(args.data), spec, metric_cfg)
+    data = load_dataset(args.data, spec["dataset"])
+    if int(data["x_train"].shape[1]) != checkpoint["n_features"]:
+        raise InputFileError(
+            args.data,
+            f"has {int(data['x_train'].shape[1])} features, but the ANN in {args.model} was trained on "
+            f"{checkpoint['n_features']}: the data do not match the ANN",
+        )
+    rows = sweep(net, data, spec, metric_cfg)
     chosen = choose_alpha(rows)
     write_json(
         args.out,
@@ -669,18 +774,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .errors import ConfigError
+    from .errors import PATH_ERRORS, ConfigError, path_error_text
 
     try:
         args.func(args)
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         return 2
-    except FileNotFoundError as err:
+    except PATH_ERRORS as err:
         # An input path that does not exist (a step run by hand before its inputs were made, or a
-        # typo): the path is the whole cause, so one line names it instead of a traceback.
-        where = err.filename if err.filename is not None else err
-        print(f"spikesparse {args.command}: no such file or folder: {where}", file=sys.stderr)
+        # typo), a folder where a file is read (--data results/data, --spec @folder), a path
+        # through a file, a file this user may not read: the path is the whole cause, so one
+        # line names it instead of a traceback.
+        print(f"spikesparse {args.command}: {path_error_text(err)}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as err:
         # The library installs alone (pip install spikesparse); the study's commands need the

@@ -10,7 +10,8 @@ and the run's metrics, never a fixed list of methods.
 A regularizer is a subclass of ``spikesparse.regularizers.Regularizer`` (``params``: the config
 keys it accepts; ``__call__(hidden_spikes, epoch) -> (penalty, parts)``). A dataset is a function
 of its config parameters returning the arrays ``x_train, y_train, x_val, y_val, x_test, y_test``
-as sequences ``[n, T, channels]`` of rates in [0, 1] (one rate-coded draw per step) and labels;
+as sequences ``[n, T, channels]`` of rates in [0, 1] (one rate-coded draw per step) and whole-number
+class labels from 0 (any real dtype: ``check_arrays`` stores inputs as float32 and labels as int64);
 static plugin datasets (``static = True`` on the function) are rejected for now.
 """
 
@@ -131,16 +132,27 @@ def dataset_is_static(ref: str) -> bool:
     return static
 
 
-def check_arrays(ref: str, arrays: object) -> None:
-    """A plugin dataset must return the six split arrays with matching lengths, each ``x`` a
+def check_arrays(ref: str, arrays: object) -> dict[str, np.ndarray]:
+    """Check a plugin dataset's arrays and return them in the dtypes training needs.
+
+    A plugin dataset must return the six split arrays with matching lengths, each ``x`` a
     sequence batch ``[n, T, channels]`` of finite rates in [0, 1] (the rate coder's firing
-    probabilities): a feature matrix or an out-of-range value stops here, with its split named,
-    rather than as a shape error or a silent clip inside training."""
+    probabilities) and each ``y`` one class label per sample: whole numbers from 0. A feature
+    matrix, an out-of-range value or a fractional label stops here, with its split named, rather
+    than as a shape error, a silent clip or a dtype error inside every training job.
+
+    Dtypes: what the function returns may be any real dtype (NumPy's default float64, integers;
+    labels also booleans); the returned dict holds each ``x_<split>`` as float32 and each ``y_<split>`` as
+    int64, what the models and the loss take (a float64 input had failed in training with
+    "mat1 and mat2 must have the same dtype", float labels with "expected target dtype to be
+    Long"). Arrays already float32 / int64 are returned as they are, so their bytes and the
+    dataset's checksum do not change; other arrays the function returns are kept unchanged."""
     if not isinstance(arrays, dict) or set(DATASET_ARRAYS) - set(arrays):
         got = sorted(arrays) if isinstance(arrays, dict) else type(arrays).__name__
         raise ValueError(
             f"dataset generator {ref!r} must return a dict with {list(DATASET_ARRAYS)}, got {got}"
         )
+    out = dict(arrays)
     for split in ("train", "val", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if len(x) != len(y):
@@ -163,3 +175,32 @@ def check_arrays(ref: str, arrays: object) -> None:
                 f"[{np.nanmin(x):.3g}, {np.nanmax(x):.3g}]"
                 + ("" if finite else " and NaN or infinite values")
             )
+        out[f"x_{split}"] = x if x.dtype == np.float32 else x.astype(np.float32)
+        out[f"y_{split}"] = _labels(ref, split, y)
+    return out
+
+
+def _labels(ref: str, split: str, y: object) -> np.ndarray:
+    """``y_<split>`` as int64 class labels: whole numbers >= 0, one per sample (float labels that
+    are whole, like 1.0, are converted; 0.5 or -1 are refused, naming the split)."""
+    y = np.asarray(y)
+    where = f"dataset generator {ref!r}: y_{split}"
+    if y.ndim != 1:
+        raise ValueError(f"{where} must hold one class label per sample, shape [n], got shape {y.shape}")
+    if y.dtype == np.int64:
+        labels = y
+    elif y.dtype == np.bool_ or np.issubdtype(y.dtype, np.integer):
+        labels = y.astype(np.int64)
+    elif np.issubdtype(y.dtype, np.floating):
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            raise ValueError(
+                f"{where} must hold whole-number class labels 0, 1, ..., got {float(y[~whole][0]):g} "
+                f"(dtype {y.dtype})"
+            )
+        labels = y.astype(np.int64)
+    else:
+        raise ValueError(f"{where} must hold whole-number class labels, got dtype {y.dtype}")
+    if len(labels) and labels.min() < 0:
+        raise ValueError(f"{where} must hold class labels from 0, got {int(labels.min())}")
+    return labels

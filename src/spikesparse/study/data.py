@@ -18,6 +18,9 @@ drawn with ``seed``.
 
 from __future__ import annotations
 
+import zlib
+from pathlib import Path
+
 import numpy as np
 
 from .components import declare
@@ -249,7 +252,7 @@ def generate(name: str, params: dict) -> tuple[dict[str, np.ndarray], dict]:
 
         kwargs = {k: v for k, v in params.items() if k != "generator"}
         arrays = resolve_dataset(params["generator"])(**kwargs)
-        check_arrays(params["generator"], arrays)
+        arrays = check_arrays(params["generator"], arrays)  # float32 inputs, int64 labels
     elif name not in GENERATORS:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(GENERATORS)}")
     else:
@@ -293,6 +296,127 @@ def save_dataset(path: str, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, write)
 
 
-def load_dataset(path: str) -> dict[str, np.ndarray]:
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
+DATASET_FILE = "a dataset file (the .npz that spikesparse generate-data writes)"
+DATASET_ARRAYS = tuple(f"{a}_{split}" for split in SPLITS for a in ("x", "y"))
+
+
+def load_dataset(path: str, dataset: dict | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a dataset file that ``save_dataset`` wrote. A file that is not one (empty,
+    truncated, a CSV, an .npz without the split arrays) raises ``InputFileError`` naming it; with
+    ``dataset`` (a spec's dataset section), so do data of another dataset (``check_dataset``)."""
+    import pickle
+    import zipfile
+
+    from ..errors import PATH_ERRORS, InputFileError
+
+    try:
+        loaded = np.load(path)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as f:
+                arrays = {k: f[k] for k in f.files}
+        else:
+            arrays = None  # a single .npy array
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError) as err:
+        if isinstance(err, PATH_ERRORS):  # missing, a folder, unreadable: the command line names it
+            raise
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if not head:
+            cause = "empty file"
+        elif head.startswith(b"PK"):  # a zip archive, as .npz files are, but damaged or cut short
+            detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:80]
+            cause = f"a truncated or damaged .npz archive ({detail})"
+        else:
+            cause = "not an .npz archive (another format)"
+        raise InputFileError(path, f"{cause}; it should be {DATASET_FILE}") from None
+    if arrays is None:
+        raise InputFileError(path, f"holds a single array (.npy), not {DATASET_FILE}")
+    missing = [a for a in DATASET_ARRAYS if a not in arrays]
+    if missing:
+        raise InputFileError(path, f"lacks the arrays {missing}, so it is not {DATASET_FILE}")
+    if dataset is not None:
+        check_dataset(path, arrays, dataset)
+    return arrays
+
+
+def check_dataset(path: str, arrays: dict[str, np.ndarray], dataset: dict) -> None:
+    """Data that are not the spec's dataset stop here, before training, naming the file: a static
+    dataset's features [n, F] where the spec's dataset is a sequence [n, T, C] or the reverse
+    (each generator declares which, ``plugins.declares_static``), or a meta file beside the data
+    (``<stem>.json``, what ``generate-data --meta`` writes) that describes these arrays but
+    another dataset or other parameter values than the spec's section (``_effective_params``).
+    Data that match pass unchanged: nothing here alters an array."""
+    from ..errors import InputFileError
+    from ..plugins import declares_static
+
+    if not isinstance(dataset, dict):  # a hand-written spec's mistake: training names it
+        return
+    name = dataset.get("name")
+    section = {k: v for k, v in dataset.items() if k != "name"}
+    if "generator" in section:
+        static = False  # plugin datasets are sequences (static ones are refused); not imported here
+    elif name in GENERATORS:
+        static = declares_static(GENERATORS[name])
+    else:
+        static = None  # an unknown name: check_spec or training reports it
+    ndim = np.ndim(arrays["x_train"])
+    if static is not None and ndim != (2 if static else 3):
+        kinds = {2: "static features [n, F]", 3: "sequences [n, T, C]"}
+        held = kinds.get(ndim, f"x_train of {ndim} dimensions")
+        raise InputFileError(
+            path,
+            f"holds {held}, but the spec's dataset {name!r} is {kinds[2 if static else 3]}: "
+            "the data do not match the spec's dataset",
+        )
+    meta = _meta_of(path, arrays)
+    if meta is None:
+        return
+    given = _effective_params(meta["name"], meta["params"])
+    wanted = _effective_params(name, section)
+    described = f"(its meta file {Path(path).with_suffix('.json')} says so)"
+    # Another name with other parameters is another dataset (the same section under two names
+    # gives the same arrays). A built-in generator's parameters are compared with its defaults
+    # filled in; a plugin's defaults are not known here, so only the parameters both give count.
+    if meta["name"] != name and given != wanted:
+        raise InputFileError(
+            path,
+            f"holds dataset {meta['name']!r} {described}, but the spec's dataset is {name!r}: the "
+            "data do not match the spec's dataset",
+        )
+    differ = sorted(k for k in given.keys() & wanted.keys() if given[k] != wanted[k])
+    if differ:
+        raise InputFileError(
+            path,
+            f"holds dataset {meta['name']!r} generated with other {differ} than the spec's {described}: "
+            "the data do not match the spec's dataset (generate it again)",
+        )
+
+
+def _effective_params(name, params: dict) -> dict:
+    """The parameters a dataset was (or would be) generated with, as JSON values: a built-in
+    generator's signature defaults (what ``generate`` leaves to it) under those given."""
+    import inspect
+    import json
+
+    given = {k: v for k, v in params.items() if k != "name"}
+    if "generator" not in given and name in GENERATORS:
+        signature = inspect.signature(GENERATORS[name]).parameters.values()
+        given = {p.name: p.default for p in signature if p.default is not inspect.Parameter.empty} | given
+    return json.loads(json.dumps(given, sort_keys=True, default=str))
+
+
+def _meta_of(path: str, arrays: dict[str, np.ndarray]) -> dict | None:
+    """The meta file ``generate-data`` wrote beside ``path`` when it describes these arrays (same
+    array names and shapes); None when there is none or it is something else."""
+    import json
+
+    meta_path = Path(path).with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(meta, dict) and isinstance(meta.get("params"), dict) and "name" in meta):
+        return None
+    if meta.get("shapes") != {k: list(v.shape) for k, v in arrays.items()}:
+        return None
+    return meta

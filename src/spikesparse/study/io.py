@@ -15,23 +15,76 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputFileError, OutputFileError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path`` (same folder, so the rename is atomic)."""
+    """Call ``write(tmp_path)`` then rename onto ``path`` (same folder, so the rename is atomic).
+
+    A target that cannot be written (a folder, a folder path through a file, a folder that takes
+    no new files, a full disk) raises ``OutputFileError`` naming ``path`` and the cause, never the
+    temporary file; the temporary file is removed whatever fails."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    if path.is_dir():  # checked first: else the write runs and only the rename fails
+        raise OutputFileError(path, unwritable(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as err:
+        raise OutputFileError(path, _write_cause(path, err, creating=True)) from None
     os.close(fd)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results should read like any file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise OutputFileError(path, _write_cause(path, err)) from None
         raise
+
+
+def unwritable(path: str | Path) -> str | None:
+    """Why ``path`` cannot be written as a file, as far as the file system tells without writing:
+    it is a folder, a part of its folder is a file, or the nearest existing folder is not
+    writable. None when nothing is found (a folder that refuses new files anyway, like /proc,
+    shows only when written to)."""
+    path = Path(path)
+    if path.is_dir():
+        return "it is a folder; give the path of a file"
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"the folder {folder} is not writable"
+            return None
+    return None
+
+
+def _write_cause(path: Path, err: OSError, creating: bool = False) -> str:
+    """The cause of ``err`` in words about ``path``, not about the temporary file (``creating``:
+    the error came from creating the folder or the temporary file in it)."""
+    found = unwritable(path)
+    if found:
+        return found
+    reason = err.strerror or str(err)
+    if creating and path.parent.is_dir():
+        return f"the folder {path.parent} does not take new files ({reason})"
+    return reason
+
+
+def check_outputs(*paths: str | Path) -> None:
+    """Every output of a command, before its work: one that cannot be written (``unwritable``)
+    raises ``OutputFileError`` now, rather than after the training or generation it would have
+    kept. Writes nothing and creates no folder."""
+    for path in paths:
+        cause = unwritable(path)
+        if cause:
+            raise OutputFileError(path, cause)
 
 
 def write_json(path: str | Path, obj) -> None:
@@ -39,8 +92,62 @@ def write_json(path: str | Path, obj) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def read_json(path: str | Path):
-    return json.loads(Path(path).read_text())
+def _should_be(what: str | None) -> str:
+    return f"; it should be {what}" if what else ""
+
+
+def read_json(path: str | Path, what: str | None = None):
+    """The JSON value in ``path``; an empty, truncated or binary file raises ``InputFileError``
+    naming the file and, with ``what``, what it should be (``what``: e.g. "the train info
+    (train.json) that spikesparse train writes")."""
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError:
+        raise InputFileError(path, "not a text file, so not JSON" + _should_be(what)) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        problem = (
+            "empty file"
+            if not text.strip()
+            else f"not valid JSON, truncated or damaged ({err.msg} at line {err.lineno}, column {err.colno})"
+        )
+        raise InputFileError(path, problem + _should_be(what)) from None
+
+
+def read_record(path: str | Path, keys: tuple[str, ...] | list[str], what: str) -> dict:
+    """A JSON object that must have ``keys`` (a run record, a train info, ...): anything else
+    raises ``InputFileError`` naming the file, the keys it lacks and what it should be."""
+    return record_with_keys(path, read_json(path, what), keys, what)
+
+
+def record_with_keys(path: str | Path, value, keys: tuple[str, ...] | list[str], what: str) -> dict:
+    """``value`` read from ``path`` (JSON, a checkpoint) when it is a mapping holding ``keys``;
+    else ``InputFileError`` naming the file, what it holds or lacks and what it should be."""
+    if not isinstance(value, dict):
+        raise InputFileError(path, f"holds a {type(value).__name__}, not {what}")
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise InputFileError(path, f"lacks {missing}, so it is not {what}")
+    return value
+
+
+def read_table(path: str | Path, columns: tuple[str, ...] | list[str], what: str):
+    """A CSV table (``pandas.read_csv`` as it is) that must have ``columns``: an empty file, one
+    that is not CSV or a table without them raises ``InputFileError`` naming the file."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise InputFileError(path, f"empty file; it should be {what}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputFileError(path, f"not a CSV table ({first}); it should be {what}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputFileError(path, f"lacks the columns {missing}, so it is not {what}")
+    return frame
 
 
 def write_text(path: str | Path, text: str) -> None:

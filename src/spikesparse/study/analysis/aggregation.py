@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..io import read_json
+from ..io import read_json, read_record
 from ..records import EXCLUDED_STATUS, usable_runs, validation_status
 from . import metric_catalog
 
@@ -56,8 +56,20 @@ def _add_metric_columns(row: dict, metrics: dict, prefix: str = "") -> None:
             row[f"{prefix}{k}"] = v
 
 
-def load_records(paths: list[str]) -> list[dict]:
-    return [read_json(p) for p in paths]
+# What the tables read of each record, and what each record is (for the message when a file is
+# not one): a file without these keys stops before any table is built or written.
+RUN_RECORD_KEYS = ("spec", "status", "reason", "config_hash", "metrics", "history", "provenance")
+RUN_RECORD = "a run record (metrics.json) that spikesparse train writes"
+CONVERSION_RECORD_KEYS = ("spec", "chosen_alpha", "rows", "ann", "config_hash", "provenance")
+CONVERSION_RECORD = "a conversion record (conversion.json) that spikesparse convert writes"
+
+
+def load_records(paths: list[str], keys: tuple[str, ...] = (), what: str = "a JSON record") -> list[dict]:
+    """The JSON records in ``paths``; with ``keys``, each must be an object holding them: a file
+    that is empty, truncated or another kind of record raises ``InputFileError`` naming it."""
+    if not keys:
+        return [read_json(p, what) for p in paths]
+    return [read_record(p, keys, what) for p in paths]
 
 
 def run_keys(record: dict) -> dict:
