@@ -470,3 +470,21 @@ def test_conv_lif_takes_sizes_as_torch_does():
     layer = api.ConvLIF(np.int64(2), 4, (3, 3), stride=(1, 2), padding=(1, 0), dims=2)
     assert (layer.conv.kernel_size, layer.conv.stride, layer.conv.padding) == ((3, 3), (1, 2), (1, 0))
     assert api.ConvLIF(2, 4, 3, padding="same")(torch.rand(5, 3, 2, 10)).shape == (5, 3, 4, 10)
+
+
+def test_conv_lif_takes_bool_spikes_and_names_a_dtype_or_size_it_cannot_use():
+    """Before, each was torch's RuntimeError (input type and bias type differ; kernel size can't be
+    greater than the input), where LIF named the argument."""
+    layer = api.ConvLIF(2, 4, 3)
+    spikes = torch.rand(5, 3, 2, 10) < 0.3
+    assert torch.equal(layer(spikes), layer(spikes.float()))
+    with pytest.raises(
+        ValueError, match=r"ConvLIF: input is torch.float64 but the layer's weights are torch.float32"
+    ):
+        layer(spikes.double())
+    with pytest.raises(
+        ValueError, match=r"ConvLIF: input of shape \(5, 3, 2, 2\) does not fit Conv1d.*Kernel size"
+    ):
+        layer(torch.rand(5, 3, 2, 2))
+    with pytest.raises(ValueError, match="ConvLIF: input contains NaN"):
+        layer(torch.full((5, 3, 2, 10), NAN))

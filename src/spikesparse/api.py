@@ -384,7 +384,22 @@ class ConvLIF(LIF):
         check_sizes("ConvLIF: input", x.shape)
         if x.shape[2] != self.conv.in_channels:
             raise ValueError(f"ConvLIF: input has {x.shape[2]} channels, the layer {self.conv.in_channels}")
-        return super().forward(over_time(self.conv, x))
+        dtype = self.conv.weight.dtype
+        if not x.is_floating_point():  # bool or integer spikes, as LIF takes them
+            x = x.to(dtype)
+        elif x.dtype != dtype:
+            raise ValueError(
+                f"ConvLIF: input is {x.dtype} but the layer's weights are {dtype}: pass x.to({dtype})"
+            )
+        check_values("ConvLIF: input", x)
+        try:
+            current = over_time(self.conv, x)
+        except RuntimeError as err:  # e.g. a kernel larger than the padded input
+            first = str(err).strip().splitlines()[0]
+            raise ValueError(
+                f"ConvLIF: input of shape {tuple(x.shape)} does not fit {self.conv}: {first}"
+            ) from None
+        return super().forward(current)
 
 
 # ----------------------------------------------------------------------------- conversion
