@@ -374,3 +374,17 @@ def test_a_number_yaml_reads_as_text_gets_how_to_write_it(tmp_path):
     )
     path.write_text(text.replace("      lr: 0.005\n", "      lr: 1.0e-3\n", 1))
     assert load_config(path)["experiments"]["e1"]["training"]["lr"] == 0.001
+
+
+@pytest.mark.parametrize("key, value", [("refractory", 2**31), ("spike_budget", 2**31)])
+def test_a_constraint_beyond_int32_is_refused_in_the_config_and_the_library(quick_config, key, value):
+    """The compiled loops count steps and spikes in int32: a larger value failed in the forward."""
+    from spikesparse.neurons import LIFParams
+
+    cfg = copy.deepcopy(quick_config)
+    cfg["experiments"]["e1"]["model"].setdefault("neuron", {})[key] = value
+    with pytest.raises(ConfigError, match=rf"e1.model.neuron.{key}: {value} is greater than the maximum"):
+        validate_config(cfg)
+    with pytest.raises(ValueError, match=rf"{key} must be <= 2147483647 \(counted in int32\), got {value}"):
+        LIFParams(**{key: value})
+    assert LIFParams(**{key: 2**31 - 1}).gated

@@ -178,7 +178,8 @@ def first_spike_loss(spikes: Spikes, lam: float = 1.0, time_dim: int = 0) -> tor
 
 
 def firing_rate(spikes: Spikes, time_dim: int = 0) -> float:
-    """Mean spikes per neuron per time step over all given layers, in [0, 1]."""
+    """Mean spikes per neuron per time step over all given layers: in [0, 1] for spikes of 0 and
+    1 (other values, e.g. signed events, are averaged as they are)."""
     layers = as_time_major(spikes, time_dim)
     return sum(float(s.detach().sum()) for s in layers) / sum(s.numel() for s in layers)
 

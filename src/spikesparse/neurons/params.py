@@ -15,6 +15,7 @@ from ..checks import real_number, whole_number
 # "zero": snnTorch Leaky's zero reset (the decayed membrane is reset, the step's input and
 # recurrence still enter; NIR's LIF + recurrent edge); "zero_rleaky": snnTorch RLeaky's (the
 # whole step after a spike starts from zero, its input and recurrence included).
+_INT32_MAX = 2**31 - 1
 RESETS = ("subtract", "zero", "zero_rleaky")
 
 
@@ -39,6 +40,12 @@ class LIFParams:
         object.__setattr__(self, "refractory", whole_number("refractory", self.refractory, 0))
         if self.spike_budget is not None:
             object.__setattr__(self, "spike_budget", whole_number("spike_budget", self.spike_budget, 1))
+        for name in ("refractory", "spike_budget"):
+            # the loops count steps and spikes in int32 (a larger value failed in the forward)
+            if (getattr(self, name) or 0) > _INT32_MAX:
+                raise ValueError(
+                    f"{name} must be <= {_INT32_MAX} (counted in int32), got {getattr(self, name)}"
+                )
         if not isinstance(self.detach_reset, bool):
             raise TypeError(f"detach_reset must be True or False, got {self.detach_reset!r}")
         if self.reset not in RESETS:
