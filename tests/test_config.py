@@ -98,7 +98,12 @@ BAD = [
 
 @pytest.mark.parametrize("case, path, value, where", BAD, ids=[b[0] for b in BAD])
 def test_malformed_config_rejected_with_key_path(quick_config, case, path, value, where):
-    cfg = copy.deepcopy(quick_config)
+    assert_rejected(quick_config, path, value, where)
+
+
+def assert_rejected(config: dict, path: tuple, value, where: str) -> None:
+    """``config`` with ``value`` at ``path`` fails validation with one line naming ``where``."""
+    cfg = copy.deepcopy(config)
     _set(cfg, path, value)
     with pytest.raises(ConfigError) as err:
         validate_config(cfg)

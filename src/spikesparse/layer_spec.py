@@ -8,6 +8,7 @@ Snakemake invocation and in ``check-config``).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense", "recurrent")
 
@@ -21,6 +22,59 @@ def window_out(sizes, kernel, stride, padding=None) -> list[int]:
     each caller reports that in its own terms."""
     padding = padding if padding is not None else (0,) * len(sizes)
     return [(n + 2 * pad - k) // s + 1 for n, k, s, pad in zip(sizes, kernel, stride, padding, strict=True)]
+
+
+def layer_size(v, dims: int) -> tuple[int, ...]:
+    """A layer list's size entry (an integer, or one per spatial dim) as one integer per dim."""
+    return tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * dims
+
+
+class LayerShape(NamedTuple):
+    """One layer of a layer list on the shape walk (``layer_shapes``)."""
+
+    kind: str
+    params: dict
+    shape_in: list[int]  # per-step input, (C, *spatial) or (F,)
+    shape_out: list[int]  # windows of at least 1 position (what a cost estimate continues with)
+    window: tuple[int, ...] | None  # conv kernel or pool window per spatial dim
+    window_in: list[int] | None  # the sizes the window slides over (a conv's padded input)
+    fits: bool  # the window fits its input: no output size below 1
+
+
+def layer_shapes(model: dict, n_in: int, input_shape=None) -> list[LayerShape]:
+    """Walk a layer list over its input (``input_shape_for``, the models' rule) with PyTorch's
+    window rule (``window_out``): the one shape walk of the cost estimate (``budget.layer_plan``)
+    and of config validation, which refuses a layer whose window does not fit (``fits``) where the
+    estimate continues with outputs of 1. Defaults as the schema fills them (kernel 3, stride 1,
+    padding 0; pool size 2, stride = size)."""
+    shape = list(input_shape_for(model, n_in, input_shape))
+    out = []
+    for entry in model["layers"]:
+        ((kind, p),) = entry.items()
+        p = p or {}
+        window = window_in = raw = None
+        if kind in ("conv1d", "conv2d"):
+            dims = 1 if kind == "conv1d" else 2
+            window = layer_size(p.get("kernel", 3), dims)[:dims]
+            stride = layer_size(p.get("stride", 1), dims)[:dims]
+            padding = layer_size(p.get("padding", 0), dims)[:dims]
+            window_in = [n + 2 * pad for n, pad in zip(shape[1:], padding, strict=True)]
+            raw = window_out(shape[1:], window, stride, padding)
+            new = [int(p["channels"]), *(max(1, n) for n in raw)]
+        elif kind == "pool":
+            dims = len(shape) - 1
+            window = layer_size(p.get("size", 2), dims)[:dims]
+            stride = layer_size(p.get("stride", p.get("size", 2)), dims)[:dims]
+            window_in = shape[1:]
+            raw = window_out(window_in, window, stride)
+            new = [shape[0], *(max(1, n) for n in raw)]
+        elif kind == "flatten":
+            new = [math.prod(shape)]
+        else:  # dense, recurrent
+            new = [int(p["units"])]
+        out.append(LayerShape(kind, p, shape, new, window, window_in, raw is None or min(raw) >= 1))
+        shape = new
+    return out
 
 
 def input_shape_for(

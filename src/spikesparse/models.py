@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import real_number, whole_number
-from .layer_spec import LAYER_KINDS, input_shape_for, window_out
+from .layer_spec import LAYER_KINDS, input_shape_for, layer_size, window_out
 from .neurons import LIFParams, check_sequence, lif_multistep, rlif_multistep, run_lif
 from .neurons.readout import readout_from_pool, time_pool, time_weights
 from .pooling import avg_pool
@@ -196,11 +196,6 @@ def build_model(
 
 
 # ----------------------------------------------------------------------------- layer lists
-
-
-def layer_size(v, dims: int) -> tuple[int, ...]:
-    """A layer list's size entry (an integer, or one per spatial dim) as one integer per dim."""
-    return tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * dims
 
 
 class ConvSpikingNet(nn.Module):

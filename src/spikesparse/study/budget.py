@@ -32,15 +32,11 @@ import json
 import math
 import os
 
-from ..layer_spec import input_shape_for, window_out
+from ..layer_spec import layer_shapes
 
 ACT_COPIES = 4
 BASE_MB = 600
 BYTES = 4
-
-
-def _pair(v) -> tuple[int, int]:
-    return (int(v[0]), int(v[1])) if isinstance(v, list | tuple) else (int(v), int(v))
 
 
 def layer_plan(model: dict, n_in: int, input_shape=None) -> list[dict]:
@@ -57,40 +53,22 @@ def layer_plan(model: dict, n_in: int, input_shape=None) -> list[dict]:
             )
             fan_in = units
         return plan
-    shape = list(input_shape_for(model, n_in, input_shape))  # the models' own rule
-    for entry in model["layers"]:
-        ((kind, p),) = entry.items()
+    # the models' own input rule and window arithmetic; a window too large for its input
+    # continues with outputs of 1 here (config validation refuses it)
+    for layer in layer_shapes(model, n_in, input_shape):
+        kind, outputs = layer.kind, math.prod(layer.shape_out)
         if kind in ("conv1d", "conv2d"):
-            dims = 1 if kind == "conv1d" else 2
-            c_in, spatial = shape[0], shape[1:]
-            k, s, pad = (_pair(p.get(key, d)) for key, d in (("kernel", 3), ("stride", 1), ("padding", 0)))
-            out = [max(1, n) for n in window_out(spatial, k[:dims], s[:dims], pad[:dims])]
-            taps = math.prod(k[:dims])
-            shape = [int(p["channels"]), *out]
-            macs = math.prod(shape) * taps * c_in
-            params = int(p["channels"]) * (taps * c_in + 1)
-            plan.append(
-                {"kind": kind, "outputs": math.prod(shape), "macs": macs, "params": params, "spikes": True}
-            )
+            c_in, taps, channels = layer.shape_in[0], math.prod(layer.window), layer.shape_out[0]
+            macs = outputs * taps * c_in
+            params = channels * (taps * c_in + 1)
+            plan.append({"kind": kind, "outputs": outputs, "macs": macs, "params": params, "spikes": True})
         elif kind == "pool":
-            size = _pair(p.get("size", 2))
-            stride = _pair(p.get("stride", p.get("size", 2)))
-            spatial = shape[1:]
-            shape = [
-                shape[0],
-                *(max(1, n) for n in window_out(spatial, size[: len(spatial)], stride[: len(spatial)])),
-            ]
-            plan.append({"kind": kind, "outputs": math.prod(shape), "macs": 0, "params": 0, "spikes": False})
-        elif kind == "flatten":
-            shape = [math.prod(shape)]
-        else:  # dense, recurrent
-            units = int(p["units"])
-            fan_in = math.prod(shape)
-            macs = fan_in * units + (units * units if kind == "recurrent" else 0)
+            plan.append({"kind": kind, "outputs": outputs, "macs": 0, "params": 0, "spikes": False})
+        elif kind in ("dense", "recurrent"):
+            macs = math.prod(layer.shape_in) * outputs + (outputs * outputs if kind == "recurrent" else 0)
             plan.append(
-                {"kind": kind, "outputs": units, "macs": macs, "params": macs + units, "spikes": True}
+                {"kind": kind, "outputs": outputs, "macs": macs, "params": macs + outputs, "spikes": True}
             )
-            shape = [units]
     return plan
 
 

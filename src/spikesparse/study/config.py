@@ -23,7 +23,7 @@ import jsonschema
 import yaml
 
 from ..errors import ConfigError
-from ..layer_spec import check_layers, input_shape_for, window_out
+from ..layer_spec import check_layers, layer_shapes
 from ..plugins import resolve_regularizer
 from .components import Validator, key_path, type_cause
 from .registry import component, dataset_is_static, param_schema, validate_params
@@ -420,48 +420,26 @@ def _data_sizes(config: dict, dataset: str) -> dict | None:
         return dataset_sizes(dataset, config["datasets"][dataset])
 
 
-def _size(value, dims: int) -> list[int]:
-    return [int(v) for v in value] if isinstance(value, list) else [int(value)] * dims
-
-
 def _check_layer_sizes(model: dict, n_in: int, sizes: dict, where: str, suffix: str) -> None:
-    """Walk a layer list over the input the data give it (``input_shape_for``, the models' rule)
-    and refuse a conv kernel larger than its padded input or a pool window larger than its input
-    (the model build fails on either; the cost estimate clamps them, so they passed validation
-    and failed in the job). ``where`` is the model or ANN block."""
+    """Refuse a conv kernel larger than its padded input or a pool window larger than its input,
+    on the shape walk of the cost estimate (``layer_spec.layer_shapes``: the models' input rule and
+    window arithmetic). The model build fails on either; the estimate continues past them, so they
+    passed validation and failed in the job. ``where`` is the model or ANN block."""
     try:
-        shape = list(input_shape_for(model, n_in, sizes.get("input_shape")))
+        layers = layer_shapes(model, n_in, sizes.get("input_shape"))
     except ValueError as err:  # e.g. an input_shape whose product is not the data's features
         part = str(err).removeprefix("model.")
         raise ConfigError(f"config error at {where}.{part}{suffix}") from None
-    for j, entry in enumerate(model["layers"]):
-        ((kind, p),) = entry.items()
-        p = p or {}
-        at = f"config error at {where}.layers[{j}].{kind}"
-        if kind in ("conv1d", "conv2d"):
-            dims = 1 if kind == "conv1d" else 2
-            kernel, stride = _size(p["kernel"], dims), _size(p.get("stride", 1), dims)
-            padding = _size(p.get("padding", 0), dims)
-            out = window_out(shape[1:], kernel, stride, padding)
-            if min(out) < 1:
-                padded = [n + 2 * pad for n, pad in zip(shape[1:], padding, strict=True)]
-                raise ConfigError(
-                    f"{at}.kernel: {p['kernel']} is larger than its padded input "
-                    f"{padded[0] if dims == 1 else padded}{suffix}"
-                )
-            shape = [int(p["channels"]), *out]
-        elif kind == "pool":
-            dims = len(shape) - 1
-            size = _size(p["size"], dims)
-            out = window_out(shape[1:], size, _size(p.get("stride", p["size"]), dims))
-            if min(out) < 1:
-                inner = shape[1] if dims == 1 else shape[1:]
-                raise ConfigError(f"{at}.size: {p['size']} is larger than its input {inner}{suffix}")
-            shape = [shape[0], *out]
-        elif kind == "flatten":
-            shape = [math.prod(shape)]
-        else:
-            shape = [int(p["units"])]
+    for j, layer in enumerate(layers):
+        if layer.fits:
+            continue
+        conv = layer.kind != "pool"
+        key, given = ("kernel", "padded input") if conv else ("size", "input")
+        inner = layer.window_in[0] if len(layer.window_in) == 1 else layer.window_in
+        raise ConfigError(
+            f"config error at {where}.layers[{j}].{layer.kind}.{key}: {layer.params[key]} is larger "
+            f"than its {given} {inner}{suffix}"
+        )
 
 
 def _check_switch(reg, method: dict, epochs: int, where: str, suffix: str) -> None:
