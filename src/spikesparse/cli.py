@@ -193,8 +193,11 @@ def cmd_train(args) -> None:
     check_outputs(*(path for files in outputs.values() for path in files))
     tune_allocator()
     data = load_dataset(args.data)
+    checked = []  # a job's runs share their dataset section: check (and read its meta) once each
     for spec in specs:
-        check_dataset(args.data, data, spec["dataset"])
+        if spec["dataset"] not in checked:
+            check_dataset(args.data, data, spec["dataset"])
+            checked.append(spec["dataset"])
     for i, spec in enumerate(specs):
         if len(specs) > 1:
             print(
