@@ -234,7 +234,8 @@ def test_ann_spec_leaves_out_the_conversion_sweep(quick_config):
 def test_the_spec_keys_checked_by_hand_are_those_the_builders_give(quick_config):
     """check_spec's key lists (spikesparse train/train-ann/convert --spec by hand) follow the
     builders: a key a builder gains or drops fails here, not as a KeyError in a hand-run job."""
-    from spikesparse.study.runs import SPEC_KEYS, ann_spec, check_spec, conversion_spec
+    from spikesparse.study.runs import SPEC_KEYS, ann_spec, conversion_spec
+    from spikesparse.study.spec_check import check_spec
 
     cfg = validate_config(quick_config)
     built = {

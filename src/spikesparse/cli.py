@@ -162,7 +162,7 @@ def cmd_generate_data(args) -> None:
 
 def _train_specs(text: str) -> list[dict]:
     """``--spec``: one run spec (a JSON object) or the runs of one job (a JSON list)."""
-    from .study.runs import check_spec
+    from .study.spec_check import check_spec
 
     specs = _spec_arg(text)
     return [check_spec(spec, "run") for spec in (specs if isinstance(specs, list) else [specs])]
@@ -409,7 +409,7 @@ def cmd_train_ann(args) -> None:
     from .study.conversion_jobs import ann_accuracy, ann_macs, dataset_shape, n_classes, train_ann
     from .study.data import ann_input_affine, load_dataset
     from .study.io import check_outputs, config_hash, provenance, write_json
-    from .study.runs import check_spec
+    from .study.spec_check import check_spec
 
     tune_allocator()
     start = time.perf_counter()
@@ -452,7 +452,7 @@ def cmd_convert(args) -> None:
     from .study.conversion_jobs import build_ann, choose_alpha, sweep
     from .study.data import load_dataset
     from .study.io import check_outputs, config_hash, provenance, read_record, write_json
-    from .study.runs import check_spec
+    from .study.spec_check import check_spec
 
     tune_allocator()  # each simulated step allocates every layer's [B, ...] drive and spikes anew
     start = time.perf_counter()

@@ -15,6 +15,7 @@ validation refuses a run whose estimated peak memory cannot fit (``spikesparse.s
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 from pathlib import Path
@@ -46,6 +47,13 @@ def _with_defaults(validator_class):
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    """The schema at ``path``, a copy the caller may change (parsed once per process: the YAML
+    parse takes about 80 ms, and a training job checks each hand-given spec against it)."""
+    return copy.deepcopy(_parsed_schema(str(path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_schema(path: str) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
@@ -85,15 +93,17 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config error at {where}: {error.message} (rule: {error.validator})"
 
 
-def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
-    """Fill defaults into ``config`` in place and check it; raise ConfigError on the first problem."""
+def validate_config(config, schema_path: str | Path = SCHEMA_PATH, schema: dict | None = None) -> dict:
+    """Fill defaults into ``config`` in place and check it; raise ConfigError on the first problem.
+    ``schema``: an already loaded (or adapted) schema instead of the file at ``schema_path``."""
     if not isinstance(config, dict):
         raise ConfigError(
             f"config error at <root>: must be a mapping of keys to values, got {type(config).__name__}"
         )
     _reject_nonfinite(config, [])
     _layer_models_before_defaults(config)
-    validator = _with_defaults(Validator)(load_schema(schema_path))
+    schema = load_schema(schema_path) if schema is None else schema
+    validator = _with_defaults(Validator)(schema)
     errors = list(validator.iter_errors(config))
     if errors:
         # Report the deepest error: it names the most specific key path.
@@ -104,7 +114,7 @@ def validate_config(config, schema_path: str | Path = SCHEMA_PATH) -> dict:
     maps = config["regime_maps"]
     written = [n for n, e in config["experiments"].items() if e.get("regime", {}).get("map") not in maps]
     _check_semantics(config, written)
-    cells = expand_regime_maps(config, load_schema(schema_path))
+    cells = expand_regime_maps(config, copy.deepcopy(schema))
     if cells:
         # The cells are ordinary experiments now: the schema (and, for encoding knobs, the
         # encoder) checks each knob value's type and range in place (e.g. a threshold of 0) and

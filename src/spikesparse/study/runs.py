@@ -163,19 +163,6 @@ def conversion_spec(config: dict, name: str, seed: int) -> dict:
     return {**ann_spec(config, name, seed), **{k: conv[k] for k in CONVERSION_SWEEP}}
 
 
-def check_spec(spec, kind: str) -> dict:
-    """A spec given by hand (``spikesparse train --spec``, ``train-ann``, ``convert``) has the keys
-    its builder gives; a missing one is named here instead of failing as a KeyError somewhere in
-    training or conversion."""
-    if not isinstance(spec, dict):
-        raise ConfigError(f"a {kind} spec must be a JSON object, got {type(spec).__name__}")
-    missing = [k for k in SPEC_KEYS[kind] if k not in spec]
-    if missing:
-        hint = "; `spikesparse spec` prints a complete one for a run of a config" if kind == "run" else ""
-        raise ConfigError(f"the {kind} spec lacks {missing}{hint}")
-    return spec
-
-
 def run_spec(config: dict, key: RunKey) -> dict:
     """Everything that determines one run's numbers, and nothing else (no seed list, no other
     methods), so Snakemake reruns a job exactly when its own spec changes."""
