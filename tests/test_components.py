@@ -94,3 +94,31 @@ def test_plugins_declare_schemas_or_only_keys(monkeypatch, quick_config):
 
 def test_no_schema_accepts_anything():
     assert check_params(None, {"whatever": object()}, "dataset 'x'") == []
+
+
+def test_a_regularizer_checks_its_own_schedule_against_the_epochs(monkeypatch, quick_config):
+    """Config validation asks each regularizer (``schedule_problem``); a plugin's answer is named
+    at its key, as first_spike's late switch is."""
+
+    class LateStart(Regularizer):
+        name = "late_start"
+        param_schema = {"start_epoch": {"type": "integer", "minimum": 0}}
+
+        @classmethod
+        def schedule_problem(cls, params, epochs):
+            start = params.get("start_epoch", 0)
+            return ("start_epoch", f"{start} is past the last epoch") if start >= epochs else None
+
+    module = types.ModuleType("late_plugins")
+    module.LateStart = LateStart
+    monkeypatch.setitem(sys.modules, "late_plugins", module)
+    monkeypatch.setattr("spikesparse.plugins.REGULARIZERS", dict(REGULARIZERS))
+    cfg = copy.deepcopy(quick_config)
+    epochs = cfg["experiments"]["e1"]["training"]["epochs"]
+    method = {"regularizer": "late_plugins:LateStart", "start_epoch": epochs, "lambdas": [1.0]}
+    cfg["experiments"]["e1"]["methods"]["late"] = method
+    with pytest.raises(ConfigError, match=rf"methods\.late\.start_epoch: {epochs} is past the last epoch$"):
+        validate_config(copy.deepcopy(cfg))
+    method["start_epoch"] = epochs - 1
+    validate_config(cfg)
+    assert Regularizer.schedule_problem({}, 1) is None

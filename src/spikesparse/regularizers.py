@@ -114,6 +114,14 @@ class Regularizer:
     def end_epoch(self, row: dict) -> None:
         """Called with each epoch's history row; regularizers with a schedule update it here."""
 
+    @classmethod
+    def schedule_problem(cls, params: dict, epochs: int) -> tuple[str, str] | None:
+        """What in ``params`` (the config's keys for this regularizer) an experiment of ``epochs``
+        epochs never reaches, as (key, why), or None. Config validation asks before any run, so
+        a schedule that would leave the penalty off for the whole training is refused there; a
+        regularizer with a schedule overrides this."""
+        return None
+
 
 # Epochs over which a schedule ramps the weight in (spike_count, first_spike).
 RAMP_EPOCHS = {"type": "integer", "minimum": 1}
@@ -304,6 +312,21 @@ class FirstSpike(Regularizer):
         self.switched_at: int | None = None if self.two_phase else 0
         self._best = -float("inf")
         self._stale = 0
+
+    @classmethod
+    def schedule_problem(cls, params: dict, epochs: int) -> tuple[str, str] | None:
+        """A two-phase switch at an epoch the experiment never reaches (phase 2, the penalty,
+        starts at 0-based ``switch_epoch``): its runs would train without the penalty. The
+        default switch_epoch (5) did so in a 3-epoch experiment."""
+        reg = cls(lam=0.0, **params)  # the defaults, as the runs will have them
+        if reg.two_phase and reg.switch == "epoch" and reg.switch_epoch >= epochs:
+            default = "" if "switch_epoch" in params else " (the default)"
+            return "switch_epoch", (
+                f"{reg.switch_epoch}{default} must be < the experiment's training.epochs={epochs}: "
+                f"phase 2 (the penalty) starts at 0-based epoch {reg.switch_epoch}, so the runs "
+                "would train without it"
+            )
+        return None
 
     def switch_at(self) -> int | None:
         """First 0-based epoch of phase 2 (0 for single-phase; None while a plateau is awaited)."""

@@ -3,10 +3,11 @@
 Why here and not only in the schema: the schema (``config.schema.yaml`` inside the package, so a
 wheel carries it) fills defaults and rejects unknown keys and wrong types; this module adds the
 rules a schema cannot say (non-finite numbers, keys that are not text, a batch larger than the
-dataset, an encoding that does not fit its dataset, a conv kernel larger than its input, a
-two-phase switch after the last epoch), asks each dataset, encoder and regularizer to check its
-own parameters (``spikesparse.study.components``: every component declares them where it is
-defined) and turns every error into one line naming the key path. ``regime_maps`` (grids over
+dataset, an encoding that does not fit its dataset, a conv kernel larger than its input), asks
+each dataset, encoder and regularizer to check its own parameters
+(``spikesparse.study.components``: every component declares them where it is defined) and each
+regularizer its schedule against the epochs (``Regularizer.schedule_problem``: a two-phase switch
+after the last epoch), and turns every error into one line naming the key path. ``regime_maps`` (grids over
 drive knobs) become ordinary experiments here (``expand_regime_maps``), so nothing downstream
 needs to know about them. A validated config is expanded into runs by ``spikesparse.study.runs``;
 validation refuses a run whose estimated peak memory cannot fit (``spikesparse.study.budget``).
@@ -452,31 +453,13 @@ def _check_layer_sizes(model: dict, n_in: int, sizes: dict, where: str, suffix: 
         )
 
 
-def _check_switch(reg, method: dict, epochs: int, where: str, suffix: str) -> None:
-    """A two-phase first-spike method switched at an epoch its experiment never reaches trains
-    without its penalty (phase 2 starts at 0-based ``switch_epoch``); the default switch_epoch
-    (5) did so in a 3-epoch experiment. A regularizer with such a switch (``first_spike``, a
-    subclass) is known by its constructor's ``two_phase``, ``switch`` and ``switch_epoch``."""
-    import inspect
-
-    try:
-        signature = inspect.signature(reg.__init__).parameters
-    except (TypeError, ValueError):
-        return
-    keys = ("two_phase", "switch", "switch_epoch")
-    if not all(k in signature for k in keys):
-        return
-    given = {k: method.get(k, signature[k].default) for k in keys}
-    if given["two_phase"] is not True or given["switch"] != "epoch":
-        return
-    at = given["switch_epoch"]
-    if isinstance(at, int) and at >= epochs:
-        default = "" if "switch_epoch" in method else " (the default)"
-        raise ConfigError(
-            f"config error at {where}.switch_epoch: {at}{default} must be < the experiment's "
-            f"training.epochs={epochs}: phase 2 (the penalty) starts at 0-based epoch {at}, so "
-            f"the runs would train without it{suffix}"
-        )
+def _check_schedule(reg, method: dict, epochs: int, where: str, suffix: str) -> None:
+    """The regularizer's own check of its schedule against the experiment's epochs
+    (``Regularizer.schedule_problem``), named at the method's key."""
+    problem = reg.schedule_problem({k: method[k] for k in reg.params if k in method}, epochs)
+    if problem is not None:
+        key, why = problem
+        raise ConfigError(f"config error at {where}.{key}: {why}{suffix}")
 
 
 def _check_semantics(config: dict, experiments: list[str]) -> None:
@@ -510,7 +493,7 @@ def _check_semantics(config: dict, experiments: list[str]) -> None:
             name_at = f"{m_where}.regularizer"
             _check_params("regularizer", method["regularizer"], params, m_where, name_at, suffix)
             method.update(params)  # defaults the regularizer declares, if any
-            _check_switch(reg, method, exp["training"]["epochs"], m_where, suffix)
+            _check_schedule(reg, method, exp["training"]["epochs"], m_where, suffix)
             if reg.uses_lambda and "lambdas" not in method:
                 raise ConfigError(
                     f"config error at {m_where}.lambdas: required for regularizer {method['regularizer']!r}"
