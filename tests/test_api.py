@@ -188,6 +188,19 @@ def test_convert_leaves_the_callers_model_in_its_training_mode():
     assert len(in_train) == 2 and all(torch.equal(u, v) for u, v in zip(in_train, in_eval, strict=True))
 
 
+def test_a_float64_model_converts_to_a_float64_net():
+    """The converted layers keep the model's dtype: they were built in the default float32, so a
+    float64 model's net refused float64 input, and one with BatchNorm failed inside convert."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).double()
+    net(torch.rand(32, 4, dtype=torch.float64))  # running statistics
+    x = torch.rand(16, 4, dtype=torch.float64)
+    snn = api.convert(net, x)
+    assert all(w.dtype == torch.float64 for w in snn.weights)
+    out, hidden = snn.run(x[:2], n_steps=8)
+    assert out.dtype == torch.float64 and out.shape == (2, 3) and hidden[0].dtype == torch.float64
+
+
 def test_convert_names_calibration_data_and_weights_it_cannot_use():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))

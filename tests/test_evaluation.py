@@ -93,3 +93,31 @@ def test_evaluate_run_reports_validation_and_test():
     out = evaluate_run(_net([8]), data, spec, CFG)
     assert out["val"]["n_samples"] == 6 and out["test"]["n_samples"] == 12
     assert "raster" in out["test"] and "raster" not in out["val"]  # details only where figures need them
+
+
+def test_the_input_counts_acs_or_macs_per_step_as_neurobench_does():
+    """NeuroBench decides per step (one call of a step-by-step model): a step whose values are all
+    in {-1, 0, 1} is spikes (ACs), any other value makes that step's first-layer ops MACs. One bin
+    holding two events turns its own step into MACs, not the split's; signed events are spikes,
+    counted by their nonzero entries. The layer-list models count by the same rule
+    (``metrics.layer_op_counts``), which is the expectation here."""
+    from spikesparse.study.evaluation import SplitCounter
+
+    net = _net([8])
+    g = torch.Generator().manual_seed(1)
+    xb = (torch.rand(5, 4, 6, generator=g) < 0.5).float()
+    xb[2, 0, 1] = 2.0
+    xb[4] = -xb[4]
+    counter = SplitCounter(net, details=False)
+    counter.add(xb, net.traces(xb))
+    c = counter.split_counts(np.arange(4) % 3, static_input=False, metric_cfg=CFG)
+    first = M.layer_op_counts(net.layers[0], xb)
+    hidden, readout = c.counts[0], net.readout.weight.detach().double()
+    assert first["macs"] > 0 and first["acs"] > 0
+    assert c.analog_macs_per_sample * 4 == pytest.approx(first["macs"])
+    assert c.effective_acs_per_sample * 4 == pytest.approx(first["acs"] + M.effective_acs(hidden, readout))
+    assert c.synops_per_sample * 4 == pytest.approx(first["synops"] + M.synops(hidden, 3))
+    only_spikes = SplitCounter(net, details=False)  # 0/1 input: the split's ops are all ACs
+    binary = (xb != 0).float()
+    only_spikes.add(binary, net.traces(binary))
+    assert only_spikes.split_counts(np.arange(4) % 3, False, CFG).analog_macs_per_sample == 0.0

@@ -180,6 +180,28 @@ def test_conv2d_net_with_recurrent_layer_runs_and_trains():
     assert [n for n, _ in net.synapse_layers()] == ["conv0", "fc1", "rec1", "readout"]
 
 
+def test_a_conv_nets_recurrent_layer_is_a_layer_at_every_step_in_dense():
+    """Dense counts every synaptic layer at every step (T x fan-in x fan-out), the recurrent one
+    included, as SpikingNet's count does: at the first step it is fed zeros (no spikes yet), so
+    its ACs are unchanged, but the step is counted."""
+    from spikesparse.study.evaluation import evaluate_model
+
+    layers = [{"conv1d": {"channels": 2, "kernel": 3}}, {"flatten": {}}, {"recurrent": {"units": 7}}]
+    net = _net(layers, n_in=12, init_scale=3.0)
+    x = np.random.default_rng(0).random((8, 12)).astype(np.float32)
+    cfg = {"eval_seed": 7, "saturation_rate": 0.9, "e_ac_pj": 0.9, "e_mac_pj": 4.6}
+    r = evaluate_model(net, x, np.arange(8) % 3, {"name": "rate", "n_steps": 6}, cfg)
+    conv, dense_in, rec = 2 * 10 * 3, 20 * 7, 7 * 7  # conv0: each of 20 outputs meets 3 taps
+    assert r["dense_ops_per_sample"] == 6 * (conv + dense_in + rec + 7 * net.readout.out_features)
+    fed = dict(
+        (name, f)
+        for name, _, f in net.synaptic_inputs(
+            torch.ones(6, 1, 12), net.traces(torch.ones(6, 1, 12)).hidden_spikes
+        )
+    )
+    assert fed["rec1"].shape[0] == 6 and not fed["rec1"][0].any()
+
+
 # ----------------------------------------------------------------------------- op counts
 
 

@@ -178,10 +178,10 @@ def first_spike_loss(spikes: Spikes, lam: float = 1.0, time_dim: int = 0) -> tor
 
 
 def firing_rate(spikes: Spikes, time_dim: int = 0) -> float:
-    """Mean spikes per neuron per time step over all given layers: in [0, 1] for spikes of 0 and
-    1 (other values, e.g. signed events, are averaged as they are)."""
-    layers = as_time_major(spikes, time_dim)
-    return sum(float(s.detach().sum()) for s in layers) / sum(s.numel() for s in layers)
+    """Mean spikes per neuron per time step over all given layers (``metrics.firing_rate`` of the
+    layers side by side): in [0, 1] for spikes of 0 and 1 (other values, e.g. signed events, are
+    averaged as they are)."""
+    return M.firing_rate(_side_by_side(spikes, time_dim))
 
 
 def activation_sparsity(spikes: Spikes, time_dim: int = 0) -> float:
@@ -191,11 +191,17 @@ def activation_sparsity(spikes: Spikes, time_dim: int = 0) -> float:
 
 
 def active_fraction(spikes: Spikes, time_dim: int = 0) -> float:
-    """Share of neurons with at least one spike in a sample, averaged over samples: per sample b,
-    ``mean_i 1[sum_t s_{t,b,i} >= 1]`` over the neurons of all given layers, then the mean over b.
-    One minus it is the per-sample silent fraction."""
-    counts = torch.cat([s.detach().sum(dim=0) for s in as_time_major(spikes, time_dim)], dim=1)
-    return float((counts >= 1).float().mean(dim=1).mean())
+    """Share of neurons with a spike in a sample, averaged over samples: per sample b,
+    ``mean_i 1[sum_t s_{t,b,i} > 0]`` over the neurons of all given layers, then the mean over b
+    (``metrics.active_fraction``, the study's definition). One minus it is the per-sample silent
+    fraction."""
+    return M.active_fraction(_side_by_side(spikes, time_dim))
+
+
+def _side_by_side(spikes: Spikes, time_dim: int) -> torch.Tensor:
+    """Every layer's neurons in one ``[T, B, sum N]`` tensor (detached), so a metric of one layer
+    is the metric of all of them."""
+    return torch.cat([s.detach() for s in as_time_major(spikes, time_dim)], dim=2)
 
 
 AC_RULES = ("neurobench", "layer")

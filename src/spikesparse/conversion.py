@@ -115,7 +115,7 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
 
 def copy_layer(layer: nn.Module, bias: bool, weight: torch.Tensor | None = None) -> nn.Module:
     """A new Linear/Conv like ``layer`` (with a bias if ``bias``), holding ``weight`` or a copy
-    of the layer's own."""
+    of the layer's own, on the layer's device and in its dtype (a float64 model stays float64)."""
     if isinstance(layer, nn.Linear):
         new = nn.Linear(layer.in_features, layer.out_features, bias=bias)
     else:
@@ -129,7 +129,7 @@ def copy_layer(layer: nn.Module, bias: bool, weight: torch.Tensor | None = None)
             groups=layer.groups,
             bias=bias,
         )
-    new = new.to(layer.weight.device)
+    new = new.to(device=layer.weight.device, dtype=layer.weight.dtype)
     with torch.no_grad():
         new.weight.copy_(layer.weight if weight is None else weight)
         if bias:

@@ -139,6 +139,14 @@ def synaptic_fan(layer: torch.nn.Module, weight: torch.Tensor, in_shape) -> torc
     return conv[1](probe.shape, weight, ones, layer.stride, layer.padding, layer.dilation, layer.groups)[0]
 
 
+def spike_steps(inputs: torch.Tensor) -> torch.Tensor:
+    """NeuroBench 2.3's rule for which input is spikes, per step of ``inputs`` ``[T, B, ...]``
+    (one forward call of a step-by-step model sees one step of the whole batch): ``[T]`` True where
+    every value is in {-1, 0, 1} (signed events count as spikes, their ops as ACs), False where
+    any other value makes the step's ops MACs."""
+    return ((inputs == 0) | (inputs == 1) | (inputs == -1)).reshape(inputs.shape[0], -1).all(dim=1)
+
+
 def layer_op_counts(
     layer: torch.nn.Module, inputs: torch.Tensor, spikes: bool | None = None
 ) -> dict[str, float]:
@@ -163,7 +171,7 @@ def layer_op_counts(
     w = layer.weight.detach().double()
     nonzero = (x != 0).double()
     if spikes is None:
-        step_binary = ((x == 0) | (x == 1) | (x == -1)).reshape(T, -1).all(dim=1).cpu()
+        step_binary = spike_steps(inputs).cpu()
         events = nonzero
     else:
         step_binary = torch.full((T,), bool(spikes))

@@ -396,7 +396,8 @@ class ConvSpikingNet(nn.Module):
         """(name, layer, input ``[T, B, *in_shape]``) of every synaptic layer, recurrent and
         readout included, from a pass's input and hidden spikes: what each layer was fed, after
         the pooling and flatten before it (the op counts of ``evaluation`` read them). A
-        recurrent layer is fed its own spikes of the previous step, so the last step is left out.
+        recurrent layer is fed its own spikes of the previous step: zeros at the first step (it
+        is still a step of the layer, counted in Dense), the last step's spikes never.
         After an average pool a layer is given the *number* of spikes in each window (the pool's
         1/k is a constant an event-driven implementation folds into the weights: each spike
         still triggers one accumulate per synapse it meets)."""
@@ -413,7 +414,8 @@ class ConvSpikingNet(nn.Module):
                 s = hidden_spikes[n]
                 n += 1
                 if str(i) in self.w_rec:
-                    out.append((f"rec{i}", _Recurrent(self.w_rec[str(i)]), s[:-1]))
+                    previous = torch.cat([torch.zeros_like(s[:1]), s[:-1]])
+                    out.append((f"rec{i}", _Recurrent(self.w_rec[str(i)]), previous))
                 h = s.reshape(T, B, *shape)
             elif step[0] == "pool":
                 h = _pool(h, step)

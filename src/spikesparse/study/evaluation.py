@@ -105,8 +105,8 @@ class SplitCounter:
         self.preds: list[np.ndarray] = []
         self.scores: list[np.ndarray] = []
         self.in_counts = None  # input spikes (or summed analog values) per input channel
-        self.nonzero_in = None  # per input channel: nonzero entries over all steps and samples
-        self.analog_input = False
+        self.in_events = None  # per input channel: nonzero entries of the steps that are spikes
+        self.nonzero_in = None  # per input channel: nonzero entries of the analog steps
         self.counts: list = [None] * n_layers  # per-neuron spikes over all steps
         self.fed_back: list = [None] * n_layers  # the same except the last step (what recurrence sees)
         self.silent_per_sample = [0.0] * n_layers
@@ -124,9 +124,11 @@ class SplitCounter:
         """One batch: its encoded input ``xb`` ``[T, B, ...]`` and the model's traces of it."""
         self.n_samples += xb.shape[1]
         self.n_steps = xb.shape[0]
-        if bool(((xb != 0) & (xb != 1)).any()):
-            self.analog_input = True
-        self.nonzero_in = _add(self.nonzero_in, M.nonzero_input_counts(xb.cpu()))
+        # Which steps are spikes (their ops ACs) and which analog (MACs): NeuroBench's per-step rule,
+        # as the layer-list models' counts apply it (metrics.layer_op_counts).
+        spikes = M.spike_steps(xb)
+        self.in_events = _add(self.in_events, M.nonzero_input_counts(xb[spikes].cpu()))
+        self.nonzero_in = _add(self.nonzero_in, M.nonzero_input_counts(xb[~spikes].cpu()))
         probs = torch.softmax(out.readout_mem.mean(0), dim=1).cpu()
         self.preds.append(probs.argmax(1).numpy())
         self.scores.append(probs[:, -1].numpy())
@@ -160,8 +162,8 @@ class SplitCounter:
             counts=self.counts,
             fed_back=self.fed_back,
             in_counts=self.in_counts,
+            in_events=self.in_events,
             nonzero_in=self.nonzero_in,
-            analog_input=self.analog_input,
             silent_per_sample=self.silent_per_sample,
             active=self.active,
             zero_acts=self.zero_acts,

@@ -188,7 +188,9 @@ def _compare(spec: dict, again: dict, kind: str) -> None:
         path, given, expected = differ[0]
         if expected is _NO_KEY:
             raise ConfigError(f"{kind} spec error at {path}: unknown key (a {kind} spec has {sorted(again)})")
-        raise ConfigError(f"{kind} spec error at {path}: {given!r} is not what its config gives ({expected!r})")
+        raise ConfigError(
+            f"{kind} spec error at {path}: {given!r} is not what its config gives ({expected!r})"
+        )
 
 
 def _walk(given, expected, parts: list, lacks: list, differ: list) -> None:

@@ -51,8 +51,8 @@ class SplitCounts(_Predictions):
     counts: list[torch.Tensor]  # per hidden layer: spikes per neuron over all steps and samples
     fed_back: list[torch.Tensor]  # the same without the last step (what recurrence sees)
     in_counts: torch.Tensor  # input spikes (or summed analog values) per input channel
-    nonzero_in: torch.Tensor  # nonzero input entries per input channel
-    analog_input: bool  # some input entry was neither 0 nor 1
+    in_events: torch.Tensor  # per input channel: nonzero entries of the spike steps (metrics.spike_steps)
+    nonzero_in: torch.Tensor  # per input channel: nonzero entries of the analog steps
     silent_per_sample: list[float]  # per hidden layer: share of silent neurons, summed over samples
     active: list[float]  # per hidden layer: neurons with >= 1 spike, summed over samples
     zero_acts: float
@@ -86,18 +86,18 @@ class SplitCounts(_Predictions):
 
     @cached_property
     def _op_totals(self) -> tuple[float, float, int]:
-        """(SynOps, effective ACs, dense ops) over the split. Analog input makes the first layer
-        MACs (NeuroBench: nonzero input x nonzero weight pairs), spikes make it ACs."""
+        """(SynOps, effective ACs, dense ops) over the split. The input's steps of spikes make the
+        first layer's ACs; its analog steps make MACs instead (NeuroBench: nonzero input x nonzero
+        weight pairs, decided per step: ``metrics.spike_steps``)."""
         if self.layer_ops is not None:
             ops = self.layer_ops
             return ops["synops"], ops["acs"], int(ops["dense"]) // self.n_samples
         synops_total, eff_acs_total, dense_total = 0.0, 0.0, 0
-        w, pre = self.weights, self.in_counts
+        w, pre = self.weights, self.in_events  # the input's analog steps are MACs, not here
         for i in range(len(self.counts)):
             fc = w[f"fc{i}"]
-            if i > 0 or not self.analog_input:
-                synops_total += M.synops(pre, fc.shape[0])
-                eff_acs_total += M.effective_acs(pre, fc)
+            synops_total += M.synops(pre, fc.shape[0])
+            eff_acs_total += M.effective_acs(pre, fc)
             dense_total += M.dense_ops(self.n_steps, fc)
             if self.recurrent:
                 rec = w[f"rec{i}"]
@@ -125,11 +125,10 @@ class SplitCounts(_Predictions):
 
     @cached_property
     def analog_macs_per_sample(self) -> float:
-        """NeuroBench effective MACs of analog input, counted once from the summed nonzero entries."""
+        """NeuroBench effective MACs of the input's analog steps, counted once from their summed
+        nonzero entries (0 for spike input)."""
         if self.layer_ops is not None:
             return self.layer_ops["macs"] / self.n_samples
-        if not self.analog_input:
-            return 0.0
         return M.effective_acs(self.nonzero_in, self.weights["fc0"]) / self.n_samples
 
     @property
