@@ -121,3 +121,21 @@ def test_the_input_counts_acs_or_macs_per_step_as_neurobench_does():
     binary = (xb != 0).float()
     only_spikes.add(binary, net.traces(binary))
     assert only_spikes.split_counts(np.arange(4) % 3, False, CFG).analog_macs_per_sample == 0.0
+
+
+def test_the_per_sample_silent_fraction_counts_every_hidden_neuron_once():
+    """Over layers of different widths (a conv net's), each hidden neuron weighs the same, as in
+    the rate and the active fraction: it is their complement, not a mean of the layers' shares."""
+    from spikesparse.study.evaluation import SplitCounter, catalog_metrics
+
+    net = _net([12, 3])
+    xb = (torch.rand(6, 5, 6, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    traces = net.traces(xb)
+    counter = SplitCounter(net, details=False)
+    counter.add(xb, traces)
+    got = catalog_metrics(counter.split_counts(np.arange(5) % 3, False, CFG))
+    silent = torch.cat([s.sum(0) == 0 for s in traces.hidden_spikes], dim=1)  # [B, 15]
+    assert got["silent_fraction_per_sample"] == pytest.approx(float(silent.double().mean()))
+    assert got["silent_fraction_per_sample"] == pytest.approx(1 - got["active_fraction"])
+    layer_mean = np.mean([float((s.sum(0) == 0).double().mean()) for s in traces.hidden_spikes])
+    assert got["silent_fraction_per_sample"] != pytest.approx(layer_mean)

@@ -179,7 +179,6 @@ def test_metric_values_follow_their_definitions_on_a_hand_made_count():
         in_counts=torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
         in_events=torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
         nonzero_in=torch.zeros(3, dtype=torch.float64),
-        silent_per_sample=[1.0],
         active=[2.0],
         zero_acts=10.0,
         all_acts=16,

@@ -109,7 +109,6 @@ class SplitCounter:
         self.nonzero_in = None  # per input channel: nonzero entries of the analog steps
         self.counts: list = [None] * n_layers  # per-neuron spikes over all steps
         self.fed_back: list = [None] * n_layers  # the same except the last step (what recurrence sees)
-        self.silent_per_sample = [0.0] * n_layers
         self.active = [0.0] * n_layers  # neurons with >= 1 spike, summed over samples
         self.zero_acts, self.all_acts = 0.0, 0
         self.mem_updates = 0.0
@@ -136,7 +135,6 @@ class SplitCounter:
         for i, s in enumerate(out.hidden_spikes):
             self.counts[i] = _add(self.counts[i], s.sum(dim=(0, 1)).double().cpu())
             self.fed_back[i] = _add(self.fed_back[i], s[:-1].sum(dim=(0, 1)).double().cpu())
-            self.silent_per_sample[i] += float((s.sum(0) == 0).double().mean(1).sum())
             self.active[i] += float(M.active_counts(s).sum())
             self.zero_acts += float((s == 0).sum())
             self.all_acts += s.numel()
@@ -164,7 +162,6 @@ class SplitCounter:
             in_counts=self.in_counts,
             in_events=self.in_events,
             nonzero_in=self.nonzero_in,
-            silent_per_sample=self.silent_per_sample,
             active=self.active,
             zero_acts=self.zero_acts,
             all_acts=self.all_acts,

@@ -53,7 +53,6 @@ class SplitCounts(_Predictions):
     in_counts: torch.Tensor  # input spikes (or summed analog values) per input channel
     in_events: torch.Tensor  # per input channel: nonzero entries of the spike steps (metrics.spike_steps)
     nonzero_in: torch.Tensor  # per input channel: nonzero entries of the analog steps
-    silent_per_sample: list[float]  # per hidden layer: share of silent neurons, summed over samples
     active: list[float]  # per hidden layer: neurons with >= 1 spike, summed over samples
     zero_acts: float
     all_acts: int

@@ -162,11 +162,11 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "silent_fraction_per_sample",
-        "hidden neurons with no spike on a sample, mean over samples and layers",
+        "hidden neurons with no spike on a sample, mean over samples: `1 − active_fraction`",
         "fraction",
         "lower",
         "silent neuron fraction per sample",
-        compute=lambda c: sum(c.silent_per_sample) / (len(c.counts) * c.n_samples),
+        compute=lambda c: (sum(c.sizes) * c.n_samples - sum(c.active)) / (sum(c.sizes) * c.n_samples),
     ),
     Metric(
         "saturated_fraction",
