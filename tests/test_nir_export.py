@@ -104,6 +104,86 @@ def test_readout_round_trip_reproduces_the_membrane(recurrent):
     assert torch.allclose(theirs.mean(0), model(x).logits, atol=1e-5)
 
 
+def _load_conv(graph):
+    """nirtorch's interpreter for a conv graph: snnTorch's node import, with NIR's ``Flatten``
+    read as NIR defines it (``start_dim`` indexes the per-sample shape, so torch's is one more:
+    the importers' default map flattens the batch) and ``Conv1d``, which snnTorch's node import
+    lacks, built from the node's own fields."""
+
+    def convert(node):
+        if isinstance(node, nir.LIF):
+            leaky = _nir_to_snntorch_module(node, init_hidden=False)
+            return _Stateful(lambda x, mem: leaky(x, mem))
+        if isinstance(node, nir.Flatten):
+            return torch.nn.Flatten(1 + node.start_dim, node.end_dim)
+        if isinstance(node, nir.Conv1d):
+            w = torch.from_numpy(node.weight)
+            conv = torch.nn.Conv1d(
+                w.shape[1] * int(node.groups),
+                w.shape[0],
+                w.shape[2],
+                stride=int(node.stride),
+                padding=int(node.padding),
+                dilation=int(node.dilation),
+                groups=int(node.groups),
+            )
+            with torch.no_grad():
+                conv.weight.copy_(w)
+                conv.bias.copy_(torch.from_numpy(node.bias))
+            return conv
+        return _nir_to_snntorch_module(node, init_hidden=False)
+
+    kinds = (nir.LIF, nir.Affine, nir.Conv1d, nir.Conv2d, nir.AvgPool2d, nir.Flatten)
+    return nirtorch.nir_to_torch(graph, {kind: convert for kind in kinds})
+
+
+@pytest.mark.parametrize(
+    "layers, shape",
+    [
+        (
+            [
+                {"conv2d": {"channels": 3, "kernel": 3, "padding": 1}},
+                {"pool": {"size": 2, "kind": "avg"}},
+                {"flatten": {}},
+                {"dense": {"units": 6}},
+            ],
+            (2, 6, 6),
+        ),
+        (
+            [
+                {"conv1d": {"channels": 4, "kernel": 5, "padding": 2, "stride": 2}},
+                {"flatten": {}},
+                {"dense": {"units": 5}},
+            ],
+            (2, 11),
+        ),
+    ],
+)
+def test_conv_round_trip_reproduces_spikes(layers, shape):
+    """A conv SNN's graph, read by an importer written apart from our exporter, spikes as our model."""
+    from spikesparse.models import ConvSpikingNet
+
+    torch.manual_seed(6)
+    model = ConvSpikingNet(layers, shape, 2, LIFParams(beta=0.85, threshold=0.7, reset="zero"))
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.weight.mul_(3.0)
+    n_in = 1
+    for size in shape:
+        n_in *= size
+    x = (torch.rand(T, B, n_in) < 0.5).float()
+    with torch.no_grad():
+        ours = model(x).hidden_spikes[-1]
+    net = _load_conv(to_nir(model, include_readout=False))
+    state, steps = None, []
+    with torch.no_grad():
+        for t in range(T):
+            y, state = net(x[t].reshape(B, *shape), state)
+            steps.append(y)
+    assert float(ours.sum()) > 10, "the test model must spike"
+    assert torch.equal(torch.stack(steps).reshape(ours.shape), ours)
+
+
 def test_file_round_trip(tmp_path):
     model, _ = _model(recurrent=True)
     path = tmp_path / "net.nir"
@@ -118,8 +198,11 @@ def test_what_nir_cannot_say_is_rejected():
     model, _ = _model(recurrent=False, reset="subtract")
     with pytest.raises(ValueError, match="approximate=True"):
         to_nir(model)
-    with pytest.warns(UserWarning, match="subtract-reset"):
+    with pytest.warns(UserWarning, match="reset='subtract' model as NIR's zero reset"):
         to_nir(model, approximate=True)
+    rleaky, _ = _model(recurrent=True, reset="zero_rleaky")
+    with pytest.warns(UserWarning, match="reset='zero_rleaky' model as NIR's zero reset"):
+        to_nir(rleaky, approximate=True)
     budget, _ = _model(recurrent=False, spike_budget=2)
     with pytest.raises(ValueError, match="spike_budget=2"):
         to_nir(budget)

@@ -426,7 +426,9 @@ def convert(
     Data-based normalization scales each layer so its largest activation on ``x_calib`` (the
     maximum, or ``percentile``) becomes 1; ``alpha > 0`` applies the L4-norm adjustment, dividing
     each hidden neuron's (conv: output channel's) weights and bias by
-    ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``. The model is not modified, nor its training
+    ``1 + alpha (||w_j||_4 / mean_j ||w_j||_4 - 1)``, kept >= 0.1 (``conversion.MIN_L4_DIVISOR``:
+    a neuron far below the mean norm at alpha > 1 would otherwise get a huge gain or flip sign).
+    The model is not modified, nor its training
     mode. ``x_calib`` holds rates in [0, 1], as ``ConvertedSNN.run`` takes, in the model's dtype;
     ``percentile`` must lie in (0, 100] and ``alpha`` be a finite number >= 0.
     """

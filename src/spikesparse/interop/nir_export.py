@@ -9,7 +9,11 @@ channel and position), 2-D average pooling (``AvgPool2d``) and ``Flatten`` befor
 Mapping of our discrete-time neuron onto NIR's continuous one (``tau dv/dt = (v_leak - v) + r I``,
 integrated with step ``dt``, as snnTorch's exporter does with ``dt = 1e-4``): ``beta = 1 - dt /
 tau``, so ``tau = dt / (1 - beta)`` and ``r = tau / dt`` (the input enters with weight 1),
-``v_leak = 0``; ``beta = 1`` (no leak) becomes an ``IF`` node. The readout's ``readout_beta``
+``v_leak = 0``; ``beta = 1`` (no leak) becomes an ``IF`` node with ``r = 1``: NIR's IF has no
+time constant, and the importers we know (snnTorch, Norse) take its ``r`` as the weight of one
+step's input, not scaled by ``dt`` (read strictly in continuous time with this graph's ``dt`` it
+would need ``r = 1 / dt``; snnTorch 1.0's importer builds a leaky neuron for ``IF``, so such a
+model does not round-trip through it). The readout's ``readout_beta``
 maps the same way onto an ``LI`` node; the study's logits are the time mean of its membrane.
 
 What NIR cannot say: its LIF resets *to* ``v_reset`` (our ``reset="zero"``); the default
@@ -92,7 +96,10 @@ def to_nir(model: SpikingNet | ConvSpikingNet, include_readout: bool = True, app
                 "Pass approximate=True to export it as a zero reset anyway"
             )
         warnings.warn(
-            "to_nir: exporting a subtract-reset model as NIR's zero reset", UserWarning, stacklevel=2
+            f"to_nir: exporting a reset={p.reset!r} model as NIR's zero reset (v to v_reset after a "
+            "spike): its spikes differ from the model's",
+            UserWarning,
+            stacklevel=2,
         )
     if isinstance(model, ConvSpikingNet):
         nodes, edges, prev = _conv_nodes(nir, model)
