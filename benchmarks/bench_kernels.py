@@ -623,7 +623,7 @@ def workload_row(name: str, w: dict, rounds: dict[str, list[dict]], flops: float
     row["spikesparse"]["fraction_of_matmul_only"] = statistics.median(
         b["ms"] / o["ms"] for b, o in zip(rounds[BOUND], rounds["spikesparse"], strict=True)
     )
-    # The same the other way round (issue 40's measure: at most 1.15): the step's time over
+    # The same the other way round (its goal: at most 1.15): the step's time over
     # its products-alone time, per round then the median.
     row["spikesparse"]["step_over_products"] = step_over_products_of_rounds(
         rounds["spikesparse"], rounds[BOUND]

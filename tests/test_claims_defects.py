@@ -1,4 +1,4 @@
-"""The judging defects an independent audit found, one test each (each fails on the rules before
+"""Judging defects, one test each (each fails on the rules before
 the fix): the accuracy condition on test, refuting where every plausible choice refutes, choices
 that read no test column, diverged sweeps, thresholds robust to rounding, paired share intervals,
 and the smaller ones (rule words, exclusions counted, tie order)."""

@@ -1,4 +1,4 @@
-"""The package's layers and its import graph, read statically (issue 39).
+"""The package's layers and its import graph, read statically.
 
 Layers, lowest first: the library core (everything at the top of ``spikesparse/`` and its
 sub-packages other than the two below: ``api``, ``regularizers``, ``neurons``, ``interop``, ...),

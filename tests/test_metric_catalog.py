@@ -1,7 +1,7 @@
 """The metric catalog is the one declaration of every run metric: an evaluation produces exactly
 its metrics, the runs table carries each (test and ``val_``, per-layer columns included), the
-summary and the plane summarize the flagged ones, and the README's metric table is generated from
-it. A metric added to the catalog without its computation (or computed without a catalog entry)
+summary and the plane summarize the flagged ones, and docs/study/methods.md's metric table is
+generated from it. A metric added to the catalog without its computation (or computed without a catalog entry)
 fails here."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Defects found off the study's path (issue 20), each with a test that failed before its fix.
+"""Defects found off the study's path, each with a test that failed before its fix.
 
 The zero reset in snnTorch RLeaky's form (``reset="zero_rleaky"``; ``"zero"`` stays Leaky's,
 which NIR's LIF with a recurrent edge also means) is tested against snnTorch in

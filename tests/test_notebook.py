@@ -191,7 +191,7 @@ def _kernel(cells: list[str], cwd: Path) -> nbformat.NotebookNode:
 
 
 def test_in_a_kernel_figures_display_as_png_and_replication_says_whether_it_ran(tmp_path):
-    """The bug of issue 21: with the Agg backend a figure cell had no output. In a real kernel,
+    """A past bug: with the Agg backend a figure cell had no output. In a real kernel,
     show_figure gives one PNG output tagged with the figure's name whatever the backend."""
     tables = tmp_path / "tables"
     tables.mkdir()

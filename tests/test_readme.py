@@ -91,7 +91,7 @@ def test_readme_catalog_tables_are_generated_from_the_code(name):
 
 @pytest.mark.parametrize("name", sorted(readme.BENCHMARK_FILES))
 def test_readme_speed_tables_are_generated_from_the_committed_benchmarks(name):
-    """The Speed section's kernel and study tables are what ``benchmarks/results/*.json`` (in the
+    """docs/study/performance.md's kernel and study tables are what ``benchmarks/results/*.json`` (in the
     repository) generate: a new ``make bench`` or ``make bench-study`` must reach the README, and
     no figure in those tables can be typed by hand."""
     assert (REPO / readme.BENCHMARK_FILES[name][0]).exists()

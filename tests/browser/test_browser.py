@@ -3,7 +3,7 @@
 Checks what a reader sees: the notebook shows one decoded PNG under each registered figure's
 heading, the report lists every registered figure and shows each one when it is opened, and
 neither page logs a console error, throws, or makes a request that fails or leaves the machine.
-The report stays light (issue 40): at most ``REPORT_MAX_BYTES``, the large per-run, per-neuron
+The report stays light: at most ``REPORT_MAX_BYTES``, the large per-run, per-neuron
 and raster tables left on disk and named, with their folder, by the embedded tables index.
 """
 
@@ -43,7 +43,7 @@ KNOWN_WARNINGS = {
     "install it as a PostCSS plugin or use the Tailwind CLI: https://tailwindcss.com/docs/installation"
 }
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
-# The bound of issue 40 for the default study's report (55 MB when it embedded every table); the
+# The bound for the default study's report (55 MB when it embedded every table); the
 # quick study's report is below it too.
 REPORT_MAX_BYTES = 10_000_000
 # What the report embeds besides the figures and the notebook; every other table stays on disk.

@@ -1,4 +1,4 @@
-"""The local-path benchmarks through Snakemake (issue 38): the paper-scale config plans its full
+"""The local-path benchmarks through Snakemake: the paper-scale config plans its full
 DAG on miniature files, each new dataset kind trains end to end on CPU, a 10-line MNIST config
 reaches the claims table, and a broken data folder stops the workflow before any job."""
 
@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from spikesparse.study import paths
-from spikesparse.study.config import load_schema
 from tests.conftest import REPO
 from tests.miniature_datasets import write_cifar10, write_mnist, write_nmnist, write_shd
 from tests.workflow.runner import copy_workflow, snakemake
@@ -32,11 +31,6 @@ def _write_all(root: Path) -> dict[str, str]:
     return {name: str(root / name) for name in ("mnist", "fashion_mnist", "cifar10", "shd")}
 
 
-def _layers_supported() -> bool:
-    model = load_schema()["properties"]["experiments"]["patternProperties"]["^[a-z][a-z0-9_]*$"]
-    return "layers" in model["properties"]["model"]["properties"]
-
-
 def test_paper_config_plans_the_full_dag_on_miniature_files(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     roots = _write_all(tmp_path / "data")
@@ -46,10 +40,6 @@ def test_paper_config_plans_the_full_dag_on_miniature_files(tmp_path):
         section["verify_checksum"] = False if "verify_checksum" in section else section.get("verify_checksum")
         section = {k: v for k, v in section.items() if v is not None}
         cfg["datasets"][name] = section
-    if not _layers_supported():  # the conv layers land with models.ConvSpikingNet (issue 37)
-        for exp in cfg["experiments"].values():
-            if "layers" in exp["model"]:
-                exp["model"] = {"kind": "feedforward", "hidden": [64, 64]}
     config = tmp_path / "paper_mini.yaml"
     config.write_text(yaml.safe_dump(cfg))
     proc = snakemake(workdir, "-n", "--cores", "1", "--configfile", str(config))

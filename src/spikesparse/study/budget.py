@@ -267,7 +267,9 @@ def rule_mem_mb(config: dict, experiment: str, floor: int = 1500) -> int:
 
 
 # Sustained training throughput assumed for a job's time limit (FLOP/s): a GPU (device cuda) and
-# one CPU thread (this study measures about 30 % of a ~160 GFLOP/s one-thread sgemm peak).
+# one CPU thread (the study efficiency in benchmarks/results/study.json times that machine's
+# one-thread sgemm peak: 27 % of a 160-190 GFLOP/s Xeon, 44-48 % of a 90-99 GFLOP/s AMD EPYC,
+# so about 40-50 GFLOP/s).
 GPU_FLOPS = 10e12
 CPU_FLOPS_PER_THREAD = 50e9
 

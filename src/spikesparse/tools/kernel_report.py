@@ -1,12 +1,12 @@
 """The kernel benchmark's table: ``benchmarks/bench_kernels.py`` prints it after a run, and the
-README's Speed section holds the same table generated from the committed
-``benchmarks/results/kernels.json`` (``spikesparse.tools.readme``), so the figures the README quotes are
+docs/study/performance.md holds the same table generated from the committed
+``benchmarks/results/kernels.json`` (``spikesparse.tools.readme``), so the figures the docs quote are
 the file's, never typed by hand.
 
 One row per thread count and workload: spikesparse's ms per training step and its fraction of the
 sgemm peak measured in the same round (with the goal, where the workload has one), the step's
 products alone (the most any implementation executing them this way can reach), the step's time
-over its products-alone time (with the goal of issue 40: at most ``STEP_OVER_PRODUCTS_GOAL``),
+over its products-alone time (with its goal: at most ``STEP_OVER_PRODUCTS_GOAL``),
 for a conv workload (W3) its fraction and its products' fraction of the conv peak measured in the
 same round (a column shown only when some workload has one), and every peer's ms per step and
 spikesparse's speed-up against it ("–" where a peer did not run the workload: Norse has no W3).
@@ -15,7 +15,7 @@ spikesparse's speed-up against it ("–" where a peer did not run the workload: 
 from __future__ import annotations
 
 BOUND = "matmul_only"  # the products-alone entry of a workload in the benchmark's JSON
-# Issue 40: a training step within 15 % of its matrix products alone.
+# The goal for a training step: within 15 % of its matrix products alone (docs/study/performance.md).
 STEP_OVER_PRODUCTS_GOAL = 1.15
 
 

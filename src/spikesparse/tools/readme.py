@@ -267,7 +267,7 @@ def catalog_sections() -> dict[str, tuple[str, str, str]]:
     return out
 
 
-# The committed benchmark outputs (relative to the README's folder) behind the Speed section's
+# The committed benchmark outputs (relative to the repository root) behind docs/study/performance.md's
 # generated tables: name -> (file, what writes it).
 BENCHMARK_FILES = {
     "kernel-benchmark": ("benchmarks/results/kernels.json", "make bench"),
@@ -276,7 +276,7 @@ BENCHMARK_FILES = {
 
 
 def benchmark_sections(root: str | Path) -> dict[str, tuple[str, str, str]]:
-    """The Speed section's tables, generated from the benchmark outputs committed under ``root``
+    """docs/study/performance.md's tables, generated from the benchmark outputs committed under ``root``
     (``kernel_report.kernel_markdown``, ``studybench.markdown``): name -> (start marker, end
     marker, section). A missing file gives a line saying which command writes it."""
     from .kernel_report import kernel_markdown

@@ -422,7 +422,7 @@ def _percent(x: float) -> str:
 
 
 def markdown(result: dict) -> str:
-    """The table printed by ``bench-study`` (and pasted into the README)."""
+    """The table printed by ``bench-study`` (and generated into docs/study/performance.md)."""
     full = result.get("full_study_s")
     # With warm start a job's process is the thin client (spikesparse.tools.warm), whose CPU time is
     # not the job's: the column is left empty rather than wrong.

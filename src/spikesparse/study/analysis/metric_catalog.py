@@ -7,7 +7,7 @@ reads it from here: the metric values an evaluation produces (``evaluation.catal
 keys it must produce (``evaluation.SCALAR_METRICS``), the per-layer lists that become one
 column per layer (``aggregation.LAYER_LISTS``), the columns summarized over seeds and the E5
 plane's columns (``aggregation.SUMMARY_METRICS`` / ``PLANE_METRICS``), the figures' axis labels
-(``axis_label``), the notebook's default summary columns and the README's metric table
+(``axis_label``), the notebook's default summary columns and docs/study/methods.md's metric table
 (``markdown_table``; ``tests/test_readme.py`` checks that docs/study/methods.md holds it).
 
 Adding a metric: one ``Metric`` entry below (with its ``compute``) and a test of its value; the

@@ -1,10 +1,10 @@
-"""Every figure of the study, declared once: name, title, report caption, README reading guide,
+"""Every figure of the study, declared once: name, title, report caption, reading guide,
 the ``plots`` function that draws it and the aggregated tables it reads.
 
 Everything that lists figures derives from ``FIGURES``: ``plots.FIGURES`` (name -> drawing
 function), ``FIGURE_NAMES`` (name -> title) and ``figure`` (its file), the ``figures`` rule's
 outputs and their report captions (``write_caption_template``, called when the workflow is parsed), the
-notebook's figure list and the README's figure table (``markdown_table``; checked by
+notebook's figure list and docs/study/index.md's figure table (``markdown_table``; checked by
 ``tests/test_readme.py``). ``tests/test_plots.py`` renders every entry from tiny tables.
 
 Adding a figure: a drawing function in ``plots`` (tables in, matplotlib figure out, a note figure
@@ -414,7 +414,7 @@ def write_caption_template(folder: str | Path) -> str:
 
 
 def markdown_table() -> str:
-    """The README's figure table: one row per figure, how to read it."""
+    """docs/study/index.md's figure table: one row per figure, how to read it."""
     lines = ["| figure | how to read it |", "|---|---|"]
     lines += [f"| `{f.name}` | {f.reading} |" for f in FIGURES.values()]
     return "\n".join(lines)
