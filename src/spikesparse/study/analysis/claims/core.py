@@ -47,6 +47,7 @@ VERDICTS = (HELD, NOT_HELD, INCONCLUSIVE, UNTESTABLE, NOT_RUN)
 # A baseline (or a setting) whose validation accuracy lies within this margin of chance does not
 # do the task: no sparsity claim can be judged on it.
 NEAR_CHANCE_MARGIN = 0.10
+ONE_POINT = 0.01  # "within / not worse by one percentage point" of accuracy (001, 002)
 COLUMNS = [
     "claim_id",
     "seed_paper",
@@ -215,6 +216,15 @@ def baseline_at_chance(baseline: pd.DataFrame, name: str = "baseline", **kw) -> 
             f"the {name} does not learn (validation accuracy within {NEAR_CHANCE_MARGIN:g} of chance)", **kw
         )
     return None
+
+
+def preconditions(baseline: pd.DataFrame, treated: pd.DataFrame, what: str, **kw) -> Judgement | None:
+    """What every claim checks before its numbers, in this order: the sweep rule
+    (``sweep_guard``: runs missing or all diverged), then the baseline learns the task
+    (``baseline_at_chance``). ``kw`` (e.g. ``n_excluded``) goes to the sweep rule's judgements.
+    None where the claim can go on."""
+    guard = sweep_guard(baseline, treated, what, **kw)
+    return guard if guard is not None else baseline_at_chance(baseline)
 
 
 def near_chance(runs: pd.DataFrame, column: str = "val_accuracy") -> bool:

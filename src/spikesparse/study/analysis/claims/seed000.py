@@ -25,7 +25,6 @@ from .core import (
     Claim,
     Judgement,
     accuracy_verdict,
-    baseline_at_chance,
     combine,
     difference,
     experiments_of,
@@ -39,8 +38,8 @@ from .core import (
     pct,
     plausible_choices,
     points,
+    preconditions,
     register,
-    sweep_guard,
     untestable,
     usable,
 )
@@ -86,11 +85,7 @@ def _lowest(column: str):
 
 
 def _guard(exp: pd.DataFrame, family: str) -> Judgement | None:
-    base = exp[exp["family"] == "baseline"]
-    guard = sweep_guard(base, exp[exp["family"] == family], family)
-    if guard is not None:
-        return guard
-    return baseline_at_chance(base)
+    return preconditions(exp[exp["family"] == "baseline"], exp[exp["family"] == family], family)
 
 
 # --- overshoot ----------------------------------------------------------------------------------

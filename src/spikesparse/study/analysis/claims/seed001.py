@@ -25,6 +25,7 @@ from .core import (
     HELD,
     INCONCLUSIVE,
     NOT_HELD,
+    ONE_POINT,
     Choice,
     Claim,
     Judgement,
@@ -45,6 +46,7 @@ from .core import (
     paired,
     pct,
     points,
+    preconditions,
     reduction,
     register,
     side,
@@ -54,7 +56,6 @@ from .core import (
     val_reduction,
 )
 
-ONE_POINT = 0.01  # (a) "without accuracy gain" and (c), (d) "accuracy within / not worse by" one point
 RATE_REDUCTION_MIN = 0.20  # (c) "rate under control": >= 20 % lower hidden rate than the same seed's baseline
 # (b), (d): a difference of switch-off shares is not held where even its interval's top is < 60 %
 # of the runs. With the same share on both sides the top is 43.4 % at the default study's 5 seeds
@@ -234,13 +235,11 @@ def _judge_plain(runs: pd.DataFrame) -> Judgement:
     all_base = runs[runs["family"] == "baseline"]
     all_sweep = runs[runs["family"] == "spike_count"]
     excluded = int(diverged(all_base).sum() + diverged(all_sweep).sum())
-    guard = sweep_guard(all_base, all_sweep, "spike_count", n_excluded=excluded)
+    # (the chance rule reads usable runs, which exclude the diverged ones)
+    guard = preconditions(all_base, all_sweep, "spike_count", n_excluded=excluded)
     if guard is not None:
         return guard
     base, sweep = not_diverged(all_base), not_diverged(all_sweep)
-    chance = baseline_at_chance(base)
-    if chance is not None:
-        return chance
     lam, val_share = _most_switched_off(sweep, sweep["lam"].unique())
     picked = sweep[sweep["lam"] == lam]
     off, base_off = _paired_flags(picked, base)
@@ -280,12 +279,9 @@ def _judge_first_spike(runs: pd.DataFrame) -> Judgement:
     base = runs[runs["family"] == "baseline"]
     single = single_phase(runs)
     excluded = n_unusable(base) + n_unusable(single)
-    guard = sweep_guard(base, single, "single-phase first-spike", n_excluded=excluded)
+    guard = preconditions(base, single, "single-phase first-spike", n_excluded=excluded)
     if guard is not None:
         return guard
-    chance = baseline_at_chance(base)
-    if chance is not None:
-        return chance
     good = usable(base)
 
     def at(pick: Choice) -> Judgement:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from ..stats import mean_interval
 from .core import (
+    ONE_POINT,
     Choice,
     Claim,
     Judgement,
     accuracy_verdict,
-    baseline_at_chance,
     combine,
     difference,
     experiments_of,
@@ -31,16 +31,15 @@ from .core import (
     not_run,
     paired,
     points,
+    preconditions,
     reduction,
     register,
-    sweep_guard,
     usable,
     val_reduction,
 )
 
 SPIKE_REDUCTION_HELD = 0.60  # the paper's 70.1 / 73.3 % with 10-13 points of slack for our small nets
 ISO_TOLERANCE = 0.005  # iso-accuracy: mean paired validation drop <= half a point
-ONE_POINT = 0.01  # "-1 % accuracy" read as one percentage point
 _SOURCE = "'Findings' summary on the seed's page (the stored abstract is cut before the numbers)"
 
 
@@ -69,12 +68,9 @@ def _judge(runs, max_drop: float) -> Judgement:
     base = runs[runs["family"] == "baseline"]
     sweep = annealed(runs)
     excluded = n_unusable(sweep) + n_unusable(base)
-    guard = sweep_guard(base, sweep, "spike_count", n_excluded=excluded)
+    guard = preconditions(base, sweep, "spike_count", n_excluded=excluded)
     if guard is not None:
         return guard
-    chance = baseline_at_chance(base)
-    if chance is not None:
-        return chance
     good_base = usable(base)
 
     def at(pick: Choice) -> Judgement:
