@@ -174,3 +174,21 @@ def test_compiled_first_spike_mask_equals_the_running_sum_loop(monkeypatch):
         want = _after_first_mask(s)
         assert got.dtype == s.dtype and torch.equal(got, want)
     assert compiled[-1][:, 0, 0].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_the_tables_read_the_homeostatic_target_the_runs_trained_with():
+    """A homeostatic method that leaves target_rate out trains at the regularizer's default; the
+    claims and figures (which do not import torch) keep their own copy of it, equal here."""
+    import pandas as pd
+
+    from spikesparse.regularizers import HomeostaticL2
+    from spikesparse.study.analysis.aggregation import DEFAULT_TARGET_RATE, target_rate
+
+    assert DEFAULT_TARGET_RATE == HomeostaticL2.DEFAULT_TARGET_RATE == HomeostaticL2(1.0).target_rate
+    runs = pd.DataFrame(
+        {"regularizer": ["none", "homeostatic_l2"], "cfg.regularizer.target_rate": [None, None]}
+    )
+    assert target_rate(runs) == DEFAULT_TARGET_RATE
+    assert target_rate(runs.iloc[:1]) is None  # no homeostatic run: no target to draw
+    runs["cfg.regularizer.target_rate"] = [None, 0.1]
+    assert target_rate(runs) == 0.1

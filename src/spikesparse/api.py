@@ -150,7 +150,7 @@ def spike_count_loss(spikes: Spikes, lam: float = 1.0, time_dim: int = 0) -> tor
 
 def homeostatic_l2_loss(
     spikes: Spikes,
-    target_rate: float = 0.05,
+    target_rate: float = R.HomeostaticL2.DEFAULT_TARGET_RATE,
     lam: float = 1.0,
     scope: str = "neuron",
     time_dim: int = 0,

@@ -154,7 +154,9 @@ class HomeostaticL2(Regularizer):
         "scope": {"type": "string", "enum": ["neuron", "layer"]},
     }
 
-    def __init__(self, lam: float, target_rate: float = 0.05, scope: str = "neuron") -> None:
+    DEFAULT_TARGET_RATE: ClassVar[float] = 0.05  # seed 000's 5 %
+
+    def __init__(self, lam: float, target_rate: float = DEFAULT_TARGET_RATE, scope: str = "neuron") -> None:
         super().__init__(lam)
         if not 0.0 < target_rate < 1.0:
             raise ValueError(f"homeostatic_l2: target_rate must lie in (0, 1), got {target_rate}")

@@ -167,6 +167,21 @@ def method_family(spec: dict) -> str:
     return "hard_constraint" if constrained else "baseline"
 
 
+# homeostatic_l2's target when a method leaves it out (``regularizers.HomeostaticL2``'s default;
+# a test keeps the two equal: the tables, claims and figures do not import torch).
+DEFAULT_TARGET_RATE = 0.05
+
+
+def target_rate(runs: pd.DataFrame) -> float | None:
+    """The homeostatic target rate of these runs: the configured ``target_rate``, the
+    regularizer's default where a homeostatic run left it out, None without homeostatic runs."""
+    homeostatic = runs[runs["regularizer"] == "homeostatic_l2"] if "regularizer" in runs else runs.iloc[:0]
+    col = homeostatic.get("cfg.regularizer.target_rate")
+    if col is not None and col.notna().any():
+        return float(col.dropna().iloc[0])
+    return DEFAULT_TARGET_RATE if len(homeostatic) else None
+
+
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment x method x lambda: mean, SD, SE and 95 % interval over seeds of the
     main metrics. Means are over runs usable on the validation split (``records.usable_runs``: the

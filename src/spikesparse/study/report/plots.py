@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .. import paths  # noqa: E402
-from ..analysis.aggregation import conversion_variants  # noqa: E402
+from ..analysis.aggregation import conversion_variants, target_rate  # noqa: E402
 from ..analysis.metric_catalog import axis_label  # noqa: E402
 from ..analysis.stats import grouped_mean_interval, mean_interval, pareto_mask  # noqa: E402
 from .figure_registry import FIGURES as _REGISTRY  # noqa: E402
@@ -85,13 +85,6 @@ def _grid(n: int, ncols: int = 4, size=(4.0, 3.2), sharey=True):
 
 def _lam_label(v: float) -> str:
     return f"{v:g}"
-
-
-def _target_rate(runs: pd.DataFrame) -> float | None:
-    col = runs.get("cfg.regularizer.target_rate")
-    if col is None or not col.notna().any():
-        return None
-    return float(col.dropna().iloc[0])
 
 
 def _best_lambda(runs: pd.DataFrame, method: str) -> float:
@@ -198,7 +191,7 @@ def accuracy_vs_rate(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
             label=f"not usable on validation ({len(bad)} runs)",
             zorder=2,
         )
-    target = _target_rate(df)
+    target = target_rate(df)
     if target is not None:
         ax.axvline(target, ls="--", color="black", lw=0.8, label="homeostatic target")
     ax.set_xlabel(axis_label("hidden_rate"))
@@ -217,7 +210,7 @@ def rate_trajectories(history: pd.DataFrame, runs: pd.DataFrame, study: str = "e
     if not methods:
         return _note(f"{study}: no run completed an epoch")
     fig, axes = _grid(len(methods))
-    target = _target_rate(runs[runs["study"] == study])
+    target = target_rate(runs[runs["study"] == study])
     for ax, method in zip(axes, methods, strict=True):
         sub = df[df["method"] == method].assign(lam_label=lambda d: d["lam"].map(_lam_label))
         _mean_lines(ax, sub, "epoch", "rate", "lam_label", palette="viridis")
@@ -687,7 +680,7 @@ def regime_map(runs: pd.DataFrame, study: str = "e1") -> plt.Figure:
     knobs = str(df["cfg.regime.knobs"].iloc[0]).split(",")
     x_knob = f"cfg.{knobs[0]}"
     y_knob = f"cfg.{knobs[1]}" if len(knobs) > 1 else None
-    target = _target_rate(df)
+    target = target_rate(df)
     titles = ("baseline", "homeostatic L2, neuron scope", "homeostatic L2, layer scope")
     columns = _regime_columns(df)
     xs = sorted(df[x_knob].unique())

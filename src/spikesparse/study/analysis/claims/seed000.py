@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..aggregation import DEFAULT_TARGET_RATE, target_rate
 from ..stats import mean_interval
 from .core import (
     HELD,
@@ -49,7 +50,6 @@ OVERSHOOT_FACTOR = 4.0  # "settles well above target": the rate interval >= 4 x 
 OVERSHOOT_MAX_DROP = 0.01  # ... at accuracy within 1 point of the baseline
 HARD_MAX_DROP = 0.02  # hard-constraint claim: accuracy within 2 points of the baseline
 TARGET_TOLERANCE = 1.2  # "reaches the target": rate interval <= 1.2 x target
-DEFAULT_TARGET = 0.05
 # The active reading compares a share of neurons with the target, a rate per step, as the
 # abstract's sentence does. The two are different units: a neuron firing at exactly 5 % of T = 100
 # steps, independently, is silent on a sample with probability 0.95^100 < 1 %. So this reading can
@@ -64,10 +64,8 @@ SOFT_FAMILIES = ("homeostatic_l2", "spike_count", "first_spike")
 
 
 def _target(exp: pd.DataFrame) -> float:
-    col = exp.get("cfg.regularizer.target_rate")
-    if col is None or not col.notna().any():
-        return DEFAULT_TARGET
-    return float(col.dropna().iloc[0])
+    target = target_rate(exp)
+    return DEFAULT_TARGET_RATE if target is None else target
 
 
 def _closest_to_target(target: float, column: str):
