@@ -1,8 +1,8 @@
 """Layer lists of ``model.layers`` without torch: the order rules and the input-shape rule.
 
-Why a module of its own: config validation checks a layer list (``config``), and the model
-builds it (``models.ConvSpikingNet``); the config check must not import torch (it runs in every
-Snakemake invocation and in ``check-config``).
+Why a module of its own: config validation checks a layer list (``config``), the cost estimate
+walks its shapes (``study.budget``) and the model builds it (``models.ConvSpikingNet``); the rules
+live here once, as arithmetic on shapes, so checking a layer list builds no module.
 """
 
 from __future__ import annotations
