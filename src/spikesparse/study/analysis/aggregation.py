@@ -187,8 +187,8 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     main metrics. Means are over runs usable on the validation split (``records.usable_runs``: the
     admission of a run never looks at the test split); a silent net, a net with a silent hidden
     layer and a diverged one are results too, so they keep their rows in the runs table and are
-    counted here by their validation status (``n_silent``, ``n_layer_silent``, ``n_diverged``,
-    ``n_not_ok``)."""
+    counted here by their validation status (``n_silent``, ``n_layer_silent``, ``n_diverged``;
+    ``n_not_ok``: every status but ``ok``, so the usable ``saturated`` runs too)."""
     from .stats import summarize
 
     keys = ["study", "experiment", "dataset", "family", "method", "regularizer", "lam"]
