@@ -30,7 +30,7 @@ def test_native_flags_keep_rounding_unfused():
 def test_a_refused_native_build_falls_back_to_the_portable_one(monkeypatch):
     tried = []
 
-    def fake(cflags):
+    def fake(cflags, retry=False):
         tried.append(cflags)
         if "-march=native" in cflags:
             raise RuntimeError("unrecognized command-line option '-march=native'")
@@ -71,3 +71,55 @@ def test_native_and_portable_builds_give_identical_numbers(monkeypatch):
 
     for a, b in zip(run(native), run(portable), strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_failed_build_is_remembered_in_its_folder_and_retried_on_request(tmp_path, monkeypatch):
+    """Every process of a study used to try the failed build again and print the compiler's
+    output; now the first failure is one line, kept beside the build, and build-ext retries."""
+    import pytest
+    import torch.utils.cpp_extension
+
+    calls = []
+
+    def broken(**kw):
+        calls.append(kw["build_directory"])
+        raise RuntimeError(
+            "Error building extension:\n[1/7] c++ -O3 lif_loops.cpp\n/bin/sh: 1: c++: not found\n"
+        )
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.utils.cpp_extension, "load", broken)
+    with pytest.raises(RuntimeError, match=r"^the build failed: /bin/sh: 1: c\+\+: not found \(output in "):
+        _ext._load_or_build(_ext._PORTABLE_CFLAGS)
+    folder = _ext._build_dir(_ext._PORTABLE_CFLAGS)
+    assert "c++: not found" in (folder / _ext.FAILED_FILE).read_text()
+    assert "[1/7]" in (folder / _ext.FAILED_LOG).read_text()
+    with pytest.raises(RuntimeError, match="an earlier build; .*build-ext` tries again"):
+        _ext._load_or_build(_ext._PORTABLE_CFLAGS)
+    assert len(calls) == 1
+    with pytest.raises(RuntimeError, match="the build failed"):
+        _ext._load_or_build(_ext._PORTABLE_CFLAGS, retry=True)
+    assert len(calls) == 2
+
+
+def test_a_lock_left_by_a_killed_build_is_removed_not_waited_for(tmp_path):
+    """torch's lock file outlives a killed build; its load() then waited for it forever, and every
+    later job hung without a word. Our own lock (flock, released when its holder dies) tells a
+    stale file from a build in progress."""
+    import shutil
+    import subprocess
+    import sys
+
+    built = _ext._build_dir(_ext._NATIVE_CFLAGS)
+    if not (built / f"{_ext._NAME}.so").exists():
+        _ext._load_or_build(_ext._NATIVE_CFLAGS)  # the build make and CI do first
+    copy = tmp_path / built.name
+    shutil.copytree(built, copy)
+    (copy / "lock").touch()
+    code = "from spikesparse import _ext; print(_ext._load_or_build(_ext._NATIVE_CFLAGS).__file__)"
+    env = {**__import__("os").environ, "TORCH_EXTENSIONS_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(copy / f"{_ext._NAME}.so")
+    assert f"removing {copy / 'lock'}, left by a build that was stopped" in proc.stderr
+    assert not (copy / "lock").exists()

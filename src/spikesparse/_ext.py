@@ -12,6 +12,7 @@ check both against the same reference.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -70,23 +71,99 @@ def _build_dir(cflags: list[str]) -> Path:
     return base / f"{_NAME}_{key}"
 
 
-def _load_or_build(cflags: list[str]):
+# In a build folder: why its build failed (one line), so the next process does not try again and
+# print the compiler's output once more; the full output is kept beside it.
+FAILED_FILE = "build-failed.txt"
+FAILED_LOG = "build-error.log"
+
+
+def _load_or_build(cflags: list[str], retry: bool = False):
+    """The built module of these flags, built first if needed. ``retry``: try a build that
+    failed before (``spikesparse build-ext`` does)."""
     build_dir = _build_dir(cflags)
     built = build_dir / f"{_NAME}.so"
-    # A build in progress holds torch's lock file; then load() below waits for it.
+    # A build in progress holds torch's lock file (below, under our own lock).
     if built.exists() and not (build_dir / "lock").exists():
         return _load_built(built)
+    failed = build_dir / FAILED_FILE
+    if failed.exists() and not retry:
+        raise RuntimeError(
+            f"{failed.read_text().strip()} (an earlier build; {build_dir / FAILED_LOG} has the "
+            f"compiler's output; `python -m spikesparse build-ext` tries again)"
+        )
     from torch.utils.cpp_extension import load
 
     build_dir.mkdir(parents=True, exist_ok=True)
-    return load(
-        name=_NAME,
-        sources=[str(source) for source in _SOURCES],
-        extra_cflags=cflags,
-        extra_ldflags=_LDFLAGS,
-        build_directory=str(build_dir),
-        verbose=False,
-    )
+    with _only_builder(build_dir):
+        if built.exists() and not (build_dir / "lock").exists():  # built while this process waited
+            return _load_built(built)
+        stale = build_dir / "lock"
+        if stale.exists():
+            # Every build of ours holds the lock taken above, so this file outlived a build that
+            # was killed (torch's load() would wait for it forever).
+            warnings.warn(f"removing {stale}, left by a build that was stopped", RuntimeWarning, stacklevel=2)
+            stale.unlink(missing_ok=True)
+        failed.unlink(missing_ok=True)
+        try:
+            with _torch_build_log_quiet():
+                return load(
+                    name=_NAME,
+                    sources=[str(source) for source in _SOURCES],
+                    extra_cflags=list(cflags),  # copies: load() appends to the lists it is given
+                    extra_ldflags=list(_LDFLAGS),
+                    build_directory=str(build_dir),
+                    verbose=False,
+                )
+        except Exception as err:
+            (build_dir / FAILED_LOG).write_text(f"{type(err).__name__}: {err}\n")
+            failed.write_text(f"the build failed: {_cause(err)}\n")
+            raise RuntimeError(
+                f"the build failed: {_cause(err)} (output in {build_dir / FAILED_LOG})"
+            ) from None
+
+
+@contextlib.contextmanager
+def _only_builder(build_dir: Path):
+    """One builder per build folder across processes: an exclusive ``flock`` on a file beside it,
+    which the system releases when its process dies however it dies (torch's own lock file is
+    not released by a killed build). Others wait here, then find the library built."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): torch's lock file alone
+        yield
+        return
+    with open(build_dir.parent / f"{build_dir.name}.build-lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _torch_build_log_quiet():
+    """torch's extension builder logs a multi-line banner per check (e.g. an unknown compiler);
+    our one-line warning says what matters."""
+    import logging
+
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _cause(err: Exception) -> str:
+    """The line of a build error that says why (the compiler's complaint, not ninja's command)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if any(word in line for word in ("error:", "not found", "No such file", "unrecognized")):
+            return line[:300]
+    return (lines[0] if lines else type(err).__name__)[:300]
 
 
 def _load_built(path: Path):
@@ -104,19 +181,21 @@ def kernel(name: str):
     return None if module is None else getattr(module, name)
 
 
-def extension():
-    """The compiled module, or None when disabled or unavailable (warned once)."""
+def extension(retry: bool = False):
+    """The compiled module, or None when disabled or unavailable (warned once). ``retry``: build
+    again where an earlier build failed (``spikesparse build-ext``); otherwise a failed build is
+    remembered in its folder and not tried by every process."""
     if os.environ.get("SPIKESPARSE_NO_EXT", "") == "1":
         return None
-    if not _state["tried"]:
+    if not _state["tried"] or (retry and _state["module"] is None):
         _state["tried"] = True
         try:
             import torch  # noqa: F401  (the library links against torch's)
 
             try:
-                _state["module"] = _load_or_build(_NATIVE_CFLAGS)
+                _state["module"] = _load_or_build(_NATIVE_CFLAGS, retry)
             except Exception:  # a compiler without -march=native: the portable build
-                _state["module"] = _load_or_build(_PORTABLE_CFLAGS)
+                _state["module"] = _load_or_build(_PORTABLE_CFLAGS, retry)
         except Exception as err:  # any build failure means: use the pure-PyTorch path
             warnings.warn(
                 f"compiled LIF loops unavailable ({type(err).__name__}: {err}); "

@@ -529,7 +529,7 @@ def cmd_results_section(args) -> None:
 def cmd_build_ext(args) -> None:
     from ._ext import extension
 
-    module = extension()
+    module = extension(retry=True)  # a build that failed before is tried again here
     if module is None:
         print("compiled LIF loops unavailable: the pure-PyTorch kernels will be used")
     else:
