@@ -177,10 +177,13 @@ def test_spec_prints_the_resolved_spec_of_a_run(capsys):
     assert printed["seed"] == 1 and printed["regularizer"]["lam"] == 10.0
 
 
-def test_spec_of_a_lambda_not_in_the_config_fails(capsys):
+def test_spec_of_a_lambda_or_seed_not_in_the_config_fails_naming_the_ones_it_has(capsys):
     argv = ["spec", "--config", str(QUICK_CONFIG), "--experiment", "e1", "--method", "homeostatic_l2"]
     assert main([*argv, "--lam", "3.0", "--seed", "1"]) == 2
-    assert "no lambda 3.0" in capsys.readouterr().err
+    assert "no lambda 3.0 in experiments.e1.methods.homeostatic_l2; it has ['" in capsys.readouterr().err
+    assert main([*argv, "--lam", "10", "--seed", "99"]) == 2  # 10 is the config's 10.0
+    err = capsys.readouterr().err
+    assert "no seed 99 in experiments.e1.methods.homeostatic_l2; its runs have seeds [" in err
 
 
 @pytest.mark.parametrize(
@@ -250,8 +253,20 @@ def test_generate_data_checks_its_params_as_the_config_does(tmp_path, capsys, da
             ["train", "--spec", "{}", "--data", "d.npz", "--threads", "1.5", "--metrics-config", "{}"],
             "argument --threads: not an integer: '1.5'",
         ),
+        (
+            ["train", "--spec", "{}", "--data", "d.npz", "--threads", "100000", "--metrics-config", "{}"],
+            "argument --threads: 100000 threads on a machine with",  # OpenMP had crashed allocating
+        ),
     ],
-    ids=["negative tflops", "nan tflops", "word tflops", "zero peak", "zero threads", "fractional threads"],
+    ids=[
+        "negative tflops",
+        "nan tflops",
+        "word tflops",
+        "zero peak",
+        "zero threads",
+        "fractional threads",
+        "100000 threads",
+    ],
 )
 def test_a_rate_peak_or_thread_count_must_be_above_zero(argv, message, capsys):
     """A negative or NaN TFLOP/s had printed a table of negative or NaN GPU-hours."""
@@ -596,7 +611,15 @@ def _quick_spec() -> dict:
 USAGE_ERRORS = {
     "metrics-config not JSON": (
         lambda tmp: [*_train_argv("{}", tmp), "--metrics-config", '{"x":'],
-        "--metrics-config: Expecting value: line 1 column 6 (char 5)",
+        "--metrics-config is not valid JSON (Expecting value: line 1 column 6 (char 5))",
+    ),
+    "spec key written twice": (  # json kept the last seed without a word
+        lambda tmp: _train_argv(json.dumps(_quick_spec())[:-1] + ', "seed": 5}', tmp),
+        "--spec: key 'seed' is written twice in one JSON object",
+    ),
+    "metrics-config key written twice": (
+        lambda tmp: [*_train_argv("{}", tmp), "--metrics-config", '{"eval_seed": 1, "eval_seed": 2}'],
+        "--metrics-config: key 'eval_seed' is written twice in one JSON object",
     ),
     "metrics-config unknown key": (
         lambda tmp: [
@@ -627,3 +650,26 @@ def test_a_usage_error_exits_with_status_2_on_one_line(case, tmp_path, capsys):
     assert main(argv(tmp_path)) == 2  # had raised SystemExit(message): status 1
     err = capsys.readouterr().err
     assert err.startswith(message.format(tmp=tmp_path)) and err.count("\n") == 1, err
+
+
+def test_cuda_without_a_gpu_is_one_line_before_any_training(trained, tmp_path, capsys, monkeypatch):
+    """A config meant for a GPU cluster run on a CPU machine: every job had ended in a 20-line
+    traceback; now one line naming the device key, exit 2, nothing written."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    spec = {**trained.spec, "device": "cuda"}
+    assert main(_train_argv(json.dumps(spec), tmp_path / "out", trained.data)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "device 'cuda'" in err and "no CUDA device" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    """An interrupted step (Ctrl-C during aggregate or claims) had printed a traceback."""
+    import spikesparse.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_budget", interrupted)
+    assert main(["budget", str(QUICK_CONFIG)]) == 130
+    assert capsys.readouterr().err == "spikesparse budget: interrupted\n"

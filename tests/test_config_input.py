@@ -31,6 +31,30 @@ FLAT = ({"flatten": {}}, {"dense": {"units": 8}})
 
 # (case id, key path to change, new value, text the one-line error must contain)
 BAD = [
+    # seeds past a signed 64-bit integer (torch.manual_seed overflowed only once a job trained)
+    (
+        "run seed 2^64",
+        (*E2, "training", "seeds"),
+        [2**64],
+        "e2_digits.training.seeds[0]: 18446744073709551616 is greater",
+    ),
+    (
+        "ANN seed 2^63",
+        (*E4, "ann", "seeds"),
+        [2**63],
+        "e4_digits.ann.seeds[0]: 9223372036854775808 is greater",
+    ),
+    ("eval seed 2^64", ("metrics", "eval_seed"), 2**64, "metrics.eval_seed: 18446744073709551616 is greater"),
+    # a batch larger than a dataset whose section gives fractions, not n_train (was: one batch an epoch)
+    (
+        "batch 100000",
+        (*E2, "training", "batch_size"),
+        100_000,
+        "e2_digits.training.batch_size: 100000 is larger than the whole dataset",
+    ),
+    # a learning rate no net trains with (lr 1e6 had trained to finite garbage, recorded as ok)
+    ("lr 1e6", (*E1, "training", "lr"), 1e6, "e1.training.lr: 1000000.0 is greater than the maximum of 10"),
+    ("ANN lr 100", (*E4, "ann", "lr"), 100.0, "e4_digits.ann.lr: 100.0 is greater than the maximum of 10"),
     # whole-number floats where an integer belongs (jsonschema counts 3.0 as an integer)
     (
         "epochs 3.0",
@@ -233,6 +257,7 @@ def test_bad_input_rejected_with_key_path_and_cause(quick_config, case, path, va
 GOOD = [
     # the edges of the new rules, and what they must leave alone
     ("switch at the last epoch", (*FS, "switch_epoch"), 2),
+    ("the largest seed", (*E2, "training", "seeds"), [2**63 - 1]),
     ("single phase", (*FS, "two_phase"), False),
     ("plateau switch", (*FS, "switch"), "plateau"),
     (

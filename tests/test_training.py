@@ -42,6 +42,10 @@ def test_history_records_every_epoch_and_the_penalty(quick_config):
     lines = []
     result = train_run(spec, data, log=lines.append)
     assert [h["epoch"] for h in result.history] == [1, 2, 3]
+    # the columns train writes even for a run that diverged before an epoch ended
+    from spikesparse.study.analysis.aggregation import HISTORY_FIELDS
+
+    assert list(result.history[0]) == HISTORY_FIELDS
     assert all(h["penalty"] > 0 for h in result.history)
     assert all(0 <= h["rate"] <= 1 for h in result.history)
     assert len(lines) == 3 and lines[0].startswith("epoch 1/3")
@@ -49,7 +53,8 @@ def test_history_records_every_epoch_and_the_penalty(quick_config):
 
 
 def test_absurd_learning_rate_is_marked_diverged(quick_config):
-    spec, data = _spec(quick_config, epochs=2, lr=1e38)
+    spec, data = _spec(quick_config, epochs=2)
+    spec["training"]["lr"] = 1e38  # past what a config allows (lr <= 10); train_run takes it as given
     result = train_run(spec, data, log=lambda _: None)
     assert result.status == "diverged"
     assert "epoch 1" in result.reason

@@ -7,6 +7,7 @@ import argparse
 import io
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,11 +18,20 @@ if TYPE_CHECKING:
 
 
 def _json_arg(option: str, text: str):
-    """A JSON option's value; malformed JSON is a one-line error naming the option."""
+    """A JSON option's value; malformed JSON, or a key written twice in one object (``json``
+    keeps the last without a word, as YAML would; the config refuses it), is a one-line error
+    naming the option."""
     from .errors import ConfigError
 
+    def unique(pairs: list) -> dict:
+        keys = [key for key, _ in pairs]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ConfigError(f"{option}: key {twice[0]!r} is written twice in one JSON object")
+        return dict(pairs)
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=unique)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{option} is not valid JSON ({err}): {text[:80]!r}") from None
 
@@ -129,10 +139,14 @@ def cmd_budget(args) -> None:
 
 def cmd_spec(args) -> None:
     from .study.config import load_config
-    from .study.runs import RunKey, run_spec
+    from .study.runs import RunKey, format_lambda, run_spec
 
     config = load_config(args.config)
-    key = RunKey(args.experiment, args.method, args.lam, args.seed)
+    try:  # 0 and 0.0 name one lambda; paths write it as format_lambda does
+        lam = format_lambda(float(args.lam))
+    except ValueError:
+        lam = args.lam
+    key = RunKey(args.experiment, args.method, lam, args.seed)
     print(json.dumps(run_spec(config, key), sort_keys=True))
 
 
@@ -213,8 +227,9 @@ def _metric_config(text: str):
     from .errors import ConfigError
     from .study.metric_config import MetricConfig
 
+    block = _json_arg("--metrics-config", text)
     try:
-        return MetricConfig.of(json.loads(text))
+        return MetricConfig.of(block)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"--metrics-config: {err}") from None
 
@@ -223,6 +238,7 @@ def _train_one(spec: dict, data: dict, threads: int, metric_cfg: MetricConfig, o
     """Train, save and evaluate one run: its model, history, train info and run record."""
     import pandas as pd
 
+    from .study.analysis.aggregation import HISTORY_FIELDS
     from .study.io import config_hash, provenance, write_csv, write_json
     from .study.records import evaluated_record
     from .study.training import train_run
@@ -244,7 +260,8 @@ def _train_one(spec: dict, data: dict, threads: int, metric_cfg: MetricConfig, o
         "reason": result.reason,
     }
     save_checkpoint(out["model"], checkpoint)
-    write_csv(out["history"], pd.DataFrame(result.history))
+    # The fixed columns: a run that diverged in its first epoch still writes a readable header.
+    write_csv(out["history"], pd.DataFrame(result.history, columns=HISTORY_FIELDS))
     write_json(
         out["info"],
         {
@@ -602,6 +619,18 @@ def _positive(kind: type):
     return parse
 
 
+def _thread_count(text: str) -> int:
+    """``--threads``: a whole number from 1 to a few times this machine's CPUs (a mistyped count
+    such as 100000 had OpenMP allocate per-thread memory until the process crashed)."""
+    value = _positive(int)(text)
+    most = 4 * (os.cpu_count() or 1)
+    if value > most:
+        raise argparse.ArgumentTypeError(
+            f"{value} threads on a machine with {os.cpu_count()} CPUs (at most {most} are taken)"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikesparse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -643,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--spec", required=True, help="run spec as JSON (a list for several runs), or @file")
     p.add_argument("--data", required=True)
-    p.add_argument("--threads", type=_positive(int), default=1)
+    p.add_argument("--threads", type=_thread_count, default=1)
     p.add_argument("--model", required=True, nargs="+", help="one path per run, in --spec order")
     p.add_argument("--history", required=True, nargs="+", help="one path per run")
     p.add_argument("--info", required=True, nargs="+", help="one path per run")
@@ -658,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--info", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
-    p.add_argument("--threads", type=_positive(int), default=1)
+    p.add_argument("--threads", type=_thread_count, default=1)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_evaluate)
 
@@ -696,7 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-ann", help="train the ReLU ANN of one conversion job")
     p.add_argument("--spec", required=True, help="conversion spec as JSON, or @file")
     p.add_argument("--data", required=True)
-    p.add_argument("--threads", type=_positive(int), default=1)
+    p.add_argument("--threads", type=_thread_count, default=1)
     p.add_argument("--model", required=True)
     p.add_argument("--info", required=True)
     p.set_defaults(func=cmd_train_ann)
@@ -713,7 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--info", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--metrics-config", required=True, help="JSON of the config's metrics block")
-    p.add_argument("--threads", type=_positive(int), default=1)
+    p.add_argument("--threads", type=_thread_count, default=1)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_convert)
 
@@ -791,6 +820,11 @@ def main(argv: list[str] | None = None) -> int:
         # line names it instead of a traceback.
         print(f"spikesparse {args.command}: {path_error_text(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: every output is written whole or not at all (study.io.atomic_write), so there is
+        # nothing to report but the interruption; 130 is the shell's code for it.
+        print(f"spikesparse {args.command}: interrupted", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as err:
         # The library installs alone (pip install spikesparse); the study's commands need the
         # workflow extra. Say which package is missing and how to get it, not a traceback.

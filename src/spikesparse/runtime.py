@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from .errors import ConfigError  # a bad device is a config (or spec) value: one line, not a traceback
+
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
@@ -61,9 +63,12 @@ def seed_everything(seed: int, threads: int = 1) -> None:
 def pick_device(preference: str = "auto") -> torch.device:
     """``auto``: CUDA when present, else CPU. ``cuda`` without a GPU is an error, not a fallback."""
     if preference not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {preference!r}")
+        raise ConfigError(f"device must be auto, cpu or cuda, got {preference!r}")
     if preference == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA device is available")
+        raise ConfigError(
+            "device 'cuda' (the config's or spec's device) but this machine has no CUDA device; "
+            "use auto or cpu here, or run on a GPU node"
+        )
     if preference in ("auto", "cuda") and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")

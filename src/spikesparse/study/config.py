@@ -431,6 +431,22 @@ def _data_sizes(config: dict, dataset: str) -> dict | None:
         return dataset_sizes(dataset, config["datasets"][dataset])
 
 
+def _check_batch(config: dict, batch: int, dataset: str, sizes: dict | None, where: str) -> None:
+    """A batch larger than the training split: one batch per epoch, almost surely a typo. Against
+    the section's own ``n_train`` where it states one; else against the whole dataset, since a
+    split drawn by fractions per class is known here only to within its rounding."""
+    n_train = config["datasets"][dataset].get("n_train")
+    if n_train is not None and batch > n_train:
+        raise ConfigError(f"config error at {where}: {batch} is larger than the dataset's n_train={n_train}")
+    if sizes is not None:
+        total = sum(int(sizes[k]) for k in ("n_train", "n_val", "n_test"))
+        if batch > total:
+            raise ConfigError(
+                f"config error at {where}: {batch} is larger than the whole dataset ({total} samples; "
+                f"its training split about {int(sizes['n_train'])})"
+            )
+
+
 def _check_layer_sizes(model: dict, n_in: int, sizes: dict, where: str, suffix: str) -> None:
     """Refuse a conv kernel larger than its padded input or a pool window larger than its input,
     on the shape walk of the cost estimate (``layer_spec.layer_shapes``: the models' input rule and
@@ -480,12 +496,7 @@ def _check_semantics(config: dict, experiments: list[str]) -> None:
 
             n_in = encoded_size(int(sizes["shape"][-1]), exp["encoding"])
             _check_layer_sizes(exp["model"], n_in, sizes, f"{where}.model", suffix)
-        n_train = config["datasets"][dataset].get("n_train")
-        if n_train is not None and exp["training"]["batch_size"] > n_train:
-            raise ConfigError(
-                f"config error at {where}.training.batch_size: {exp['training']['batch_size']} is "
-                f"larger than the dataset's n_train={n_train}"
-            )
+        _check_batch(config, exp["training"]["batch_size"], dataset, sizes, f"{where}.training.batch_size")
         for method_name, method in exp["methods"].items():
             m_where = f"{where}.methods.{method_name}"
             reg = _regularizer(method, m_where)

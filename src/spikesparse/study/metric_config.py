@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
+MAX_SEED = 2**63 - 1  # the config schema's bound on every seed (definitions.seed)
+
 
 @dataclass(frozen=True)
 class MetricConfig:
@@ -30,8 +32,12 @@ class MetricConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"metrics.{name} must be a finite number >= 0, got {value}")
-        if isinstance(self.eval_seed, bool) or not isinstance(self.eval_seed, int) or self.eval_seed < 0:
-            raise ValueError(f"metrics.eval_seed must be an integer >= 0, got {self.eval_seed!r}")
+        if (
+            isinstance(self.eval_seed, bool)
+            or not isinstance(self.eval_seed, int)
+            or not 0 <= self.eval_seed <= MAX_SEED
+        ):
+            raise ValueError(f"metrics.eval_seed must be an integer in [0, 2^63 - 1], got {self.eval_seed!r}")
 
     @classmethod
     def of(cls, value: MetricConfig | Mapping) -> MetricConfig:

@@ -174,8 +174,12 @@ def run_spec(config: dict, key: RunKey) -> dict:
             f"no method {key.method!r} in experiments.{key.experiment}; it has {sorted(exp['methods'])}"
         )
     method = exp["methods"][key.method]
+    where = f"experiments.{key.experiment}.methods.{key.method}"
     if key.lam not in method_lambdas(method):
-        raise ConfigError(f"no lambda {key.lam} in experiments.{key.experiment}.methods.{key.method}")
+        raise ConfigError(f"no lambda {key.lam} in {where}; it has {method_lambdas(method)}")
+    seeds = [int(s) for s in method.get("seeds", exp["training"]["seeds"])]
+    if key.seed not in seeds:
+        raise ConfigError(f"no seed {key.seed} in {where}; its runs have seeds {seeds}")
     neuron = {**exp["model"]["neuron"], **method.get("neuron", {})}
     reg_params = {k: method[k] for k in resolve_regularizer(method["regularizer"]).params if k in method}
     training = {k: v for k, v in exp["training"].items() if k != "seeds"}

@@ -176,7 +176,7 @@ def _step(optimizer, loss: torch.Tensor, epoch: int, batch: int) -> str:
     """One optimizer step on ``loss``; returns why the run diverged ("" if it did not): a
     non-finite loss (no step taken), a failed step, or non-finite weights after it."""
     if not torch.isfinite(loss):
-        return f"non-finite loss ({float(loss)}) at epoch {epoch + 1}, batch {batch}"
+        return f"non-finite loss ({float(loss.detach())}) at epoch {epoch + 1}, batch {batch}"
     optimizer.zero_grad()
     loss.backward()
     try:
