@@ -315,6 +315,9 @@ def test_config_rejects_anns_that_do_not_convert(quick_config, ann, match):
     cfg["conversions"][name]["ann"] = {**ann, "seeds": [0]}
     with pytest.raises(ConfigError, match=match):
         validate_config(cfg)
+    if "hidden" not in ann:  # the builder holds a hand-made spec to the same rule
+        with pytest.raises(ValueError, match=match):
+            S.build_ann(ann, 12, 3)
 
 
 def test_config_rejects_a_sequence_dataset_for_conversion(quick_config):

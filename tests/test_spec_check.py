@@ -45,11 +45,17 @@ def _specs(config: dict) -> list[tuple[str, dict]]:
 def test_every_spec_the_workflow_writes_passes_unchanged(config_file):
     """paper.yaml's data are on a cluster, not here: its specs pass without their folders (a
     training job reads the prepared file, not the dataset's source)."""
+    from snakemake.utils import validate
+
+    from spikesparse.study.config import SCHEMA_PATH
+
     with official_sizes():
         config = validate_config(yaml.safe_load((REPO / config_file).read_text()))
+    validate(config, str(SCHEMA_PATH))  # as workflow/rules/common.smk: it fills hidden back beside layers
     specs = _specs(config)
-    if config_file == "config.yaml":  # a regime map's cells, and conversions, are among them
+    if config_file == "config.yaml":  # a regime map's cells, conversions and layer lists are among them
         assert any("regime" in spec for _, spec in specs) and any(k == "ANN" for k, _ in specs)
+        assert any("layers" in spec["model"] and "hidden" in spec["model"] for k, spec in specs if k == "run")
     for kind, spec in specs:
         before = copy.deepcopy(spec)
         assert check_spec(spec, kind) is spec

@@ -147,3 +147,26 @@ def check_layers(layers: list[dict], input_shape: list[int] | None = None) -> No
             spiking += 1
     if not spiking:
         raise ValueError("layers: needs at least one conv1d, conv2d, dense or recurrent layer")
+
+
+# What a ReLU ANN converts into IF layers: no recurrence, and average pooling only.
+ANN_LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense")
+
+
+def check_ann_layers(layers: list[dict], input_shape: list[int] | None = None) -> None:
+    """``check_layers``, and the layers a converted ANN may have: a recurrent layer has no ANN
+    counterpart, and a max over spike trains is not the max of the rates, so pools average.
+    ValueError naming ``layers[j]`` (config validation and ``conversion_jobs.build_ann`` both ask)."""
+    for j, entry in enumerate(layers):
+        ((kind, p),) = entry.items()
+        if kind not in ANN_LAYER_KINDS:
+            raise ValueError(
+                f"layers[{j}].{kind}: a converted ANN is feed-forward, with {', '.join(ANN_LAYER_KINDS)} "
+                "layers only"
+            )
+        if kind == "pool" and (p or {}).get("kind", "avg") != "avg":
+            raise ValueError(
+                f"layers[{j}].pool.kind: a converted ANN pools by average only (a max over spike "
+                "trains is not the max of the rates)"
+            )
+    check_layers(layers, input_shape)

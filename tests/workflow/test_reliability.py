@@ -19,6 +19,7 @@ import yaml
 
 from spikesparse.study import paths
 from spikesparse.study.report import figure_registry
+from spikesparse.study.runs import format_lambda
 from spikesparse.tools import warm
 from tests.conftest import QUICK_CONFIG
 from tests.workflow.runner import SNAKEMAKE, copy_workflow, snakemake
@@ -166,17 +167,24 @@ def test_killed_training_job_recovers_bit_identical(tmp_path, monkeypatch, warm_
 def test_diverging_run_is_recorded_not_dropped(tmp_path):
     workdir = copy_workflow(tmp_path)
 
-    def absurd_lr(cfg):
-        cfg["experiments"]["e1"]["training"].update(lr=1e38, seeds=[0, 1])
+    def absurd_lambda(cfg):
+        # 1e300 is finite for the config but overflows the float32 loss: the run diverges at once
+        cfg["experiments"]["e1"]["training"]["seeds"] = [0, 1]
+        cfg["experiments"]["e1"]["methods"]["homeostatic_l2"]["lambdas"] = [1.0, 1e300]
 
-    write_config(workdir, absurd_lr)
+    write_config(workdir, absurd_lambda)
     snakemake(workdir, "--cores", "2", "--configfile", "test.yaml")
     runs = pd.read_csv(workdir / paths.RUNS_TABLE)
     assert len(runs) == 6, "every run stays in the table"
-    assert set(runs["status"]) == {"diverged"}
-    assert runs["reason"].str.len().gt(0).all()
-    record = json.loads((workdir / paths.run_dir("e1", "baseline", "0.0", 0) / "metrics.json").read_text())
+    diverged = runs["lam"] == 1e300
+    assert set(runs.loc[diverged, "status"]) == {"diverged"} and diverged.sum() == 2
+    assert runs.loc[diverged, "reason"].str.len().gt(0).all()
+    assert not runs.loc[~diverged, "status"].eq("diverged").any()
+    run = paths.run_dir("e1", "homeostatic_l2", format_lambda(1e300), 0)
+    record = json.loads((workdir / run / "metrics.json").read_text())
     assert record["status"] == "diverged" and "epoch 1" in record["reason"]
+    history = pd.read_csv(workdir / run / "history.csv")  # its header, though no epoch ended
+    assert history.empty and "val_accuracy" in history.columns
     for name in figure_registry.FIGURE_NAMES:
         assert (workdir / figure_registry.figure(name)).stat().st_size > 0
     assert (workdir / paths.NOTEBOOK_HTML).exists()

@@ -25,7 +25,7 @@ import jsonschema
 import yaml
 
 from ..errors import ConfigError
-from ..layer_spec import check_layers, layer_shapes
+from ..layer_spec import check_ann_layers, check_layers, layer_shapes
 from ..plugins import resolve_regularizer
 from .components import Validator, key_path, type_cause
 from .registry import component, dataset_is_static, param_schema, validate_params
@@ -352,23 +352,11 @@ def _check_conversions(config: dict) -> None:
 
 
 def _check_ann_layers(ann: dict, where: str) -> None:
-    """A converted ANN given as ``layers``: the order rules of every layer list, and only the
-    layers a ReLU net converts (conv, average pool, flatten, dense)."""
+    """A converted ANN given as ``layers`` (``layer_spec.check_ann_layers``)."""
     if "layers" not in ann:
         return
-    for j, entry in enumerate(ann["layers"]):
-        ((kind, p),) = entry.items()
-        if kind == "recurrent":
-            raise ConfigError(
-                f"config error at {where}.layers[{j}].recurrent: a converted ANN is feed-forward"
-            )
-        if kind == "pool" and (p or {}).get("kind", "avg") != "avg":
-            raise ConfigError(
-                f"config error at {where}.layers[{j}].pool.kind: a converted ANN pools by average only "
-                "(a max over spike trains is not the max of the rates)"
-            )
     try:
-        check_layers(ann["layers"], ann.get("input_shape"))
+        check_ann_layers(ann["layers"], ann.get("input_shape"))
     except ValueError as err:
         raise ConfigError(f"config error at {where}.{err}") from None
 

@@ -30,7 +30,7 @@ from ..conversion import (
     normalize,
     simulate_if,
 )
-from ..layer_spec import check_layers, input_shape_for, window_out
+from ..layer_spec import check_ann_layers, input_shape_for, window_out
 from ..models import layer_size
 from ..optim import Adam
 from ..pooling import AvgPool1d
@@ -38,8 +38,6 @@ from ..runtime import seed_everything
 from .analysis.metric_catalog import converted_metrics
 from .metric_config import MetricConfig
 from .split_counts import ConversionCounts
-
-ANN_LAYER_KINDS = ("conv1d", "conv2d", "pool", "flatten", "dense")
 
 
 def build_ann(
@@ -71,15 +69,13 @@ def build_ann(
         return nn.Sequential(*mods)
     layers = ann_spec["layers"]
     shape = input_shape_for(ann_spec, n_features, dataset_shape)
-    check_layers(layers, list(shape))
+    check_ann_layers(layers, list(shape))
     mods = [nn.Unflatten(1, shape)] if len(shape) > 1 else []
     first = True
     for j, entry in enumerate(layers):
         ((kind, p),) = entry.items()
         p = p or {}
         where = f"ann.layers[{j}].{kind}"
-        if kind not in ANN_LAYER_KINDS:
-            raise ValueError(f"{where}: a converted ANN has {', '.join(ANN_LAYER_KINDS)} layers only")
         if kind in ("conv1d", "conv2d"):
             dims = 1 if kind == "conv1d" else 2
             padding = layer_size(p.get("padding", 0), dims)
@@ -98,8 +94,6 @@ def build_ann(
             shape = (conv.out_channels, *_conv_out(shape[1:], conv.kernel_size, conv.stride, padding, where))
             mods += [conv, *relu()]
         elif kind == "pool":
-            if p.get("kind", "avg") != "avg":
-                raise ValueError(f"{where}.kind: a converted ANN pools by average only, got {p['kind']!r}")
             dims = len(shape) - 1
             size, stride = layer_size(p["size"], dims), layer_size(p.get("stride", p["size"]), dims)
             shape = (shape[0], *_conv_out(shape[1:], size, stride, (0,) * dims, where))

@@ -70,10 +70,21 @@ def _schema(kind: str) -> dict:
     return schema
 
 
+def _without_hidden(net: dict) -> dict:
+    """A layer-list net's section without ``hidden``, which the builders ignore beside ``layers``.
+    The workflow's specs carry it there (Snakemake's own validation fills the schema's default
+    back in after ours removed it, and the run's config hash includes it), so a spec may hold
+    both; a config may not."""
+    return {k: v for k, v in net.items() if k != "hidden"} if "layers" in net else net
+
+
 def _config_of(spec: dict, kind: str) -> dict:
     """The config of which ``spec`` is a run: its dataset, and one experiment (or conversion) with
     one method, one lambda and one seed."""
     spec = copy.deepcopy(spec)
+    for key in ("model", "ann"):
+        if isinstance(spec.get(key), dict):
+            spec[key] = _without_hidden(spec[key])
     dataset = spec["dataset"]
     name = dataset.pop("name")
     config = {"datasets": {name: dataset}, "experiments": {}}
@@ -177,7 +188,10 @@ def _compare(spec: dict, again: dict, kind: str) -> None:
     """Refuse a spec that is not the expansion of its own config: a nested key it lacks, or one
     the config would hold another value for."""
     lacks, differ = [], []
-    _walk(spec, again, [], lacks, differ)
+    given = {
+        k: _without_hidden(v) if k in ("model", "ann") and isinstance(v, dict) else v for k, v in spec.items()
+    }
+    _walk(given, again, [], lacks, differ)
     lacks = [p for p in lacks if p not in _OPTIONAL]
     if lacks:
         raise ConfigError(

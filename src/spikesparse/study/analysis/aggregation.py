@@ -173,13 +173,14 @@ DEFAULT_TARGET_RATE = 0.05
 
 
 def target_rate(runs: pd.DataFrame) -> float | None:
-    """The homeostatic target rate of these runs: the configured ``target_rate``, the
-    regularizer's default where a homeostatic run left it out, None without homeostatic runs."""
-    homeostatic = runs[runs["regularizer"] == "homeostatic_l2"] if "regularizer" in runs else runs.iloc[:0]
+    """The homeostatic target rate of these runs: the configured ``target_rate``, else the
+    regularizer's default where the table shows homeostatic runs, else None. (A table without the
+    ``regularizer`` column gives its configured value, if any.)"""
+    homeostatic = runs[runs["regularizer"] == "homeostatic_l2"] if "regularizer" in runs else runs
     col = homeostatic.get("cfg.regularizer.target_rate")
     if col is not None and col.notna().any():
         return float(col.dropna().iloc[0])
-    return DEFAULT_TARGET_RATE if len(homeostatic) else None
+    return DEFAULT_TARGET_RATE if "regularizer" in runs and len(homeostatic) else None
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
