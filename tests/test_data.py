@@ -149,3 +149,10 @@ def test_static_is_the_generators_declaration_and_its_arrays_must_agree(monkeypa
         ValueError, match=r"dataset 'digits': its generator declares it static: x \[n, F\], but x_train"
     ):
         D.generate("digits", {"seed": 0})
+
+
+def test_the_dataset_file_holds_the_arrays_a_plugin_returns():
+    from spikesparse import plugins
+    from spikesparse.study import data
+
+    assert data.DATASET_ARRAYS == plugins.DATASET_ARRAYS

@@ -632,6 +632,8 @@ def _thread_count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .study.budget import GPU_FLOPS  # light: the cost model imports no torch
+
     parser = argparse.ArgumentParser(prog="spikesparse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -644,7 +646,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("budget", help="what a config's runs cost: FLOPs, GPU-hours, peak memory per run")
     p.add_argument("config")
-    p.add_argument("--tflops", type=_positive(float), default=10.0, help="sustained TFLOP/s of one GPU")
+    p.add_argument(
+        "--tflops", type=_positive(float), default=GPU_FLOPS / 1e12, help="sustained TFLOP/s of one GPU"
+    )
     p.add_argument(
         "--official-sizes",
         action="store_true",

@@ -297,6 +297,8 @@ def save_dataset(path: str, arrays: dict[str, np.ndarray]) -> None:
 
 
 DATASET_FILE = "a dataset file (the .npz that spikesparse generate-data writes)"
+# plugins.DATASET_ARRAYS, spelled out: this module reaches plugins (which imports torch) only
+# inside the functions that need it, so generating data starts without torch (a test keeps them equal)
 DATASET_ARRAYS = tuple(f"{a}_{split}" for split in SPLITS for a in ("x", "y"))
 
 

@@ -37,8 +37,6 @@ from .figure_registry import FIGURES
 # Output metadata key that names the figure an image output shows: the tests and
 # ``check_executed`` find each figure's image by it.
 FIGURE_KEY = "spikesparse_figure"
-# Resolution of a PNG drawn here (only where the figure file is missing): the figure files' own.
-NOTEBOOK_DPI = 130
 _STUDY = re.compile(r"^(e\d+)")
 # nbconvert's lab template, less the two scripts it loads from a CDN (RequireJS for widgets, MathJax
 # for LaTeX): the notebook uses neither, and the HTML must open offline without failed requests.
@@ -267,9 +265,9 @@ def figure_groups(names: Iterable[str] | None = None) -> dict[str, list[str]]:
     return groups
 
 
-def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int = NOTEBOOK_DPI) -> bytes:
+def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int | None = None) -> bytes:
     """The registered figure ``name`` drawn from ``tables``, as PNG bytes (figure closed after),
-    encoded as the figure files are (``plots.png_bytes``).
+    encoded as the figure files are (``plots.png_bytes``, at their resolution unless ``dpi``).
 
     A study the tables lack gives the figure's own note image (``plots`` draws one), not an error.
     """
@@ -281,7 +279,7 @@ def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int = NOTEBOO
         raise ValueError(f"unknown figure {name!r}; registered: {sorted(FIGURES)}")
     fig = plots.FIGURES[name](tables)
     try:
-        return plots.png_bytes(fig, dpi=dpi)
+        return plots.png_bytes(fig, dpi=plots.FIGURE_DPI if dpi is None else dpi)
     finally:
         plt.close(fig)
 
