@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from ...errors import MissingInputError
 from ..io import (
@@ -58,6 +57,7 @@ from ..io import (
     write_text,
 )
 from .claims.core import HELD, INCONCLUSIVE, NOT_HELD, config_digest
+from .stats import difference_test, finite_number, holm
 
 # Tables a reference holds (a release's README reports them); model files are never copied.
 # runs.csv keeps every run's metrics, so the published runs can be judged again by new rules
@@ -79,7 +79,6 @@ CONFIG_DIFFERS = "not compared: config differs"
 # Family-wise error of the whole check: a faithful replication is called "differs" by chance in at
 # most this share of reruns (Holm over every compared value).
 FAMILY_ALPHA = 0.05
-Z95 = float(sps.norm.ppf(0.975))
 
 CLAIM_KEYS = ["claim_id", "experiment"]
 # One claim can be read several ways on one experiment (e.g. two switch rules): the reading is
@@ -133,10 +132,6 @@ class Replication:
         raise ValueError(f"outcome line {self.outcome!r} starts with no known result")
 
 
-def _finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
-
-
 def _same(a, b) -> bool:
     """Equal numbers, both NaN, or equal strings: what "identical" means for one cell."""
     if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
@@ -148,63 +143,15 @@ def _same(a, b) -> bool:
 
 def _inside(x, lo, hi) -> bool | None:
     """Whether ``x`` lies in ``[lo, hi]``; None when there is no interval (one seed)."""
-    if not (_finite(lo) and _finite(hi)):
+    if not (finite_number(lo) and finite_number(hi)):
         return None
-    return bool(_finite(x) and lo <= x <= hi)
+    return bool(finite_number(x) and lo <= x <= hi)
 
 
 def _overlap(a_lo, a_hi, b_lo, b_hi) -> bool | None:
-    if not all(_finite(v) for v in (a_lo, a_hi, b_lo, b_hi)):
+    if not all(finite_number(v) for v in (a_lo, a_hi, b_lo, b_hi)):
         return None
     return bool(a_lo <= b_hi and b_lo <= a_hi)
-
-
-def _standard_error(side: dict) -> tuple[float, float] | None:
-    """(standard error, degrees of freedom) of one side's estimate, or None without an interval.
-
-    The summary's means come with their standard error and seed count (a t interval: df = n - 1).
-    A claim's interval may be a t interval over seeds, a Wilson/Newcombe interval over counts or a
-    ratio's: its half-width over the normal 1.96 is at least its standard error (a t interval's
-    quantile is larger), so the test errs towards "within noise" there (df = inf)."""
-    if not (_finite(side.get("ci_low")) and _finite(side.get("ci_high"))):
-        return None
-    n = side.get("n")
-    if _finite(side.get("se")) and _finite(n) and n >= 2:
-        return float(side["se"]), float(n) - 1
-    return (float(side["ci_high"]) - float(side["ci_low"])) / (2 * Z95), math.inf
-
-
-def difference_test(ref: dict, ours: dict) -> tuple[float, float] | None:
-    """(z, two-sided p) for "the two estimates differ", Welch's t for two t intervals, the normal
-    otherwise; None where a side has no estimate or no interval. Seeds are shared by the two sides,
-    which makes their estimates correlate: treating them as independent overstates the noise, so
-    the test errs towards "within noise", never towards "differs"."""
-    a, b = _standard_error(ref), _standard_error(ours)
-    if a is None or b is None or not (_finite(ref["estimate"]) and _finite(ours["estimate"])):
-        return None
-    (sa, da), (sb, db) = a, b
-    se = math.hypot(sa, sb)
-    diff = float(ours["estimate"]) - float(ref["estimate"])
-    if se == 0:
-        return (0.0, 1.0) if diff == 0 else (math.copysign(math.inf, diff), 0.0)
-    z = diff / se
-    if math.isinf(da) or math.isinf(db):
-        return z, float(2 * sps.norm.sf(abs(z)))
-    df = se**4 / (sa**4 / da + sb**4 / db)  # Welch-Satterthwaite (se > 0 here)
-    return z, float(2 * sps.t.sf(abs(z), df))
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (same order as given): family-wise error control that
-    holds for any dependence between the tests."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def chosen_setting(selection) -> str | None:
@@ -257,14 +204,14 @@ def compare_row(table: str, key: str, quantity: str, ref: dict, ours: dict, note
         # Numbers of two different settings: only the verdicts can be compared.
         status = NOISE
         notes.append(f"another chosen setting ({settings[0]} / {settings[1]}): judged on the verdicts")
-    elif _finite(ref["estimate"]) != _finite(ours["estimate"]):
+    elif finite_number(ref["estimate"]) != finite_number(ours["estimate"]):
         # Every run excluded (diverged, silent) on one side: a difference where the other side's
         # estimate rests on two or more seeds, a coin toss where it rests on one.
-        other = ours if _finite(ours["estimate"]) else ref
-        judged = _finite(other["ci_low"]) and _finite(other["ci_high"])
+        other = ours if finite_number(ours["estimate"]) else ref
+        judged = finite_number(other["ci_low"]) and finite_number(other["ci_high"])
         status = DIFFERS if judged else NOT_JUDGED
         notes.append("no estimate on one side" + ("" if judged else ", one seed on the other"))
-    elif not (_finite(ref["estimate"]) or _finite(ours["estimate"])):
+    elif not (finite_number(ref["estimate"]) or finite_number(ours["estimate"])):
         status = NOISE  # no estimate on either side (e.g. no setting chosen): the verdicts decide
     else:
         test = difference_test(ref, ours)
@@ -297,7 +244,7 @@ def compare_row(table: str, key: str, quantity: str, ref: dict, ours: dict, note
 def judge_rows(rows: list[dict], alpha: float = FAMILY_ALPHA) -> list[dict]:
     """Holm over every tested row's p: a row whose adjusted p is below ``alpha`` differs beyond
     noise. Rows keep their order; the others keep their provisional status."""
-    tested = [i for i, r in enumerate(rows) if r.get("p") is not None and _finite(r["p"])]
+    tested = [i for i, r in enumerate(rows) if r.get("p") is not None and finite_number(r["p"])]
     for i, p_adj in zip(tested, holm([rows[i]["p"] for i in tested]), strict=True):
         rows[i]["p_holm"] = p_adj
         if p_adj < alpha and rows[i]["status"] == NOISE:

@@ -153,3 +153,56 @@ def paired_newcombe(first, second) -> dict:
     lo = diff - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
     hi = diff + math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
     return {"mean": diff, "sd": nan, "se": nan, "ci_low": max(-1.0, lo), "ci_high": min(1.0, hi), "n": n}
+
+
+def finite_number(x) -> bool:
+    """A real, finite number (not None, NaN, an infinity or a string): an estimate or bound that exists."""
+    return x is not None and isinstance(x, (int, float, np.floating, np.integer)) and math.isfinite(x)
+
+
+def _standard_error(side: dict) -> tuple[float, float] | None:
+    """(standard error, degrees of freedom) of one side's estimate, or None without an interval.
+
+    The summary's means come with their standard error and seed count (a t interval: df = n - 1).
+    A claim's interval may be a t interval over seeds, a Wilson/Newcombe interval over counts or a
+    ratio's: its half-width over the normal 1.96 is at least its standard error (a t interval's
+    quantile is larger), so the test errs towards "within noise" there (df = inf)."""
+    if not (finite_number(side.get("ci_low")) and finite_number(side.get("ci_high"))):
+        return None
+    n = side.get("n")
+    if finite_number(side.get("se")) and finite_number(n) and n >= 2:
+        return float(side["se"]), float(n) - 1
+    return (float(side["ci_high"]) - float(side["ci_low"])) / (2 * Z95), math.inf
+
+
+def difference_test(ref: dict, ours: dict) -> tuple[float, float] | None:
+    """(z, two-sided p) for "the two estimates differ", Welch's t for two t intervals, the normal
+    otherwise; None where a side has no estimate or no interval. Seeds are shared by the two sides,
+    which makes their estimates correlate: treating them as independent overstates the noise, so
+    the test errs towards "within noise", never towards "differs"."""
+    a, b = _standard_error(ref), _standard_error(ours)
+    if a is None or b is None or not (finite_number(ref["estimate"]) and finite_number(ours["estimate"])):
+        return None
+    (sa, da), (sb, db) = a, b
+    se = math.hypot(sa, sb)
+    diff = float(ours["estimate"]) - float(ref["estimate"])
+    if se == 0:
+        return (0.0, 1.0) if diff == 0 else (math.copysign(math.inf, diff), 0.0)
+    z = diff / se
+    if math.isinf(da) or math.isinf(db):
+        return z, float(2 * sps.norm.sf(abs(z)))
+    df = se**4 / (sa**4 / da + sb**4 / db)  # Welch-Satterthwaite (se > 0 here)
+    return z, float(2 * sps.t.sf(abs(z), df))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given): family-wise error control that
+    holds for any dependence between the tests."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
