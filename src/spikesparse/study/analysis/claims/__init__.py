@@ -22,6 +22,8 @@ __all__ = [
     "Claim",
     "Judgement",
     "claims_markdown",
+    "table_lines",
+    "PROTOCOL_NOTE",
     "claims_table",
     "register",
 ]
@@ -37,22 +39,41 @@ def claims_table(runs: pd.DataFrame, conversion: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+# How every row was reached: the sentence each rendering of the claims table puts above it.
+PROTOCOL_NOTE = (
+    "Every setting behind a row was chosen on the validation split; intervals are paired 95 % "
+    "t-intervals over seeds; the rule of each row is in column `rule` of claims.csv"
+)
+# (header, claims.csv column) of the study's claims.md
+MARKDOWN_COLUMNS = [
+    (c, c)
+    for c in ("claim_id", "experiment", "reading", "paper_value", "our_value", "n_seeds", "verdict", "reason")
+]
+
+
 def claims_markdown(claims: pd.DataFrame) -> str:
     """The claims table as Markdown: the verdict and its reason beside our number."""
-    cols = ["claim_id", "experiment", "reading", "paper_value", "our_value", "n_seeds", "verdict", "reason"]
     lines = [
         "# Claims of the seed papers, checked on this study's data",
         "",
-        "Methods are our reconstruction from the seed abstracts. Every choice behind a row was made on "
-        "the validation split; intervals are paired 95 % t-intervals over seeds; the rule of each "
-        "row is in column `rule` of claims.csv (`spikesparse.study.analysis.claims`).",
+        f"Methods are our reconstruction from the seed abstracts. {PROTOCOL_NOTE} "
+        "(`spikesparse.study.analysis.claims`).",
         "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
+        *table_lines(claims, MARKDOWN_COLUMNS),
     ]
-    for _, r in claims.iterrows():
-        lines.append("| " + " | ".join(_cell(r[c]) for c in cols) + " |")
     return "\n".join(lines) + "\n"
+
+
+def table_lines(
+    claims: pd.DataFrame, columns: list[tuple[str, str]], bold_verdict: bool = False
+) -> list[str]:
+    """The rows of ``claims`` as a Markdown table of ``columns`` (header, claims.csv column): the
+    one rendering of a claims table (claims.md, the README, the results page)."""
+    lines = ["| " + " | ".join(head for head, _ in columns) + " |", "|" + "---|" * len(columns)]
+    for _, r in claims.iterrows():
+        cells = [f"**{r[c]}**" if bold_verdict and c == "verdict" else r[c] for _, c in columns]
+        lines.append("| " + " | ".join(_cell(v) for v in cells) + " |")
+    return lines
 
 
 def _cell(value) -> str:
