@@ -102,7 +102,7 @@ def test_claims_in_words_come_from_the_rows_whatever_the_columns():
 
 def test_figure_groups_follow_the_registry_and_take_new_studies():
     groups = notebook.figure_groups()
-    assert [n for names in groups.values() for n in names] == list(figure_registry.FIGURE_NAMES)
+    assert [n for names in groups.values() for n in names] == list(figure_registry.FIGURE_TITLES)
     assert all(name.startswith(f"{study}_") for study, names in groups.items() for name in names)
     extra = notebook.figure_groups(["e2_b", "e1_a", "e2_a", "e6_new"])
     assert extra == {"e2": ["e2_b", "e2_a"], "e1": ["e1_a"], "e6": ["e6_new"]}
@@ -148,7 +148,7 @@ def test_figure_png_is_a_png_under_the_agg_backend():
     from spikesparse.study.report import plots  # selects Agg
 
     assert matplotlib.get_backend().lower() == "agg"
-    name = next(n for n in plots.FIGURES if n.startswith("e4_"))
+    name = next(n for n in plots.DRAWERS if n.startswith("e4_"))
     png = notebook.figure_png(name, {"conversion": pd.DataFrame()})  # no conversion: a note figure
     assert png.startswith(PNG_MAGIC) and len(png) > 1000
     with pytest.raises(ValueError, match="unknown figure 'e9_nothing'"):
@@ -172,7 +172,7 @@ def test_tables_load_when_first_used(tmp_path):
 
 
 def test_a_drawn_figure_file_is_shown_as_it_is_else_the_figure_is_drawn(tmp_path):
-    name = next(n for n in figure_registry.FIGURE_NAMES if n.startswith("e4_"))
+    name = next(n for n in figure_registry.FIGURE_TITLES if n.startswith("e4_"))
     drawn = PNG_MAGIC + b"the figures job drew this"
     (tmp_path / f"{name}.png").write_bytes(drawn)
     assert notebook.drawn_figure(name, tmp_path) == drawn
@@ -195,7 +195,7 @@ def test_in_a_kernel_figures_display_as_png_and_replication_says_whether_it_ran(
     show_figure gives one PNG output tagged with the figure's name whatever the backend."""
     tables = tmp_path / "tables"
     tables.mkdir()
-    name = next(n for n in figure_registry.FIGURE_NAMES if n.startswith("e4_"))
+    name = next(n for n in figure_registry.FIGURE_TITLES if n.startswith("e4_"))
     figures = tmp_path / "figures"
     figures.mkdir()
     (figures / f"{name}.png").write_bytes(notebook.figure_png(name, {"conversion": pd.DataFrame()}))
@@ -216,7 +216,7 @@ def test_in_a_kernel_figures_display_as_png_and_replication_says_whether_it_ran(
     notebook.check_executed({"cells": nb.cells[:4]}, [name])
     fig_cell = nb.cells[1].outputs
     assert [o["output_type"] for o in fig_cell] == ["display_data", "display_data"]
-    assert figure_registry.FIGURE_NAMES[name] in fig_cell[0]["data"]["text/markdown"]
+    assert figure_registry.FIGURE_TITLES[name] in fig_cell[0]["data"]["text/markdown"]
     assert "did not run" in nb.cells[2].outputs[0]["data"]["text/markdown"]
     assert "| a | yes |" in nb.cells[3].outputs[0]["data"]["text/markdown"]
     shown = base64.b64decode(nb.cells[4].outputs[1]["data"]["image/png"])
@@ -276,7 +276,7 @@ def _check_figures(nb: nbformat.NotebookNode) -> None:
         assert out["output_type"] == "display_data"
         assert len(out["data"]["image/png"]) > 1000, name
     order = [name for cell in nb.cells for name in notebook.figure_outputs({"cells": [cell]})]
-    assert order == list(figure_registry.FIGURE_NAMES), "figures follow the registry order"
+    assert order == list(figure_registry.FIGURE_TITLES), "figures follow the registry order"
 
 
 @pytest.mark.workflow
@@ -286,14 +286,14 @@ def test_quick_study_notebook_shows_every_figure(study):
     text = "\n".join(
         str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells for o in c.get("outputs", [])
     )
-    for title in figure_registry.FIGURE_NAMES.values():
+    for title in figure_registry.FIGURE_TITLES.values():
         assert title in text
     claims = pd.read_csv(study / paths.CLAIMS_CSV)
     for claim_id in claims["claim_id"]:
         assert f"**{claim_id}**" in text  # each claim row in words under its study
     html = (study / paths.NOTEBOOK_HTML).read_text()
     alts = re.findall(r'<img alt="([^"]*)"\s+src="data:image/png;base64,', html)
-    assert [unescape(a) for a in alts] == list(figure_registry.FIGURE_NAMES.values())  # titles as alt text
+    assert [unescape(a) for a in alts] == list(figure_registry.FIGURE_TITLES.values())  # titles as alt text
     assert "cdnjs.cloudflare.com/ajax/libs/require.js" not in html  # opens offline
 
 

@@ -19,9 +19,9 @@ from spikesparse.study.analysis import metric_catalog
 from spikesparse.study.analysis.aggregation import plane_table, summary_table
 from spikesparse.study.report import plots
 from spikesparse.study.report.figure_registry import (
-    FIGURE_NAMES,
+    FIGURE_TITLES,
     FIGURES,
-    figure,
+    figure_path,
     markdown_table,
     write_caption_template,
 )
@@ -186,7 +186,7 @@ def _is_note(fig) -> bool:
 
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_every_registered_figure_renders_from_tiny_tables(name, tables):
-    fig = plots.FIGURES[name](tables)
+    fig = plots.DRAWERS[name](tables)
     assert not _is_note(fig), f"{name} drew a note from a table set that has its data"
     assert any(ax.has_data() or ax.images for ax in fig.axes)
     assert _png(fig).startswith(b"\x89PNG")
@@ -195,7 +195,7 @@ def test_every_registered_figure_renders_from_tiny_tables(name, tables):
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_every_registered_figure_renders_a_note_without_its_data(name, tables):
     empty = {k: v.iloc[0:0] for k, v in tables.items()}  # headers only: a config without the study
-    fig = plots.FIGURES[name](empty)
+    fig = plots.DRAWERS[name](empty)
     assert _is_note(fig) and any(ax.texts for ax in fig.axes), name
     assert _png(fig).startswith(b"\x89PNG")
 
@@ -204,7 +204,7 @@ def test_every_registered_figure_renders_a_note_without_its_data(name, tables):
 def test_every_registered_figure_survives_tables_without_its_study(name, tables):
     study = FIGURES[name].study
     others = {k: v[v["study"] != study] if "study" in v else v for k, v in tables.items()}
-    _png(plots.FIGURES[name](others))
+    _png(plots.DRAWERS[name](others))
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
@@ -215,16 +215,16 @@ def test_every_registered_figure_is_the_same_picture_whatever_numpys_global_stat
     for seed in (1, 2):
         np.random.seed(seed)
         before = np.random.get_state()[1].copy()
-        pictures.append(_png(plots.FIGURES[name](tables)))
+        pictures.append(_png(plots.DRAWERS[name](tables)))
         assert np.array_equal(np.random.get_state()[1], before), f"{name} moved numpy's global generator"
     assert pictures[0] == pictures[1], f"{name} differs with numpy's global random state"
 
 
 def test_registry_is_the_one_list_of_figures(tmp_path):
-    assert list(FIGURE_NAMES) == list(FIGURES) == list(plots.FIGURES)
+    assert list(FIGURE_TITLES) == list(FIGURES) == list(plots.DRAWERS)
     for name, fig in FIGURES.items():
-        assert FIGURE_NAMES[name] == fig.title
-        assert figure(name) == f"{paths.FIGURES}/{name}.png"
+        assert FIGURE_TITLES[name] == fig.title
+        assert figure_path(name) == f"{paths.FIGURES_DIR}/{name}.png"
         assert callable(getattr(plots, fig.draw)), f"{name}: plots.{fig.draw} missing"
         assert set(fig.tables) <= set(paths.AGGREGATE_TABLES), name
         assert fig.caption and fig.reading and fig.title
@@ -241,7 +241,7 @@ def test_registry_is_the_one_list_of_figures(tmp_path):
 
 def test_e5_pareto_synops_log_axis_has_tick_labels(tables):
     """The plane's SynOps span less than a decade here: the log axis must still be labelled."""
-    fig = plots.FIGURES["e5_pareto_synops"](tables)
+    fig = plots.DRAWERS["e5_pareto_synops"](tables)
     fig.canvas.draw()
     for ax in fig.axes:
         assert ax.get_xscale() == "log"
@@ -263,7 +263,7 @@ def test_log_axis_over_many_decades_keeps_decade_labels():
 
 
 def test_axis_labels_come_from_the_metric_catalog(tables):
-    fig = plots.FIGURES["e1_accuracy_vs_rate"](tables)
+    fig = plots.DRAWERS["e1_accuracy_vs_rate"](tables)
     ax = fig.axes[0]
     assert ax.get_xlabel() == metric_catalog.axis_label("hidden_rate")
     assert ax.get_ylabel() == metric_catalog.axis_label("accuracy") == "test accuracy"

@@ -82,7 +82,7 @@ def _texts(fig) -> str:
 
 def test_new_figures_are_registered_with_captions():
     for name in NEW:
-        assert name in plots.FIGURES and name in figure_registry.FIGURE_NAMES
+        assert name in plots.DRAWERS and name in figure_registry.FIGURE_TITLES
         assert figure_registry.FIGURES[name].caption  # the report caption is written from the registry
 
 
@@ -132,7 +132,7 @@ def test_existing_e3_figures_work_with_several_experiments(tmp_path):
 @pytest.mark.parametrize("name", NEW)
 def test_new_figures_say_no_data_on_an_empty_table(name, tmp_path):
     empty = _runs().iloc[0:0]
-    fig = plots.FIGURES[name]({"runs": empty, "history": pd.DataFrame()})
+    fig = plots.DRAWERS[name]({"runs": empty, "history": pd.DataFrame()})
     assert "no data" in _texts(fig)
     plots.save(fig, str(tmp_path / f"{name}.png"))
-    assert "no data" in _texts(plots.FIGURES[name]({"runs": pd.DataFrame(), "history": pd.DataFrame()}))
+    assert "no data" in _texts(plots.DRAWERS[name]({"runs": pd.DataFrame(), "history": pd.DataFrame()}))

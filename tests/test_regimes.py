@@ -351,7 +351,7 @@ def test_regime_map_figure_renders_from_a_tiny_table(tmp_path):
     assert heatmaps[0].get_xlabel() == "encoding.gain" and heatmaps[0].get_ylabel() == "model.init_scale"
     plots.save(fig, str(tmp_path / "map.png"))
     assert (tmp_path / "map.png").stat().st_size > 1000
-    assert "e1_regime_map" in plots.FIGURES and "e1_regime_map" in figure_registry.FIGURE_NAMES
+    assert "e1_regime_map" in plots.DRAWERS and "e1_regime_map" in figure_registry.FIGURE_TITLES
 
 
 def test_regime_map_figure_says_no_data():

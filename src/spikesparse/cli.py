@@ -417,7 +417,7 @@ def cmd_figures(args) -> None:
     # Only the tables these figures read (a figure job draws one figure; rasters.csv is large).
     tables = plots.read_tables(args.tables, dict.fromkeys(t for n in names for t in FIGURES[n].tables))
     for name, path in zip(names, args.out, strict=True):
-        plots.save(plots.FIGURES[name](tables), path)
+        plots.save(plots.DRAWERS[name](tables), path)
         print(f"wrote {path}")
 
 

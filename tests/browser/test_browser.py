@@ -127,7 +127,7 @@ class Visit:
 
 def test_notebook_html_shows_every_figure_under_its_heading(browser, study):
     visit = Visit(browser, study / paths.NOTEBOOK_HTML)
-    names = list(figure_registry.FIGURE_NAMES)
+    names = list(figure_registry.FIGURE_TITLES)
     widths = visit.image_widths()
     assert len(widths) == len(names), "one image per figure"
     assert all(w > 0 for w in widths), widths
@@ -140,7 +140,7 @@ def test_notebook_html_shows_every_figure_under_its_heading(browser, study):
     )
     assert sequence == [item for name in names for item in (name, "img")]
     headings = visit.page.eval_on_selector_all("h3", "els => els.map(e => e.textContent)")
-    for title in figure_registry.FIGURE_NAMES.values():
+    for title in figure_registry.FIGURE_TITLES.values():
         assert any(title in h for h in headings), title
     text = visit.page.inner_text("body")
     assert "Traceback" not in text  # an error output shows its traceback
@@ -158,17 +158,17 @@ def test_report_lists_every_figure_and_describes_the_config(browser, study):
     assert "one recurrent LIF SNN per" not in text
     assert all(w > 0 for w in visit.image_widths())
     results = visit.page.evaluate("() => results")
-    for name, title in figure_registry.FIGURE_NAMES.items():
-        entry = results.get(figure_registry.figure(name))
+    for name, title in figure_registry.FIGURE_TITLES.items():
+        entry = results.get(figure_registry.figure_path(name))
         assert entry is not None, f"{name} missing from the report"
         assert title in entry["labels"].values(), entry["labels"]
     assert paths.NOTEBOOK_HTML in results
     # What a reader sees: each category's menu lists the titles of its figures.
-    for category in dict.fromkeys(name.split("_")[0].upper() for name in figure_registry.FIGURE_NAMES):
+    for category in dict.fromkeys(name.split("_")[0].upper() for name in figure_registry.FIGURE_TITLES):
         visit.page.reload(wait_until="load")  # a fresh app: it keeps the first category's list
         visit.page.wait_for_selector("#loading-screen", state="hidden")
         visit.page.evaluate("category => app.showCategory(category)", category)
-        for name, title in figure_registry.FIGURE_NAMES.items():
+        for name, title in figure_registry.FIGURE_TITLES.items():
             if name.split("_")[0].upper() == category:  # waits for React to render the list
                 visit.page.locator("nav").get_by_text(title, exact=True).wait_for(timeout=10_000)
     # Every figure's embedded image decodes in the browser.
@@ -179,9 +179,9 @@ def test_report_lists_every_figure_and_describes_the_config(browser, study):
             img.onerror = () => resolve(0);
             img.src = uri;
         })))""",
-        [results[figure_registry.figure(name)]["data_uri"] for name in figure_registry.FIGURE_NAMES],
+        [results[figure_registry.figure_path(name)]["data_uri"] for name in figure_registry.FIGURE_TITLES],
     )
-    assert all(w > 0 for w in widths), dict(zip(figure_registry.FIGURE_NAMES, widths, strict=True))
+    assert all(w > 0 for w in widths), dict(zip(figure_registry.FIGURE_TITLES, widths, strict=True))
     visit.assert_clean()
 
 
@@ -191,7 +191,7 @@ def test_report_shows_every_figure_and_stays_light(browser, study):
     visit = Visit(browser, report)
     visit.page.wait_for_selector("#loading-screen", state="hidden")
     results = visit.page.evaluate("() => results")
-    figures = {figure_registry.figure(name) for name in figure_registry.FIGURE_NAMES}
+    figures = {figure_registry.figure_path(name) for name in figure_registry.FIGURE_TITLES}
     embedded = set(results) - figures - {paths.NOTEBOOK_HTML}
     assert embedded == set(EMBEDDED_TABLES), sorted(embedded)
     for name in ("neurons", "rasters", "runs", "history"):
@@ -205,8 +205,8 @@ def test_report_shows_every_figure_and_stays_light(browser, study):
     assert "results/tables/" in text and "index.csv" in text  # the landing page says where they are
     # Every figure, opened as a reader opens it (what its entry's eye button and the results list
     # do: the content view of its data), is shown: an <img> of its own data, decoded, laid out.
-    for name in figure_registry.FIGURE_NAMES:
-        path = figure_registry.figure(name)
+    for name in figure_registry.FIGURE_TITLES:
+        path = figure_registry.figure_path(name)
         shown = visit.page.evaluate(
             """async path => {
                 const uri = results[path].data_uri;

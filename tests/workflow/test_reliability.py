@@ -185,8 +185,8 @@ def test_diverging_run_is_recorded_not_dropped(tmp_path):
     assert record["status"] == "diverged" and "epoch 1" in record["reason"]
     history = pd.read_csv(workdir / run / "history.csv")  # its header, though no epoch ended
     assert history.empty and "val_accuracy" in history.columns
-    for name in figure_registry.FIGURE_NAMES:
-        assert (workdir / figure_registry.figure(name)).stat().st_size > 0
+    for name in figure_registry.FIGURE_TITLES:
+        assert (workdir / figure_registry.figure_path(name)).stat().st_size > 0
     assert (workdir / paths.NOTEBOOK_HTML).exists()
 
 

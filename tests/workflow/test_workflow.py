@@ -77,8 +77,8 @@ def test_history_has_every_epoch(study):
 
 
 def test_figures_notebook_and_report_exist(study):
-    for name in figure_registry.FIGURE_NAMES:
-        assert (study / figure_registry.figure(name)).stat().st_size > 10_000
+    for name in figure_registry.FIGURE_TITLES:
+        assert (study / figure_registry.figure_path(name)).stat().st_size > 10_000
     html = (study / paths.NOTEBOOK_HTML).read_text()
     assert "Traceback" not in html
     for study_id in ("E1", "E2", "E3", "E4", "E5"):

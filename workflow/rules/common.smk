@@ -97,7 +97,7 @@ def run_file(pattern, keys=RUNS):
 
 
 def all_figures():
-    return [figure_registry.figure(name) for name in figure_registry.FIGURE_NAMES]
+    return [figure_registry.figure_path(name) for name in figure_registry.FIGURE_TITLES]
 
 
 def train_outputs(train_rule, pattern):

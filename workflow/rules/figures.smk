@@ -16,7 +16,7 @@ rule figures:
         ],
     output:
         report(
-            f"{paths.FIGURES}/{{figure}}.png",
+            f"{paths.FIGURES_DIR}/{{figure}}.png",
             caption=FIGURE_CAPTION,
             category=lambda wildcards: FIGURE_REGISTRY[wildcards.figure].study.upper(),
             labels=lambda wildcards: {

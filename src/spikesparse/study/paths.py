@@ -56,7 +56,7 @@ AGGREGATE_TABLES = {
 # those figures need not wait for the large tables to be built and written.
 RUN_LEVEL_TABLES = ("runs", "history", "summary", "conversion", "plane")
 PER_NEURON_TABLES = ("neurons", "rasters")
-FIGURES = f"{RESULTS}/figures"
+FIGURES_DIR = f"{RESULTS}/figures"
 NOTEBOOK_DIR = f"{RESULTS}/notebooks"
 NOTEBOOK_EXECUTED = f"{NOTEBOOK_DIR}/analysis.ipynb"
 NOTEBOOK_HTML = f"{NOTEBOOK_DIR}/analysis.html"

@@ -1,8 +1,8 @@
 """Every figure of the study, declared once: name, title, report caption, reading guide,
 the ``plots`` function that draws it and the aggregated tables it reads.
 
-Everything that lists figures derives from ``FIGURES``: ``plots.FIGURES`` (name -> drawing
-function), ``FIGURE_NAMES`` (name -> title) and ``figure`` (its file), the ``figures`` rule's
+Everything that lists figures derives from ``FIGURES``: ``plots.DRAWERS`` (name -> drawing
+function), ``FIGURE_TITLES`` (name -> title) and ``figure_path`` (its file), the ``figures`` rule's
 outputs and their report captions (``write_caption_template``, called when the workflow is parsed), the
 notebook's figure list and docs/study/index.md's figure table (``markdown_table``; checked by
 ``tests/test_readme.py``). ``tests/test_plots.py`` renders every entry from tiny tables.
@@ -11,7 +11,7 @@ Adding a figure: a drawing function in ``plots`` (tables in, matplotlib figure o
 when its data is missing) and one ``Figure`` entry here.
 
 This module imports nothing heavy (no matplotlib): the Snakefile reads it at parse time. The
-drawing function is therefore named, and resolved in ``plots`` (``plots.FIGURES``), which
+drawing function is therefore named, and resolved in ``plots`` (``plots.DRAWERS``), which
 imports this registry; the registry never imports ``plots``.
 """
 
@@ -373,12 +373,12 @@ if len(FIGURES) != len(_FIGURES):
 
 # Figures drawn by the `figures` rule: name -> title (the report caption's label and the
 # notebook's heading).
-FIGURE_NAMES = {name: fig.title for name, fig in FIGURES.items()}
+FIGURE_TITLES = {name: fig.title for name, fig in FIGURES.items()}
 
 
-def figure(name: str) -> str:
+def figure_path(name: str) -> str:
     """The file of the registered figure ``name`` (``KeyError`` for an unregistered one)."""
-    return f"{paths.FIGURES}/{FIGURES[name].file}"
+    return f"{paths.FIGURES_DIR}/{FIGURES[name].file}"
 
 
 def caption_rst(fig: Figure) -> str:

@@ -277,7 +277,7 @@ def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int | None = 
 
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; registered: {sorted(FIGURES)}")
-    fig = plots.FIGURES[name](tables)
+    fig = plots.DRAWERS[name](tables)
     try:
         return plots.png_bytes(fig, dpi=plots.FIGURE_DPI if dpi is None else dpi)
     finally:

@@ -755,7 +755,7 @@ def _drawer(fig: Figure):
 
 # Name -> drawing function of every registered figure (``figure_registry``, where each figure is
 # declared with its tables, title and caption).
-FIGURES = {name: _drawer(fig) for name, fig in _REGISTRY.items()}
+DRAWERS = {name: _drawer(fig) for name, fig in _REGISTRY.items()}
 
 
 # Resolution of the figure files; the notebook and the report embed these same files.
