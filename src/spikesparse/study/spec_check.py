@@ -128,6 +128,7 @@ def _uses_lambda(name) -> bool:
 
 
 def _at(spec: dict, path: str):
+    """The value at a dotted ``path`` of ``spec`` (``encoding.gain``), None where there is none."""
     node = spec
     for part in str(path).split("."):
         node = node.get(part) if isinstance(node, dict) else None
@@ -199,15 +200,17 @@ def _compare(spec: dict, again: dict, kind: str) -> None:
             f"value){_hint(kind)}"
         )
     if differ:
-        path, given, expected = differ[0]
+        path, value, expected = differ[0]
         if expected is _NO_KEY:
             raise ConfigError(f"{kind} spec error at {path}: unknown key (a {kind} spec has {sorted(again)})")
         raise ConfigError(
-            f"{kind} spec error at {path}: {given!r} is not what its config gives ({expected!r})"
+            f"{kind} spec error at {path}: {value!r} is not what its config gives ({expected!r})"
         )
 
 
 def _walk(given, expected, parts: list, lacks: list, differ: list) -> None:
+    """Collect the key paths ``expected`` has and ``given`` lacks, and (path, value, expected
+    value or ``_NO_KEY``) where they differ."""
     if isinstance(given, dict) and isinstance(expected, dict):
         for key, value in expected.items():
             if key not in given:
