@@ -1,6 +1,8 @@
 """Where and how the compiled LIF loops are built: per CPU for a native build, and a portable
 build when the compiler refuses the native flags."""
 
+from pathlib import Path
+
 import torch
 
 from spikesparse import _ext
@@ -102,24 +104,54 @@ def test_a_failed_build_is_remembered_in_its_folder_and_retried_on_request(tmp_p
     assert len(calls) == 2
 
 
-def test_a_lock_left_by_a_killed_build_is_removed_not_waited_for(tmp_path):
+def test_a_lock_left_by_a_killed_build_is_removed_not_waited_for(tmp_path, monkeypatch):
     """torch's lock file outlives a killed build; its load() then waited for it forever, and every
     later job hung without a word. Our own lock (flock, released when its holder dies) tells a
-    stale file from a build in progress."""
-    import shutil
-    import subprocess
-    import sys
+    stale file from a build in progress: here no builder holds it, so the file is removed, with a
+    warning naming it, before torch's loader runs."""
+    import pytest
+    import torch.utils.cpp_extension
 
-    built = _ext._build_dir(_ext._NATIVE_CFLAGS)
-    if not (built / f"{_ext._NAME}.so").exists():
-        _ext._load_or_build(_ext._NATIVE_CFLAGS)  # the build make and CI do first
-    copy = tmp_path / built.name
-    shutil.copytree(built, copy)
-    (copy / "lock").touch()
-    code = "from spikesparse import _ext; print(_ext._load_or_build(_ext._NATIVE_CFLAGS).__file__)"
-    env = {**__import__("os").environ, "TORCH_EXTENSIONS_DIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(copy / f"{_ext._NAME}.so")
-    assert f"removing {copy / 'lock'}, left by a build that was stopped" in proc.stderr
-    assert not (copy / "lock").exists()
+    folder_of = {}
+
+    def load(**kw):  # torch's loader: it would wait while the lock file exists
+        folder = Path(kw["build_directory"])
+        assert not (folder / "lock").exists(), "the loader would wait for this lock forever"
+        folder_of["built"] = folder
+        return "module"
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.utils.cpp_extension, "load", load)
+    folder = _ext._build_dir(_ext._PORTABLE_CFLAGS)
+    folder.mkdir(parents=True)
+    (folder / "lock").touch()  # what a build killed mid-compile leaves
+    with pytest.warns(RuntimeWarning, match=f"removing {folder / 'lock'}, left by a build that was stopped"):
+        assert _ext._load_or_build(_ext._PORTABLE_CFLAGS) == "module"
+    assert folder_of["built"] == folder and not (folder / "lock").exists()
+
+
+def test_a_build_in_progress_is_waited_for_not_removed(tmp_path, monkeypatch):
+    """While another process builds (it holds our flock), a second one waits for it instead of
+    taking its lock file for a stale one."""
+    import fcntl
+    import threading
+
+    import torch.utils.cpp_extension
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    folder = _ext._build_dir(_ext._PORTABLE_CFLAGS)
+    folder.mkdir(parents=True)
+    (folder / "lock").touch()
+    holder = open(folder.parent / f"{folder.name}.build-lock", "w")  # noqa: SIM115 (held across the thread)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a builder at work
+    monkeypatch.setattr(torch.utils.cpp_extension, "load", lambda **kw: "module")
+    result = {}
+    waiter = threading.Thread(target=lambda: result.update(module=_ext._load_or_build(_ext._PORTABLE_CFLAGS)))
+    waiter.start()
+    waiter.join(timeout=1.0)
+    assert waiter.is_alive() and (folder / "lock").exists(), "it must wait while the builder works"
+    (folder / "lock").unlink()  # the builder finishes: torch removes its file, our lock is released
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    holder.close()
+    waiter.join(timeout=30)
+    assert result == {"module": "module"}

@@ -169,7 +169,7 @@ def test_diverging_run_is_recorded_not_dropped(tmp_path):
 
     def absurd_lambda(cfg):
         # 1e300 is finite for the config but overflows the float32 loss: the run diverges at once
-        cfg["experiments"]["e1"]["training"]["seeds"] = [0, 1]
+        cfg["experiments"]["e1"]["training"].update(seeds=[0, 1], epochs=1)  # the others: short
         cfg["experiments"]["e1"]["methods"]["homeostatic_l2"]["lambdas"] = [1.0, 1e300]
 
     write_config(workdir, absurd_lambda)
