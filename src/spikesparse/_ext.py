@@ -82,8 +82,8 @@ def _load_or_build(cflags: list[str], retry: bool = False):
     failed before (``spikesparse build-ext`` does)."""
     build_dir = _build_dir(cflags)
     built = build_dir / f"{_NAME}.so"
-    # A build in progress holds torch's lock file (below, under our own lock).
-    if built.exists() and not (build_dir / "lock").exists():
+    torch_lock = build_dir / "lock"  # torch's, held by a build in progress (below, under ours)
+    if built.exists() and not torch_lock.exists():
         return _load_built(built)
     failed = build_dir / FAILED_FILE
     if failed.exists() and not retry:
@@ -95,14 +95,15 @@ def _load_or_build(cflags: list[str], retry: bool = False):
 
     build_dir.mkdir(parents=True, exist_ok=True)
     with _only_builder(build_dir):
-        if built.exists() and not (build_dir / "lock").exists():  # built while this process waited
+        if built.exists() and not torch_lock.exists():  # built while this process waited
             return _load_built(built)
-        stale = build_dir / "lock"
-        if stale.exists():
+        if torch_lock.exists():
             # Every build of ours holds the lock taken above, so this file outlived a build that
             # was killed (torch's load() would wait for it forever).
-            warnings.warn(f"removing {stale}, left by a build that was stopped", RuntimeWarning, stacklevel=2)
-            stale.unlink(missing_ok=True)
+            warnings.warn(
+                f"removing {torch_lock}, left by a build that was stopped", RuntimeWarning, stacklevel=2
+            )
+            torch_lock.unlink(missing_ok=True)
         failed.unlink(missing_ok=True)
         try:
             with _torch_build_log_quiet():

@@ -457,10 +457,10 @@ def _check_layer_sizes(model: dict, n_in: int, sizes: dict, where: str, suffix: 
         )
 
 
-def _check_schedule(reg, method: dict, epochs: int, where: str, suffix: str) -> None:
-    """The regularizer's own check of its schedule against the experiment's epochs
-    (``Regularizer.schedule_problem``), named at the method's key."""
-    problem = reg.schedule_problem({k: method[k] for k in reg.params if k in method}, epochs)
+def _check_schedule(reg, params: dict, epochs: int, where: str, suffix: str) -> None:
+    """The regularizer's own check of its schedule (``params``: its keys of the method) against the
+    experiment's epochs (``Regularizer.schedule_problem``), named at the method's key."""
+    problem = reg.schedule_problem(params, epochs)
     if problem is not None:
         key, why = problem
         raise ConfigError(f"config error at {where}.{key}: {why}{suffix}")
@@ -492,7 +492,7 @@ def _check_semantics(config: dict, experiments: list[str]) -> None:
             name_at = f"{m_where}.regularizer"
             _check_params("regularizer", method["regularizer"], params, m_where, name_at, suffix)
             method.update(params)  # defaults the regularizer declares, if any
-            _check_schedule(reg, method, exp["training"]["epochs"], m_where, suffix)
+            _check_schedule(reg, params, exp["training"]["epochs"], m_where, suffix)
             if reg.uses_lambda and "lambdas" not in method:
                 raise ConfigError(
                     f"config error at {m_where}.lambdas: required for regularizer {method['regularizer']!r}"

@@ -30,8 +30,7 @@ from ..conversion import (
     normalize,
     simulate_if,
 )
-from ..layer_spec import check_ann_layers, input_shape_for, window_out
-from ..models import layer_size
+from ..layer_spec import check_ann_layers, input_shape_for, layer_size, window_out
 from ..optim import Adam
 from ..pooling import AvgPool1d
 from ..runtime import seed_everything

@@ -47,6 +47,12 @@ def method_lambdas(method: dict) -> list[str]:
     return [format_lambda(0.0)]
 
 
+def method_seeds(exp: dict, method: dict) -> list[int]:
+    """The seeds of a method's runs: its own list (costly arms of a sweep may run on fewer), else
+    its experiment's."""
+    return [int(s) for s in method.get("seeds", exp["training"]["seeds"])]
+
+
 def expand_runs(config: dict, experiments: list[str] | None = None) -> list[RunKey]:
     """Every (experiment, method, lambda, seed) of the study, in config order."""
     runs = []
@@ -55,9 +61,8 @@ def expand_runs(config: dict, experiments: list[str] | None = None) -> list[RunK
             continue
         for method_name, method in exp["methods"].items():
             for lam in method_lambdas(method):
-                # A method may run on fewer seeds than its experiment (costly arms of a sweep).
-                for seed in method.get("seeds", exp["training"]["seeds"]):
-                    runs.append(RunKey(exp_name, method_name, lam, int(seed)))
+                for seed in method_seeds(exp, method):
+                    runs.append(RunKey(exp_name, method_name, lam, seed))
     return runs
 
 
@@ -90,7 +95,7 @@ def train_rules(config: dict) -> list[TrainRule]:
         default = tuple(int(s) for s in exp["training"]["seeds"])
         shared = []
         for method_name, method in exp["methods"].items():
-            seeds = tuple(int(s) for s in method.get("seeds", default))
+            seeds = tuple(method_seeds(exp, method))
             if seeds == default:
                 shared.append(method_name)
             else:
@@ -177,7 +182,7 @@ def run_spec(config: dict, key: RunKey) -> dict:
     where = f"experiments.{key.experiment}.methods.{key.method}"
     if key.lam not in method_lambdas(method):
         raise ConfigError(f"no lambda {key.lam} in {where}; it has {method_lambdas(method)}")
-    seeds = [int(s) for s in method.get("seeds", exp["training"]["seeds"])]
+    seeds = method_seeds(exp, method)
     if key.seed not in seeds:
         raise ConfigError(f"no seed {key.seed} in {where}; its runs have seeds {seeds}")
     neuron = {**exp["model"]["neuron"], **method.get("neuron", {})}

@@ -265,9 +265,9 @@ def figure_groups(names: Iterable[str] | None = None) -> dict[str, list[str]]:
     return groups
 
 
-def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int | None = None) -> bytes:
+def figure_png(name: str, tables: Mapping[str, pd.DataFrame]) -> bytes:
     """The registered figure ``name`` drawn from ``tables``, as PNG bytes (figure closed after),
-    encoded as the figure files are (``plots.png_bytes``, at their resolution unless ``dpi``).
+    encoded as the figure files are (``plots.png_bytes``, at their resolution).
 
     A study the tables lack gives the figure's own note image (``plots`` draws one), not an error.
     """
@@ -279,7 +279,7 @@ def figure_png(name: str, tables: Mapping[str, pd.DataFrame], dpi: int | None = 
         raise ValueError(f"unknown figure {name!r}; registered: {sorted(FIGURES)}")
     fig = plots.DRAWERS[name](tables)
     try:
-        return plots.png_bytes(fig, dpi=plots.FIGURE_DPI if dpi is None else dpi)
+        return plots.png_bytes(fig)
     finally:
         plt.close(fig)
 
